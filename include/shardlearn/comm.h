@@ -1,0 +1,53 @@
+/* comm.h - the only module that calls MPI collectives.
+ *
+ * Every function here is collective over MPI_COMM_WORLD: all ranks call it
+ * in the same order. Reductions are in place and split into chunks of at most
+ * INT_MAX elements, so counts above 2^31 work. Time spent inside allreduce is
+ * accumulated so the optimisers can report it separately. */
+#ifndef SHARDLEARN_COMM_H
+#define SHARDLEARN_COMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sl_comm {
+    int rank;
+    int size;
+    double allreduce_seconds; /* wall time inside allreduce calls */
+    int64_t allreduce_calls;
+};
+
+/* Not collective: fills rank/size from MPI_COMM_WORLD (MPI already started). */
+void sl_comm_init(struct sl_comm *c);
+
+void sl_comm_sum_f64(struct sl_comm *c, double *buf, size_t n);
+void sl_comm_sum_i64(struct sl_comm *c, int64_t *buf, size_t n);
+void sl_comm_max_i64(struct sl_comm *c, int64_t *buf, size_t n);
+void sl_comm_min_i64(struct sl_comm *c, int64_t *buf, size_t n);
+/* Bitwise OR of bytes: used to agree which columns occur on any rank. */
+void sl_comm_or_u8(struct sl_comm *c, unsigned char *buf, size_t n);
+
+/* Sum of v over ranks below this one (0 on rank 0). */
+int64_t sl_comm_exscan_i64(struct sl_comm *c, int64_t v);
+/* out: (size) - every rank's v. */
+void sl_comm_allgather_i64(struct sl_comm *c, int64_t v, int64_t *out);
+void sl_comm_bcast(struct sl_comm *c, void *buf, size_t bytes, int root);
+
+/* Agree on an error: returns the rank that should report it - among ranks
+ * with has_error != 0, the one with the smallest key (for example the global
+ * line number of its first bad line), ties to the lowest rank - or -1 when no
+ * rank has an error. */
+int sl_comm_first_error(struct sl_comm *c, int has_error, int64_t key);
+
+/* Gathers variable-length double arrays to root in rank order.
+ * out (on root): sum of all n; ignored elsewhere. */
+void sl_comm_gather_f64(struct sl_comm *c, const double *in, int64_t n, double *out, int root);
+
+void sl_comm_barrier(struct sl_comm *c);
+
+/* Ends the whole job from one rank (never leaves other ranks hanging). */
+_Noreturn void sl_comm_abort(int code);
+
+double sl_wtime(void);
+
+#endif

@@ -1,0 +1,62 @@
+/* track.h - experiment tracking: an append-only run journal on local disk and
+ * a background sender that ships it to an MLflow tracking server over the
+ * REST API (libcurl + cJSON).
+ *
+ * Only rank 0 creates a tracker. Training only ever appends records to the
+ * journal (JSON lines, flushed and fsync'd by sl_tracker_commit at iteration
+ * boundaries); a sender thread ships what the server has not acknowledged.
+ * No call here blocks on the network, and no MLflow fault stops training:
+ * every function returns void except create, whose failure is local (the
+ * journal directory cannot be written). */
+#ifndef SHARDLEARN_TRACK_H
+#define SHARDLEARN_TRACK_H
+
+#include <stdint.h>
+
+#include "shardlearn/status.h"
+
+struct sl_track_config {
+    const char *tracking_uri;    /* NULL: MLFLOW_TRACKING_URI, else journal only */
+    const char *experiment_name; /* NULL: MLFLOW_EXPERIMENT_NAME / MLFLOW_EXPERIMENT_ID / "Default" */
+    const char *run_name;        /* NULL: generated */
+    const char *tracking_dir;    /* base directory; NULL: "./shardlearn-runs" */
+    double flush_timeout_s;      /* at destroy, wait at most this long for the sender */
+    const char *register_model;  /* NULL, or a registered model name for the model artifact */
+};
+
+struct sl_tracker; /* opaque */
+
+/* Creates the run directory <tracking_dir>/<run>/ and its journal, and starts
+ * the sender thread when a tracking URI is set. Caller owns *out and frees it
+ * with sl_tracker_destroy. */
+enum sl_status sl_tracker_create(struct sl_tracker **out, const struct sl_track_config *cfg,
+                                 struct sl_err *err) SL_WARN_UNUSED;
+
+/* Journal records. Strings are copied. */
+void sl_tracker_param(struct sl_tracker *t, const char *key, const char *value);
+void sl_tracker_tag(struct sl_tracker *t, const char *key, const char *value);
+/* step: iteration/epoch number; ts_ms: wall-clock milliseconds since the epoch. */
+void sl_tracker_metric(struct sl_tracker *t, const char *key, double value, int64_t step,
+                       int64_t ts_ms);
+/* Iteration boundary: flush + fsync the journal, wake the sender. */
+void sl_tracker_commit(struct sl_tracker *t);
+/* Queue a local file (already complete on disk) for upload as an artifact at
+ * artifact_path relative to the run's artifact root (e.g. "model/model.json"). */
+void sl_tracker_artifact(struct sl_tracker *t, const char *local_path, const char *artifact_path);
+/* status: "FINISHED", "FAILED" (error_message set as a tag) or "KILLED". */
+void sl_tracker_finish(struct sl_tracker *t, const char *status, const char *error_message);
+/* Waits at most flush_timeout_s for the sender, then leaves the rest in the
+ * journal (saying so in one line) and frees everything. NULL is a no-op. */
+void sl_tracker_destroy(struct sl_tracker *t);
+
+/* The run directory (journal and copies of artifacts), owned by t. */
+const char *sl_tracker_dir(const struct sl_tracker *t);
+
+int64_t sl_now_ms(void);
+
+/* `shardlearn mlflow-sync DIR`: delivers a journal to a server, idempotently
+ * (a second call creates no second run and no duplicate metric point). */
+enum sl_status sl_mlflow_sync(const char *run_dir, const char *tracking_uri, double timeout_s,
+                              struct sl_err *err) SL_WARN_UNUSED;
+
+#endif

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what shardlearn needs on a Debian machine, only what is missing.
+#   scripts/deps.sh          Debian packages for building and running
+#   scripts/deps.sh --python also the Python test tools in .venv (scikit-learn, mlflow)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev
+      libcurl4-openssl-dev libcjson-dev liblinear-tools python3 python3-venv)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "${1:-}" = "--python" ]; then
+  if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+  fi
+  # Pinned so that the reference optimum and the server behaviour are stable.
+  if ! .venv/bin/python -c 'import sklearn, mlflow, numpy, scipy' 2>/dev/null; then
+    echo "installing Python test tools into .venv"
+    .venv/bin/pip install -q --upgrade pip
+    .venv/bin/pip install -q -r scripts/requirements-test.txt
+  fi
+fi

@@ -1,0 +1,130 @@
+/* comm.c - the only file that calls MPI collectives. Every reduction is in
+ * place and split into chunks of at most INT_MAX elements. */
+#include "shardlearn/comm.h"
+
+#include <limits.h>
+#include <mpi.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "shardlearn/status.h"
+
+double sl_wtime(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void sl_comm_init(struct sl_comm *c) {
+    MPI_Comm_rank(MPI_COMM_WORLD, &c->rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &c->size);
+    c->allreduce_seconds = 0.0;
+    c->allreduce_calls = 0;
+}
+
+static void allreduce(struct sl_comm *c, void *buf, size_t n, size_t elem, MPI_Datatype t,
+                      MPI_Op op) {
+    double t0 = sl_wtime();
+    char *p = buf;
+    while (n > 0) {
+        int k = n > (size_t)INT_MAX ? INT_MAX : (int)n;
+        int rc = MPI_Allreduce(MPI_IN_PLACE, p, k, t, op, MPI_COMM_WORLD);
+        SL_ASSERT(rc == MPI_SUCCESS);
+        p += (size_t)k * elem;
+        n -= (size_t)k;
+    }
+    c->allreduce_seconds += sl_wtime() - t0;
+    c->allreduce_calls++;
+}
+
+void sl_comm_sum_f64(struct sl_comm *c, double *buf, size_t n) {
+    allreduce(c, buf, n, sizeof *buf, MPI_DOUBLE, MPI_SUM);
+}
+void sl_comm_sum_i64(struct sl_comm *c, int64_t *buf, size_t n) {
+    allreduce(c, buf, n, sizeof *buf, MPI_INT64_T, MPI_SUM);
+}
+void sl_comm_max_i64(struct sl_comm *c, int64_t *buf, size_t n) {
+    allreduce(c, buf, n, sizeof *buf, MPI_INT64_T, MPI_MAX);
+}
+void sl_comm_min_i64(struct sl_comm *c, int64_t *buf, size_t n) {
+    allreduce(c, buf, n, sizeof *buf, MPI_INT64_T, MPI_MIN);
+}
+void sl_comm_or_u8(struct sl_comm *c, unsigned char *buf, size_t n) {
+    allreduce(c, buf, n, sizeof *buf, MPI_UNSIGNED_CHAR, MPI_BOR);
+}
+
+int64_t sl_comm_exscan_i64(struct sl_comm *c, int64_t v) {
+    int64_t out = 0;
+    MPI_Exscan(&v, &out, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+    return c->rank == 0 ? 0 : out; /* Exscan leaves rank 0's result undefined */
+}
+
+void sl_comm_allgather_i64(struct sl_comm *c, int64_t v, int64_t *out) {
+    (void)c;
+    MPI_Allgather(&v, 1, MPI_INT64_T, out, 1, MPI_INT64_T, MPI_COMM_WORLD);
+}
+
+void sl_comm_bcast(struct sl_comm *c, void *buf, size_t bytes, int root) {
+    (void)c;
+    char *p = buf;
+    while (bytes > 0) {
+        int k = bytes > (size_t)INT_MAX ? INT_MAX : (int)bytes;
+        MPI_Bcast(p, k, MPI_BYTE, root, MPI_COMM_WORLD);
+        p += k;
+        bytes -= (size_t)k;
+    }
+}
+
+int sl_comm_first_error(struct sl_comm *c, int has_error, int64_t key) {
+    int64_t v[2] = {has_error ? key : INT64_MAX, 0};
+    sl_comm_min_i64(c, v, 1);
+    if (v[0] == INT64_MAX) {
+        /* No rank reported an error with a key below INT64_MAX; an error
+         * without a useful key still counts. */
+        int64_t any = has_error ? 1 : 0;
+        sl_comm_max_i64(c, &any, 1);
+        if (!any) return -1;
+    }
+    int64_t who = (has_error && key == v[0]) ? c->rank : INT64_MAX;
+    if (has_error && v[0] == INT64_MAX) who = c->rank;
+    sl_comm_min_i64(c, &who, 1);
+    return (int)who;
+}
+
+void sl_comm_gather_f64(struct sl_comm *c, const double *in, int64_t n, double *out, int root) {
+    /* Point-to-point in rank order, chunked, so totals above INT_MAX work. */
+    const int64_t chunk = 1 << 24;
+    int64_t *counts = NULL;
+    if (c->rank == root) counts = sl_malloc(sizeof(int64_t) * (size_t)c->size);
+    MPI_Gather(&n, 1, MPI_INT64_T, counts, 1, MPI_INT64_T, root, MPI_COMM_WORLD);
+    if (c->rank == root) {
+        int64_t at = 0;
+        for (int r = 0; r < c->size; r++) {
+            for (int64_t off = 0; off < counts[r]; off += chunk) {
+                int k = (int)(counts[r] - off < chunk ? counts[r] - off : chunk);
+                if (r == root) {
+                    for (int i = 0; i < k; i++) out[at + off + i] = in[off + i];
+                } else {
+                    MPI_Recv(out + at + off, k, MPI_DOUBLE, r, 7, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+                }
+            }
+            at += counts[r];
+        }
+        free(counts);
+    } else {
+        for (int64_t off = 0; off < n; off += chunk) {
+            int k = (int)(n - off < chunk ? n - off : chunk);
+            MPI_Send(in + off, k, MPI_DOUBLE, root, 7, MPI_COMM_WORLD);
+        }
+    }
+}
+
+void sl_comm_barrier(struct sl_comm *c) {
+    (void)c;
+    MPI_Barrier(MPI_COMM_WORLD);
+}
+
+_Noreturn void sl_comm_abort(int code) {
+    MPI_Abort(MPI_COMM_WORLD, code);
+    abort();
+}
