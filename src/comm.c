@@ -64,6 +64,12 @@ void sl_comm_allgather_i64(struct sl_comm *c, int64_t v, int64_t *out) {
     MPI_Allgather(&v, 1, MPI_INT64_T, out, 1, MPI_INT64_T, MPI_COMM_WORLD);
 }
 
+void sl_comm_allgather_bytes(struct sl_comm *c, const void *in, size_t n, void *out) {
+    (void)c;
+    SL_ASSERT(n <= (size_t)INT_MAX);
+    MPI_Allgather(in, (int)n, MPI_BYTE, out, (int)n, MPI_BYTE, MPI_COMM_WORLD);
+}
+
 void sl_comm_bcast(struct sl_comm *c, void *buf, size_t bytes, int root) {
     (void)c;
     char *p = buf;
@@ -76,17 +82,12 @@ void sl_comm_bcast(struct sl_comm *c, void *buf, size_t bytes, int root) {
 }
 
 int sl_comm_first_error(struct sl_comm *c, int has_error, int64_t key) {
-    int64_t v[2] = {has_error ? key : INT64_MAX, 0};
+    /* INT64_MAX means "no error", so an error's key is kept below it. */
+    int64_t mine = has_error ? (key < INT64_MAX ? key : INT64_MAX - 1) : INT64_MAX;
+    int64_t v[2] = {mine, 0};
     sl_comm_min_i64(c, v, 1);
-    if (v[0] == INT64_MAX) {
-        /* No rank reported an error with a key below INT64_MAX; an error
-         * without a useful key still counts. */
-        int64_t any = has_error ? 1 : 0;
-        sl_comm_max_i64(c, &any, 1);
-        if (!any) return -1;
-    }
-    int64_t who = (has_error && key == v[0]) ? c->rank : INT64_MAX;
-    if (has_error && v[0] == INT64_MAX) who = c->rank;
+    if (v[0] == INT64_MAX) return -1;
+    int64_t who = mine == v[0] ? c->rank : INT64_MAX;
     sl_comm_min_i64(c, &who, 1);
     return (int)who;
 }

@@ -31,6 +31,8 @@ void sl_comm_or_u8(struct sl_comm *c, unsigned char *buf, size_t n);
 int64_t sl_comm_exscan_i64(struct sl_comm *c, int64_t v);
 /* out: (size) - every rank's v. */
 void sl_comm_allgather_i64(struct sl_comm *c, int64_t v, int64_t *out);
+/* out: (size * n) bytes - every rank's n bytes of in, in rank order. */
+void sl_comm_allgather_bytes(struct sl_comm *c, const void *in, size_t n, void *out);
 void sl_comm_bcast(struct sl_comm *c, void *buf, size_t bytes, int root);
 
 /* Agree on an error: returns the rank that should report it - among ranks

@@ -1,0 +1,134 @@
+/* kernels.c - the hot loops: one fused pass over a CSR shard for the loss and
+ * gradient, one for a Hessian-vector product, and their dense (OpenBLAS)
+ * counterparts. Everything here is local to the rank; objective.c sums. */
+#include "kernels.h"
+
+#include <cblas.h>
+#include <math.h>
+
+/* For a margin m and label y (+-1): loss = log(1 + exp(-y m)),
+ * r = d loss / d m = -y sigma(-y m), D = sigma(ym) sigma(-ym). One exp, one
+ * log1p, stable for any |m|. */
+static inline void logistic_pieces(double m, double y, double *loss, double *r, double *D) {
+    double z = y * m;
+    double e = exp(-fabs(z)); /* in (0, 1] */
+    double inv = 1.0 / (1.0 + e);
+    *loss = log1p(e) + (z < 0 ? -z : 0.0);
+    double s_neg = z >= 0 ? e * inv : inv; /* sigma(-z) */
+    *r = -y * s_neg;
+    *D = e * inv * inv;
+}
+
+void sl_kernel_fg_csr(const struct sl_shard *s, const double *w, double b, double *g, double *gb,
+                      double *diag, double *diagb, double *D, double *loss_sum, double *correct) {
+    const int64_t *ip = s->indptr;
+    const int32_t *ix = s->indices;
+    const double *v = s->values;
+    double ls = 0.0, ok = 0.0, sb = 0.0, sdb = 0.0;
+    for (int64_t i = 0; i < s->n_rows; i++) {
+        double m = b;
+        for (int64_t k = ip[i]; k < ip[i + 1]; k++) m += w[ix[k]] * v[k];
+        double y = s->y[i], loss, r, d;
+        logistic_pieces(m, y, &loss, &r, &d);
+        ls += loss;
+        ok += ((m > 0) == (y > 0)) ? 1.0 : 0.0;
+        D[i] = d;
+        sb += r;
+        if (diag) {
+            sdb += d;
+            for (int64_t k = ip[i]; k < ip[i + 1]; k++) {
+                g[ix[k]] += r * v[k];
+                diag[ix[k]] += d * v[k] * v[k];
+            }
+        } else {
+            for (int64_t k = ip[i]; k < ip[i + 1]; k++) g[ix[k]] += r * v[k];
+        }
+    }
+    *gb += sb;
+    if (diagb) *diagb += sdb;
+    *loss_sum += ls;
+    *correct += ok;
+}
+
+void sl_kernel_hv_csr(const struct sl_shard *s, const double *D, const double *v, double vb,
+                      double *hv, double *hvb) {
+    const int64_t *ip = s->indptr;
+    const int32_t *ix = s->indices;
+    const double *x = s->values;
+    double sb = 0.0;
+    for (int64_t i = 0; i < s->n_rows; i++) {
+        double t = vb;
+        for (int64_t k = ip[i]; k < ip[i + 1]; k++) t += v[ix[k]] * x[k];
+        t *= D[i];
+        sb += t;
+        for (int64_t k = ip[i]; k < ip[i + 1]; k++) hv[ix[k]] += t * x[k];
+    }
+    *hvb += sb;
+}
+
+void sl_kernel_fg_dense(const struct sl_shard *s, const double *w, double b, double *g,
+                        double *gb, double *diag, double *diagb, double *D, double *tmp,
+                        double *loss_sum, double *correct) {
+    const int64_t n = s->n_rows, d = s->n_features;
+    if (n == 0) return;
+    /* tmp: (n) margins X w, then residuals r; X is (n, d) row-major. */
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)d, 1.0, s->values, (int)d, w, 1, 0.0,
+                tmp, 1);
+    double ls = 0.0, ok = 0.0, sb = 0.0, sdb = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        double m = tmp[i] + b, y = s->y[i], loss, r, dd;
+        logistic_pieces(m, y, &loss, &r, &dd);
+        ls += loss;
+        ok += ((m > 0) == (y > 0)) ? 1.0 : 0.0;
+        D[i] = dd;
+        tmp[i] = r;
+        sb += r;
+        sdb += dd;
+    }
+    /* g += X^T r */
+    cblas_dgemv(CblasRowMajor, CblasTrans, (int)n, (int)d, 1.0, s->values, (int)d, tmp, 1, 1.0, g,
+                1);
+    if (diag) {
+        for (int64_t i = 0; i < n; i++) {
+            const double *row = s->values + i * d;
+            for (int64_t j = 0; j < d; j++) diag[j] += D[i] * row[j] * row[j];
+        }
+        *diagb += sdb;
+    }
+    *gb += sb;
+    *loss_sum += ls;
+    *correct += ok;
+}
+
+void sl_kernel_hv_dense(const struct sl_shard *s, const double *D, const double *v, double vb,
+                        double *hv, double *hvb, double *tmp) {
+    const int64_t n = s->n_rows, d = s->n_features;
+    if (n == 0) return;
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)d, 1.0, s->values, (int)d, v, 1, 0.0,
+                tmp, 1);
+    double sb = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        tmp[i] = (tmp[i] + vb) * D[i];
+        sb += tmp[i];
+    }
+    cblas_dgemv(CblasRowMajor, CblasTrans, (int)n, (int)d, 1.0, s->values, (int)d, tmp, 1, 1.0, hv,
+                1);
+    *hvb += sb;
+}
+
+void sl_kernel_margins(const struct sl_shard *s, const double *w, double b, double *m) {
+    if (s->n_rows == 0) return;
+    if (s->dense) {
+        const int64_t d = s->n_features;
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)s->n_rows, (int)d, 1.0, s->values, (int)d, w,
+                    1, 0.0, m, 1);
+        for (int64_t i = 0; i < s->n_rows; i++) m[i] += b;
+        return;
+    }
+    for (int64_t i = 0; i < s->n_rows; i++) {
+        double t = b;
+        for (int64_t k = s->indptr[i]; k < s->indptr[i + 1]; k++)
+            t += w[s->indices[k]] * s->values[k];
+        m[i] = t;
+    }
+}
