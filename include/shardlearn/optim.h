@@ -1,0 +1,67 @@
+/* optim.h - data-parallel optimisers over an sl_objective.
+ *
+ * Every rank runs the same optimiser on the same numbers: all values that
+ * steer control flow come out of an allreduce, so the ranks take the same
+ * branches and meet in the same collectives. The optimisers never see the
+ * data format. */
+#ifndef SHARDLEARN_OPTIM_H
+#define SHARDLEARN_OPTIM_H
+
+#include <stdint.h>
+
+#include "shardlearn/objective.h"
+
+enum sl_optimizer { SL_OPT_NEWTON = 0, SL_OPT_LBFGS, SL_OPT_SGD };
+
+struct sl_optim_opts {
+    enum sl_optimizer kind;
+    double tol;       /* stop when ||g|| <= tol ||g0||, or F falls by < 1e-3 tol relative */
+    int max_iter;     /* newton / lbfgs iterations */
+    int lbfgs_m;      /* L-BFGS memory */
+    int64_t batch_size; /* sgd: rows per local step */
+    int epochs;       /* sgd */
+    double lr;        /* sgd: initial step size */
+    double lr_decay;  /* sgd: lr_t = lr / (1 + lr_decay * t / steps_per_epoch) */
+    int64_t sync_every; /* sgd: average the model over ranks every this many local steps */
+    uint64_t seed;    /* sgd: row order; each rank derives its own stream */
+};
+
+/* One record per iteration (newton, lbfgs) or epoch (sgd), step from 1. */
+struct sl_iter_info {
+    int64_t step;
+    double objective;
+    double logloss;
+    double accuracy;
+    double grad_norm;
+    double seconds;           /* wall time of this step */
+    double allreduce_seconds; /* of which inside allreduce */
+    int64_t passes;           /* passes over the shard so far */
+    int64_t cg_steps;         /* newton: CG steps in this iteration */
+};
+
+/* Called on every rank after each step, with the current weights (dim);
+ * it may call collectives (all ranks call it at the same point). */
+typedef void (*sl_iter_fn)(const struct sl_iter_info *it, const double *w, void *ctx);
+
+struct sl_optim_result {
+    int64_t iterations;
+    int converged;
+    struct sl_fg_info final; /* at the returned w */
+};
+
+/* Collective. w: (o->dim) the start point on entry, the solution on return.
+ * Returns SL_ERR_INTERRUPTED when a stop was requested (w is the last good
+ * point), SL_OK otherwise (also when max_iter was reached unconverged). */
+enum sl_status sl_optimize(struct sl_objective *o, double *w, const struct sl_optim_opts *opt,
+                           sl_iter_fn cb, void *ctx, struct sl_optim_result *res) SL_WARN_UNUSED;
+
+enum sl_status sl_newton(struct sl_objective *o, double *w, const struct sl_optim_opts *opt,
+                         sl_iter_fn cb, void *ctx, struct sl_optim_result *res) SL_WARN_UNUSED;
+enum sl_status sl_lbfgs(struct sl_objective *o, double *w, const struct sl_optim_opts *opt,
+                        sl_iter_fn cb, void *ctx, struct sl_optim_result *res) SL_WARN_UNUSED;
+enum sl_status sl_sgd(struct sl_objective *o, double *w, const struct sl_optim_opts *opt,
+                      sl_iter_fn cb, void *ctx, struct sl_optim_result *res) SL_WARN_UNUSED;
+
+const char *sl_optimizer_name(enum sl_optimizer k);
+
+#endif

@@ -1,0 +1,197 @@
+/* lbfgs.c - full-batch L-BFGS (two-loop recursion, Nocedal & Wright Alg. 7.4)
+ * with a line search meeting the strong Wolfe conditions (Alg. 3.5/3.6 with
+ * safeguarded cubic interpolation). Each evaluation is one fused pass over
+ * the shard and one allreduce of (loss, gradient). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shardlearn/optim.h"
+#include "vec.h"
+
+#define WOLFE_C1 1e-4
+#define WOLFE_C2 0.9
+#define LS_MAX_EVALS 25
+
+/* A point along the search line: x = w + a p, its value and slope. */
+struct ls_point {
+    double a, f, d;
+};
+
+struct ls_ctx {
+    struct sl_objective *o;
+    const double *w, *p;
+    double *x, *gx; /* (dim) the last evaluated point and its gradient */
+    struct sl_fg_info info;
+    int evals;
+};
+
+static enum sl_status ls_eval(struct ls_ctx *c, double a, struct ls_point *pt) {
+    const int64_t n = c->o->dim;
+    for (int64_t i = 0; i < n; i++) c->x[i] = c->w[i] + a * c->p[i];
+    enum sl_status st = sl_obj_fg(c->o, c->x, c->gx, NULL, &c->info);
+    c->evals++;
+    pt->a = a;
+    pt->f = c->info.objective;
+    pt->d = sl_dot(c->gx, c->p, n);
+    return st;
+}
+
+/* Minimiser of the cubic through two points with slopes, kept inside
+ * [lo + 0.1 w, hi - 0.1 w] of the bracket; bisection when it is not defined. */
+static double cubic_min(const struct ls_point *p1, const struct ls_point *p2) {
+    double lo = fmin(p1->a, p2->a), hi = fmax(p1->a, p2->a), width = hi - lo;
+    double d1 = p1->d + p2->d - 3.0 * (p1->f - p2->f) / (p1->a - p2->a);
+    double disc = d1 * d1 - p1->d * p2->d;
+    double a = 0.5 * (lo + hi);
+    if (disc >= 0 && isfinite(disc)) {
+        double d2 = copysign(sqrt(disc), p2->a - p1->a);
+        double t = p2->a - (p2->a - p1->a) * (p2->d + d2 - d1) / (p2->d - p1->d + 2.0 * d2);
+        if (isfinite(t)) a = t;
+    }
+    return fmin(fmax(a, lo + 0.1 * width), hi - 0.1 * width);
+}
+
+/* Returns SL_OK with *found set when a strong Wolfe point was evaluated last
+ * (c->x, c->gx, c->info hold it). */
+static enum sl_status wolfe_search(struct ls_ctx *c, double f0, double d0, double a1, int *found) {
+    struct ls_point prev = {0.0, f0, d0}, cur, lo, hi;
+    enum sl_status st;
+    *found = 0;
+    double a = a1;
+    for (;;) {
+        if (c->evals >= LS_MAX_EVALS) return SL_OK;
+        if ((st = ls_eval(c, a, &cur))) return st;
+        if (!isfinite(cur.f) || cur.f > f0 + WOLFE_C1 * a * d0 || (c->evals > 1 && cur.f >= prev.f)) {
+            lo = prev;
+            hi = cur;
+            break;
+        }
+        if (fabs(cur.d) <= -WOLFE_C2 * d0) {
+            *found = 1;
+            return SL_OK;
+        }
+        if (cur.d >= 0) {
+            lo = cur;
+            hi = prev;
+            break;
+        }
+        prev = cur;
+        a *= 2.0;
+    }
+    /* zoom: lo has the lower value and satisfies sufficient decrease. */
+    while (c->evals < LS_MAX_EVALS) {
+        double at = isfinite(hi.f) ? cubic_min(&lo, &hi) : 0.5 * (lo.a + hi.a);
+        if ((st = ls_eval(c, at, &cur))) return st;
+        if (!isfinite(cur.f) || cur.f > f0 + WOLFE_C1 * at * d0 || cur.f >= lo.f) {
+            hi = cur;
+        } else {
+            if (fabs(cur.d) <= -WOLFE_C2 * d0) {
+                *found = 1;
+                return SL_OK;
+            }
+            if (cur.d * (hi.a - lo.a) >= 0) hi = lo;
+            lo = cur;
+        }
+        if (fabs(hi.a - lo.a) <= 1e-16 * fmax(fabs(lo.a), 1.0)) break;
+    }
+    /* No Wolfe point: accept lo if it decreased F (re-evaluated so that c->x
+     * and c->gx hold it), which still makes progress. */
+    if (lo.a > 0 && lo.f < f0) {
+        if ((st = ls_eval(c, lo.a, &cur))) return st;
+        *found = cur.f < f0;
+    }
+    return SL_OK;
+}
+
+enum sl_status sl_lbfgs(struct sl_objective *o, double *w, const struct sl_optim_opts *opt,
+                        sl_iter_fn cb, void *ctx, struct sl_optim_result *res) {
+    const int64_t n = o->dim;
+    const int m = opt->lbfgs_m > 0 ? opt->lbfgs_m : 10;
+    /* S, Y: (m, dim) ring buffers of steps and gradient changes. */
+    double *mem = sl_calloc((size_t)((2 * m + 4) * n), sizeof(double));
+    double *S = mem, *Y = mem + (size_t)m * n, *g = mem + 2 * (size_t)m * n;
+    double *p = g + n, *x = p + n, *gx = x + n;
+    double *rho = sl_calloc((size_t)m, sizeof(double));
+    double *alpha = sl_calloc((size_t)m, sizeof(double));
+    struct sl_fg_info cur;
+    memset(&cur, 0, sizeof cur);
+    memset(res, 0, sizeof *res);
+    int64_t iter = 0;
+    int converged = 0, k = 0, head = 0; /* k stored pairs, newest at head-1 */
+
+    enum sl_status st = sl_obj_fg(o, w, g, NULL, &cur);
+    const double gnorm0 = cur.grad_norm;
+    converged = gnorm0 == 0.0;
+    double t_step = sl_wtime(), ar_step = o->comm->allreduce_seconds;
+    while (!st && !converged && iter < opt->max_iter) {
+        /* p = -H g by the two-loop recursion. */
+        for (int64_t i = 0; i < n; i++) p[i] = -g[i];
+        for (int j = 0; j < k; j++) {
+            int idx = (head - 1 - j + m) % m;
+            alpha[idx] = rho[idx] * sl_dot(S + (size_t)idx * n, p, n);
+            sl_axpy(-alpha[idx], Y + (size_t)idx * n, p, n);
+        }
+        if (k > 0) {
+            int nw = (head - 1 + m) % m;
+            const double *yk = Y + (size_t)nw * n;
+            double gamma = 1.0 / (rho[nw] * sl_dot(yk, yk, n));
+            for (int64_t i = 0; i < n; i++) p[i] *= gamma;
+        }
+        for (int j = k - 1; j >= 0; j--) {
+            int idx = (head - 1 - j + m) % m;
+            double beta = rho[idx] * sl_dot(Y + (size_t)idx * n, p, n);
+            sl_axpy(alpha[idx] - beta, S + (size_t)idx * n, p, n);
+        }
+        double d0 = sl_dot(g, p, n);
+        if (!(d0 < 0)) { /* not a descent direction: forget the history */
+            for (int64_t i = 0; i < n; i++) p[i] = -g[i];
+            d0 = -sl_dot(g, g, n);
+            k = 0;
+        }
+        double a1 = k == 0 ? fmin(1.0, 1.0 / sqrt(-d0)) : 1.0;
+        struct ls_ctx lc = {o, w, p, x, gx, {0, 0, 0, 0}, 0};
+        int found = 0;
+        st = wolfe_search(&lc, cur.objective, d0, a1, &found);
+        if (st) break;
+        if (!found) {
+            if (k == 0) break; /* even steepest descent cannot decrease F: done */
+            k = 0;             /* retry from steepest descent */
+            continue;
+        }
+        /* s = x - w, y = gx - g, stored when the curvature is positive. */
+        double *sk = S + (size_t)head * n, *yk = Y + (size_t)head * n;
+        for (int64_t i = 0; i < n; i++) {
+            sk[i] = x[i] - w[i];
+            yk[i] = gx[i] - g[i];
+        }
+        double sy = sl_dot(sk, yk, n);
+        if (sy > 1e-16 * sl_nrm2(sk, n) * sl_nrm2(yk, n)) {
+            rho[head] = 1.0 / sy;
+            head = (head + 1) % m;
+            if (k < m) k++;
+        }
+        double f_prev = cur.objective;
+        memcpy(w, x, sizeof(double) * (size_t)n);
+        memcpy(g, gx, sizeof(double) * (size_t)n);
+        cur = lc.info;
+        iter++;
+        if (cb) {
+            struct sl_iter_info it = {iter, cur.objective, cur.logloss, cur.accuracy, cur.grad_norm,
+                                      sl_wtime() - t_step, o->comm->allreduce_seconds - ar_step,
+                                      o->passes, 0};
+            cb(&it, w, ctx);
+        }
+        t_step = sl_wtime();
+        ar_step = o->comm->allreduce_seconds;
+        if (cur.grad_norm <= opt->tol * gnorm0) converged = 1;
+        else if (f_prev - cur.objective <= 1e-3 * opt->tol * fabs(cur.objective)) converged = 1;
+    }
+    res->iterations = iter;
+    res->converged = converged;
+    res->final = cur;
+    free(rho);
+    free(alpha);
+    free(mem);
+    return st;
+}
