@@ -1,0 +1,55 @@
+/* model.h - a trained linear model: weights in the file's feature numbering,
+ * save/load as JSON (numbers round-trip exactly), and evaluation over a
+ * sharded data set. */
+#ifndef SHARDLEARN_MODEL_H
+#define SHARDLEARN_MODEL_H
+
+#include <stdint.h>
+
+#include "shardlearn/comm.h"
+#include "shardlearn/data.h"
+#include "shardlearn/status.h"
+
+#define SL_MODEL_FORMAT "shardlearn-model"
+#define SL_MODEL_VERSION 1
+
+struct sl_model {
+    int64_t n_features; /* d */
+    int fit_intercept;
+    double intercept;
+    double *weights;    /* (d); weights[j] is feature j minus the file's index base */
+    double objective;   /* final training objective F, for the record */
+};
+
+/* Allocates zero weights; free with sl_model_free. */
+void sl_model_init(struct sl_model *m, int64_t n_features, int fit_intercept);
+void sl_model_free(struct sl_model *m);
+
+/* Writes to path.tmp.<pid> in the C locale, then renames it over path, so a
+ * reader never sees a partial file. Not collective: rank 0 calls it. */
+enum sl_status sl_model_save(const struct sl_model *m, const char *path,
+                             struct sl_err *err) SL_WARN_UNUSED;
+/* Checks format and version before anything else. Not collective. */
+enum sl_status sl_model_load(struct sl_model *m, const char *path,
+                             struct sl_err *err) SL_WARN_UNUSED;
+
+/* margins: (s->n_rows) <- w.x_i + b; features beyond the model's d count 0. */
+void sl_model_margins(const struct sl_model *m, const struct sl_shard *s, double *margins);
+
+struct sl_eval_result {
+    double logloss;  /* mean log-loss, no regulariser */
+    double accuracy;
+    double auc;      /* ROC AUC, ties counted half; NaN when a class is absent */
+    int64_t n_rows;
+};
+
+/* Collective. Scores the shard's rows; AUC needs the global order of scores,
+ * so scores and labels are gathered to rank 0 (16 bytes a row) and the result
+ * broadcast: every rank returns the same numbers. */
+void sl_evaluate(struct sl_comm *c, const struct sl_shard *s, const double *margins,
+                 struct sl_eval_result *out);
+
+/* ROC AUC of n scores with labels +-1 (sorts a copy). Exposed for tests. */
+double sl_roc_auc(const double *score, const double *y, int64_t n);
+
+#endif
