@@ -1,0 +1,128 @@
+/* options.c - a small table-driven long-option parser with strict values. */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+volatile sig_atomic_t sl_stop_signal = 0;
+
+static void on_signal(int sig) { sl_stop_signal = sig; }
+
+void sl_install_signal_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static const struct sl_opt *find(const struct sl_opt *t, const char *name, size_t len) {
+    for (; t->name; t++)
+        if (strlen(t->name) == len && strncmp(t->name, name, len) == 0) return t;
+    return NULL;
+}
+
+static int choice_index(const char *choices, const char *v) {
+    int idx = 0;
+    const char *p = choices;
+    size_t vl = strlen(v);
+    while (*p) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == vl && strncmp(p, v, len) == 0) return idx;
+        idx++;
+        if (!bar) break;
+        p = bar + 1;
+    }
+    return -1;
+}
+
+static enum sl_status set_value(const struct sl_opt *o, const char *v, struct sl_err *err) {
+    char *end = NULL;
+    errno = 0;
+    switch (o->kind) {
+    case SL_OPT_STR:
+        if (!*v) return sl_err_set(err, SL_ERR_ARG, "--%s: empty value", o->name);
+        *(const char **)o->dst = v;
+        return SL_OK;
+    case SL_OPT_INT: {
+        long long x = strtoll(v, &end, 10);
+        if (!*v || *end || errno || (double)x < o->min || (double)x > o->max)
+            return sl_err_set(err, SL_ERR_ARG, "--%s: '%s' is not an integer in [%.0f, %.0f]",
+                              o->name, v, o->min, o->max);
+        *(int64_t *)o->dst = (int64_t)x;
+        return SL_OK;
+    }
+    case SL_OPT_F64: {
+        double x = strtod(v, &end);
+        if (!*v || *end || errno || !isfinite(x) || x < o->min || x > o->max)
+            return sl_err_set(err, SL_ERR_ARG, "--%s: '%s' is not a number in [%g, %g]", o->name,
+                              v, o->min, o->max);
+        *(double *)o->dst = x;
+        return SL_OK;
+    }
+    case SL_OPT_CHOICE: {
+        int i = choice_index(o->choices, v);
+        if (i < 0)
+            return sl_err_set(err, SL_ERR_ARG, "--%s: '%s' is not one of %s", o->name, v,
+                              o->choices);
+        *(int *)o->dst = i;
+        return SL_OK;
+    }
+    case SL_OPT_FLAG: break;
+    }
+    return sl_err_set(err, SL_ERR_ARG, "--%s takes no value", o->name);
+}
+
+enum sl_status sl_opts_parse(const struct sl_opt *t, int argc, char **argv, int first,
+                             const char **positional, int max_pos, int *n_pos, int *help,
+                             struct sl_err *err) {
+    *help = 0;
+    *n_pos = 0;
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            *help = 1;
+            return SL_OK;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            if (*n_pos >= max_pos) return sl_err_set(err, SL_ERR_ARG, "unexpected argument '%s'", a);
+            positional[(*n_pos)++] = a;
+            continue;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const struct sl_opt *o = find(t, name, len);
+        if (!o) return sl_err_set(err, SL_ERR_ARG, "unknown option '%.*s'", (int)len + 2, a);
+        if (o->kind == SL_OPT_FLAG) {
+            if (eq) return sl_err_set(err, SL_ERR_ARG, "--%s takes no value", o->name);
+            *(int *)o->dst = 1;
+            continue;
+        }
+        const char *v = eq ? eq + 1 : NULL;
+        if (!v) {
+            if (i + 1 >= argc) return sl_err_set(err, SL_ERR_ARG, "--%s needs a value", o->name);
+            v = argv[++i];
+        }
+        enum sl_status st = set_value(o, v, err);
+        if (st) return st;
+    }
+    return SL_OK;
+}
+
+void sl_opts_usage(FILE *f, const char *usage, const struct sl_opt *t) {
+    fprintf(f, "%s\n\nOptions:\n", usage);
+    for (; t->name; t++) {
+        char left[64];
+        if (t->kind == SL_OPT_FLAG)
+            snprintf(left, sizeof left, "--%s", t->name);
+        else
+            snprintf(left, sizeof left, "--%s %s", t->name, t->metavar ? t->metavar : "X");
+        fprintf(f, "  %-28s %s\n", left, t->help);
+    }
+    fprintf(f, "  %-28s %s\n", "--help", "show this help");
+}
