@@ -69,7 +69,8 @@ enum sl_status sl_obj_init(struct sl_objective *o, const struct sl_shard *s, int
     o->dhess = sl_calloc(nr, sizeof(double));
     o->dhess_trial = sl_calloc(nr, sizeof(double));
     o->tmp = s->dense ? sl_calloc(nr, sizeof(double)) : NULL;
-    o->buf = sl_calloc((size_t)(2 * o->dim + 3), sizeof(double));
+    /* [g, gb, diag, diagb] plus [loss, correct, stop]: see sl_obj_fg. */
+    o->buf = sl_calloc((size_t)(2 * n_cols + 5), sizeof(double));
     return SL_OK;
 }
 
