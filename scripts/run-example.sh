@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The main job: installs what is missing, builds, trains on the bundled
+# example data on 2 ranks, evaluates the model, and prints the results.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/deps.sh
+./scripts/build.sh
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1
+out=example-out
+mkdir -p "$out"
+mpirun --oversubscribe -np 2 build/shardlearn train \
+  --data examples/train.svm --validation examples/test.svm \
+  --optimizer newton --l2 1e-4 --tol 1e-8 \
+  --model-out "$out/model.json" --metrics-out "$out/metrics.json" \
+  --tracking-dir "$out/runs" "$@"
+echo
+echo "held-out evaluation of $out/model.json:"
+mpirun --oversubscribe -np 2 build/shardlearn eval --model "$out/model.json" \
+  --data examples/test.svm --metrics-out "$out/eval.json"
+echo
+echo "model: $out/model.json   metrics: $out/metrics.json   run journal: $out/runs/"
