@@ -155,7 +155,12 @@ enum sl_status sl_lbfgs(struct sl_objective *o, double *w, const struct sl_optim
         st = wolfe_search(&lc, cur.objective, d0, a1, &found);
         if (st) break;
         if (!found) {
-            if (k == 0) break; /* even steepest descent cannot decrease F: done */
+            if (k == 0) {
+                /* Even steepest descent cannot lower F: F is flat at double
+                 * precision. Converged if the gradient has shrunk a lot. */
+                converged = cur.grad_norm <= 1e-6 * gnorm0;
+                break;
+            }
             k = 0;             /* retry from steepest descent */
             continue;
         }

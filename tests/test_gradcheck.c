@@ -12,6 +12,7 @@
 #include "shardlearn/comm.h"
 #include "shardlearn/log.h"
 #include "shardlearn/objective.h"
+#include "synth.h"
 
 #define N_GLOBAL 53
 #define D 17
@@ -25,55 +26,6 @@ static void check(int ok, const char *what, double got, double want) {
     }
 }
 
-/* Deterministic pseudo-random value for (row, col), the same on any rank. */
-static double cell(int i, int j) {
-    unsigned h = (unsigned)(i * 7919 + j * 104729 + 13);
-    h ^= h >> 13;
-    h *= 0x5bd1e995u;
-    h ^= h >> 15;
-    return ((double)(h % 2001) - 1000.0) / 250.0;
-}
-
-/* Rows i with i % size == rank; a sparse row keeps columns where cell > 0.5
- * (and column 3 never occurs, to exercise the column map). */
-static void build_shard(struct sl_shard *s, int dense, struct sl_comm *c) {
-    memset(s, 0, sizeof *s);
-    s->dense = dense;
-    s->n_features = D;
-    s->n_rows_global = N_GLOBAL;
-    int64_t n = 0;
-    for (int i = c->rank; i < N_GLOBAL; i += c->size) n++;
-    s->n_rows = n;
-    s->y = calloc((size_t)n + 1, sizeof(double));
-    s->values = calloc((size_t)(n * D) + 1, sizeof(double));
-    if (!dense) {
-        s->indptr = calloc((size_t)n + 1, sizeof(int64_t));
-        s->indices = calloc((size_t)(n * D) + 1, sizeof(int32_t));
-    }
-    int64_t r = 0, k = 0;
-    for (int i = c->rank; i < N_GLOBAL; i += c->size, r++) {
-        s->y[r] = cell(i, 99) > 0 ? 1.0 : -1.0;
-        for (int j = 0; j < D; j++) {
-            double v = cell(i, j);
-            if (dense) {
-                s->values[r * D + j] = j == 3 ? 0.0 : v;
-            } else if (j != 3 && v > 0.5) {
-                s->indices[k] = j;
-                s->values[k++] = v;
-            }
-        }
-        if (!dense) s->indptr[r + 1] = k;
-    }
-    s->nnz = dense ? n * D : k;
-}
-
-static void free_shard(struct sl_shard *s) {
-    free(s->y);
-    free(s->values);
-    free(s->indptr);
-    free(s->indices);
-}
-
 /* F at w computed naively over all N_GLOBAL rows, without the engine:
  * w is in the compacted numbering (column 3 dropped for sparse). */
 static double naive_objective(const double *w, int dense, int intercept, double l2) {
@@ -83,12 +35,12 @@ static double naive_objective(const double *w, int dense, int intercept, double 
     for (int i = 0; i < N_GLOBAL; i++) {
         double m = intercept ? w[nc] : 0.0;
         for (int j = 0; j < D; j++) {
-            double v = cell(i, j);
+            double v = synth_cell(i, j);
             int cj = dense ? j : (j < 3 ? j : j - 1);
             if (j == 3) continue;
             if (dense || v > 0.5) m += w[cj] * v;
         }
-        double y = cell(i, 99) > 0 ? 1.0 : -1.0;
+        double y = synth_label(i, D);
         loss += log(1.0 + exp(-y * m));
     }
     return loss / N_GLOBAL + 0.5 * l2 * wsq;
@@ -96,7 +48,7 @@ static double naive_objective(const double *w, int dense, int intercept, double 
 
 static double run_case(struct sl_comm *c, int dense, int intercept, double l2) {
     struct sl_shard s;
-    build_shard(&s, dense, c);
+    synth_shard(&s, N_GLOBAL, D, dense, c);
     struct sl_colmap map;
     sl_colmap_build(&map, &s, c);
     check(map.n_used == (dense ? D : D - 1), "columns kept", (double)map.n_used, D - 1);
@@ -109,8 +61,8 @@ static double run_case(struct sl_comm *c, int dense, int intercept, double l2) {
     double *wp = calloc((size_t)n, sizeof(double)), *gp = calloc((size_t)n, sizeof(double));
     double *gm = calloc((size_t)n, sizeof(double));
     for (int64_t j = 0; j < n; j++) {
-        w[j] = 0.3 * cell(1000 + (int)j, 5);
-        v[j] = cell(2000 + (int)j, 7);
+        w[j] = 0.3 * synth_cell(1000 + (int)j, 5);
+        v[j] = synth_cell(2000 + (int)j, 7);
     }
     struct sl_fg_info info, ti;
     if (sl_obj_fg(&o, w, g, diag, &info) != SL_OK) failures++;
@@ -159,7 +111,7 @@ static double run_case(struct sl_comm *c, int dense, int intercept, double l2) {
     free(w), free(g), free(gt), free(v), free(hv), free(diag), free(wp), free(gp), free(gm);
     sl_obj_free(&o);
     sl_colmap_free(&map);
-    free_shard(&s);
+    synth_free(&s);
     return f;
 }
 
