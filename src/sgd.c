@@ -5,7 +5,12 @@
  * rows and then the ranks average their models, weighted by their row counts
  * (--sync-every 1 is synchronous SGD: the same as one step on the union of
  * the batches). The L2 shrink is kept in a scale factor (w = scale * v) so a
- * sparse step costs O(nonzeros of the batch), not O(d). */
+ * sparse step costs O(nonzeros of the batch), not O(d).
+ *
+ * With opt->average the result is the running mean of the synchronised
+ * models over the second half of the epochs (Polyak-Ruppert averaging):
+ * the noise of the last steps averages out, so a modest number of epochs
+ * lands close to the optimum. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +112,10 @@ enum sl_status sl_sgd(struct sl_objective *o, double *w, const struct sl_optim_o
     for (int64_t i = 0; i < s->n_rows; i++) perm[i] = i;
     uint64_t rng = opt->seed * 0x9E3779B97F4A7C15ull + (uint64_t)c->rank + 1;
     double *g = sl_calloc((size_t)n, sizeof(double));
+    /* avg: (dim) running mean of synchronised models, when averaging. */
+    double *avg = opt->average ? sl_calloc((size_t)n, sizeof(double)) : NULL;
+    int64_t n_avg = 0;
+    const int avg_from = opt->epochs / 2 + 1;
     int64_t *batch = sl_malloc(sizeof(int64_t) * (size_t)B);
     struct sl_fg_info info;
     memset(&info, 0, sizeof info);
@@ -138,23 +147,31 @@ enum sl_status sl_sgd(struct sl_objective *o, double *w, const struct sl_optim_o
                     sl_comm_sum_f64(c, w, (size_t)n);
                 }
                 st.b = o->fit_intercept ? w[nc] : 0.0;
+                if (avg && epoch >= avg_from) {
+                    n_avg++;
+                    for (int64_t j = 0; j < n; j++) avg[j] += (w[j] - avg[j]) / (double)n_avg;
+                }
                 t0 = sl_wtime();
             }
         }
         o->compute_seconds += sl_wtime() - t0;
-        /* Full objective of the averaged model: one more pass per epoch. */
-        if ((rc = sl_obj_fg(o, w, g, NULL, &info))) break;
+        /* Full objective of the model (the averaged one once averaging has
+         * started): one more pass per epoch. */
+        const double *model = n_avg > 0 ? avg : w;
+        if ((rc = sl_obj_fg(o, model, g, NULL, &info))) break;
         res->iterations = epoch;
         if (cb) {
             struct sl_iter_info it = {epoch, info.objective, info.logloss, info.accuracy,
                                       info.grad_norm, sl_wtime() - t_step,
                                       c->allreduce_seconds - ar_step, o->passes, 0};
-            cb(&it, w, ctx);
+            cb(&it, model, ctx);
         }
         t_step = sl_wtime();
         ar_step = c->allreduce_seconds;
     }
+    if (n_avg > 0) memcpy(w, avg, sizeof(double) * (size_t)n);
     res->final = info;
+    free(avg);
     free(g);
     free(batch);
     free(perm);

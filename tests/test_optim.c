@@ -29,7 +29,7 @@ static double solve(struct sl_objective *o, enum sl_optimizer k, double *w, int 
                     struct sl_optim_result *res) {
     /* SGD: a global batch of 16 rows a step whatever the rank count. */
     int64_t batch = 16 / o->comm->size > 0 ? 16 / o->comm->size : 1;
-    struct sl_optim_opts opt = {k, 1e-12, 500, 10, batch, epochs, 0.5, 1.0, 1, 7};
+    struct sl_optim_opts opt = {k, 1e-12, 500, 10, batch, epochs, 0.5, 1.0, 1, 7, 0};
     memset(w, 0, sizeof(double) * (size_t)o->dim);
     if (sl_optimize(o, w, &opt, NULL, NULL, res) != SL_OK) failures++;
     return res->final.objective;
@@ -72,7 +72,7 @@ static void run(struct sl_comm *c, int dense, int intercept) {
     solve(&o, SL_OPT_SGD, ws2, 400, &rs);
     check(memcmp(ws, ws2, sizeof(double) * (size_t)n) == 0, "sgd deterministic for a seed", 0, 0);
     /* A stop requested on rank 0 after iteration 3 stops every rank. */
-    struct sl_optim_opts opt = {SL_OPT_LBFGS, 1e-14, 500, 10, 16, 1, 0.5, 1.0, 1, 7};
+    struct sl_optim_opts opt = {SL_OPT_LBFGS, 1e-14, 500, 10, 16, 1, 0.5, 1.0, 1, 7, 0};
     stop_now = 0;
     o.stop_flag = &stop_now;
     memset(wl, 0, sizeof(double) * (size_t)n);

@@ -24,6 +24,7 @@ struct sl_optim_opts {
     double lr_decay;  /* sgd: lr_t = lr / (1 + lr_decay * t / steps_per_epoch) */
     int64_t sync_every; /* sgd: average the model over ranks every this many local steps */
     uint64_t seed;    /* sgd: row order; each rank derives its own stream */
+    int average;      /* sgd: return the mean of the averaged models over the second half of the epochs */
 };
 
 /* One record per iteration (newton, lbfgs) or epoch (sgd), step from 1. */

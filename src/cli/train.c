@@ -18,7 +18,7 @@
 struct train_args {
     const char *data, *validation, *model_out, *metrics_out;
     int format; /* 0 auto, 1 libsvm, 2 csv */
-    int zero_based, no_intercept, quiet, optimizer;
+    int zero_based, no_intercept, quiet, optimizer, average;
     int64_t n_features, max_iter, lbfgs_m, batch_size, epochs, sync_every, seed, blas_threads;
     double l2, tol, lr, lr_decay, flush_timeout;
     const char *tracking_uri, *experiment, *run_name, *tracking_dir, *register_model;
@@ -193,6 +193,7 @@ static void log_params(struct sl_tracker *tr, const struct train_args *a, const 
     P_FMT("sync_every", "%lld", (long long)a->sync_every);
     P_FMT("epochs", "%lld", (long long)a->epochs);
     P_FMT("seed", "%lld", (long long)a->seed);
+    P_FMT("average", "%s", a->average ? "true" : "false");
     P_FMT("fit_intercept", "%s", a->no_intercept ? "false" : "true");
     P_FMT("ranks", "%d", c->size);
     P_STR("data", a->data);
@@ -265,6 +266,7 @@ int sl_cmd_train(int argc, char **argv, struct sl_comm *c) {
         {"lr", SL_OPT_F64, &a.lr, "LR", "sgd: initial step size (default 0.1)", 1e-300, 1e300, NULL},
         {"lr-decay", SL_OPT_F64, &a.lr_decay, "K", "sgd: step size lr / (1 + K * epochs so far) (default 1, 0 = constant)", 0, 1e300, NULL},
         {"sync-every", SL_OPT_INT, &a.sync_every, "K", "sgd: average models over ranks every K local steps (default 1 = synchronous)", 1, 1e12, NULL},
+        {"average", SL_OPT_FLAG, &a.average, NULL, "sgd: return the average of the models over the second half of the epochs", 0, 0, NULL},
         {"seed", SL_OPT_INT, &a.seed, "S", "sgd: seed for the row order (default 1)", 0, 9.2e18, NULL},
         {"validation", SL_OPT_STR, &a.validation, "FILE", "validation set (same format); its metrics go in the history", 0, 0, NULL},
         {"model-out", SL_OPT_STR, &a.model_out, "FILE", "write the model as JSON", 0, 0, NULL},
@@ -351,7 +353,7 @@ int sl_cmd_train(int argc, char **argv, struct sl_comm *c) {
     }
     struct sl_optim_opts oo = {(enum sl_optimizer)a.optimizer, a.tol, (int)a.max_iter,
                                (int)a.lbfgs_m, a.batch_size, (int)a.epochs, a.lr, a.lr_decay,
-                               a.sync_every, (uint64_t)a.seed};
+                               a.sync_every, (uint64_t)a.seed, a.average};
     struct run_totals tot;
     memset(&tot, 0, sizeof tot);
     double ar0 = c->allreduce_seconds;

@@ -1,0 +1,8 @@
+# Reference tests against scikit-learn (Python in .venv, set up by scripts/deps.sh --python).
+function(sl_py_test name script)
+  add_test(NAME ${name} COMMAND ${SL_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/reference/${script}
+           $<TARGET_FILE:shardlearn> ${MPIEXEC_EXECUTABLE})
+  set_tests_properties(${name} PROPERTIES ENVIRONMENT "${SL_TEST_ENV}" TIMEOUT 600
+                       WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/reference)
+endfunction()
+sl_py_test(ref_optimum test_optimum.py)

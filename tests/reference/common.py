@@ -1,0 +1,98 @@
+"""Shared helpers for the reference tests: run shardlearn under mpirun, and
+compute the objective and scikit-learn's optimum for the same problem."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+from sklearn.datasets import load_breast_cancer, load_svmlight_file
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+BIN = sys.argv[1] if len(sys.argv) > 1 else "build/shardlearn"
+MPIRUN = sys.argv[2] if len(sys.argv) > 2 else "mpirun"
+HEART = "/usr/share/doc/liblinear-tools/examples/heart_scale"
+
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_mpi_yield_when_idle="1", OMPI_MCA_rmaps_base_oversubscribe="1")
+
+failures = []
+
+
+def check(ok, what):
+    if not ok:
+        failures.append(what)
+        print("FAIL", what, flush=True)
+
+
+def finish():
+    if failures:
+        print(f"FAIL ({len(failures)} failures)")
+        sys.exit(1)
+    print("PASS")
+
+
+def run(args, np_=1, check_rc=True, timeout=120):
+    cmd = [MPIRUN, "--oversubscribe", "-np", str(np_), BIN] + [str(a) for a in args]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=timeout)
+    if check_rc and p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr}")
+    return p
+
+
+def workdir():
+    return tempfile.mkdtemp(prefix="sl-ref-")
+
+
+def write_svm(path, X, y, zero_based=False):
+    """LIBSVM text with 17 significant digits, so the data is the same bits."""
+    base = 0 if zero_based else 1
+    X = np.asarray(X)
+    with open(path, "w") as f:
+        for row, label in zip(X, y):
+            nz = np.nonzero(row)[0]
+            f.write(("+1" if label > 0 else "-1") + "".join(f" {j + base}:{row[j]:.17g}" for j in nz) + "\n")
+
+
+def write_csv(path, X, y, header=True):
+    X = np.asarray(X)
+    with open(path, "w") as f:
+        if header:
+            f.write("label," + ",".join(f"f{j}" for j in range(X.shape[1])) + "\n")
+        for row, label in zip(X, y):
+            f.write(("1" if label > 0 else "0") + "," + ",".join(f"{v:.17g}" for v in row) + "\n")
+
+
+def heart():
+    X, y = load_svmlight_file(HEART)
+    return X.toarray(), np.where(y > 0, 1.0, -1.0)
+
+
+def breast_cancer():
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    return X, np.where(y > 0, 1.0, -1.0)
+
+
+def objective(X, y, w, b, lam):
+    m = X @ w + b
+    return float(np.mean(np.logaddexp(0.0, -y * m)) + 0.5 * lam * w @ w)
+
+
+def sklearn_optimum(X, y, lam, intercept):
+    n = X.shape[0]
+    clf = LogisticRegression(C=1.0 / (lam * n), fit_intercept=intercept, tol=1e-12,
+                             max_iter=100000)
+    clf.fit(X, y)
+    w = clf.coef_.ravel()
+    b = float(clf.intercept_[0]) if intercept else 0.0
+    return w, b, objective(X, y, w, b, lam), clf
+
+
+def load_model(path):
+    with open(path) as f:
+        m = json.load(f)
+    assert m["format"] == "shardlearn-model" and m["version"] == 1, m
+    return np.array(m["weights"], dtype=float), float(m["intercept"]), m
