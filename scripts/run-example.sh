@@ -10,7 +10,7 @@ out=example-out
 mkdir -p "$out"
 mpirun --oversubscribe -np 2 build/shardlearn train \
   --data examples/train.svm --validation examples/test.svm \
-  --optimizer newton --l2 1e-4 --tol 1e-8 \
+  --optimizer newton --l2 1e-3 --tol 1e-8 \
   --model-out "$out/model.json" --metrics-out "$out/metrics.json" \
   --tracking-dir "$out/runs" "$@"
 echo
