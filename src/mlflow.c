@@ -249,11 +249,15 @@ static void nap(const struct http *h, double s) {
 }
 
 /* One request with MLflow's retry policy: connection errors, 408, 429 and
- * 5xx are retried with exponential backoff (honouring Retry-After).
+ * 5xx are retried with exponential backoff (honouring Retry-After) - but
+ * only when `retry` is set. A call the server may have applied although we
+ * saw no answer (a timeout) must not be resent blindly: log-batch and the
+ * create calls go out once, and their caller checks the server first.
  * Returns SL_DELIVER_DONE with h->status 2xx, SL_DELIVER_REJECTED for other
  * 4xx (h->status, h->body set), SL_DELIVER_RETRY when retries ran out. */
 static enum sl_deliver request(struct http *h, const char *method, const char *path,
-                               const char *body, size_t body_len, const char *content_type) {
+                               const char *body, size_t body_len, const char *content_type,
+                               int retry) {
     char url[4096];
     snprintf(url, sizeof url, "%s%s", h->base, path);
     for (int attempt = 0;; attempt++) {
@@ -294,7 +298,7 @@ static enum sl_deliver request(struct http *h, const char *method, const char *p
             snprintf(h->err, sizeof h->err, "%s%s: HTTP %ld%s%.200s", h->shown, path, h->status,
                      h->body_len ? ": " : "", h->body ? h->body : "");
         if (!transient) return SL_DELIVER_REJECTED;
-        if (stopped(h) || attempt >= h->max_retries) return SL_DELIVER_RETRY;
+        if (!retry || stopped(h) || attempt >= h->max_retries) return SL_DELIVER_RETRY;
         /* urllib3's schedule: backoff_factor * 2^(attempt), at most 120 s. */
         double wait = h->backoff * pow(2.0, attempt);
         if (wait > 120) wait = 120;
@@ -304,14 +308,20 @@ static enum sl_deliver request(struct http *h, const char *method, const char *p
     }
 }
 
-/* POST/GET a JSON API call; *out (may be NULL) gets the parsed answer. */
-static enum sl_deliver api(struct http *h, const char *method, const char *path, cJSON *req,
-                           cJSON **out) {
+/* A JSON API call; *out (may be NULL) gets the parsed answer. `once`: the
+ * call is not idempotent, so it is not retried here (see request). */
+static enum sl_deliver api_call(struct http *h, const char *method, const char *path, cJSON *req,
+                                cJSON **out, int once) {
     char *body = req ? cJSON_PrintUnformatted(req) : NULL;
-    enum sl_deliver r = request(h, method, path, body, body ? strlen(body) : 0, NULL);
+    enum sl_deliver r = request(h, method, path, body, body ? strlen(body) : 0, NULL, !once);
     cJSON_free(body);
     if (out) *out = r == SL_DELIVER_DONE && h->body ? cJSON_Parse(h->body) : NULL;
     return r;
+}
+
+static enum sl_deliver api(struct http *h, const char *method, const char *path, cJSON *req,
+                           cJSON **out) {
+    return api_call(h, method, path, req, out, 0);
 }
 
 /* The MLflow error code of a rejected call, e.g. RESOURCE_ALREADY_EXISTS. */
@@ -428,7 +438,7 @@ static enum sl_deliver ensure_run(struct http *h, const cJSON *start, const char
     cJSON_AddStringToObject(tag, "key", "shardlearn.run_uuid");
     cJSON_AddStringToObject(tag, "value", uuid ? uuid : "");
     cJSON_AddItemToArray(tags, tag);
-    r = api(h, "POST", "/api/2.0/mlflow/runs/create", req, &ans);
+    r = api_call(h, "POST", "/api/2.0/mlflow/runs/create", req, &ans, 1);
     cJSON_Delete(req);
     if (r != SL_DELIVER_DONE) return r;
     take_run_info(st, cJSON_GetObjectItem(ans, "run"));
@@ -572,7 +582,9 @@ static enum sl_deliver batch_send(struct http *h, struct batch *b, const char *r
         st->pending_to = b->end;
         if (sl_state_save(run_dir, st)) return SL_DELIVER_RETRY;
     }
-    enum sl_deliver r = api(h, "POST", "/api/2.0/mlflow/runs/log-batch", b->req, NULL);
+    /* Once: if the answer is lost, the next delivery checks the server's
+     * history for the pending range before sending its metrics again. */
+    enum sl_deliver r = api_call(h, "POST", "/api/2.0/mlflow/runs/log-batch", b->req, NULL, 1);
     if (r != SL_DELIVER_DONE) return r;
     st->acked = b->end;
     if (st->acked >= st->pending_to) st->pending_from = st->pending_to = -1;
@@ -613,7 +625,7 @@ static enum sl_deliver upload(struct http *h, const char *run_dir, const struct 
         return SL_DELIVER_DONE;
     }
     snprintf(path, sizeof path, "/api/2.0/mlflow-artifacts/artifacts/%s/%s", root, artifact_path);
-    enum sl_deliver r = request(h, "PUT", path, data, len, "Content-Type: application/octet-stream");
+    enum sl_deliver r = request(h, "PUT", path, data, len, "Content-Type: application/octet-stream", 1);
     free(data);
     return r;
 }
@@ -643,7 +655,7 @@ static enum sl_deliver register_model(struct http *h, const struct sl_sync_state
     cJSON_AddStringToObject(req, "name", name);
     cJSON_AddStringToObject(req, "source", source);
     cJSON_AddStringToObject(req, "run_id", st->run_id);
-    r = api(h, "POST", "/api/2.0/mlflow/model-versions/create", req, NULL);
+    r = api_call(h, "POST", "/api/2.0/mlflow/model-versions/create", req, NULL, 1);
     cJSON_Delete(req);
     return r;
 }
@@ -791,6 +803,13 @@ enum sl_status sl_mlflow_sync(const char *run_dir, const char *tracking_uri, dou
     static const volatile int never = 0;
     double deadline = timeout_s > 0 ? mono() + timeout_s : 0;
     enum sl_deliver r = sl_mlflow_deliver(run_dir, uri, &st, &never, deadline, msg, sizeof msg);
+    /* Transient faults: again, with backoff, until the timeout. */
+    for (double wait = 1.0; r == SL_DELIVER_RETRY && (deadline == 0 || mono() + wait < deadline);
+         wait = wait < 30 ? 2 * wait : 60) {
+        struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+        nanosleep(&ts, NULL);
+        r = sl_mlflow_deliver(run_dir, uri, &st, &never, deadline, msg, sizeof msg);
+    }
     if (r == SL_DELIVER_REJECTED)
         return sl_err_set(err, SL_ERR_NET, "mlflow-sync %s: %s", run_dir, msg);
     if (r == SL_DELIVER_RETRY)
