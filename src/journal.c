@@ -265,7 +265,13 @@ void sl_tracker_metric(struct sl_tracker *t, const char *key, double value, int6
     /* JSON has no NaN/Inf; MLflow takes them as these strings. */
     if (isnan(value)) cJSON_AddStringToObject(r, "value", "NaN");
     else if (isinf(value)) cJSON_AddStringToObject(r, "value", value > 0 ? "Infinity" : "-Infinity");
-    else cJSON_AddNumberToObject(r, "value", value);
+    else {
+        /* cJSON prints 15 digits and accepts them if they round-trip within an
+         * epsilon; a metric must keep every bit, so print it ourselves. */
+        char num[32];
+        snprintf(num, sizeof num, "%.17g", value);
+        cJSON_AddRawToObject(r, "value", num);
+    }
     cJSON_AddNumberToObject(r, "step", (double)step);
     cJSON_AddNumberToObject(r, "timestamp", (double)ts_ms);
     append(t, r);

@@ -551,7 +551,14 @@ static void batch_add(struct batch *b, const char *type, const cJSON *rec, size_
     if (strcmp(type, "metric") == 0) {
         cJSON *m = cJSON_CreateObject();
         cJSON_AddStringToObject(m, "key", key);
-        cJSON_AddItemToObject(m, "value", cJSON_Duplicate(cJSON_GetObjectItem(rec, "value"), 1));
+        const cJSON *v = cJSON_GetObjectItem(rec, "value");
+        if (cJSON_IsNumber(v)) {
+            char num[32]; /* every bit: cJSON's own printing may drop the last one */
+            snprintf(num, sizeof num, "%.17g", v->valuedouble);
+            cJSON_AddRawToObject(m, "value", num);
+        } else {
+            cJSON_AddItemToObject(m, "value", cJSON_Duplicate(v, 1));
+        }
         cJSON_AddNumberToObject(m, "timestamp", jnum(rec, "timestamp", 0));
         cJSON_AddNumberToObject(m, "step", jnum(rec, "step", 0));
         cJSON_AddItemToArray(b->metrics, m);

@@ -1,0 +1,8 @@
+# Tracking tests against a real `mlflow server` (from .venv) on 127.0.0.1, with fault injection.
+function(sl_track_test name script)
+  add_test(NAME ${name} COMMAND ${SL_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/tracking/${script}
+           $<TARGET_FILE:shardlearn> ${MPIEXEC_EXECUTABLE})
+  set_tests_properties(${name} PROPERTIES ENVIRONMENT "${SL_TEST_ENV}" TIMEOUT 900
+                       WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+endfunction()
+sl_track_test(track_live test_tracking.py)

@@ -1,0 +1,85 @@
+"""A fault-injecting HTTP proxy in front of the real MLflow server: answers
+some requests itself with 500/503, holds others past the client's timeout
+(and then forwards them, so the server applies a request the client gave up
+on), or demands credentials and answers 401 without them."""
+import http.server
+import threading
+import time
+import urllib.error
+import urllib.request
+
+
+class FaultProxy:
+    def __init__(self, upstream, fail_every=0, delay_every=0, delay=0.0, require_auth=None):
+        self.upstream = upstream
+        self.fail_every = fail_every      # every n-th request answered 500/503 (0: never)
+        self.delay_every = delay_every    # every n-th request held `delay` seconds, then forwarded
+        self.delay = delay
+        self.require_auth = require_auth  # exact Authorization header value, or None
+        self.count = 0
+        self.faults = 0
+        self.seen_auth = []
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                with proxy.lock:
+                    proxy.count += 1
+                    n = proxy.count
+                    proxy.seen_auth.append(self.headers.get("Authorization"))
+                if proxy.require_auth is not None and self.headers.get("Authorization") != proxy.require_auth:
+                    return self.reply(401, b'{"error_code": "UNAUTHENTICATED", "message": "bad credentials"}')
+                if proxy.fail_every and n % proxy.fail_every == 0:
+                    with proxy.lock:
+                        proxy.faults += 1
+                    return self.reply(503 if n % 2 else 500, b'{"error_code": "TEMPORARILY_UNAVAILABLE"}',
+                                      {"Retry-After": "0"} if n % 2 else {})
+                if proxy.delay_every and n % proxy.delay_every == 0:
+                    with proxy.lock:
+                        proxy.faults += 1
+                    time.sleep(proxy.delay)
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("host", "content-length", "connection", "authorization")}
+                req = urllib.request.Request(proxy.upstream + self.path, data=body, method=self.command,
+                                             headers=headers)
+                try:
+                    with urllib.request.urlopen(req, timeout=60) as r:
+                        return self.reply(r.status, r.read(), {"Content-Type": r.headers.get("Content-Type", "application/json")})
+                except urllib.error.HTTPError as e:
+                    return self.reply(e.code, e.read())
+                except Exception:
+                    return self.reply(502, b'{"error_code": "BAD_GATEWAY"}')
+
+            def reply(self, code, data, headers=None):
+                try:
+                    self.send_response(code)
+                    for k, v in (headers or {}).items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up on a held request
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()

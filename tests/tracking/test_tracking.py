@@ -1,0 +1,81 @@
+"""A run tracked live in a real `mlflow server`: the run exists and is
+FINISHED with an end time; every param equals what was passed; tags say who,
+what and where; each metric's history is exactly the one in metrics.json;
+non-finite metrics are stored as NaN; model.json and metrics.json download
+byte-identical; --register-model makes a model version from runs:/<id>/model.
+Two runs that create the same new experiment at once share it."""
+import json
+import os
+import subprocess
+
+from mlflow_server import MlflowServer
+from track_common import (EXAMPLES, check, check_run_matches, finish, run_dir, state, train,
+                          train_cmd, ENV, workdir)
+
+d = workdir()
+train_svm = os.path.join(EXAMPLES, "train.svm")
+# A validation set with only positive rows: its AUC is undefined (NaN).
+one_class = os.path.join(d, "pos.svm")
+with open(os.path.join(EXAMPLES, "test.svm")) as f, open(one_class, "w") as g:
+    g.writelines(l for l in f if l.startswith("+1"))
+
+with MlflowServer() as srv:
+    td = os.path.join(d, "runs")
+    model, metrics = os.path.join(d, "model.json"), os.path.join(d, "metrics.json")
+    args = ["--data", train_svm, "--validation", one_class, "--l2", "1e-3", "--optimizer", "lbfgs",
+            "--tol", "1e-9", "--max-iter", "300", "--tracking-uri", srv.url, "--experiment", "tracking-test",
+            "--run-name", "first", "--tracking-dir", td, "--register-model", "example-model",
+            "--model-out", model, "--metrics-out", metrics, "--quiet"]
+    p = train(2, args, env={"MLFLOW_TRACKING_URI": ""})
+    check(p.returncode == 0, f"train failed: {p.stderr}")
+    rd = run_dir(td)
+    st = state(rd)
+    run = check_run_matches(srv, st["run_id"], metrics, "live run")
+    info = run["info"]
+    check(info["status"] == "FINISHED" and int(info.get("end_time", 0)) > 0, f"status {info['status']}")
+    check(info.get("run_name") == "first", f"run name {info.get('run_name')}")
+    exp = srv.get("experiments/get", experiment_id=info["experiment_id"])["experiment"]
+    check(exp["name"] == "tracking-test", f"experiment {exp['name']}")
+    params = {x["key"]: x["value"] for x in run["data"]["params"]}
+    want = {"optimizer": "lbfgs", "l2": "0.001", "tol": "1.0000000000000001e-09", "max_iter": "300",
+            "ranks": "2", "data": train_svm, "format": "libsvm", "n_rows": "4000", "loss": "logistic",
+            "fit_intercept": "true", "validation": one_class}
+    for k, v in want.items():
+        check(params.get(k) == v, f"param {k} = {params.get(k)!r}, want {v!r}")
+    for k in ("n_features", "nnz", "seed", "batch_size", "lr", "sync_every", "epochs"):
+        check(k in params, f"param {k} missing")
+    tags = {x["key"]: x["value"] for x in run["data"]["tags"]}
+    check(tags.get("mlflow.runName") == "first", "tag mlflow.runName")
+    check(tags.get("mlflow.source.type") == "LOCAL" and tags.get("mlflow.source.name", "").endswith("shardlearn"),
+          f"source tags {tags}")
+    check(tags.get("mlflow.user"), "tag mlflow.user")
+    check(tags.get("shardlearn.mpi_ranks") == "2" and tags.get("shardlearn.hosts"), "rank/host tags")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True)
+    if head.returncode == 0:
+        check(tags.get("mlflow.source.git.commit") == head.stdout.strip(), f"git commit tag {tags.get('mlflow.source.git.commit')}")
+    # A NaN metric (AUC of a one-class validation set) arrives as NaN.
+    auc = srv.history(st["run_id"], "val_auc")
+    check(len(auc) > 0 and all(str(p["value"]).lower() == "nan" for p in auc), f"val_auc history {auc[:2]}")
+    with open(model, "rb") as f:
+        check(srv.artifact(run, "model/model.json") == f.read(), "model artifact differs")
+    with open(metrics, "rb") as f:
+        check(srv.artifact(run, "metrics.json") == f.read(), "metrics artifact differs")
+    mv = srv.get("model-versions/search", filter="name='example-model'").get("model_versions", [])
+    check(len(mv) == 1 and mv[0]["source"] == f"runs:/{st['run_id']}/model", f"model versions {mv}")
+    check("secret" not in open(os.path.join(rd, "journal.jsonl")).read(), "journal")
+
+    # Two runs creating one new experiment at the same moment.
+    procs = []
+    for i in range(2):
+        a = ["--data", train_svm, "--tracking-uri", srv.url, "--experiment", "born-twice",
+             "--tracking-dir", os.path.join(d, f"twin{i}"), "--quiet"]
+        procs.append(subprocess.Popen(train_cmd(1, a), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True, env=ENV))
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        check(p.returncode == 0 and "error" not in err, f"twin run: {err}")
+    exps = [state(run_dir(os.path.join(d, f"twin{i}")))["experiment_id"] for i in range(2)]
+    check(exps[0] == exps[1], f"twins landed in experiments {exps}")
+    found = srv.post("runs/search", {"experiment_ids": [exps[0]]}).get("runs", [])
+    check(len(found) == 2 and all(r["info"]["status"] == "FINISHED" for r in found), f"twin runs {len(found)}")
+finish()

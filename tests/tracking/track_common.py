@@ -1,0 +1,80 @@
+"""Shared by the tracking tests: run shardlearn, make a data set big enough
+for a run that lasts a few seconds, and compare a server's run with the
+run's metrics.json."""
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reference"))
+from common import BIN, ENV, MPIRUN, check, finish, workdir  # noqa: E402,F401
+
+EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
+PER_ITER = ["objective", "train_logloss", "grad_norm", "accuracy"]
+
+
+def train_cmd(np_, args):
+    return [MPIRUN, "--oversubscribe", "-np", str(np_), BIN, "train"] + [str(a) for a in args]
+
+
+def train(np_, args, env=None, timeout=300):
+    return subprocess.run(train_cmd(np_, args), capture_output=True, text=True,
+                          env=dict(ENV, **(env or {})), timeout=timeout)
+
+
+def sync(run_dir, uri, env=None, timeout=300):
+    return subprocess.run([BIN, "mlflow-sync", run_dir, "--tracking-uri", uri, "--timeout", "120"],
+                          capture_output=True, text=True, env=dict(ENV, **(env or {})), timeout=timeout)
+
+
+def run_dir(tracking_dir):
+    dirs = glob.glob(os.path.join(tracking_dir, "*"))
+    assert len(dirs) == 1, dirs
+    return dirs[0]
+
+
+def state(rd):
+    with open(os.path.join(rd, "state.json")) as f:
+        return json.load(f)
+
+
+def uuid_of(rd):
+    with open(os.path.join(rd, "journal.jsonl")) as f:
+        return json.loads(f.readline())["run_uuid"]
+
+
+def long_data(path, n=60000, k=30, seed=5):
+    """A sparse LIBSVM file on which SGD epochs take a noticeable time."""
+    rng = np.random.default_rng(seed)
+    cols = np.cumsum(rng.integers(1, 60, size=(n, k)), axis=1)
+    vals = rng.random((n, k))
+    w = rng.normal(size=cols.max() + 1)
+    y = np.where((vals * w[cols]).sum(axis=1) + rng.normal(size=n) > 0, "+1", "-1")
+    with open(path, "w") as f:
+        for i in range(n):
+            f.write(y[i] + " " + " ".join(f"{c}:{v:.5f}" for c, v in zip(cols[i], vals[i])) + "\n")
+
+
+def check_run_matches(srv, run_id, metrics_path, what, n_steps=None):
+    """The server holds exactly the history of metrics.json: same steps, same
+    values, no point lost, none twice."""
+    with open(metrics_path) as f:
+        m = json.load(f)
+    hist = m["history"]
+    if n_steps is not None:
+        check(len(hist) == n_steps, f"{what}: metrics.json has {len(hist)} steps, want {n_steps}")
+    for key in PER_ITER:
+        pts = srv.history(run_id, key)
+        got = sorted((p["step"], p["value"]) for p in pts)
+        want = sorted((h["step"], h[key]) for h in hist)
+        first = next((f"{a} vs {b}" for a, b in zip(got, want) if a != b), "")
+        check(got == want, f"{what}: history of {key}: {len(got)} points on the server, "
+                           f"{len(want)} in metrics.json; first difference {first}")
+    run = srv.run(run_id)
+    finals = {x["key"]: x["value"] for x in run["data"].get("metrics", [])}
+    check(abs(finals.get("final_objective", -1) - m["objective"]) == 0,
+          f"{what}: final_objective {finals.get('final_objective')} vs {m['objective']}")
+    return run
