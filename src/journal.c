@@ -207,10 +207,11 @@ enum sl_status sl_tracker_create(struct sl_tracker **out, const struct sl_track_
     else cJSON_AddStringToObject(r, "experiment_id", "0"); /* MLflow's Default experiment */
     const char *resume = getenv("MLFLOW_RUN_ID");
     if (resume && *resume) cJSON_AddStringToObject(r, "resume_run_id", resume);
-    char run_name[256];
+    /* A resumed run keeps its name unless one is given. */
+    char run_name[256] = "";
     if (cfg->run_name) snprintf(run_name, sizeof run_name, "%s", cfg->run_name);
-    else snprintf(run_name, sizeof run_name, "shardlearn-%s", stamp);
-    cJSON_AddStringToObject(r, "run_name", run_name);
+    else if (!(resume && *resume)) snprintf(run_name, sizeof run_name, "shardlearn-%s", stamp);
+    if (run_name[0]) cJSON_AddStringToObject(r, "run_name", run_name);
     append(t, r);
 
     const char *user = getenv("USER");
@@ -218,7 +219,7 @@ enum sl_status sl_tracker_create(struct sl_tracker **out, const struct sl_track_
     char exe[PATH_MAX] = "shardlearn", commit[128];
     ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (k > 0) exe[k] = '\0';
-    sl_tracker_tag(t, "mlflow.runName", run_name);
+    if (run_name[0]) sl_tracker_tag(t, "mlflow.runName", run_name);
     sl_tracker_tag(t, "mlflow.user", user ? user : (pw ? pw->pw_name : "unknown"));
     sl_tracker_tag(t, "mlflow.source.name", exe);
     sl_tracker_tag(t, "mlflow.source.type", "LOCAL");
@@ -368,7 +369,8 @@ static void wait_for(struct sl_tracker *t, double seconds) {
 static void *sender_main(void *arg) {
     struct sl_tracker *t = arg;
     struct sl_sync_state st;
-    double backoff = 1.0;
+    const double first = sl_mlflow_first_backoff();
+    double backoff = first;
     sl_state_load(t->dir, &st);
     for (;;) {
         pthread_mutex_lock(&t->mu);
@@ -378,9 +380,10 @@ static void *sender_main(void *arg) {
         pthread_mutex_unlock(&t->mu);
         if (t->stop) break;
         char msg[512] = "";
+        int64_t acked = st.acked;
         enum sl_deliver r = sl_mlflow_deliver(t->dir, t->uri, &st, &t->stop, 0, msg, sizeof msg);
         if (r == SL_DELIVER_DONE) {
-            backoff = 1.0;
+            backoff = first;
             if (closing && st.finished_sent) {
                 pthread_mutex_lock(&t->mu);
                 t->done = 1;
@@ -396,12 +399,18 @@ static void *sender_main(void *arg) {
             t->warned = 1;
             break;
         }
-        /* Transient: wait and try again, until training is over and the
-         * flush timeout is spent (destroy sets stop). */
+        /* Transient: wait out the backoff, then try again, until training is
+         * over and the flush timeout is spent (destroy sets stop). New
+         * records do not cut the wait short - a struggling server is not
+         * hammered once an iteration - but the end of training does. A try
+         * that moved the journal forward starts the backoff over. */
+        if (st.acked > acked) backoff = first;
         pthread_mutex_lock(&t->mu);
-        if (!t->stop) wait_for(t, backoff);
+        const double until = mono_now() + backoff;
+        backoff = fmin(2 * backoff, SL_MAX_BACKOFF);
+        double left;
+        while (!t->stop && t->closing == closing && (left = until - mono_now()) > 0) wait_for(t, left);
         pthread_mutex_unlock(&t->mu);
-        backoff = backoff < 30 ? backoff * 2 : 60;
     }
     pthread_mutex_lock(&t->mu);
     pthread_cond_broadcast(&t->cv);

@@ -74,6 +74,8 @@ enum sl_status sl_state_load(const char *run_dir, struct sl_sync_state *st) {
     a = cJSON_GetObjectItem(j, "pending_to");
     if (cJSON_IsNumber(a)) st->pending_to = (int64_t)a->valuedouble;
     st->finished_sent = cJSON_IsTrue(cJSON_GetObjectItem(j, "finished_sent"));
+    a = cJSON_GetObjectItem(j, "unsettled_until_ms");
+    if (cJSON_IsNumber(a)) st->unsettled_until_ms = (int64_t)a->valuedouble;
     cJSON_Delete(j);
     return SL_OK;
 }
@@ -90,6 +92,7 @@ enum sl_status sl_state_save(const char *run_dir, const struct sl_sync_state *st
     cJSON_AddNumberToObject(j, "pending_from", (double)st->pending_from);
     cJSON_AddNumberToObject(j, "pending_to", (double)st->pending_to);
     cJSON_AddBoolToObject(j, "finished_sent", st->finished_sent);
+    cJSON_AddNumberToObject(j, "unsettled_until_ms", (double)st->unsettled_until_ms);
     char *text = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     FILE *f = fopen(tmp, "w");
@@ -123,6 +126,9 @@ struct http {
     size_t body_len;
     double retry_after;    /* seconds from a Retry-After header, or -1 */
     long status;           /* HTTP status of the last answer, 0: no answer */
+    int in_flight;         /* the last request was abandoned unanswered: the server may still apply it */
+    double waited;         /* seconds the last request went unanswered */
+    int unsent;            /* the last request never reached the server (no connection) */
     char err[512];         /* one line, no credentials */
 };
 
@@ -138,6 +144,11 @@ static double env_num(const char *name, double dflt) {
     char *end;
     double x = strtod(v, &end);
     return *end || !isfinite(x) || x < 0 ? dflt : x;
+}
+
+double sl_mlflow_first_backoff(void) {
+    double b = env_num("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", 2);
+    return b < 0.1 ? 0.1 : b > SL_MAX_BACKOFF ? SL_MAX_BACKOFF : b;
 }
 
 static int env_true(const char *name) {
@@ -266,6 +277,7 @@ static enum sl_deliver request(struct http *h, const char *method, const char *p
         h->body_len = 0;
         h->retry_after = -1;
         h->status = 0;
+        h->in_flight = h->unsent = 0;
         CURL *c = h->curl;
         curl_easy_setopt(c, CURLOPT_URL, url);
         struct curl_slist *hdrs = h->headers;
@@ -286,12 +298,19 @@ static enum sl_deliver request(struct http *h, const char *method, const char *p
             curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
             curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, NULL);
         }
+        double sent_at = mono();
         CURLcode rc = curl_easy_perform(c);
+        h->waited = mono() - sent_at;
         curl_slist_free_all(extra);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
         if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &h->status);
         if (rc == CURLE_OK && h->status >= 200 && h->status < 300) return SL_DELIVER_DONE;
         int transient = rc != CURLE_OK || h->status == 408 || h->status == 429 || h->status >= 500;
+        /* A timeout (or our own abort) leaves the request possibly queued in the
+         * server or a proxy; a refused connection means it was never sent. */
+        h->in_flight = rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_ABORTED_BY_CALLBACK;
+        h->unsent = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+                    rc == CURLE_COULDNT_RESOLVE_PROXY;
         if (rc != CURLE_OK)
             snprintf(h->err, sizeof h->err, "%s: %s", h->shown, curl_easy_strerror(rc));
         else
@@ -306,6 +325,18 @@ static enum sl_deliver request(struct http *h, const char *method, const char *p
         nap(h, wait);
         if (stopped(h)) return SL_DELIVER_RETRY;
     }
+}
+
+/* After a non-idempotent request was abandoned unanswered, nothing is
+ * checked or resent until it has had as long again as it went unanswered
+ * (plus 5 s) to land: a proxy may still be holding it, and a check made
+ * before it lands would send it twice. Returns r. */
+static enum sl_deliver note_unsettled(const struct http *h, const char *run_dir,
+                                      struct sl_sync_state *st, enum sl_deliver r) {
+    if (r != SL_DELIVER_RETRY || !h->in_flight) return r;
+    st->unsettled_until_ms = sl_now_ms() + (int64_t)(1000 * (h->waited + 5));
+    (void)sl_state_save(run_dir, st); /* lost on a crash: then the process is gone anyway */
+    return r;
 }
 
 /* A JSON API call; *out (may be NULL) gets the parsed answer. `once`: the
@@ -400,6 +431,17 @@ static enum sl_deliver ensure_run(struct http *h, const cJSON *start, const char
         if ((r = api(h, "GET", path, NULL, &ans)) != SL_DELIVER_DONE) return r;
         take_run_info(st, cJSON_GetObjectItem(ans, "run"));
         cJSON_Delete(ans);
+        /* An ended run takes no more metrics: make it active again, as
+         * MLflow's own client does when it resumes a run. */
+        cJSON *req = cJSON_CreateObject();
+        cJSON_AddStringToObject(req, "run_id", st->run_id);
+        cJSON_AddStringToObject(req, "status", "RUNNING");
+        r = api(h, "POST", "/api/2.0/mlflow/runs/update", req, NULL);
+        cJSON_Delete(req);
+        if (r != SL_DELIVER_DONE) {
+            st->run_id[0] = '\0'; /* not resumed yet: do it again next time */
+            return r;
+        }
         return sl_state_save(run_dir, st) ? SL_DELIVER_RETRY : SL_DELIVER_DONE;
     }
     char exp[64] = "";
@@ -440,7 +482,7 @@ static enum sl_deliver ensure_run(struct http *h, const cJSON *start, const char
     cJSON_AddItemToArray(tags, tag);
     r = api_call(h, "POST", "/api/2.0/mlflow/runs/create", req, &ans, 1);
     cJSON_Delete(req);
-    if (r != SL_DELIVER_DONE) return r;
+    if (r != SL_DELIVER_DONE) return note_unsettled(h, run_dir, st, r);
     take_run_info(st, cJSON_GetObjectItem(ans, "run"));
     cJSON_Delete(ans);
     if (!st->run_id[0]) return SL_DELIVER_RETRY;
@@ -463,6 +505,7 @@ struct batch {
     int64_t end; /* journal offset after the last record in it */
     struct history *hist;
     int n_hist;
+    cJSON *run_params; /* a resumed run's params as they were ({key: value}), or NULL */
 };
 
 static void batch_reset(struct batch *b, const char *run_id) {
@@ -565,6 +608,20 @@ static void batch_add(struct batch *b, const char *type, const cJSON *rec, size_
         b->n_metrics++;
     } else if (strcmp(type, "param") == 0) {
         const char *v = jstr(rec, "value");
+        const char *was = jstr(b->run_params, key);
+        if (was && v && strcmp(was, v) != 0) {
+            /* MLflow refuses to change a param, and would refuse the whole
+             * batch with it: a resumed run keeps the old value and the new
+             * one goes in a tag. */
+            char tag[300];
+            snprintf(tag, sizeof tag, "shardlearn.resumed.%s", key);
+            sl_warn("tracking: param '%s' was '%.80s' in the resumed run; the new value '%.80s' "
+                    "is logged as tag %s", key, was, v, tag);
+            cJSON_AddItemToArray(b->tags, kv(tag, v, MAX_TAG_VALUE));
+            b->n_tags++;
+            b->bytes += bytes + 16;
+            return;
+        }
         if (v && strlen(v) > MAX_PARAM_VALUE)
             sl_warn("tracking: param '%s' is longer than MLflow's %d characters; truncated", key, MAX_PARAM_VALUE);
         cJSON_AddItemToArray(b->params, kv(key, v ? v : "", MAX_PARAM_VALUE));
@@ -584,7 +641,8 @@ static enum sl_deliver batch_send(struct http *h, struct batch *b, const char *r
         return SL_DELIVER_DONE;
     }
     int64_t from = st->acked;
-    if (st->pending_to < 0) {
+    int opened = st->pending_to < 0;
+    if (opened) {
         st->pending_from = from;
         st->pending_to = b->end;
         if (sl_state_save(run_dir, st)) return SL_DELIVER_RETRY;
@@ -592,7 +650,12 @@ static enum sl_deliver batch_send(struct http *h, struct batch *b, const char *r
     /* Once: if the answer is lost, the next delivery checks the server's
      * history for the pending range before sending its metrics again. */
     enum sl_deliver r = api_call(h, "POST", "/api/2.0/mlflow/runs/log-batch", b->req, NULL, 1);
-    if (r != SL_DELIVER_DONE) return r;
+    if (r != SL_DELIVER_DONE && h->unsent && opened) {
+        /* Never reached the server: nothing to check next time. */
+        st->pending_from = st->pending_to = -1;
+        (void)sl_state_save(run_dir, st);
+    }
+    if (r != SL_DELIVER_DONE) return note_unsettled(h, run_dir, st, r);
     st->acked = b->end;
     if (st->acked >= st->pending_to) st->pending_from = st->pending_to = -1;
     if (sl_state_save(run_dir, st)) return SL_DELIVER_RETRY;
@@ -637,8 +700,8 @@ static enum sl_deliver upload(struct http *h, const char *run_dir, const struct 
     return r;
 }
 
-static enum sl_deliver register_model(struct http *h, const struct sl_sync_state *st,
-                                      const cJSON *rec) {
+static enum sl_deliver register_model(struct http *h, const char *run_dir,
+                                      struct sl_sync_state *st, const cJSON *rec) {
     const char *name = jstr(rec, "name"), *ap = jstr(rec, "artifact_path");
     if (!name) return SL_DELIVER_DONE;
     cJSON *req = cJSON_CreateObject(), *ans = NULL;
@@ -664,7 +727,7 @@ static enum sl_deliver register_model(struct http *h, const struct sl_sync_state
     cJSON_AddStringToObject(req, "run_id", st->run_id);
     r = api_call(h, "POST", "/api/2.0/mlflow/model-versions/create", req, NULL, 1);
     cJSON_Delete(req);
-    return r;
+    return note_unsettled(h, run_dir, st, r);
 }
 
 static enum sl_deliver finish_run(struct http *h, const struct sl_sync_state *st, const cJSON *rec) {
@@ -676,6 +739,25 @@ static enum sl_deliver finish_run(struct http *h, const struct sl_sync_state *st
     enum sl_deliver r = api(h, "POST", "/api/2.0/mlflow/runs/update", req, NULL);
     cJSON_Delete(req);
     return r;
+}
+
+/* *out: the params a resumed run had on the server, as {key: value}. */
+static enum sl_deliver resumed_params(struct http *h, const struct sl_sync_state *st, cJSON **out) {
+    char esc[256], path[512];
+    url_escape(h, st->run_id, esc, sizeof esc);
+    snprintf(path, sizeof path, "/api/2.0/mlflow/runs/get?run_id=%s", esc);
+    cJSON *ans = NULL;
+    enum sl_deliver r = api(h, "GET", path, NULL, &ans);
+    if (r != SL_DELIVER_DONE) return r;
+    *out = cJSON_CreateObject();
+    const cJSON *data = cJSON_GetObjectItem(cJSON_GetObjectItem(ans, "run"), "data");
+    const cJSON *p;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItem(data, "params")) {
+        const char *k = jstr(p, "key"), *v = jstr(p, "value");
+        if (k && v) cJSON_AddStringToObject(*out, k, v);
+    }
+    cJSON_Delete(ans);
+    return SL_DELIVER_DONE;
 }
 
 /* The journal's first line (the start record), parsed. */
@@ -731,7 +813,18 @@ enum sl_deliver sl_mlflow_deliver(const char *run_dir, const char *tracking_uri,
         snprintf(msg, msg_len, "cannot initialise libcurl");
         return SL_DELIVER_RETRY;
     }
-    enum sl_deliver r = ensure_run(&h, start, run_dir, st);
+    enum sl_deliver r = SL_DELIVER_DONE;
+    int64_t now = sl_now_ms();
+    if (st->unsettled_until_ms > now) {
+        r = SL_DELIVER_RETRY;
+        snprintf(h.err, sizeof h.err, "waiting %.0fs for an unanswered request to settle",
+                 1e-3 * (double)(st->unsettled_until_ms - now));
+    } else if (st->unsettled_until_ms) {
+        st->unsettled_until_ms = 0;
+    }
+    if (r == SL_DELIVER_DONE) r = ensure_run(&h, start, run_dir, st);
+    cJSON *run_params = NULL;
+    if (r == SL_DELIVER_DONE && jstr(start, "resume_run_id")) r = resumed_params(&h, st, &run_params);
     cJSON_Delete(start);
     /* Offsets below are absolute journal offsets; the tail starts at base. */
     const int64_t base = st->acked;
@@ -739,6 +832,7 @@ enum sl_deliver sl_mlflow_deliver(const char *run_dir, const char *tracking_uri,
     char *tail = r == SL_DELIVER_DONE ? read_tail(run_dir, base, &len) : NULL;
     struct batch b;
     memset(&b, 0, sizeof b);
+    b.run_params = run_params;
     batch_reset(&b, st->run_id);
     b.end = base;
     while (r == SL_DELIVER_DONE && tail && pos < len) {
@@ -772,7 +866,7 @@ enum sl_deliver sl_mlflow_deliver(const char *run_dir, const char *tracking_uri,
                 int skipped;
                 r = upload(&h, run_dir, st, jstr(rec, "path"), &skipped);
             } else if (r == SL_DELIVER_DONE && !strcmp(type, "register")) {
-                r = register_model(&h, st, rec);
+                r = register_model(&h, run_dir, st, rec);
             } else if (r == SL_DELIVER_DONE) {
                 r = finish_run(&h, st, rec);
                 if (r == SL_DELIVER_DONE) st->finished_sent = 1;
@@ -791,6 +885,7 @@ enum sl_deliver sl_mlflow_deliver(const char *run_dir, const char *tracking_uri,
     if (r == SL_DELIVER_DONE) r = batch_send(&h, &b, run_dir, st);
     free(tail);
     cJSON_Delete(b.req);
+    cJSON_Delete(b.run_params);
     for (int i = 0; i < b.n_hist; i++) cJSON_Delete(b.hist[i].points);
     free(b.hist);
     if (r != SL_DELIVER_DONE) snprintf(msg, msg_len, "%s", h.err);
@@ -810,12 +905,15 @@ enum sl_status sl_mlflow_sync(const char *run_dir, const char *tracking_uri, dou
     static const volatile int never = 0;
     double deadline = timeout_s > 0 ? mono() + timeout_s : 0;
     enum sl_deliver r = sl_mlflow_deliver(run_dir, uri, &st, &never, deadline, msg, sizeof msg);
-    /* Transient faults: again, with backoff, until the timeout. */
-    for (double wait = 1.0; r == SL_DELIVER_RETRY && (deadline == 0 || mono() + wait < deadline);
-         wait = wait < 30 ? 2 * wait : 60) {
+    /* Transient faults: again, with backoff, until the timeout; a try that
+     * moved the journal forward starts the backoff over. */
+    double wait = sl_mlflow_first_backoff();
+    while (r == SL_DELIVER_RETRY && (deadline == 0 || mono() + wait < deadline)) {
         struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
         nanosleep(&ts, NULL);
+        int64_t at = st.acked;
         r = sl_mlflow_deliver(run_dir, uri, &st, &never, deadline, msg, sizeof msg);
+        wait = st.acked > at ? sl_mlflow_first_backoff() : fmin(2 * wait, SL_MAX_BACKOFF);
     }
     if (r == SL_DELIVER_REJECTED)
         return sl_err_set(err, SL_ERR_NET, "mlflow-sync %s: %s", run_dir, msg);

@@ -28,6 +28,10 @@ struct sl_sync_state {
     int64_t pending_from;  /* a request for journal bytes [from, to) was sent but */
     int64_t pending_to;    /* not yet acknowledged; -1 when none */
     int finished_sent;     /* the final status reached the server */
+    /* A create or log-batch request was abandoned unanswered (timeout): it may
+     * still be applied by the server. Until this wall-clock time (ms) nothing
+     * is checked against the server or sent again; 0 when none. */
+    int64_t unsettled_until_ms;
 };
 
 enum sl_status sl_state_load(const char *run_dir, struct sl_sync_state *st);
@@ -47,6 +51,12 @@ enum sl_deliver {
 enum sl_deliver sl_mlflow_deliver(const char *run_dir, const char *tracking_uri,
                                   struct sl_sync_state *state, const volatile int *stop,
                                   double deadline, char *msg, size_t msg_len);
+
+/* Seconds to wait before the first retry of a failed delivery, doubled after
+ * each failure that made no progress (at most 60 s): MLflow's
+ * MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR, default 2, at least 0.1. */
+double sl_mlflow_first_backoff(void);
+#define SL_MAX_BACKOFF 60.0
 
 /* The tracking URI from the argument or MLFLOW_TRACKING_URI, or NULL. */
 const char *sl_tracking_uri(const char *arg);
