@@ -1,8 +1,13 @@
 """A fault-injecting HTTP proxy in front of the real MLflow server: answers
 some requests itself with 500/503, holds others past the client's timeout
 (and then forwards them, so the server applies a request the client gave up
-on), or demands credentials and answers 401 without them."""
+on), or demands credentials and answers 401 without them.
+
+Which requests fail is drawn from a seeded generator, not taken in a fixed
+rhythm: a client that sends the same number of requests per attempt would
+otherwise meet the fault on the same request every time."""
 import http.server
+import random
 import threading
 import time
 import urllib.error
@@ -10,15 +15,17 @@ import urllib.request
 
 
 class FaultProxy:
-    def __init__(self, upstream, fail_every=0, delay_every=0, delay=0.0, require_auth=None):
+    def __init__(self, upstream, fail_rate=0.0, delay_rate=0.0, delay=0.0, require_auth=None, seed=1):
         self.upstream = upstream
-        self.fail_every = fail_every      # every n-th request answered 500/503 (0: never)
-        self.delay_every = delay_every    # every n-th request held `delay` seconds, then forwarded
+        self.fail_rate = fail_rate        # share of requests answered 500/503 by the proxy itself
+        self.delay_rate = delay_rate      # share held `delay` seconds, then forwarded
         self.delay = delay
+        self.rng = random.Random(seed)
         self.require_auth = require_auth  # exact Authorization header value, or None
         self.count = 0
         self.faults = 0
         self.seen_auth = []
+        self.log = []                     # (n, method, path, fault) of every request, for failure messages
         self.lock = threading.Lock()
         proxy = self
 
@@ -34,17 +41,19 @@ class FaultProxy:
                 with proxy.lock:
                     proxy.count += 1
                     n = proxy.count
+                    fault = proxy.rng.random()
+                    fail = fault < proxy.fail_rate
+                    hold = not fail and fault < proxy.fail_rate + proxy.delay_rate
+                    proxy.faults += fail or hold
                     proxy.seen_auth.append(self.headers.get("Authorization"))
+                    proxy.log.append((n, self.command, self.path.split("?")[0],
+                                      "fail" if fail else "hold" if hold else ""))
                 if proxy.require_auth is not None and self.headers.get("Authorization") != proxy.require_auth:
                     return self.reply(401, b'{"error_code": "UNAUTHENTICATED", "message": "bad credentials"}')
-                if proxy.fail_every and n % proxy.fail_every == 0:
-                    with proxy.lock:
-                        proxy.faults += 1
+                if fail:
                     return self.reply(503 if n % 2 else 500, b'{"error_code": "TEMPORARILY_UNAVAILABLE"}',
                                       {"Retry-After": "0"} if n % 2 else {})
-                if proxy.delay_every and n % proxy.delay_every == 0:
-                    with proxy.lock:
-                        proxy.faults += 1
+                if hold:
                     time.sleep(proxy.delay)
                 headers = {k: v for k, v in self.headers.items()
                            if k.lower() not in ("host", "content-length", "connection", "authorization")}

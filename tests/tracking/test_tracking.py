@@ -24,7 +24,7 @@ with MlflowServer() as srv:
     model, metrics = os.path.join(d, "model.json"), os.path.join(d, "metrics.json")
     args = ["--data", train_svm, "--validation", one_class, "--l2", "1e-3", "--optimizer", "lbfgs",
             "--tol", "1e-9", "--max-iter", "300", "--tracking-uri", srv.url, "--experiment", "tracking-test",
-            "--run-name", "first", "--tracking-dir", td, "--register-model", "example-model",
+            "--run-name", "first", "--tracking-dir", td, "--tracking-flush-timeout", "120", "--register-model", "example-model",
             "--model-out", model, "--metrics-out", metrics, "--quiet"]
     p = train(2, args, env={"MLFLOW_TRACKING_URI": ""})
     check(p.returncode == 0, f"train failed: {p.stderr}")
@@ -64,11 +64,32 @@ with MlflowServer() as srv:
     check(len(mv) == 1 and mv[0]["source"] == f"runs:/{st['run_id']}/model", f"model versions {mv}")
     check("secret" not in open(os.path.join(rd, "journal.jsonl")).read(), "journal")
 
+    # MLFLOW_RUN_ID resumes that run: it is active again, then FINISHED; its
+    # name and params stay, a changed param goes in a tag, metrics are appended.
+    first_points = len(srv.history(st["run_id"], "objective"))
+    m2 = os.path.join(d, "resumed-metrics.json")
+    p = train(1, ["--data", train_svm, "--l2", "1e-3", "--optimizer", "lbfgs", "--max-iter", "5",
+                  "--tracking-uri", srv.url, "--tracking-dir", os.path.join(d, "resumed"),
+                  "--metrics-out", m2, "--tracking-flush-timeout", "120", "--quiet"], env={"MLFLOW_RUN_ID": st["run_id"]})
+    check(p.returncode == 0 and "resumed run" in p.stderr, f"resume: {p.returncode} {p.stderr}")
+    check(state(run_dir(os.path.join(d, "resumed")))["run_id"] == st["run_id"], "resume: another run id")
+    run = srv.run(st["run_id"])
+    params = {x["key"]: x["value"] for x in run["data"]["params"]}
+    tags = {x["key"]: x["value"] for x in run["data"]["tags"]}
+    check(run["info"]["status"] == "FINISHED" and run["info"].get("run_name") == "first",
+          f"resume: status {run['info']['status']}, name {run['info'].get('run_name')}")
+    check(params.get("max_iter") == "300" and tags.get("shardlearn.resumed.max_iter") == "5",
+          f"resume: max_iter param {params.get('max_iter')}, tag {tags.get('shardlearn.resumed.max_iter')}")
+    with open(m2) as f:
+        second = json.load(f)["history"]
+    check(len(srv.history(st["run_id"], "objective")) == first_points + len(second),
+          "resume: objective points not appended")
+
     # Two runs creating one new experiment at the same moment.
     procs = []
     for i in range(2):
         a = ["--data", train_svm, "--tracking-uri", srv.url, "--experiment", "born-twice",
-             "--tracking-dir", os.path.join(d, f"twin{i}"), "--quiet"]
+             "--tracking-dir", os.path.join(d, f"twin{i}"), "--tracking-flush-timeout", "120", "--quiet"]
         procs.append(subprocess.Popen(train_cmd(1, a), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                       text=True, env=ENV))
     for p in procs:

@@ -78,3 +78,43 @@ def check_run_matches(srv, run_id, metrics_path, what, n_steps=None):
     check(abs(finals.get("final_objective", -1) - m["objective"]) == 0,
           f"{what}: final_objective {finals.get('final_objective')} vs {m['objective']}")
     return run
+
+
+class Watched:
+    """A training run in the background whose progress lines are collected as
+    they arrive, so a test can act at a given epoch instead of after a guessed
+    sleep."""
+
+    def __init__(self, np_, args, env=None):
+        import threading
+        self.proc = subprocess.Popen(train_cmd(np_, args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=dict(ENV, **(env or {})))
+        self.lines, self.err = [], []
+        self.threads = [threading.Thread(target=self._read, args=(s, l), daemon=True)
+                        for s, l in ((self.proc.stdout, self.lines), (self.proc.stderr, self.err))]
+        for t in self.threads:
+            t.start()
+
+    @staticmethod
+    def _read(stream, into):
+        for line in stream:
+            into.append(line)
+
+    def epochs_done(self):
+        return sum(1 for l in self.lines if l.startswith("epoch"))
+
+    def wait_epochs(self, n, timeout=120):
+        import time
+        deadline = time.time() + timeout
+        while self.epochs_done() < n and self.proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        return self.epochs_done() >= n
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def wait(self, timeout=600):
+        self.proc.wait(timeout=timeout)
+        for t in self.threads:
+            t.join(timeout=10)
+        return self.proc.returncode, "".join(self.err)
