@@ -22,10 +22,14 @@ if [ "${1:-}" = "--python" ]; then
   if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
   fi
-  # Pinned so that the reference optimum and the server behaviour are stable.
-  if ! .venv/bin/python -c 'import sklearn, mlflow, numpy, scipy' 2>/dev/null; then
+  # Pinned so that the reference optimum and the server behaviour are stable;
+  # installed again whenever the pins change.
+  want=$(sha256sum scripts/requirements-test.txt | cut -d' ' -f1)
+  have=$(cat .venv/.requirements.sha256 2>/dev/null || true)
+  if [ "$want" != "$have" ]; then
     echo "installing Python test tools into .venv"
     .venv/bin/pip install -q --upgrade pip
     .venv/bin/pip install -q -r scripts/requirements-test.txt
+    echo "$want" > .venv/.requirements.sha256
   fi
 fi

@@ -305,13 +305,22 @@ static enum sl_deliver request(struct http *h, const char *method, const char *p
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
         if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &h->status);
         if (rc == CURLE_OK && h->status >= 200 && h->status < 300) return SL_DELIVER_DONE;
-        int transient = rc != CURLE_OK || h->status == 408 || h->status == 429 || h->status >= 500;
+        /* A bad URL or a certificate we cannot trust will not heal by waiting. */
+        int misconfigured = rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT ||
+                            rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
+                            rc == CURLE_SSL_CERTPROBLEM;
+        int transient = !misconfigured && (rc != CURLE_OK || h->status == 408 || h->status == 429 ||
+                                           h->status >= 500);
         /* A timeout (or our own abort) leaves the request possibly queued in the
          * server or a proxy; a refused connection means it was never sent. */
         h->in_flight = rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_ABORTED_BY_CALLBACK;
         h->unsent = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
                     rc == CURLE_COULDNT_RESOLVE_PROXY;
-        if (rc != CURLE_OK)
+        if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE)
+            snprintf(h->err, sizeof h->err, "%s: %s (point MLFLOW_TRACKING_SERVER_CERT_PATH at the "
+                     "server's CA certificate, or set MLFLOW_TRACKING_INSECURE_TLS=true)",
+                     h->shown, curl_easy_strerror(rc));
+        else if (rc != CURLE_OK)
             snprintf(h->err, sizeof h->err, "%s: %s", h->shown, curl_easy_strerror(rc));
         else
             snprintf(h->err, sizeof h->err, "%s%s: HTTP %ld%s%.200s", h->shown, path, h->status,

@@ -1,13 +1,15 @@
 """A fault-injecting HTTP proxy in front of the real MLflow server: answers
 some requests itself with 500/503, holds others past the client's timeout
 (and then forwards them, so the server applies a request the client gave up
-on), or demands credentials and answers 401 without them.
+on), or demands credentials and answers 401 without them; optionally over
+TLS with a self-signed certificate.
 
 Which requests fail is drawn from a seeded generator, not taken in a fixed
 rhythm: a client that sends the same number of requests per attempt would
 otherwise meet the fault on the same request every time."""
 import http.server
 import random
+import ssl
 import threading
 import time
 import urllib.error
@@ -15,7 +17,8 @@ import urllib.request
 
 
 class FaultProxy:
-    def __init__(self, upstream, fail_rate=0.0, delay_rate=0.0, delay=0.0, require_auth=None, seed=1):
+    def __init__(self, upstream, fail_rate=0.0, delay_rate=0.0, delay=0.0, require_auth=None, seed=1,
+                 tls=None):
         self.upstream = upstream
         self.fail_rate = fail_rate        # share of requests answered 500/503 by the proxy itself
         self.delay_rate = delay_rate      # share held `delay` seconds, then forwarded
@@ -82,7 +85,13 @@ class FaultProxy:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        scheme = "http"
+        if tls:  # (certfile, keyfile): the proxy speaks https
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self):

@@ -2,15 +2,18 @@
 FINISHED with an end time; every param equals what was passed; tags say who,
 what and where; each metric's history is exactly the one in metrics.json;
 non-finite metrics are stored as NaN; model.json and metrics.json download
-byte-identical; --register-model makes a model version from runs:/<id>/model.
-Two runs that create the same new experiment at once share it."""
+byte-identical; --register-model makes a model version from runs:/<id>/model. MLFLOW_RUN_ID
+resumes a run; a run that fails is FAILED with its error; https works with
+the server's certificate or insecure TLS. Two runs that create the same new
+experiment at once share it."""
 import json
 import os
 import subprocess
 
+from fault_proxy import FaultProxy
 from mlflow_server import MlflowServer
-from track_common import (EXAMPLES, check, check_run_matches, finish, run_dir, state, train,
-                          train_cmd, ENV, workdir)
+from track_common import (EXAMPLES, check, check_run_matches, finish, run_dir, self_signed_cert, state,
+                          train, train_cmd, ENV, workdir)
 
 d = workdir()
 train_svm = os.path.join(EXAMPLES, "train.svm")
@@ -84,6 +87,37 @@ with MlflowServer() as srv:
         second = json.load(f)["history"]
     check(len(srv.history(st["run_id"], "objective")) == first_points + len(second),
           "resume: objective points not appended")
+
+    # A run that fails on its data is recorded as FAILED with the error as a tag.
+    bad = os.path.join(d, "bad.svm")
+    with open(bad, "w") as f:
+        f.write("+1 1:0.5 2:1\n-1 3:1 2:0.5\n")
+    p = train(2, ["--data", bad, "--tracking-uri", srv.url, "--tracking-dir", os.path.join(d, "failed"),
+                  "--tracking-flush-timeout", "120", "--quiet"])
+    st_bad = state(run_dir(os.path.join(d, "failed")))
+    run = srv.run(st_bad["run_id"])
+    tags = {x["key"]: x["value"] for x in run["data"]["tags"]}
+    check(p.returncode != 0 and run["info"]["status"] == "FAILED" and int(run["info"].get("end_time", 0)) > 0,
+          f"failed run: exit {p.returncode}, status {run['info']['status']}")
+    check("bad.svm:2" in tags.get("shardlearn.error", ""), f"failed run: error tag {tags.get('shardlearn.error')!r}")
+
+    # https: trusted through MLFLOW_TRACKING_SERVER_CERT_PATH or MLFLOW_TRACKING_INSECURE_TLS;
+    # an untrusted certificate is one clear error, not a retry loop.
+    cert, key = self_signed_cert(d)
+    with FaultProxy(srv.url, tls=(cert, key)) as px:
+        for name, env in (("cert path", {"MLFLOW_TRACKING_SERVER_CERT_PATH": cert}),
+                          ("insecure", {"MLFLOW_TRACKING_INSECURE_TLS": "true"}),
+                          ("untrusted", {})):
+            td_tls = os.path.join(d, "tls-" + name.replace(" ", "-"))
+            p = train(1, ["--data", train_svm, "--tracking-uri", px.url, "--tracking-dir", td_tls,
+                          "--tracking-flush-timeout", "120", "--quiet"], env=env)
+            sent = state(run_dir(td_tls)).get("finished_sent") if os.path.exists(
+                os.path.join(run_dir(td_tls), "state.json")) else False
+            if name == "untrusted":
+                errs = [l for l in p.stderr.splitlines() if "MLFLOW_TRACKING_SERVER_CERT_PATH" in l]
+                check(p.returncode == 0 and not sent and len(errs) == 1, f"tls {name}: {p.stderr!r}")
+            else:
+                check(p.returncode == 0 and sent, f"tls {name}: not delivered {p.stderr}")
 
     # Two runs creating one new experiment at the same moment.
     procs = []
