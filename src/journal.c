@@ -1,10 +1,15 @@
 /* journal.c - the run journal and the tracker handle of track.h.
  *
- * Training only appends records to journal.jsonl (buffered; flushed and
- * fsync'd at sl_tracker_commit). A sender thread, started when a tracking
- * URI is set, ships what the server has not acknowledged (mlflow.c) and
- * never blocks the training thread: the two share only a mutex-protected
- * flag word, and the sender reads the journal file itself, complete lines only. */
+ * Training only appends records to journal.jsonl (buffered; written to the
+ * file at sl_tracker_commit, once an iteration). The fsync that follows
+ * takes milliseconds, as long as a whole iteration on small data, so a
+ * syncer thread does it, woken by the commit: a crashed process loses
+ * nothing written, a crashed machine at most the iteration being synced.
+ * A sender thread, started when a tracking URI is set, ships what the server
+ * has not acknowledged (mlflow.c) and never blocks the training thread: the
+ * threads share only mutex-protected flags, and the sender reads the journal
+ * file itself, complete lines only. */
+#define _GNU_SOURCE /* SCHED_BATCH, gettid: background threads yield to training */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,9 +17,11 @@
 #include <math.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,13 +32,20 @@
 
 struct sl_tracker {
     char dir[PATH_MAX];
-    FILE *f;              /* journal.jsonl, append */
+    FILE *f;              /* journal.jsonl, append; written only by the training thread */
+    int fd;               /* fileno(f), fsync'd by the syncer */
     int64_t seq;
     char *uri;            /* NULL: journal only */
     double flush_timeout;
     char *register_model;
     int has_model;        /* a "model/..." artifact was recorded */
     int finished;
+    /* syncer: fsyncs the journal after each commit */
+    pthread_t syncer;
+    int syncer_started;
+    pthread_cond_t sync_cv;
+    int dirty;            /* committed, not yet fsync'd */
+    int sync_closing;     /* the syncer exits */
     /* sender */
     pthread_t thread;
     int thread_started;
@@ -42,6 +56,7 @@ struct sl_tracker {
     volatile int stop;    /* give up now (flush timeout passed) */
     int done;             /* the sender delivered everything including the finish record */
     int warned;           /* a rejection was reported */
+    double sender_cpu;    /* CPU seconds of the sender thread, under mu */
 };
 
 int64_t sl_now_ms(void) {
@@ -163,6 +178,32 @@ static void random_hex(char *out, size_t nbytes) {
 
 static void *sender_main(void *arg);
 
+/* The syncer and the sender run beside ranks that keep every core busy.
+ * Woken at normal priority they preempt the training thread that woke them
+ * (measured: ~0.7 ms an iteration); as batch threads at a lower priority
+ * they take no wake-up preemption and only a small share of a busy core. */
+static void background_priority(void) {
+    struct sched_param sp = {0};
+    pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+    setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
+}
+
+static void *syncer_main(void *arg) {
+    struct sl_tracker *t = arg;
+    background_priority();
+    pthread_mutex_lock(&t->mu);
+    for (;;) {
+        while (!t->dirty && !t->sync_closing) pthread_cond_wait(&t->sync_cv, &t->mu);
+        if (!t->dirty) break;
+        t->dirty = 0;
+        pthread_mutex_unlock(&t->mu);
+        fsync(t->fd);
+        pthread_mutex_lock(&t->mu);
+    }
+    pthread_mutex_unlock(&t->mu);
+    return NULL;
+}
+
 enum sl_status sl_tracker_create(struct sl_tracker **out, const struct sl_track_config *cfg,
                                  struct sl_err *err) {
     *out = NULL;
@@ -189,12 +230,16 @@ enum sl_status sl_tracker_create(struct sl_tracker **out, const struct sl_track_
         free(t);
         return st;
     }
+    t->fd = fileno(t->f);
     const char *uri = sl_tracking_uri(cfg->tracking_uri);
     t->uri = uri ? strdup(uri) : NULL;
     t->flush_timeout = cfg->flush_timeout_s;
     t->register_model = cfg->register_model ? strdup(cfg->register_model) : NULL;
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->cv, NULL);
+    pthread_cond_init(&t->sync_cv, NULL);
+    /* Without a syncer, commit fsyncs on the training thread itself. */
+    t->syncer_started = pthread_create(&t->syncer, NULL, syncer_main, t) == 0;
 
     /* The start record: everything needed to create the run later. */
     cJSON *r = record("start");
@@ -237,6 +282,14 @@ enum sl_status sl_tracker_create(struct sl_tracker **out, const struct sl_track_
 }
 
 const char *sl_tracker_dir(const struct sl_tracker *t) { return t->dir; }
+
+double sl_tracker_sender_cpu(struct sl_tracker *t) {
+    if (!t || !t->thread_started) return 0.0;
+    pthread_mutex_lock(&t->mu);
+    double s = t->sender_cpu;
+    pthread_mutex_unlock(&t->mu);
+    return s;
+}
 
 static void kv_record(struct sl_tracker *t, const char *type, const char *key, const char *value) {
     if (!t) return;
@@ -281,13 +334,13 @@ void sl_tracker_metric(struct sl_tracker *t, const char *key, double value, int6
 void sl_tracker_commit(struct sl_tracker *t) {
     if (!t) return;
     fflush(t->f);
-    fsync(fileno(t->f));
-    if (t->thread_started) {
-        pthread_mutex_lock(&t->mu);
-        t->wake = 1;
-        pthread_cond_signal(&t->cv);
-        pthread_mutex_unlock(&t->mu);
-    }
+    if (!t->syncer_started) fsync(t->fd);
+    pthread_mutex_lock(&t->mu);
+    t->dirty = 1;
+    pthread_cond_signal(&t->sync_cv);
+    t->wake = 1;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
 }
 
 static int copy_file(const char *from, const char *to) {
@@ -368,6 +421,7 @@ static void wait_for(struct sl_tracker *t, double seconds) {
 
 static void *sender_main(void *arg) {
     struct sl_tracker *t = arg;
+    background_priority();
     struct sl_sync_state st;
     const double first = sl_mlflow_first_backoff();
     double backoff = first;
@@ -382,6 +436,11 @@ static void *sender_main(void *arg) {
         char msg[512] = "";
         int64_t acked = st.acked;
         enum sl_deliver r = sl_mlflow_deliver(t->dir, t->uri, &st, &t->stop, 0, msg, sizeof msg);
+        struct timespec cpu;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+        pthread_mutex_lock(&t->mu);
+        t->sender_cpu = (double)cpu.tv_sec + 1e-9 * (double)cpu.tv_nsec;
+        pthread_mutex_unlock(&t->mu);
         if (r == SL_DELIVER_DONE) {
             backoff = first;
             if (closing && st.finished_sent) {
@@ -420,8 +479,16 @@ static void *sender_main(void *arg) {
 
 void sl_tracker_destroy(struct sl_tracker *t) {
     if (!t) return;
+    /* Everything on disk before waiting for the server. */
     fflush(t->f);
-    fsync(fileno(t->f));
+    if (t->syncer_started) {
+        pthread_mutex_lock(&t->mu);
+        t->sync_closing = 1;
+        pthread_cond_signal(&t->sync_cv);
+        pthread_mutex_unlock(&t->mu);
+        pthread_join(t->syncer, NULL);
+    }
+    fsync(t->fd);
     fclose(t->f);
     if (t->thread_started) {
         double deadline = mono_now() + t->flush_timeout;
@@ -440,6 +507,7 @@ void sl_tracker_destroy(struct sl_tracker *t) {
     }
     pthread_mutex_destroy(&t->mu);
     pthread_cond_destroy(&t->cv);
+    pthread_cond_destroy(&t->sync_cv);
     free(t->uri);
     free(t->register_model);
     free(t);

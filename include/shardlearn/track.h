@@ -49,6 +49,10 @@ void sl_tracker_finish(struct sl_tracker *t, const char *status, const char *err
  * journal (saying so in one line) and frees everything. NULL is a no-op. */
 void sl_tracker_destroy(struct sl_tracker *t);
 
+/* CPU seconds the sender thread has used so far (0 without one, or t NULL):
+ * what tracking takes from the cores besides the journal appends. */
+double sl_tracker_sender_cpu(struct sl_tracker *t);
+
 /* The run directory (journal and copies of artifacts), owned by t. */
 const char *sl_tracker_dir(const struct sl_tracker *t);
 

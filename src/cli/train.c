@@ -40,6 +40,7 @@ struct train_run {
     const struct sl_shard *val; /* NULL without --validation */
     double *val_margins;        /* (val->n_rows) */
     struct sl_model view;       /* full-d weights for scoring the validation set */
+    double track_seconds;       /* rank 0: training-thread time inside tracker calls */
 };
 
 static const char *const FORMATS = "auto|libsvm|csv";
@@ -80,6 +81,7 @@ static void on_iter(const struct sl_iter_info *it, const double *w, void *ctx) {
                 it->allreduce_seconds, val);
     }
     if (r->tr) {
+        double t0 = sl_wtime();
         int64_t ts = sl_now_ms();
         sl_tracker_metric(r->tr, "objective", it->objective, it->step, ts);
         sl_tracker_metric(r->tr, "train_logloss", it->logloss, it->step, ts);
@@ -93,6 +95,7 @@ static void on_iter(const struct sl_iter_info *it, const double *w, void *ctx) {
             sl_tracker_metric(r->tr, "val_auc", h.val_auc, it->step, ts);
         }
         sl_tracker_commit(r->tr);
+        r->track_seconds += sl_wtime() - t0;
     }
 }
 
@@ -107,6 +110,7 @@ struct run_totals {
     struct sl_optim_result res;
     struct sl_eval_result val; /* n_rows 0 without validation */
     double load, compute, allreduce, total;
+    double tracking, sender_cpu; /* rank 0: journal appends on the training thread; sender thread CPU */
     int64_t n_rows, n_features, nnz;
 };
 
@@ -130,8 +134,8 @@ static enum sl_status write_metrics(const char *path, const struct train_run *r,
             sl_optimizer_name((enum sl_optimizer)r->a->optimizer), (long long)t->n_rows,
             (long long)t->n_features, (long long)t->nnz, r->c->size);
     fprintf(f, " \"timings\": {\"load\": %.6f, \"compute\": %.6f, \"allreduce\": %.6f, "
-               "\"total\": %.6f},\n",
-            t->load, t->compute, t->allreduce, t->total);
+               "\"total\": %.6f, \"tracking\": %.6f, \"tracking_sender_cpu\": %.6f},\n",
+            t->load, t->compute, t->allreduce, t->total, t->tracking, t->sender_cpu);
     if (r->val) {
         fputs(" \"validation\": {", f);
         json_num(f, "logloss", t->val.logloss);
@@ -299,6 +303,7 @@ int sl_cmd_train(int argc, char **argv, struct sl_comm *c) {
 
     /* The journal comes first, so even a run that fails on its data is recorded. */
     struct sl_tracker *tr = NULL;
+    double t_track_create = sl_wtime();
     if (c->rank == 0) {
         struct sl_track_config tc = {a.tracking_uri, a.experiment, a.run_name, a.tracking_dir,
                                      a.flush_timeout, a.register_model};
@@ -309,6 +314,7 @@ int sl_cmd_train(int argc, char **argv, struct sl_comm *c) {
             tr = NULL;
         }
     }
+    t_track_create = sl_wtime() - t_track_create;
 
     struct sl_load_opts lo = {(enum sl_format)a.format, a.zero_based, a.n_features};
     struct sl_shard shard, val;
@@ -334,7 +340,9 @@ int sl_cmd_train(int argc, char **argv, struct sl_comm *c) {
     double t_loaded = sl_wtime();
     char hosts[1024];
     gather_hosts(c, hosts, sizeof hosts);
+    double t_params = sl_wtime();
     if (tr) log_params(tr, &a, &shard, c, hosts);
+    t_params = sl_wtime() - t_params;
     sl_info("data %s: %lld rows, %lld features, %lld nonzeros on %d rank(s), loaded in %.3fs",
             a.data, (long long)shard.n_rows_global, (long long)shard.n_features,
             (long long)shard.nnz_global, c->size, t_loaded - t_start);
@@ -346,7 +354,7 @@ int sl_cmd_train(int argc, char **argv, struct sl_comm *c) {
     SL_ASSERT(st == SL_OK);
     obj.stop_flag = &sl_stop_signal;
     double *w = sl_calloc((size_t)(obj.dim ? obj.dim : 1), sizeof(double));
-    struct train_run run = {c, &a, tr, NULL, 0, 0, &map, a.validation ? &val : NULL, NULL, {0}};
+    struct train_run run = {c, &a, tr, NULL, 0, 0, &map, a.validation ? &val : NULL, NULL, {0}, 0.0};
     if (run.val) {
         sl_model_init(&run.view, shard.n_features, !a.no_intercept);
         run.val_margins = sl_calloc((size_t)(val.n_rows ? val.n_rows : 1), sizeof(double));
@@ -383,6 +391,8 @@ int sl_cmd_train(int argc, char **argv, struct sl_comm *c) {
         model.intercept = a.no_intercept ? 0.0 : w[map.n_used];
         model.objective = tot.res.final.objective;
         tot.total = sl_wtime() - t_start;
+        tot.tracking = t_track_create + t_params + run.track_seconds;
+        tot.sender_cpu = sl_tracker_sender_cpu(tr);
         sl_info("%s %s after %lld iteration(s): objective %.12g  logloss %.6f  accuracy %.4f  "
                 "(%.3fs, of which allreduce %.3fs)",
                 sl_optimizer_name(oo.kind), tot.res.converged ? "converged" : "stopped",
