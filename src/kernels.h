@@ -6,11 +6,17 @@
 
 #include "shardlearn/data.h"
 
-/* w, g, diag: (n_cols); D: (n_rows) <- sigma(1-sigma); diag may be NULL. */
-void sl_kernel_fg_csr(const struct sl_shard *s, const double *w, double b, double *g, double *gb,
-                      double *diag, double *diagb, double *D, double *loss_sum, double *correct);
-void sl_kernel_hv_csr(const struct sl_shard *s, const double *D, const double *v, double vb,
-                      double *hv, double *hvb);
+/* The sparse passes read and accumulate through one interleaved record per
+ * column, wg: (2 * n_cols), wg[2j] = w_j (read) and wg[2j + 1] = g_j (added
+ * to); hv_csr likewise vh[2j] = v_j, vh[2j + 1] = (Hv)_j. A row's columns are
+ * scattered over the whole vector, so each one is a random memory access:
+ * reading w_j brings g_j's cache line in with it, and the scatter of the same
+ * row then finds it in cache, one random access per nonzero instead of two.
+ * diag: (n_cols) or NULL; D: (n_rows) <- sigma(1-sigma). */
+void sl_kernel_fg_csr(const struct sl_shard *s, double *wg, double b, double *gb, double *diag,
+                      double *diagb, double *D, double *loss_sum, double *correct);
+void sl_kernel_hv_csr(const struct sl_shard *s, const double *D, double *vh, double vb,
+                      double *hvb);
 /* tmp: (n_rows) scratch. */
 void sl_kernel_fg_dense(const struct sl_shard *s, const double *w, double b, double *g,
                         double *gb, double *diag, double *diagb, double *D, double *tmp,

@@ -69,6 +69,7 @@ enum sl_status sl_obj_init(struct sl_objective *o, const struct sl_shard *s, int
     o->dhess = sl_calloc(nr, sizeof(double));
     o->dhess_trial = sl_calloc(nr, sizeof(double));
     o->tmp = s->dense ? sl_calloc(nr, sizeof(double)) : NULL;
+    o->rec = s->dense ? NULL : sl_calloc((size_t)(2 * (n_cols ? n_cols : 1)), sizeof(double));
     /* [g, gb, diag, diagb] plus [loss, correct, stop]: see sl_obj_fg. */
     o->buf = sl_calloc((size_t)(2 * n_cols + 5), sizeof(double));
     return SL_OK;
@@ -78,6 +79,7 @@ void sl_obj_free(struct sl_objective *o) {
     free(o->dhess);
     free(o->dhess_trial);
     free(o->tmp);
+    free(o->rec);
     free(o->buf);
     memset(o, 0, sizeof *o);
 }
@@ -92,13 +94,22 @@ enum sl_status sl_obj_fg(struct sl_objective *o, const double *w, double *g, dou
     double *buf = o->buf;
     double *gb = buf + nc, *dg = diag ? buf + nc + 1 : NULL, *dgb = diag ? buf + 2 * nc + 1 : NULL;
     double *tail = buf + nsum;
-    memset(buf, 0, sizeof(double) * (nsum + 3));
     double t0 = sl_wtime();
-    if (o->shard->dense)
+    if (o->shard->dense) {
+        memset(buf, 0, sizeof(double) * (nsum + 3));
         sl_kernel_fg_dense(o->shard, w, b, buf, gb, dg, dgb, o->dhess_trial, o->tmp, &tail[0],
                            &tail[1]);
-    else
-        sl_kernel_fg_csr(o->shard, w, b, buf, gb, dg, dgb, o->dhess_trial, &tail[0], &tail[1]);
+    } else {
+        /* rec: (n_cols, 2) rows [w_j, g_j]; g is copied out into buf for the allreduce. */
+        double *rec = o->rec;
+        for (int64_t j = 0; j < nc; j++) {
+            rec[2 * j] = w[j];
+            rec[2 * j + 1] = 0.0;
+        }
+        memset(buf + nc, 0, sizeof(double) * (nsum - (size_t)nc + 3));
+        sl_kernel_fg_csr(o->shard, rec, b, gb, dg, dgb, o->dhess_trial, &tail[0], &tail[1]);
+        for (int64_t j = 0; j < nc; j++) buf[j] = rec[2 * j + 1];
+    }
     o->compute_seconds += sl_wtime() - t0;
     o->passes++;
     tail[2] = (o->stop_flag && *o->stop_flag) ? 1.0 : 0.0;
@@ -135,12 +146,20 @@ void sl_obj_hv(struct sl_objective *o, const double *v, double *hv) {
     const int64_t nc = o->n_cols;
     const double vb = o->fit_intercept ? v[nc] : 0.0;
     double *buf = o->buf; /* [hv (n_cols), hvb] */
-    memset(buf, 0, sizeof(double) * (size_t)(nc + 1));
     double t0 = sl_wtime();
-    if (o->shard->dense)
+    if (o->shard->dense) {
+        memset(buf, 0, sizeof(double) * (size_t)(nc + 1));
         sl_kernel_hv_dense(o->shard, o->dhess, v, vb, buf, buf + nc, o->tmp);
-    else
-        sl_kernel_hv_csr(o->shard, o->dhess, v, vb, buf, buf + nc);
+    } else {
+        double *rec = o->rec; /* (n_cols, 2) rows [v_j, (Hv)_j] */
+        for (int64_t j = 0; j < nc; j++) {
+            rec[2 * j] = v[j];
+            rec[2 * j + 1] = 0.0;
+        }
+        buf[nc] = 0.0;
+        sl_kernel_hv_csr(o->shard, o->dhess, rec, vb, buf + nc);
+        for (int64_t j = 0; j < nc; j++) buf[j] = rec[2 * j + 1];
+    }
     o->compute_seconds += sl_wtime() - t0;
     o->passes++;
     sl_comm_sum_f64(o->comm, buf, (size_t)(nc + 1));

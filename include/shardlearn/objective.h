@@ -47,6 +47,7 @@ struct sl_objective {
     double *dhess;             /* (n_rows) sigma(z)(1 - sigma(z)) at the last fg point */
     double *dhess_trial;       /* (n_rows) scratch for a trial point, swapped on accept */
     double *tmp;               /* (n_rows) scratch for the dense kernels */
+    double *rec;               /* (2*n_cols) sparse kernels: [x_j, sum_j] per column */
     double *buf;               /* (2*n_cols + 5) allreduce buffer */
     const volatile sig_atomic_t *stop_flag; /* set by a signal handler; may be NULL */
     double compute_seconds;    /* wall time in local passes */
