@@ -64,7 +64,9 @@ static void run(struct sl_comm *c, int dense, int intercept) {
     check(fabs(fn - fl) <= 1e-13 * fn, "newton and lbfgs objective", fl, fn);
     double dmax = 0.0;
     for (int64_t j = 0; j < n; j++) dmax = fmax(dmax, fabs(wn[j] - wl[j]));
-    check(dmax < 1e-7, "newton and lbfgs weights", dmax, 0);
+    /* Stopped where F stops resolving progress, |w - w*| ~ sqrt(eps F / lambda) ~ 3e-7:
+     * the same 1e-6 that the weights across rank counts are held to. */
+    check(dmax < 1e-6, "newton and lbfgs weights", dmax, 0);
     check(rn.iterations < 20, "newton iterations (quadratic convergence)", (double)rn.iterations, 20);
     /* SGD: near the optimum, and the same model twice for one seed. */
     double fs = solve(&o, SL_OPT_SGD, ws, 400, &rs);

@@ -28,9 +28,11 @@ struct sl_colmap {
     int32_t *cols;      /* (n_used) original column of each kept column; NULL: identity */
 };
 
-/* Collective. Agrees (bitwise OR over ranks) which columns occur, then
- * renumbers the CSR indices of s in place to 0..n_used-1. Dense shards keep
- * every column (identity map). Free with sl_colmap_free. */
+/* Collective. Counts each column's nonzeros over all ranks, keeps the
+ * columns that occur and renumbers the CSR indices of s in place to
+ * 0..n_used-1, most frequent column first (ties by column; the same map on
+ * any rank count). Dense shards keep every column (identity map). Free with
+ * sl_colmap_free. */
 void sl_colmap_build(struct sl_colmap *m, struct sl_shard *s, struct sl_comm *c);
 void sl_colmap_free(struct sl_colmap *m);
 /* w_full: (n_features) <- compact w: (n_used); columns left out get 0. */
