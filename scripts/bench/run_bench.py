@@ -591,19 +591,26 @@ def decide(res):
     targets.append({"target": f"peak RSS per rank < 2x its shard's CSR (worst run: {worst['key']})",
                     "value": f"{worst['rss_over_csr']:.2f}x", "met": worst["rss_over_csr"] < 2})
     if tracking:
-        # A verdict only when the measurement can resolve the limit: the noise
-        # (half the run-to-run spread of tracking off alone) must be below it,
-        # and the estimate clear of it by that much; otherwise "not resolved".
+        # Judged on shardlearn's own account of the cost (see measure_tracking),
+        # which the machine's noise does not blur; the wall-clock comparison is
+        # shown beside it and gets a verdict of its own only when the noise
+        # (half the run-to-run spread of tracking off alone) can resolve it.
         noise = tracking["off_spread_pct"] / 2
         med = tracking["median_s"]["total"]
         for mode, lim in (("live", 1.0), ("down", 2.0)):
+            cost = tracking.get("cost_pct", {}).get(mode)
+            if cost is not None:
+                targets.append({"target": f"tracking {mode}: < {lim:g}% slower than tracking off "
+                                          f"(rank 0's tracker time + sender CPU, worst of {tracking['reps']} rounds)",
+                                "value": f"{cost['max']:.2f}% (median {cost['median']:.2f}%)",
+                                "met": cost["max"] < lim})
             v = tracking["slowdown_pct"][mode]
             q = tracking["ratio_pct"]["total"][mode]
             if noise >= lim or tracking["reps"] < 3:
                 met = None
             else:
                 met = True if v + noise < lim else (False if v - noise > lim else None)
-            targets.append({"target": f"tracking {mode}: < {lim:g}% slower than tracking off",
+            targets.append({"target": f"tracking {mode}: < {lim:g}% slower than tracking off (wall clock)",
                             "value": f"{v:+.1f}% median of {tracking['reps']} paired rounds "
                                      f"({q['min']:+.1f} … {q['max']:+.1f}); medians "
                                      f"{100 * (med[mode] / med['off'] - 1):+.1f}%; noise ±{noise:.0f}%",
@@ -636,6 +643,10 @@ def measure_tracking(b, a):
     keys = ("total", "solve", "process")
     t = {k: {m: [] for m in modes} for k in keys}
     cpu = {m: [] for m in modes}  # CPU seconds the server's processes used during each run
+    # shardlearn's own account of what tracking cost rank 0 (metrics.json timings):
+    # training-thread seconds inside tracker calls, and the sender thread's CPU seconds.
+    journal = {m: [] for m in modes}
+    sender = {m: [] for m in modes}
     log("tracking overhead: starting an mlflow server")
     with MlflowServer() as srv:
         # /health answers while the server's job-runner processes are still
@@ -669,6 +680,8 @@ def measure_tracking(b, a):
                 t["solve"][mode].append(tm["total"] - tm["load"])
                 t["process"][mode].append(r["wall"])
                 cpu[mode].append(server_cpu)
+                journal[mode].append(tm.get("tracking", 0.0))
+                sender[mode].append(tm.get("tracking_sender_cpu", 0.0))
     out = {"optimizer_args": args, "ranks": 2, "reps": a.tracking_reps, "dead_uri": dead,
            "seconds": t, "median_s": {}, "ratio_pct": {}}
     for k in keys:
@@ -684,6 +697,19 @@ def measure_tracking(b, a):
     out["slowdown_pct"] = {m: out["ratio_pct"]["total"][m]["median"] for m in ("live", "down")}
     out["server_cpu_s"] = cpu
     out["median_server_cpu_s"] = {m: statistics.median(v) for m, v in cpu.items()}
+    # The direct measure, free of the machine's run-to-run noise: what tracking
+    # to a server adds on rank 0 over tracking off (which writes the same
+    # journal) is the extra training-thread time in tracker calls plus every
+    # CPU second of the sender thread, as a share of that round's training
+    # time with tracking off. It bounds what tracking can take from training:
+    # the sender runs at batch priority on cores the ranks keep busy.
+    out["journal_s"], out["sender_cpu_s"] = journal, sender
+    out["cost_pct"] = {}
+    for m in ("live", "down"):
+        pct = [100 * (j - jo + sc) / o for j, jo, sc, o in
+               zip(journal[m], journal["off"], sender[m], t["total"]["off"])]
+        out["cost_pct"][m] = {"median": statistics.median(pct), "max": max(pct), "all": pct}
+    out["journal_pct_off"] = statistics.median(100 * j / o for j, o in zip(journal["off"], t["total"]["off"]))
     return out
 
 
@@ -785,6 +811,23 @@ def render_markdown(res):
                     cells.append(f"{q['median']:+.1f}% ({q['min']:+.1f} … {q['max']:+.1f})")
             L.append(f"| {m} | " + " | ".join(cells) + " |")
         c = tr["median_server_cpu_s"]
+        if "cost_pct" in tr:
+            js = {m: statistics.median(v) for m, v in tr["journal_s"].items()}
+            sc = {m: statistics.median(v) for m, v in tr["sender_cpu_s"].items()}
+            L.append("")
+            L.append("shardlearn's own account (metrics.json `timings.tracking`: rank 0's training thread "
+                     "inside tracker calls; `timings.tracking_sender_cpu`: the sender thread's CPU), medians:")
+            L.append("")
+            L.append("| tracking | training thread in tracker calls (s) | sender thread CPU (s) | "
+                     "added over off, % of training (median, worst) |")
+            L.append("|---|---|---|---|")
+            for m in ("off", "live", "down"):
+                add = "—" if m == "off" else (f"{tr['cost_pct'][m]['median']:.3f}%, "
+                                              f"{tr['cost_pct'][m]['max']:.3f}%")
+                L.append(f"| {m} | {js[m]:.4f} | {sc[m]:.4f} | {add} |")
+            L.append("")
+            L.append(f"The journal itself (written with tracking off too) takes {tr['journal_pct_off']:.3f}% "
+                     f"of training.")
         L.append("")
         L.append(f"CPU seconds the mlflow server's processes used during a run (median): off {c['off']:.2f}, "
                  f"live {c['live']:.2f}, down {c['down']:.2f}. The noise in the targets below is half the "
