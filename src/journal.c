@@ -426,6 +426,16 @@ static void *sender_main(void *arg) {
     const double first = sl_mlflow_first_backoff();
     double backoff = first;
     sl_state_load(t->dir, &st);
+    struct sl_mlflow_conn *conn = sl_mlflow_conn_create(t->uri);
+    if (!conn) {
+        sl_warn("tracking: cannot initialise libcurl; the run stays in %s (deliver later with "
+                "shardlearn mlflow-sync)", t->dir);
+        pthread_mutex_lock(&t->mu);
+        t->warned = 1;
+        pthread_cond_broadcast(&t->cv);
+        pthread_mutex_unlock(&t->mu);
+        return NULL;
+    }
     for (;;) {
         pthread_mutex_lock(&t->mu);
         while (!t->wake && !t->closing && !t->stop) wait_for(t, 1.0);
@@ -435,7 +445,7 @@ static void *sender_main(void *arg) {
         if (t->stop) break;
         char msg[512] = "";
         int64_t acked = st.acked;
-        enum sl_deliver r = sl_mlflow_deliver(t->dir, t->uri, &st, &t->stop, 0, msg, sizeof msg);
+        enum sl_deliver r = sl_mlflow_deliver(conn, t->dir, &st, &t->stop, 0, msg, sizeof msg);
         struct timespec cpu;
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
         pthread_mutex_lock(&t->mu);
@@ -471,6 +481,7 @@ static void *sender_main(void *arg) {
         while (!t->stop && t->closing == closing && (left = until - mono_now()) > 0) wait_for(t, left);
         pthread_mutex_unlock(&t->mu);
     }
+    sl_mlflow_conn_destroy(conn);
     pthread_mutex_lock(&t->mu);
     pthread_cond_broadcast(&t->cv);
     pthread_mutex_unlock(&t->mu);

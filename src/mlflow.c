@@ -194,14 +194,12 @@ static void redact(const char *uri, char *out, size_t cap) {
         snprintf(out, cap, "%s", uri);
 }
 
-static int http_init(struct http *h, const char *uri, const volatile int *stop, double deadline) {
+static int http_init(struct http *h, const char *uri) {
     memset(h, 0, sizeof *h);
     snprintf(h->base, sizeof h->base, "%s", uri);
     size_t n = strlen(h->base);
     while (n > 0 && h->base[n - 1] == '/') h->base[--n] = '\0';
     redact(h->base, h->shown, sizeof h->shown);
-    h->stop = stop;
-    h->deadline = deadline;
     /* MLflow's own client defaults (mlflow/environment_variables.py). */
     h->timeout = (long)env_num("MLFLOW_HTTP_REQUEST_TIMEOUT", 120);
     h->max_retries = (int)env_num("MLFLOW_HTTP_REQUEST_MAX_RETRIES", 7);
@@ -246,6 +244,29 @@ static void http_free(struct http *h) {
     curl_slist_free_all(h->headers);
     free(h->body);
     memset(h, 0, sizeof *h);
+}
+
+/* The connection outlives a delivery: libcurl keeps it open between the
+ * sender's tries, so a run pays one TCP (and TLS) handshake, not one an
+ * iteration. */
+struct sl_mlflow_conn {
+    struct http h;
+};
+
+struct sl_mlflow_conn *sl_mlflow_conn_create(const char *tracking_uri) {
+    struct sl_mlflow_conn *c = sl_calloc(1, sizeof *c);
+    if (http_init(&c->h, tracking_uri) != 0) {
+        http_free(&c->h);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void sl_mlflow_conn_destroy(struct sl_mlflow_conn *c) {
+    if (!c) return;
+    http_free(&c->h);
+    free(c);
 }
 
 static int stopped(const struct http *h) {
@@ -808,7 +829,7 @@ static char *read_tail(const char *run_dir, int64_t offset, size_t *len) {
     return buf;
 }
 
-enum sl_deliver sl_mlflow_deliver(const char *run_dir, const char *tracking_uri,
+enum sl_deliver sl_mlflow_deliver(struct sl_mlflow_conn *conn, const char *run_dir,
                                   struct sl_sync_state *st, const volatile int *stop,
                                   double deadline, char *msg, size_t msg_len) {
     cJSON *start = read_start(run_dir);
@@ -816,24 +837,22 @@ enum sl_deliver sl_mlflow_deliver(const char *run_dir, const char *tracking_uri,
         snprintf(msg, msg_len, "%s is not a shardlearn run journal", run_dir);
         return SL_DELIVER_REJECTED;
     }
-    struct http h;
-    if (http_init(&h, tracking_uri, stop, deadline) != 0) {
-        cJSON_Delete(start);
-        snprintf(msg, msg_len, "cannot initialise libcurl");
-        return SL_DELIVER_RETRY;
-    }
+    struct http *h = &conn->h;
+    h->stop = stop;
+    h->deadline = deadline;
+    h->err[0] = '\0';
     enum sl_deliver r = SL_DELIVER_DONE;
     int64_t now = sl_now_ms();
     if (st->unsettled_until_ms > now) {
         r = SL_DELIVER_RETRY;
-        snprintf(h.err, sizeof h.err, "waiting %.0fs for an unanswered request to settle",
+        snprintf(h->err, sizeof h->err, "waiting %.0fs for an unanswered request to settle",
                  1e-3 * (double)(st->unsettled_until_ms - now));
     } else if (st->unsettled_until_ms) {
         st->unsettled_until_ms = 0;
     }
-    if (r == SL_DELIVER_DONE) r = ensure_run(&h, start, run_dir, st);
+    if (r == SL_DELIVER_DONE) r = ensure_run(h, start, run_dir, st);
     cJSON *run_params = NULL;
-    if (r == SL_DELIVER_DONE && jstr(start, "resume_run_id")) r = resumed_params(&h, st, &run_params);
+    if (r == SL_DELIVER_DONE && jstr(start, "resume_run_id")) r = resumed_params(h, st, &run_params);
     cJSON_Delete(start);
     /* Offsets below are absolute journal offsets; the tail starts at base. */
     const int64_t base = st->acked;
@@ -845,9 +864,9 @@ enum sl_deliver sl_mlflow_deliver(const char *run_dir, const char *tracking_uri,
     batch_reset(&b, st->run_id);
     b.end = base;
     while (r == SL_DELIVER_DONE && tail && pos < len) {
-        if (stopped(&h)) {
+        if (stopped(h)) {
             r = SL_DELIVER_RETRY;
-            snprintf(h.err, sizeof h.err, "stopped before the journal was delivered");
+            snprintf(h->err, sizeof h->err, "stopped before the journal was delivered");
             break;
         }
         char *nl = memchr(tail + pos, '\n', len - pos);
@@ -861,23 +880,23 @@ enum sl_deliver sl_mlflow_deliver(const char *run_dir, const char *tracking_uri,
             int skip = 0;
             /* Inside a window the server may already hold: check metrics. */
             if (!strcmp(type, "metric") && st->pending_to >= 0 && at < st->pending_to)
-                r = on_server(&h, &b, st->run_id, rec, &skip);
+                r = on_server(h, &b, st->run_id, rec, &skip);
             if (r == SL_DELIVER_DONE && batch_full_for(&b, type, line_len))
-                r = batch_send(&h, &b, run_dir, st);
+                r = batch_send(h, &b, run_dir, st);
             if (r == SL_DELIVER_DONE) {
                 if (!skip) batch_add(&b, type, rec, line_len);
                 b.end = rec_end;
             }
         } else if (!strcmp(type, "artifact") || !strcmp(type, "register") || !strcmp(type, "finish")) {
             /* Everything before it first, in order. */
-            r = batch_send(&h, &b, run_dir, st);
+            r = batch_send(h, &b, run_dir, st);
             if (r == SL_DELIVER_DONE && !strcmp(type, "artifact")) {
                 int skipped;
-                r = upload(&h, run_dir, st, jstr(rec, "path"), &skipped);
+                r = upload(h, run_dir, st, jstr(rec, "path"), &skipped);
             } else if (r == SL_DELIVER_DONE && !strcmp(type, "register")) {
-                r = register_model(&h, run_dir, st, rec);
+                r = register_model(h, run_dir, st, rec);
             } else if (r == SL_DELIVER_DONE) {
-                r = finish_run(&h, st, rec);
+                r = finish_run(h, st, rec);
                 if (r == SL_DELIVER_DONE) st->finished_sent = 1;
             }
             if (r == SL_DELIVER_DONE) {
@@ -891,14 +910,13 @@ enum sl_deliver sl_mlflow_deliver(const char *run_dir, const char *tracking_uri,
         cJSON_Delete(rec);
         pos += line_len + 1;
     }
-    if (r == SL_DELIVER_DONE) r = batch_send(&h, &b, run_dir, st);
+    if (r == SL_DELIVER_DONE) r = batch_send(h, &b, run_dir, st);
     free(tail);
     cJSON_Delete(b.req);
     cJSON_Delete(b.run_params);
     for (int i = 0; i < b.n_hist; i++) cJSON_Delete(b.hist[i].points);
     free(b.hist);
-    if (r != SL_DELIVER_DONE) snprintf(msg, msg_len, "%s", h.err);
-    http_free(&h);
+    if (r != SL_DELIVER_DONE) snprintf(msg, msg_len, "%s", h->err);
     return r;
 }
 
@@ -913,7 +931,9 @@ enum sl_status sl_mlflow_sync(const char *run_dir, const char *tracking_uri, dou
     char msg[512] = "";
     static const volatile int never = 0;
     double deadline = timeout_s > 0 ? mono() + timeout_s : 0;
-    enum sl_deliver r = sl_mlflow_deliver(run_dir, uri, &st, &never, deadline, msg, sizeof msg);
+    struct sl_mlflow_conn *conn = sl_mlflow_conn_create(uri);
+    if (!conn) return sl_err_set(err, SL_ERR_NET, "mlflow-sync: cannot initialise libcurl");
+    enum sl_deliver r = sl_mlflow_deliver(conn, run_dir, &st, &never, deadline, msg, sizeof msg);
     /* Transient faults: again, with backoff, until the timeout; a try that
      * moved the journal forward starts the backoff over. */
     double wait = sl_mlflow_first_backoff();
@@ -921,9 +941,10 @@ enum sl_status sl_mlflow_sync(const char *run_dir, const char *tracking_uri, dou
         struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
         nanosleep(&ts, NULL);
         int64_t at = st.acked;
-        r = sl_mlflow_deliver(run_dir, uri, &st, &never, deadline, msg, sizeof msg);
+        r = sl_mlflow_deliver(conn, run_dir, &st, &never, deadline, msg, sizeof msg);
         wait = st.acked > at ? sl_mlflow_first_backoff() : fmin(2 * wait, SL_MAX_BACKOFF);
     }
+    sl_mlflow_conn_destroy(conn);
     if (r == SL_DELIVER_REJECTED)
         return sl_err_set(err, SL_ERR_NET, "mlflow-sync %s: %s", run_dir, msg);
     if (r == SL_DELIVER_RETRY)

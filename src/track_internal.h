@@ -44,11 +44,19 @@ enum sl_deliver {
     SL_DELIVER_REJECTED    /* the server refused (4xx other than 408/429): do not retry */
 };
 
+/* A client for one tracking server (libcurl handle, headers, credentials
+ * from the environment), kept across deliveries so that its connection is
+ * reused. NULL when libcurl cannot start. Caller owns it; free with
+ * sl_mlflow_conn_destroy (NULL is a no-op). */
+struct sl_mlflow_conn;
+struct sl_mlflow_conn *sl_mlflow_conn_create(const char *tracking_uri);
+void sl_mlflow_conn_destroy(struct sl_mlflow_conn *conn);
+
 /* Delivers journal records after state->acked, in batches, updating and
  * saving the state after each acknowledged batch. Stops early when
  * *stop becomes nonzero or deadline (CLOCK_MONOTONIC seconds, 0 = none)
  * passes. msg gets a one-line reason for RETRY/REJECTED, free of credentials. */
-enum sl_deliver sl_mlflow_deliver(const char *run_dir, const char *tracking_uri,
+enum sl_deliver sl_mlflow_deliver(struct sl_mlflow_conn *conn, const char *run_dir,
                                   struct sl_sync_state *state, const volatile int *stop,
                                   double deadline, char *msg, size_t msg_len);
 
