@@ -477,8 +477,7 @@ static void *sender_main(void *arg) {
         pthread_mutex_lock(&t->mu);
         const double until = mono_now() + backoff;
         backoff = fmin(2 * backoff, SL_MAX_BACKOFF);
-        double left;
-        while (!t->stop && t->closing == closing && (left = until - mono_now()) > 0) wait_for(t, left);
+        while (!t->stop && t->closing == closing && mono_now() < until) wait_for(t, until - mono_now());
         pthread_mutex_unlock(&t->mu);
     }
     sl_mlflow_conn_destroy(conn);

@@ -851,13 +851,16 @@ enum sl_deliver sl_mlflow_deliver(struct sl_mlflow_conn *conn, const char *run_d
         st->unsettled_until_ms = 0;
     }
     if (r == SL_DELIVER_DONE) r = ensure_run(h, start, run_dir, st);
-    cJSON *run_params = NULL;
-    if (r == SL_DELIVER_DONE && jstr(start, "resume_run_id")) r = resumed_params(h, st, &run_params);
-    cJSON_Delete(start);
     /* Offsets below are absolute journal offsets; the tail starts at base. */
     const int64_t base = st->acked;
     size_t len = 0, pos = 0;
     char *tail = r == SL_DELIVER_DONE ? read_tail(run_dir, base, &len) : NULL;
+    /* A resumed run's params, when params are still to be sent (they all
+     * come at the start of a run, so this is asked once, not once a try). */
+    cJSON *run_params = NULL;
+    if (tail && jstr(start, "resume_run_id") && strstr(tail, "\"type\":\"param\""))
+        r = resumed_params(h, st, &run_params);
+    cJSON_Delete(start);
     struct batch b;
     memset(&b, 0, sizeof b);
     b.run_params = run_params;
