@@ -35,12 +35,32 @@ static inline void logistic_pieces(double m, double y, double *loss, double *r, 
 #define PREFETCH_RW(p) ((void)(p))
 #endif
 
-/* Prefetches the records (2 doubles each) of the columns at nonzeros
- * [from, to), clipped to the shard's nnz. */
-static inline void prefetch_records(const int32_t *ix, int64_t from, int64_t to, int64_t nnz,
-                                    const double *rec) {
-    if (to > nnz) to = nnz;
-    for (int64_t q = from; q < to; q++) PREFETCH_RW(rec + 2 * (int64_t)ix[q]);
+/* Rows [0, r) of the shard have PREFETCH_AHEAD nonzeros after their last
+ * one, so their passes may prefetch without a bounds check; the few rows
+ * after r are passed without prefetching. */
+static int64_t rows_with_lookahead(const struct sl_shard *s) {
+    const int64_t nnz = s->indptr[s->n_rows];
+    int64_t r = s->n_rows;
+    while (r > 0 && s->indptr[r] + PREFETCH_AHEAD > nnz) r--;
+    return r;
+}
+
+/* acc + w . x_i over one row's nonzeros [k0, k1), reading w_j at rec[2j],
+ * summed in order. With ahead, each step also prefetches the record of the
+ * column PREFETCH_AHEAD nonzeros on: issued from this loop, which loads the
+ * same index stream anyway, the prefetches cost about a third of what a
+ * separate prefetch loop per row did (measured 1.2-1.4x a pass). */
+static inline double row_dot(const int32_t *ix, const double *x, int64_t k0, int64_t k1,
+                             const double *rec, double acc, int ahead) {
+    if (ahead) {
+        for (int64_t k = k0; k < k1; k++) {
+            PREFETCH_RW(rec + 2 * (int64_t)ix[k + PREFETCH_AHEAD]);
+            acc += rec[2 * (int64_t)ix[k]] * x[k];
+        }
+    } else {
+        for (int64_t k = k0; k < k1; k++) acc += rec[2 * (int64_t)ix[k]] * x[k];
+    }
+    return acc;
 }
 
 void sl_kernel_fg_csr(const struct sl_shard *s, double *wg, double b, double *gb, double *diag,
@@ -48,13 +68,11 @@ void sl_kernel_fg_csr(const struct sl_shard *s, double *wg, double b, double *gb
     const int64_t *ip = s->indptr;
     const int32_t *ix = s->indices;
     const double *v = s->values;
-    const int64_t nnz = ip[s->n_rows]; /* prefetches stay inside indices */
+    const int64_t ahead = rows_with_lookahead(s);
     double ls = 0.0, ok = 0.0, sb = 0.0, sdb = 0.0;
     for (int64_t i = 0; i < s->n_rows; i++) {
         const int64_t k0 = ip[i], k1 = ip[i + 1];
-        prefetch_records(ix, k0 + PREFETCH_AHEAD, k1 + PREFETCH_AHEAD, nnz, wg);
-        double m = b;
-        for (int64_t k = k0; k < k1; k++) m += wg[2 * (int64_t)ix[k]] * v[k];
+        double m = row_dot(ix, v, k0, k1, wg, b, i < ahead);
         double y = s->y[i], loss, r, d;
         logistic_pieces(m, y, &loss, &r, &d);
         ls += loss;
@@ -82,14 +100,11 @@ void sl_kernel_hv_csr(const struct sl_shard *s, const double *D, double *vh, dou
     const int64_t *ip = s->indptr;
     const int32_t *ix = s->indices;
     const double *x = s->values;
-    const int64_t nnz = ip[s->n_rows]; /* prefetches stay inside indices */
+    const int64_t ahead = rows_with_lookahead(s);
     double sb = 0.0;
     for (int64_t i = 0; i < s->n_rows; i++) {
         const int64_t k0 = ip[i], k1 = ip[i + 1];
-        prefetch_records(ix, k0 + PREFETCH_AHEAD, k1 + PREFETCH_AHEAD, nnz, vh);
-        double t = vb;
-        for (int64_t k = k0; k < k1; k++) t += vh[2 * (int64_t)ix[k]] * x[k];
-        t *= D[i];
+        double t = row_dot(ix, x, k0, k1, vh, vb, i < ahead) * D[i];
         sb += t;
         for (int64_t k = k0; k < k1; k++) vh[2 * (int64_t)ix[k] + 1] += t * x[k];
     }
