@@ -104,6 +104,33 @@ static enum sl_status wolfe_search(struct ls_ctx *c, double f0, double d0, doubl
     return SL_OK;
 }
 
+/* One sweep of the two-loop recursion over the dim-long vectors:
+ * p <- (p + a x) * scale, then returns z . p with the new p (0 without z).
+ * Each step of the recursion is an update followed by the next step's dot
+ * product; doing both in one pass over p halves the passes (the recursion
+ * took a third of L-BFGS's time at a million columns). Four partial sums, as
+ * in vec.h, so the results are those of the separate loops. */
+static double sweep(double a, const float *x, double scale, double *p, const float *z,
+                    int64_t n) {
+    if (!z) {
+        for (int64_t i = 0; i < n; i++) p[i] = (p[i] + a * (double)x[i]) * scale;
+        return 0.0;
+    }
+    double s[4] = {0.0, 0.0, 0.0, 0.0};
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        for (int u = 0; u < 4; u++) {
+            p[i + u] = (p[i + u] + a * (double)x[i + u]) * scale;
+            s[u] += (double)z[i + u] * p[i + u];
+        }
+    }
+    for (; i < n; i++) {
+        p[i] = (p[i] + a * (double)x[i]) * scale;
+        s[0] += (double)z[i] * p[i];
+    }
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
 enum sl_status sl_lbfgs(struct sl_objective *o, double *w, const struct sl_optim_opts *opt,
                         sl_iter_fn cb, void *ctx, struct sl_optim_result *res) {
     const int64_t n = o->dim;
@@ -120,6 +147,7 @@ enum sl_status sl_lbfgs(struct sl_objective *o, double *w, const struct sl_optim
     double *mem = sl_calloc((size_t)(4 * n), sizeof(double));
     double *g = mem, *p = g + n, *x = p + n, *gx = x + n;
     double *rho = sl_calloc((size_t)m, sizeof(double));
+    double *yy = sl_calloc((size_t)m, sizeof(double)); /* y . y of each pair */
     double *alpha = sl_calloc((size_t)m, sizeof(double));
     struct sl_fg_info cur;
     memset(&cur, 0, sizeof cur);
@@ -132,23 +160,28 @@ enum sl_status sl_lbfgs(struct sl_objective *o, double *w, const struct sl_optim
     converged = gnorm0 == 0.0;
     double t_step = sl_wtime(), ar_step = o->comm->allreduce_seconds;
     while (!st && !converged && iter < opt->max_iter) {
-        /* p = -H g by the two-loop recursion. */
+        /* p = -H g by the two-loop recursion (pair j = 0 is the newest),
+         * scaled by gamma = s.y / y.y of the newest pair in between. */
         for (int64_t i = 0; i < n; i++) p[i] = -g[i];
-        for (int j = 0; j < k; j++) {
-            int idx = (head - 1 - j + m) % m;
-            alpha[idx] = rho[idx] * sl_dot_fd(S + (size_t)idx * n, p, n);
-            sl_axpy_fd(-alpha[idx], Y + (size_t)idx * n, p, n);
-        }
         if (k > 0) {
-            int nw = (head - 1 + m) % m;
-            const float *yk = Y + (size_t)nw * n;
-            double gamma = 1.0 / (rho[nw] * sl_dot_ff(yk, yk, n));
-            for (int64_t i = 0; i < n; i++) p[i] *= gamma;
-        }
-        for (int j = k - 1; j >= 0; j--) {
-            int idx = (head - 1 - j + m) % m;
-            double beta = rho[idx] * sl_dot_fd(Y + (size_t)idx * n, p, n);
-            sl_axpy_fd(alpha[idx] - beta, S + (size_t)idx * n, p, n);
+#define PAIR(j) ((head - 1 - (j) + m) % m)
+            const int nw = PAIR(0);
+            const double gamma = 1.0 / (rho[nw] * yy[nw]);
+            double dot = sl_dot_fd(S + (size_t)nw * n, p, n);
+            for (int j = 0; j < k; j++) {
+                const int idx = PAIR(j);
+                alpha[idx] = rho[idx] * dot;
+                const int last = j == k - 1;
+                const float *next = last ? Y + (size_t)PAIR(k - 1) * n : S + (size_t)PAIR(j + 1) * n;
+                dot = sweep(-alpha[idx], Y + (size_t)idx * n, last ? gamma : 1.0, p, next, n);
+            }
+            for (int j = k - 1; j >= 0; j--) {
+                const int idx = PAIR(j);
+                const double beta = rho[idx] * dot;
+                const float *next = j > 0 ? Y + (size_t)PAIR(j - 1) * n : NULL;
+                dot = sweep(alpha[idx] - beta, S + (size_t)idx * n, 1.0, p, next, n);
+            }
+#undef PAIR
         }
         double d0 = sl_dot(g, p, n);
         if (!(d0 < 0)) { /* not a descent direction: forget the history */
@@ -177,9 +210,10 @@ enum sl_status sl_lbfgs(struct sl_objective *o, double *w, const struct sl_optim
             sk[i] = (float)(x[i] - w[i]);
             yk[i] = (float)(gx[i] - g[i]);
         }
-        double sy = sl_dot_ff(sk, yk, n);
-        if (sy > 1e-16 * sqrt(sl_dot_ff(sk, sk, n) * sl_dot_ff(yk, yk, n))) {
+        double sy = sl_dot_ff(sk, yk, n), yky = sl_dot_ff(yk, yk, n);
+        if (sy > 1e-16 * sqrt(sl_dot_ff(sk, sk, n) * yky)) {
             rho[head] = 1.0 / sy;
+            yy[head] = yky;
             head = (head + 1) % m;
             if (k < m) k++;
         }
@@ -203,6 +237,7 @@ enum sl_status sl_lbfgs(struct sl_objective *o, double *w, const struct sl_optim
     res->converged = converged;
     res->final = cur;
     free(rho);
+    free(yy);
     free(alpha);
     free(mem);
     free(hist);

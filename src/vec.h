@@ -45,9 +45,6 @@ static inline double sl_dot_ff(const float *a, const float *b, int64_t n) {
 static inline void sl_axpy(double alpha, const double *x, double *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
 }
-static inline void sl_axpy_fd(double alpha, const float *x, double *y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] += alpha * (double)x[i];
-}
 /* sum_i a_i m_i b_i */
 static inline double sl_dot_m(const double *a, const double *m, const double *b, int64_t n) {
     double s = 0.0;
