@@ -8,6 +8,7 @@ and training is never stopped by the tracker:
   4. a 401 from an auth-checking proxy: one clear error, training completes,
      the journal is kept, no credential printed; Basic auth that is right goes through;
   5. SIGTERM mid-run: status KILLED, no model file."""
+import json
 import os
 import signal
 import socket
@@ -39,20 +40,25 @@ def outputs(tag):
 
 with MlflowServer() as srv:
     # 1. Down for the whole run (nothing listens on the port yet), then delivered later.
+    # 200 epochs leave well over MLflow's 1000 metrics per request in the journal, so
+    # mlflow-sync must split them into batches the server accepts.
     dead = f"http://127.0.0.1:{free_port()}"
     td = os.path.join(d, "down")
     model, metrics = outputs("down")
-    p = train(2, SGD + ["--epochs", "4", "--tracking-uri", dead, "--tracking-dir", td,
+    p = train(2, SGD + ["--epochs", "200", "--tracking-uri", dead, "--tracking-dir", td,
                         "--tracking-flush-timeout", "1", "--model-out", model, "--metrics-out", metrics])
     check(p.returncode == 0 and os.path.exists(model), f"server down: training failed {p.stderr}")
     check("mlflow-sync" in p.stderr and p.stderr.count("\n") <= 2, f"server down: message {p.stderr!r}")
     rd = run_dir(td)
+    with open(os.path.join(rd, "journal.jsonl")) as f:
+        n_metric = sum(1 for line in f if json.loads(line)["type"] == "metric")
+    check(n_metric > 1000, f"server down: only {n_metric} metric records, the batch split is not exercised")
     for attempt in range(2):
         s = sync(rd, srv.url)
         check(s.returncode == 0, f"mlflow-sync #{attempt + 1}: {s.stderr}")
     runs = srv.runs_with_uuid(uuid_of(rd))
     check(len(runs) == 1, f"server down: {len(runs)} runs after two syncs")
-    run = check_run_matches(srv, state(rd)["run_id"], metrics, "server down then synced", n_steps=4)
+    run = check_run_matches(srv, state(rd)["run_id"], metrics, "server down then synced", n_steps=200)
     check(run["info"]["status"] == "FINISHED", f"server down: status {run['info']['status']}")
     with open(model, "rb") as f:
         check(srv.artifact(run, "model/model.json") == f.read(), "server down: model artifact")
