@@ -64,6 +64,20 @@ void sl_colmap_build(struct sl_colmap *m, struct sl_shard *s, struct sl_comm *c)
     free(newidx);
 }
 
+/* The sparse kernels' records (kernels.h): rec[2j] = x_j, rec[2j + 1] = 0
+ * for the sum the pass adds to. */
+static void records_load(double *rec, const double *x, int64_t nc) {
+    for (int64_t j = 0; j < nc; j++) {
+        rec[2 * j] = x[j];
+        rec[2 * j + 1] = 0.0;
+    }
+}
+
+/* out[j] <- the sum the pass left in rec[2j + 1]. */
+static void records_sums(const double *rec, double *out, int64_t nc) {
+    for (int64_t j = 0; j < nc; j++) out[j] = rec[2 * j + 1];
+}
+
 void sl_colmap_free(struct sl_colmap *m) {
     free(m->cols);
     memset(m, 0, sizeof *m);
@@ -126,14 +140,10 @@ enum sl_status sl_obj_fg(struct sl_objective *o, const double *w, double *g, dou
                            &tail[1]);
     } else {
         /* rec: (n_cols, 2) rows [w_j, g_j]; g is copied out into buf for the allreduce. */
-        double *rec = o->rec;
-        for (int64_t j = 0; j < nc; j++) {
-            rec[2 * j] = w[j];
-            rec[2 * j + 1] = 0.0;
-        }
+        records_load(o->rec, w, nc);
         memset(buf + nc, 0, sizeof(double) * (nsum - (size_t)nc + 3));
-        sl_kernel_fg_csr(o->shard, rec, b, gb, dg, dgb, o->dhess_trial, &tail[0], &tail[1]);
-        for (int64_t j = 0; j < nc; j++) buf[j] = rec[2 * j + 1];
+        sl_kernel_fg_csr(o->shard, o->rec, b, gb, dg, dgb, o->dhess_trial, &tail[0], &tail[1]);
+        records_sums(o->rec, buf, nc);
     }
     o->compute_seconds += sl_wtime() - t0;
     o->passes++;
@@ -176,14 +186,10 @@ void sl_obj_hv(struct sl_objective *o, const double *v, double *hv) {
         memset(buf, 0, sizeof(double) * (size_t)(nc + 1));
         sl_kernel_hv_dense(o->shard, o->dhess, v, vb, buf, buf + nc, o->tmp);
     } else {
-        double *rec = o->rec; /* (n_cols, 2) rows [v_j, (Hv)_j] */
-        for (int64_t j = 0; j < nc; j++) {
-            rec[2 * j] = v[j];
-            rec[2 * j + 1] = 0.0;
-        }
+        records_load(o->rec, v, nc); /* (n_cols, 2) rows [v_j, (Hv)_j] */
         buf[nc] = 0.0;
-        sl_kernel_hv_csr(o->shard, o->dhess, rec, vb, buf + nc);
-        for (int64_t j = 0; j < nc; j++) buf[j] = rec[2 * j + 1];
+        sl_kernel_hv_csr(o->shard, o->dhess, o->rec, vb, buf + nc);
+        records_sums(o->rec, buf, nc);
     }
     o->compute_seconds += sl_wtime() - t0;
     o->passes++;

@@ -28,7 +28,6 @@ static inline double sl_dot(const double *a, const double *b, int64_t n) {
     SL_DOT4(s, a, b, n);
     return s;
 }
-static inline double sl_nrm2(const double *a, int64_t n) { return sqrt(sl_dot(a, a, n)); }
 /* The same for vectors stored in single precision (L-BFGS's history), each
  * element widened to double before it is used: sums stay in double. */
 static inline double sl_dot_fd(const float *a, const double *b, int64_t n) {
