@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <mpi.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "shardlearn/status.h"
@@ -51,6 +52,37 @@ void sl_comm_min_i64(struct sl_comm *c, int64_t *buf, size_t n) {
 }
 void sl_comm_or_u8(struct sl_comm *c, unsigned char *buf, size_t n) {
     allreduce(c, buf, n, sizeof *buf, MPI_UNSIGNED_CHAR, MPI_BOR);
+}
+
+/* counts as MPI's ints, then their displacements: (2 * size). A slice of a
+ * vector whose indices fit int32 stays below INT_MAX on 2 ranks or more (one
+ * rank never calls MPI here). */
+static int *int_counts(const struct sl_comm *c, const int64_t *counts) {
+    int *ic = sl_malloc(sizeof(int) * 2 * (size_t)c->size);
+    int64_t at = 0;
+    for (int r = 0; r < c->size; r++) {
+        SL_ASSERT(counts[r] >= 0 && counts[r] <= INT_MAX && at <= INT_MAX);
+        ic[r] = (int)counts[r];
+        ic[c->size + r] = (int)at;
+        at += counts[r];
+    }
+    return ic;
+}
+
+void sl_comm_allgather_f64(struct sl_comm *c, const double *in, double *out,
+                           const int64_t *counts) {
+    if (c->size == 1) {
+        memcpy(out, in, sizeof(double) * (size_t)counts[0]);
+        return;
+    }
+    double t0 = sl_wtime();
+    int *ic = int_counts(c, counts);
+    int rc = MPI_Allgatherv(in, ic[c->rank], MPI_DOUBLE, out, ic, ic + c->size, MPI_DOUBLE,
+                            MPI_COMM_WORLD);
+    SL_ASSERT(rc == MPI_SUCCESS);
+    free(ic);
+    c->allreduce_seconds += sl_wtime() - t0;
+    c->allreduce_calls++;
 }
 
 int64_t sl_comm_exscan_i64(struct sl_comm *c, int64_t v) {

@@ -1,7 +1,7 @@
 /* lbfgs.c - full-batch L-BFGS (two-loop recursion, Nocedal & Wright Alg. 7.4)
  * with a line search meeting the strong Wolfe conditions (Alg. 3.5/3.6 with
  * safeguarded cubic interpolation). Each evaluation is one fused pass over
- * the shard and one allreduce of (loss, gradient). */
+ * the shard, its gradient summed over the ranks (objective.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,19 +21,20 @@ struct ls_point {
 struct ls_ctx {
     struct sl_objective *o;
     const double *w, *p;
-    double *x, *gx; /* (dim) the last evaluated point and its gradient */
+    double *x, *gx; /* (n_loc) the last evaluated point and its gradient */
     struct sl_fg_info info;
     int evals;
 };
 
 static enum sl_status ls_eval(struct ls_ctx *c, double a, struct ls_point *pt) {
-    const int64_t n = c->o->dim;
+    const int64_t n = c->o->n_loc;
     for (int64_t i = 0; i < n; i++) c->x[i] = c->w[i] + a * c->p[i];
     enum sl_status st = sl_obj_fg(c->o, c->x, c->gx, NULL, &c->info);
     c->evals++;
     pt->a = a;
     pt->f = c->info.objective;
     pt->d = sl_dot(c->gx, c->p, n);
+    sl_obj_sum(c->o, &pt->d, 1);
     return st;
 }
 
@@ -104,8 +105,9 @@ static enum sl_status wolfe_search(struct ls_ctx *c, double f0, double d0, doubl
     return SL_OK;
 }
 
-/* One sweep of the two-loop recursion over the dim-long vectors:
- * p <- (p + a x) * scale, then returns z . p with the new p (0 without z).
+/* One sweep of the two-loop recursion over this rank's slices of the vectors:
+ * p <- (p + a x) * scale, then returns z . p over the slice with the new p
+ * (0 without z).
  * Each step of the recursion is an update followed by the next step's dot
  * product; doing both in one pass over p halves the passes (the recursion
  * took a third of L-BFGS's time at a million columns). Four partial sums, as
@@ -133,18 +135,21 @@ static double sweep(double a, const float *x, double scale, double *p, const flo
 
 enum sl_status sl_lbfgs(struct sl_objective *o, double *w, const struct sl_optim_opts *opt,
                         sl_iter_fn cb, void *ctx, struct sl_optim_result *res) {
-    const int64_t n = o->dim;
+    const int64_t n = o->n_loc;
     const int m = opt->lbfgs_m > 0 ? opt->lbfgs_m : 10;
-    /* S, Y: (m, dim) ring buffers of steps and gradient changes, kept in
+    /* Every vector here is this rank's slice, (n_loc) (objective.h): each dot
+     * product is summed over the ranks.
+     * S, Y: (m, n_loc) ring buffers of steps and gradient changes, kept in
      * single precision. They only shape the search direction, which the line
      * search then checks against the exact objective and gradient, and rho
      * comes from the stored pairs themselves, so the implied inverse Hessian
      * stays positive definite; the optimum reached is the same. At a million
-     * columns and m = 10 this saves 80 MB per rank (the history is most of
-     * L-BFGS's memory beside the shard). */
-    float *hist = sl_calloc((size_t)(2 * m) * (size_t)n, sizeof(float));
+     * columns and m = 10 this saves 80 MB (divided by the rank count) per
+     * rank: the history is most of L-BFGS's memory beside the shard. */
+    const int64_t n1 = n ? n : 1;
+    float *hist = sl_calloc((size_t)(2 * m) * (size_t)n1, sizeof(float));
     float *S = hist, *Y = hist + (size_t)m * n;
-    double *mem = sl_calloc((size_t)(4 * n), sizeof(double));
+    double *mem = sl_calloc((size_t)(4 * n1), sizeof(double));
     double *g = mem, *p = g + n, *x = p + n, *gx = x + n;
     double *rho = sl_calloc((size_t)m, sizeof(double));
     double *yy = sl_calloc((size_t)m, sizeof(double)); /* y . y of each pair */
@@ -168,25 +173,30 @@ enum sl_status sl_lbfgs(struct sl_objective *o, double *w, const struct sl_optim
             const int nw = PAIR(0);
             const double gamma = 1.0 / (rho[nw] * yy[nw]);
             double dot = sl_dot_fd(S + (size_t)nw * n, p, n);
+            sl_obj_sum(o, &dot, 1);
             for (int j = 0; j < k; j++) {
                 const int idx = PAIR(j);
                 alpha[idx] = rho[idx] * dot;
                 const int last = j == k - 1;
                 const float *next = last ? Y + (size_t)PAIR(k - 1) * n : S + (size_t)PAIR(j + 1) * n;
                 dot = sweep(-alpha[idx], Y + (size_t)idx * n, last ? gamma : 1.0, p, next, n);
+                sl_obj_sum(o, &dot, 1);
             }
             for (int j = k - 1; j >= 0; j--) {
                 const int idx = PAIR(j);
                 const double beta = rho[idx] * dot;
                 const float *next = j > 0 ? Y + (size_t)PAIR(j - 1) * n : NULL;
                 dot = sweep(alpha[idx] - beta, S + (size_t)idx * n, 1.0, p, next, n);
+                if (next) sl_obj_sum(o, &dot, 1);
             }
 #undef PAIR
         }
         double d0 = sl_dot(g, p, n);
+        sl_obj_sum(o, &d0, 1);
         if (!(d0 < 0)) { /* not a descent direction: forget the history */
             for (int64_t i = 0; i < n; i++) p[i] = -g[i];
             d0 = -sl_dot(g, g, n);
+            sl_obj_sum(o, &d0, 1);
             k = 0;
         }
         double a1 = k == 0 ? fmin(1.0, 1.0 / sqrt(-d0)) : 1.0;
@@ -210,8 +220,10 @@ enum sl_status sl_lbfgs(struct sl_objective *o, double *w, const struct sl_optim
             sk[i] = (float)(x[i] - w[i]);
             yk[i] = (float)(gx[i] - g[i]);
         }
-        double sy = sl_dot_ff(sk, yk, n), yky = sl_dot_ff(yk, yk, n);
-        if (sy > 1e-16 * sqrt(sl_dot_ff(sk, sk, n) * yky)) {
+        double q[3] = {sl_dot_ff(sk, yk, n), sl_dot_ff(yk, yk, n), sl_dot_ff(sk, sk, n)};
+        sl_obj_sum(o, q, 3);
+        double sy = q[0], yky = q[1];
+        if (sy > 1e-16 * sqrt(q[2] * yky)) {
             rho[head] = 1.0 / sy;
             yy[head] = yky;
             head = (head + 1) % m;

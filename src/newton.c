@@ -23,7 +23,7 @@ struct pcg_work {
  * Returns the number of CG steps (Hessian-vector products). */
 static int64_t trpcg(struct sl_objective *o, double delta, const double *g, const double *M,
                      double *s, struct pcg_work *wk) {
-    const int64_t n = o->dim;
+    const int64_t n = o->n_loc;
     double *r = wk->r, *z = wk->z, *d = wk->d, *hd = wk->hd;
     for (int64_t i = 0; i < n; i++) {
         s[i] = 0.0;
@@ -32,22 +32,27 @@ static int64_t trpcg(struct sl_objective *o, double delta, const double *g, cons
         d[i] = z[i];
     }
     double ztr = sl_dot(z, r, n);
+    sl_obj_sum(o, &ztr, 1);
     const double cgtol = CG_EPS * sqrt(ztr);
     int64_t steps = 0;
-    const int64_t max_steps = n > 5 ? n : 5;
+    const int64_t max_steps = o->dim > 5 ? o->dim : 5;
     while (steps < max_steps) {
         if (sqrt(ztr) <= cgtol) break;
         steps++;
         sl_obj_hv(o, d, hd);
         double dhd = sl_dot(d, hd, n);
+        sl_obj_sum(o, &dhd, 1);
         double alpha = ztr / dhd;
         sl_axpy(alpha, d, s, n);
-        double s_m = sqrt(sl_dot_m(s, M, s, n));
+        double s_m = sl_dot_m(s, M, s, n);
+        sl_obj_sum(o, &s_m, 1);
+        s_m = sqrt(s_m);
         if (s_m > delta) {
             /* Step back and go to the boundary along d: ||s + tau d||_M = delta. */
             sl_axpy(-alpha, d, s, n);
-            double std = sl_dot_m(s, M, d, n), sts = sl_dot_m(s, M, s, n);
-            double dtd = sl_dot_m(d, M, d, n), dsq = delta * delta;
+            double q[3] = {sl_dot_m(s, M, d, n), sl_dot_m(s, M, s, n), sl_dot_m(d, M, d, n)};
+            sl_obj_sum(o, q, 3);
+            double std = q[0], sts = q[1], dtd = q[2], dsq = delta * delta;
             double rad = sqrt(std * std + dtd * (dsq - sts));
             double tau = std >= 0 ? (dsq - sts) / (std + rad) : (rad - std) / dtd;
             sl_axpy(tau, d, s, n);
@@ -57,6 +62,7 @@ static int64_t trpcg(struct sl_objective *o, double delta, const double *g, cons
         sl_axpy(-alpha, hd, r, n);
         for (int64_t i = 0; i < n; i++) z[i] = r[i] / M[i];
         double ztr_new = sl_dot(z, r, n);
+        sl_obj_sum(o, &ztr_new, 1);
         double beta = ztr_new / ztr;
         for (int64_t i = 0; i < n; i++) d[i] = z[i] + beta * d[i];
         ztr = ztr_new;
@@ -65,10 +71,10 @@ static int64_t trpcg(struct sl_objective *o, double delta, const double *g, cons
 }
 
 static void precond(const struct sl_objective *o, const double *diag, double *M) {
-    for (int64_t i = 0; i < o->dim; i++) M[i] = (1.0 - PCG_ALPHA) * o->l2 + PCG_ALPHA * diag[i];
+    for (int64_t i = 0; i < o->n_loc; i++) M[i] = (1.0 - PCG_ALPHA) * o->l2 + PCG_ALPHA * diag[i];
     /* Without regularisation (lambda = 0) or on the intercept the identity
      * part is 0: keep M positive. */
-    for (int64_t i = 0; i < o->dim; i++)
+    for (int64_t i = 0; i < o->n_loc; i++)
         if (!(M[i] > 1e-12)) M[i] = M[i] > 0 ? M[i] + 1e-12 : 1e-12;
 }
 
@@ -76,9 +82,10 @@ enum sl_status sl_newton(struct sl_objective *o, double *w, const struct sl_opti
                          sl_iter_fn cb, void *ctx, struct sl_optim_result *res) {
     const double eta0 = 1e-4, eta1 = 0.25, eta2 = 0.75;
     const double sigma1 = 0.25, sigma2 = 0.5, sigma3 = 4.0;
-    const int64_t n = o->dim;
-    /* One allocation for the working vectors, all (dim). */
-    double *mem = sl_calloc((size_t)(11 * n), sizeof(double));
+    const int64_t n = o->n_loc;
+    /* One allocation for the working vectors, all (n_loc): this rank's
+     * slices (objective.h). */
+    double *mem = sl_calloc((size_t)(11 * (n ? n : 1)), sizeof(double));
     double *g = mem, *g_new = mem + n, *diag = mem + 2 * n, *diag_new = mem + 3 * n;
     double *M = mem + 4 * n, *s = mem + 5 * n, *w_new = mem + 6 * n;
     struct pcg_work wk = {mem + 7 * n, mem + 8 * n, mem + 9 * n, mem + 10 * n};
@@ -96,6 +103,7 @@ enum sl_status sl_newton(struct sl_objective *o, double *w, const struct sl_opti
     /* Initial radius: ||g||_{M^-1}, as TRON. */
     double delta = 0.0;
     for (int64_t i = 0; i < n; i++) delta += g[i] * g[i] / M[i];
+    sl_obj_sum(o, &delta, 1);
     delta = sqrt(delta);
     converged = gnorm0 == 0.0;
     double t_step = sl_wtime(), ar_step = o->comm->allreduce_seconds;
@@ -103,12 +111,16 @@ enum sl_status sl_newton(struct sl_objective *o, double *w, const struct sl_opti
     while (!converged && iter < opt->max_iter) {
         cg_in_iter += trpcg(o, delta, g, M, s, &wk);
         for (int64_t i = 0; i < n; i++) w_new[i] = w[i] + s[i];
-        double gs = sl_dot(g, s, n);
-        double prered = -0.5 * (gs - sl_dot(s, wk.r, n));
+        double q[2] = {sl_dot(g, s, n), sl_dot(s, wk.r, n)};
+        sl_obj_sum(o, q, 2);
+        double gs = q[0];
+        double prered = -0.5 * (gs - q[1]);
         st = sl_obj_fg(o, w_new, g_new, diag_new, &trial);
         if (st) goto out;
         double actred = cur.objective - trial.objective;
-        double snorm = sqrt(sl_dot_m(s, M, s, n));
+        double snorm = sl_dot_m(s, M, s, n);
+        sl_obj_sum(o, &snorm, 1);
+        snorm = sqrt(snorm);
         if (iter == 0) delta = fmin(delta, snorm);
         double denom = trial.objective - cur.objective - gs;
         double alpha = denom <= 0 ? sigma3 : fmax(sigma1, -0.5 * (gs / denom));

@@ -104,17 +104,24 @@ enum sl_status sl_obj_init(struct sl_objective *o, const struct sl_shard *s, int
     o->n_cols = n_cols;
     o->dim = n_cols + o->fit_intercept;
     o->inv_n = 1.0 / (double)s->n_rows_global;
+    /* Slices as even as they go, the first dim % size ranks one longer. */
+    o->counts = sl_malloc(sizeof(int64_t) * (size_t)c->size);
+    for (int r = 0; r < c->size; r++) {
+        o->counts[r] = o->dim / c->size + (r < o->dim % c->size ? 1 : 0);
+        if (r < c->rank) o->lo += o->counts[r];
+    }
+    o->n_loc = o->counts[c->rank];
     size_t nr = (size_t)(s->n_rows ? s->n_rows : 1);
     o->dhess = sl_calloc(nr, sizeof(double));
     o->dhess_trial = sl_calloc(nr, sizeof(double));
     o->tmp = s->dense ? sl_calloc(nr, sizeof(double)) : NULL;
-    o->rec = s->dense ? NULL : sl_calloc((size_t)(2 * (n_cols ? n_cols : 1)), sizeof(double));
-    /* [g, gb, diag, diagb] plus [loss, correct, stop]: see sl_obj_fg. */
-    o->buf = sl_calloc((size_t)(2 * n_cols + 5), sizeof(double));
+    o->rec = sl_calloc((size_t)(s->dense ? o->dim + 1 : 2 * n_cols + 1), sizeof(double));
+    o->buf = sl_calloc((size_t)(2 * o->dim + 3), sizeof(double));
     return SL_OK;
 }
 
 void sl_obj_free(struct sl_objective *o) {
+    free(o->counts);
     free(o->dhess);
     free(o->dhess_trial);
     free(o->tmp);
@@ -123,47 +130,83 @@ void sl_obj_free(struct sl_objective *o) {
     memset(o, 0, sizeof *o);
 }
 
+const double *sl_obj_gather(struct sl_objective *o, const double *x) {
+    /* Sparse passes load the point into their records, so buf is free again
+     * for the sums; the dense kernels read it while they write into buf. */
+    double *full = o->shard->dense ? o->rec : o->buf;
+    sl_comm_allgather_f64(o->comm, x, full, o->counts);
+    return full;
+}
+
+void sl_obj_sum(struct sl_objective *o, double *v, int k) {
+    if (o->comm->size > 1) sl_comm_sum_f64(o->comm, v, (size_t)k);
+}
+
+/* out: (n_loc) <- this rank's slice of F's derivative from the summed pass
+ * sums: (dim), out_j = sum_j / n + lambda x_j, x: (n_loc) the slice of the
+ * point (the intercept, global index n_cols, is not regularised). */
+static void slice_derivative(const struct sl_objective *o, const double *sums, const double *x,
+                             double *out) {
+    const double *sl = sums + o->lo;
+    const int64_t nw = o->n_cols - o->lo < o->n_loc ? o->n_cols - o->lo : o->n_loc;
+    for (int64_t j = 0; j < nw; j++) out[j] = sl[j] * o->inv_n + o->l2 * x[j];
+    for (int64_t j = nw; j < o->n_loc; j++) out[j] = sl[j] * o->inv_n;
+}
+
 enum sl_status sl_obj_fg(struct sl_objective *o, const double *w, double *g, double *diag,
                          struct sl_fg_info *info) {
     const int64_t nc = o->n_cols, dim = o->dim;
-    const double b = o->fit_intercept ? w[nc] : 0.0;
-    /* buf: [g (n_cols), gb, diag (n_cols), diagb | loss_sum, correct, stop].
-     * With diag the gradient and diagonal travel in one allreduce. */
-    const size_t nsum = diag ? (size_t)(2 * nc + 2) : (size_t)(nc + 1);
-    double *buf = o->buf;
-    double *gb = buf + nc, *dg = diag ? buf + nc + 1 : NULL, *dgb = diag ? buf + 2 * nc + 1 : NULL;
-    double *tail = buf + nsum;
+    const double *full = sl_obj_gather(o, w);
+    const double b = o->fit_intercept ? full[nc] : 0.0;
+    double wsq = 0.0;
+    for (int64_t j = 0; j < nc; j++) wsq += full[j] * full[j];
+    /* buf: [g (n_cols), gb | diag (n_cols), diagb | loss_sum, correct, stop]
+     * (gb and diagb only with an intercept): one allreduce sums it all. */
+    const size_t nsum = diag ? (size_t)(2 * dim) : (size_t)dim;
+    double *buf = o->buf, *dg = diag ? buf + dim : NULL, *tail = buf + nsum;
+    double gb = 0.0, dgb = 0.0, loss = 0.0, correct = 0.0;
     double t0 = sl_wtime();
     if (o->shard->dense) {
-        memset(buf, 0, sizeof(double) * (nsum + 3));
-        sl_kernel_fg_dense(o->shard, w, b, buf, gb, dg, dgb, o->dhess_trial, o->tmp, &tail[0],
-                           &tail[1]);
+        memset(buf, 0, sizeof(double) * nsum);
+        sl_kernel_fg_dense(o->shard, full, b, buf, &gb, dg, &dgb, o->dhess_trial, o->tmp, &loss,
+                           &correct);
     } else {
-        /* rec: (n_cols, 2) rows [w_j, g_j]; g is copied out into buf for the allreduce. */
-        records_load(o->rec, w, nc);
-        memset(buf + nc, 0, sizeof(double) * (nsum - (size_t)nc + 3));
-        sl_kernel_fg_csr(o->shard, o->rec, b, gb, dg, dgb, o->dhess_trial, &tail[0], &tail[1]);
+        /* rec: (n_cols, 2) rows [w_j, g_j]; g is copied out into buf. */
+        records_load(o->rec, full, nc);
+        if (dg) memset(dg, 0, sizeof(double) * (size_t)nc);
+        sl_kernel_fg_csr(o->shard, o->rec, b, &gb, dg, &dgb, o->dhess_trial, &loss, &correct);
         records_sums(o->rec, buf, nc);
     }
+    if (o->fit_intercept) {
+        buf[nc] = gb;
+        if (dg) dg[nc] = dgb;
+    }
+    tail[0] = loss;
+    tail[1] = correct;
+    tail[2] = (o->stop_flag && *o->stop_flag) ? 1.0 : 0.0;
     o->compute_seconds += sl_wtime() - t0;
     o->passes++;
-    tail[2] = (o->stop_flag && *o->stop_flag) ? 1.0 : 0.0;
     sl_comm_sum_f64(o->comm, buf, nsum + 3);
     if (tail[2] > 0) return SL_ERR_INTERRUPTED;
 
-    double wsq = 0.0, gsq = 0.0;
+    /* Every rank has the whole sum: |grad F| over all of it, this rank's
+     * slice into g (and diag). The point is still in the records (sparse:
+     * w_j at rec[2j]; buf now holds the sums) or in rec (dense). */
+    const int64_t stride = o->shard->dense ? 1 : 2;
+    double gsq = 0.0;
     for (int64_t j = 0; j < nc; j++) {
-        wsq += w[j] * w[j];
-        g[j] = buf[j] * o->inv_n + o->l2 * w[j];
-        gsq += g[j] * g[j];
-        if (diag) diag[j] = dg[j] * o->inv_n + o->l2;
+        double gj = buf[j] * o->inv_n + o->l2 * o->rec[stride * j];
+        gsq += gj * gj;
     }
-    if (o->fit_intercept) {
-        g[nc] = *gb * o->inv_n;
-        gsq += g[nc] * g[nc];
-        if (diag) diag[nc] = *dgb * o->inv_n;
+    if (o->fit_intercept) gsq += (buf[nc] * o->inv_n) * (buf[nc] * o->inv_n);
+    slice_derivative(o, buf, w, g);
+    if (diag) {
+        /* The diagonal of lambda I + (1/n) X^T D X; the intercept's has no lambda. */
+        const double *sl = dg + o->lo;
+        const int64_t nw = nc - o->lo < o->n_loc ? nc - o->lo : o->n_loc;
+        for (int64_t j = 0; j < nw; j++) diag[j] = sl[j] * o->inv_n + o->l2;
+        for (int64_t j = nw; j < o->n_loc; j++) diag[j] = sl[j] * o->inv_n;
     }
-    (void)dim;
     info->logloss = tail[0] * o->inv_n;
     info->objective = info->logloss + 0.5 * o->l2 * wsq;
     info->accuracy = tail[1] * o->inv_n;
@@ -179,21 +222,22 @@ void sl_obj_accept(struct sl_objective *o) {
 
 void sl_obj_hv(struct sl_objective *o, const double *v, double *hv) {
     const int64_t nc = o->n_cols;
-    const double vb = o->fit_intercept ? v[nc] : 0.0;
+    const double *full = sl_obj_gather(o, v);
+    const double vb = o->fit_intercept ? full[nc] : 0.0;
     double *buf = o->buf; /* [hv (n_cols), hvb] */
+    double hvb = 0.0;
     double t0 = sl_wtime();
     if (o->shard->dense) {
-        memset(buf, 0, sizeof(double) * (size_t)(nc + 1));
-        sl_kernel_hv_dense(o->shard, o->dhess, v, vb, buf, buf + nc, o->tmp);
+        memset(buf, 0, sizeof(double) * (size_t)nc);
+        sl_kernel_hv_dense(o->shard, o->dhess, full, vb, buf, &hvb, o->tmp);
     } else {
-        records_load(o->rec, v, nc); /* (n_cols, 2) rows [v_j, (Hv)_j] */
-        buf[nc] = 0.0;
-        sl_kernel_hv_csr(o->shard, o->dhess, o->rec, vb, buf + nc);
+        records_load(o->rec, full, nc); /* (n_cols, 2) rows [v_j, (Hv)_j] */
+        sl_kernel_hv_csr(o->shard, o->dhess, o->rec, vb, &hvb);
         records_sums(o->rec, buf, nc);
     }
+    if (o->fit_intercept) buf[nc] = hvb;
     o->compute_seconds += sl_wtime() - t0;
     o->passes++;
-    sl_comm_sum_f64(o->comm, buf, (size_t)(nc + 1));
-    for (int64_t j = 0; j < nc; j++) hv[j] = buf[j] * o->inv_n + o->l2 * v[j];
-    if (o->fit_intercept) hv[nc] = buf[nc] * o->inv_n;
+    sl_comm_sum_f64(o->comm, buf, (size_t)o->dim);
+    slice_derivative(o, buf, v, hv);
 }

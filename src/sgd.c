@@ -106,12 +106,16 @@ enum sl_status sl_sgd(struct sl_objective *o, double *w, const struct sl_optim_o
     const int64_t steps = (s->n_rows_global + per_round - 1) / per_round;
     /* Model averaging weight: this rank's share of the rows. */
     const double share = (double)s->n_rows / (double)s->n_rows_global;
-    struct sgd_state st = {s, nc, w, 1.0, o->fit_intercept ? w[nc] : 0.0, NULL};
+    /* SGD steps on the whole model, so it keeps the whole of it (dim); w, the
+     * start point and the result, is this rank's slice (objective.h). */
+    double *wf = sl_malloc(sizeof(double) * (size_t)(n ? n : 1));
+    memcpy(wf, sl_obj_gather(o, w), sizeof(double) * (size_t)n);
+    struct sgd_state st = {s, nc, wf, 1.0, o->fit_intercept ? wf[nc] : 0.0, NULL};
     st.m = sl_calloc((size_t)B, sizeof(double));
     int64_t *perm = sl_malloc(sizeof(int64_t) * (size_t)(s->n_rows ? s->n_rows : 1));
     for (int64_t i = 0; i < s->n_rows; i++) perm[i] = i;
     uint64_t rng = opt->seed * 0x9E3779B97F4A7C15ull + (uint64_t)c->rank + 1;
-    double *g = sl_calloc((size_t)n, sizeof(double));
+    double *g = sl_calloc((size_t)(o->n_loc ? o->n_loc : 1), sizeof(double));
     /* avg: (dim) running mean of synchronised models, when averaging. */
     double *avg = opt->average ? sl_calloc((size_t)n, sizeof(double)) : NULL;
     int64_t n_avg = 0;
@@ -140,16 +144,16 @@ enum sl_status sl_sgd(struct sl_objective *o, double *w, const struct sl_optim_o
             if ((t + 1) % K == 0 || k == steps - 1) {
                 /* Average over ranks, weighted by rows: w = sum_r share_r w_r. */
                 materialize(&st);
-                if (o->fit_intercept) w[nc] = st.b;
+                if (o->fit_intercept) wf[nc] = st.b;
                 o->compute_seconds += sl_wtime() - t0;
                 if (c->size > 1) {
-                    for (int64_t j = 0; j < n; j++) w[j] *= share;
-                    sl_comm_sum_f64(c, w, (size_t)n);
+                    for (int64_t j = 0; j < n; j++) wf[j] *= share;
+                    sl_comm_sum_f64(c, wf, (size_t)n);
                 }
-                st.b = o->fit_intercept ? w[nc] : 0.0;
+                st.b = o->fit_intercept ? wf[nc] : 0.0;
                 if (avg && epoch >= avg_from) {
                     n_avg++;
-                    for (int64_t j = 0; j < n; j++) avg[j] += (w[j] - avg[j]) / (double)n_avg;
+                    for (int64_t j = 0; j < n; j++) avg[j] += (wf[j] - avg[j]) / (double)n_avg;
                 }
                 t0 = sl_wtime();
             }
@@ -157,7 +161,7 @@ enum sl_status sl_sgd(struct sl_objective *o, double *w, const struct sl_optim_o
         o->compute_seconds += sl_wtime() - t0;
         /* Full objective of the model (the averaged one once averaging has
          * started): one more pass per epoch. */
-        const double *model = n_avg > 0 ? avg : w;
+        const double *model = (n_avg > 0 ? avg : wf) + o->lo; /* the same on every rank */
         if ((rc = sl_obj_fg(o, model, g, NULL, &info))) break;
         res->iterations = epoch;
         if (cb) {
@@ -169,8 +173,9 @@ enum sl_status sl_sgd(struct sl_objective *o, double *w, const struct sl_optim_o
         t_step = sl_wtime();
         ar_step = c->allreduce_seconds;
     }
-    if (n_avg > 0) memcpy(w, avg, sizeof(double) * (size_t)n);
+    memcpy(w, (n_avg > 0 ? avg : wf) + o->lo, sizeof(double) * (size_t)o->n_loc);
     res->final = info;
+    free(wf);
     free(avg);
     free(g);
     free(batch);

@@ -2,7 +2,9 @@
  * against central finite differences, on sparse (CSR) and dense shards, with
  * and without intercept, on however many ranks mpirun starts. Each rank
  * builds its own rows of one fixed global data set, and the summed objective
- * is checked against a naive sum over all rows on each rank. */
+ * is checked against a naive sum over all rows on each rank. Every rank holds
+ * the whole of each vector here and hands the objective its slice
+ * [lo, lo + n_loc) (objective.h); it checks the elements of its slice. */
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -58,7 +60,7 @@ static double run_case(struct sl_comm *c, int dense, int intercept, double l2) {
     check(map.n_used == (dense ? D : D - 1), "columns kept", (double)map.n_used, D - 1);
     struct sl_objective o;
     if (sl_obj_init(&o, &s, map.n_used, l2, intercept, c) != SL_OK) failures++;
-    const int64_t n = o.dim;
+    const int64_t n = o.dim, lo = o.lo, hi = o.lo + o.n_loc;
     double *w = calloc((size_t)n, sizeof(double)), *g = calloc((size_t)n, sizeof(double));
     double *gt = calloc((size_t)n, sizeof(double)), *v = calloc((size_t)n, sizeof(double));
     double *hv = calloc((size_t)n, sizeof(double)), *diag = calloc((size_t)n, sizeof(double));
@@ -69,8 +71,14 @@ static double run_case(struct sl_comm *c, int dense, int intercept, double l2) {
         v[j] = synth_cell(2000 + (int)j, 7);
     }
     struct sl_fg_info info, ti;
-    if (sl_obj_fg(&o, w, g, diag, &info) != SL_OK) failures++;
+    if (sl_obj_fg(&o, w + lo, g + lo, diag + lo, &info) != SL_OK) failures++;
     sl_obj_accept(&o);
+    /* |grad F| is that of the whole gradient: every rank's slice together. */
+    double gsq = 0.0, gsum;
+    for (int64_t j = lo; j < hi; j++) gsq += g[j] * g[j];
+    MPI_Allreduce(&gsq, &gsum, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    check(fabs(info.grad_norm - sqrt(gsum)) <= 1e-13 * sqrt(gsum), "gradient norm of the slices",
+          info.grad_norm, sqrt(gsum));
     double ref = naive_objective(w, &map, dense, intercept, l2);
     check(fabs(info.objective - ref) <= 1e-13 * ref, "objective vs naive sum over all rows",
           info.objective, ref);
@@ -78,23 +86,24 @@ static double run_case(struct sl_comm *c, int dense, int intercept, double l2) {
     for (int64_t j = 0; j < n; j++) {
         memcpy(wp, w, sizeof(double) * (size_t)n);
         wp[j] = w[j] + h;
-        if (sl_obj_fg(&o, wp, gt, NULL, &ti) != SL_OK) failures++;
+        if (sl_obj_fg(&o, wp + lo, gt + lo, NULL, &ti) != SL_OK) failures++;
         double fp = ti.objective;
         wp[j] = w[j] - h;
-        if (sl_obj_fg(&o, wp, gt, NULL, &ti) != SL_OK) failures++;
+        if (sl_obj_fg(&o, wp + lo, gt + lo, NULL, &ti) != SL_OK) failures++;
         double fd = (fp - ti.objective) / (2 * h);
-        check(fabs(fd - g[j]) <= 1e-7 * fmax(1.0, fabs(g[j])), "gradient vs finite difference",
-              g[j], fd);
+        if (j >= lo && j < hi)
+            check(fabs(fd - g[j]) <= 1e-7 * fmax(1.0, fabs(g[j])), "gradient vs finite difference",
+                  g[j], fd);
     }
     /* Hv against the difference of gradients along v. */
-    sl_obj_hv(&o, v, hv);
+    sl_obj_hv(&o, v + lo, hv + lo);
     for (int64_t j = 0; j < n; j++) {
         wp[j] = w[j] + h * v[j];
         gm[j] = w[j] - h * v[j];
     }
-    if (sl_obj_fg(&o, wp, gp, NULL, &ti) != SL_OK) failures++;
-    if (sl_obj_fg(&o, gm, gt, NULL, &ti) != SL_OK) failures++;
-    for (int64_t j = 0; j < n; j++) {
+    if (sl_obj_fg(&o, wp + lo, gp + lo, NULL, &ti) != SL_OK) failures++;
+    if (sl_obj_fg(&o, gm + lo, gt + lo, NULL, &ti) != SL_OK) failures++;
+    for (int64_t j = lo; j < hi; j++) {
         double fd = (gp[j] - gt[j]) / (2 * h);
         check(fabs(fd - hv[j]) <= 1e-6 * fmax(1.0, fabs(hv[j])), "Hv vs finite difference", hv[j],
               fd);
@@ -103,13 +112,14 @@ static double run_case(struct sl_comm *c, int dense, int intercept, double l2) {
     for (int64_t j = 0; j < n; j++) {
         memset(v, 0, sizeof(double) * (size_t)n);
         v[j] = 1.0;
-        sl_obj_hv(&o, v, hv);
-        check(fabs(hv[j] - diag[j]) <= 1e-12 * fmax(1.0, fabs(diag[j])), "Hessian diagonal",
-              diag[j], hv[j]);
+        sl_obj_hv(&o, v + lo, hv + lo);
+        if (j >= lo && j < hi)
+            check(fabs(hv[j] - diag[j]) <= 1e-12 * fmax(1.0, fabs(diag[j])), "Hessian diagonal",
+                  diag[j], hv[j]);
     }
     /* The loss at w = 0 is log 2 exactly, whatever the data. */
     memset(wp, 0, sizeof(double) * (size_t)n);
-    if (sl_obj_fg(&o, wp, gt, NULL, &ti) != SL_OK) failures++;
+    if (sl_obj_fg(&o, wp + lo, gt + lo, NULL, &ti) != SL_OK) failures++;
     check(fabs(ti.objective - log(2.0)) < 1e-15, "F(0) = log 2", ti.objective, log(2.0));
     double f = info.objective;
     free(w), free(g), free(gt), free(v), free(hv), free(diag), free(wp), free(gp), free(gm);

@@ -3,14 +3,20 @@
  *   F(w,b) = (1/n) sum_i log(1 + exp(-y_i (w.x_i + b))) + (lambda/2) ||w||^2
  *
  * n is the global row count, b is not regularised. The optimisers see the
- * loss only through sl_obj_fg / sl_obj_hv and never the data format. Each
- * evaluation is one fused pass over the local shard followed by one
- * allreduce, so every rank ends with the same global value and gradient.
+ * loss only through sl_obj_fg / sl_obj_hv and never the data format.
  *
  * Vectors have length dim = n_cols (+1 when fit_intercept, the intercept
  * last). n_cols is the number of columns that occur in some row of some
  * shard (sl_colmap_build), not the file's d: columns that carry no data
- * have weight 0 at the optimum and are left out of every vector. */
+ * have weight 0 at the optimum and are left out of every vector.
+ *
+ * The optimisers' vectors are split over the ranks: each rank holds only its
+ * slice [lo, lo + n_loc) of w, of the gradient and of every other vector, so
+ * their memory and their vector work shrink with the rank count, as the
+ * shard does. An evaluation gathers the point from the slices (allgather),
+ * makes one fused pass over the local shard, sums the pass's gradient (and
+ * loss) over the ranks with one in-place allreduce and keeps this rank's
+ * slice of it. Dot products over slices are summed with sl_obj_sum. */
 #ifndef SHARDLEARN_OBJECTIVE_H
 #define SHARDLEARN_OBJECTIVE_H
 
@@ -45,12 +51,16 @@ struct sl_objective {
     int fit_intercept;
     int64_t n_cols;            /* columns in the working space */
     int64_t dim;               /* n_cols + fit_intercept */
+    int64_t lo, n_loc;         /* this rank's slice of every optimiser vector */
+    int64_t *counts;           /* (ranks) every rank's n_loc, in rank order */
     double inv_n;              /* 1 / n_rows_global */
     double *dhess;             /* (n_rows) sigma(z)(1 - sigma(z)) at the last fg point */
     double *dhess_trial;       /* (n_rows) scratch for a trial point, swapped on accept */
     double *tmp;               /* (n_rows) scratch for the dense kernels */
-    double *rec;               /* (2*n_cols) sparse kernels: [x_j, sum_j] per column */
-    double *buf;               /* (2*n_cols + 5) allreduce buffer */
+    double *rec;               /* sparse: (2*n_cols) the kernels' [x_j, sum_j] per column;
+                                  dense: (dim) the gathered point */
+    double *buf;               /* (2*dim + 3) sparse: the gathered point, then the
+                                  allreduce of [g | diag | loss...]; dense: the sums */
     const volatile sig_atomic_t *stop_flag; /* set by a signal handler; may be NULL */
     double compute_seconds;    /* wall time in local passes */
     int64_t passes;            /* passes over the shard */
@@ -68,16 +78,25 @@ enum sl_status sl_obj_init(struct sl_objective *o, const struct sl_shard *s, int
                            double l2, int fit_intercept, struct sl_comm *c) SL_WARN_UNUSED;
 void sl_obj_free(struct sl_objective *o);
 
-/* Collective. g: (dim) <- grad F at w; diag (may be NULL): (dim) <- the
- * diagonal of the Hessian at w. Keeps sigma(1-sigma) at w for sl_obj_hv only
- * after sl_obj_accept (a trial point that is rejected leaves it untouched).
- * Returns SL_ERR_INTERRUPTED on every rank when any rank's stop_flag is set. */
+/* Collective. w: (n_loc) this rank's slice of the point; g: (n_loc) <- the
+ * same slice of grad F at w; diag (may be NULL): (n_loc) <- that slice of the
+ * Hessian's diagonal at w. info is global. Keeps sigma(1-sigma) at w for
+ * sl_obj_hv only after sl_obj_accept (a trial point that is rejected leaves
+ * it untouched). Returns SL_ERR_INTERRUPTED on every rank when any rank's
+ * stop_flag is set. */
 enum sl_status sl_obj_fg(struct sl_objective *o, const double *w, double *g, double *diag,
                          struct sl_fg_info *info) SL_WARN_UNUSED;
 /* Makes the last sl_obj_fg point the one sl_obj_hv differentiates at. */
 void sl_obj_accept(struct sl_objective *o);
-/* Collective. hv: (dim) <- Hessian at the accepted point times v: (dim). */
+/* Collective. hv: (n_loc) <- this rank's slice of the Hessian at the accepted
+ * point times v, v: (n_loc) its slice. */
 void sl_obj_hv(struct sl_objective *o, const double *v, double *hv);
+/* Collective. v: (k) each rank's partial sums (dot products over its slices)
+ * <- their sums over the ranks, the same on every rank. */
+void sl_obj_sum(struct sl_objective *o, double *v, int k);
+/* Collective. The whole vector (dim) of which x: (n_loc) is this rank's
+ * slice. Points into the objective's buffer: valid until its next call. */
+const double *sl_obj_gather(struct sl_objective *o, const double *x);
 
 /* Stable pieces, exposed for tests: log(1 + exp(-z)) and 1/(1 + exp(-z)). */
 double sl_log1pexp_neg(double z);

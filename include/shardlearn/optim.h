@@ -40,7 +40,8 @@ struct sl_iter_info {
     int64_t cg_steps;         /* newton: CG steps in this iteration */
 };
 
-/* Called on every rank after each step, with the current weights (dim);
+/* Called on every rank after each step, with this rank's slice of the
+ * current weights (o->n_loc, objective.h; sl_obj_gather gives the whole);
  * it may call collectives (all ranks call it at the same point). */
 typedef void (*sl_iter_fn)(const struct sl_iter_info *it, const double *w, void *ctx);
 
@@ -50,7 +51,8 @@ struct sl_optim_result {
     struct sl_fg_info final; /* at the returned w */
 };
 
-/* Collective. w: (o->dim) the start point on entry, the solution on return.
+/* Collective. w: (o->n_loc) this rank's slice of the start point on entry,
+ * of the solution on return.
  * Returns SL_ERR_INTERRUPTED when a stop was requested (w is the last good
  * point), SL_OK otherwise (also when max_iter was reached unconverged). */
 enum sl_status sl_optimize(struct sl_objective *o, double *w, const struct sl_optim_opts *opt,

@@ -37,6 +37,7 @@ struct train_run {
     struct hist_row *hist;
     size_t n_hist, cap_hist;
     const struct sl_colmap *map;
+    struct sl_objective *obj;
     const struct sl_shard *val; /* NULL without --validation */
     double *val_margins;        /* (val->n_rows) */
     struct sl_model view;       /* full-d weights for scoring the validation set */
@@ -46,9 +47,11 @@ struct train_run {
 static const char *const FORMATS = "auto|libsvm|csv";
 static const char *const OPTIMIZERS = "newton|lbfgs|sgd";
 
-static void score_validation(struct train_run *r, const double *w, struct hist_row *h) {
+/* w: this rank's slice of the weights (objective.h). Collective. */
+static void score_validation(struct train_run *r, const double *w_loc, struct hist_row *h) {
     h->val_logloss = h->val_accuracy = h->val_auc = NAN;
     if (!r->val) return;
+    const double *w = sl_obj_gather(r->obj, w_loc);
     sl_colmap_expand(r->map, w, r->view.weights);
     r->view.intercept = r->view.fit_intercept ? w[r->map->n_used] : 0.0;
     sl_model_margins(&r->view, r->val, r->val_margins);
@@ -353,8 +356,10 @@ int sl_cmd_train(int argc, char **argv, struct sl_comm *c) {
     st = sl_obj_init(&obj, &shard, map.n_used, a.l2, !a.no_intercept, c);
     SL_ASSERT(st == SL_OK);
     obj.stop_flag = &sl_stop_signal;
-    double *w = sl_calloc((size_t)(obj.dim ? obj.dim : 1), sizeof(double));
-    struct train_run run = {c, &a, tr, NULL, 0, 0, &map, a.validation ? &val : NULL, NULL, {0}, 0.0};
+    /* w: this rank's slice of the weights (objective.h). */
+    double *w = sl_calloc((size_t)(obj.n_loc ? obj.n_loc : 1), sizeof(double));
+    struct train_run run = {c,    &a,   tr,  NULL, 0, 0, &map, &obj, a.validation ? &val : NULL,
+                            NULL, {0}, 0.0};
     if (run.val) {
         sl_model_init(&run.view, shard.n_features, !a.no_intercept);
         run.val_margins = sl_calloc((size_t)(val.n_rows ? val.n_rows : 1), sizeof(double));
@@ -387,8 +392,9 @@ int sl_cmd_train(int argc, char **argv, struct sl_comm *c) {
         }
         struct sl_model model;
         sl_model_init(&model, shard.n_features, !a.no_intercept);
-        sl_colmap_expand(&map, w, model.weights);
-        model.intercept = a.no_intercept ? 0.0 : w[map.n_used];
+        const double *w_all = sl_obj_gather(&obj, w);
+        sl_colmap_expand(&map, w_all, model.weights);
+        model.intercept = a.no_intercept ? 0.0 : w_all[map.n_used];
         model.objective = tot.res.final.objective;
         tot.total = sl_wtime() - t_start;
         tot.tracking = t_track_create + t_params + run.track_seconds;
