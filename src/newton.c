@@ -2,7 +2,9 @@
  * the method of LIBLINEAR's TRON (Lin, Weng & Keerthi 2008; Hsia, Chiang &
  * Lin 2018 for the diagonal preconditioner) and of distributed LIBLINEAR.
  * Each Hessian-vector product is one fused pass over the shard and one
- * allreduce; the gradient and the Hessian diagonal share one allreduce. */
+ * allreduce; the gradient and the Hessian diagonal share one allreduce.
+ * Every vector here is this rank's slice (objective.h), so each dot product
+ * is summed over the ranks with sl_obj_sum. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
