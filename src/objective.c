@@ -145,10 +145,18 @@ void sl_obj_sum(struct sl_objective *o, double *v, int k) {
 /* out: (n_loc) <- this rank's slice of F's derivative from the summed pass
  * sums: (dim), out_j = sum_j / n + lambda x_j, x: (n_loc) the slice of the
  * point (the intercept, global index n_cols, is not regularised). */
+/* Of this rank's slice, the elements [0, n) that are weights; the rest (at
+ * most the last one) is the intercept. A slice may be empty, or hold only the
+ * intercept, when there are more ranks than elements. */
+static int64_t slice_weights(const struct sl_objective *o) {
+    int64_t n = o->n_cols - o->lo;
+    return n < 0 ? 0 : n < o->n_loc ? n : o->n_loc;
+}
+
 static void slice_derivative(const struct sl_objective *o, const double *sums, const double *x,
                              double *out) {
     const double *sl = sums + o->lo;
-    const int64_t nw = o->n_cols - o->lo < o->n_loc ? o->n_cols - o->lo : o->n_loc;
+    const int64_t nw = slice_weights(o);
     for (int64_t j = 0; j < nw; j++) out[j] = sl[j] * o->inv_n + o->l2 * x[j];
     for (int64_t j = nw; j < o->n_loc; j++) out[j] = sl[j] * o->inv_n;
 }
@@ -203,7 +211,7 @@ enum sl_status sl_obj_fg(struct sl_objective *o, const double *w, double *g, dou
     if (diag) {
         /* The diagonal of lambda I + (1/n) X^T D X; the intercept's has no lambda. */
         const double *sl = dg + o->lo;
-        const int64_t nw = nc - o->lo < o->n_loc ? nc - o->lo : o->n_loc;
+        const int64_t nw = slice_weights(o);
         for (int64_t j = 0; j < nw; j++) diag[j] = sl[j] * o->inv_n + o->l2;
         for (int64_t j = nw; j < o->n_loc; j++) diag[j] = sl[j] * o->inv_n;
     }
