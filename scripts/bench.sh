@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The benchmark: shardlearn on 1 and 2 ranks against scikit-learn and
-# liblinear-train on one synthetic sparse data set and one objective, plus the
+# The benchmark: shardlearn on 1 and 2 ranks against scikit-learn, Spark MLlib
+# and liblinear-train on one synthetic sparse data set and one objective, plus the
 # cost of MLflow tracking. Installs what is missing, builds, generates the data
 # once (cached in bench-out/, git-ignored), runs everything in one go, prints
 # the tables and writes bench-out/bench.json and bench-out/bench.md.
@@ -19,6 +19,21 @@ if [ ! -x /usr/bin/time ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends time >/dev/null
 fi
+# Spark MLlib, a peer, needs a Java runtime and pyspark (unless --skip-spark).
+case " $* " in
+  *" --skip-spark "* | *" --render "*) ;;
+  *)
+    if ! command -v java >/dev/null 2>&1; then
+      SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+      $SUDO apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+        openjdk-17-jre-headless >/dev/null
+    fi
+    if ! .venv/bin/python -c "import pyspark" 2>/dev/null; then
+      .venv/bin/pip install -q -r scripts/requirements-bench.txt
+    fi
+    ;;
+esac
 ./scripts/build.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 exec .venv/bin/python scripts/bench/run_bench.py "$@"

@@ -78,6 +78,10 @@ def parse_args():
     ap.add_argument("--skip-tracking", action="store_true")
     ap.add_argument("--skip-control", action="store_true",
                     help="skip the in-cache control runs (the same pass over 4096 columns)")
+    ap.add_argument("--spark-budget", type=float, default=360.0,
+                    help="seconds of fitting Spark MLlib's maxIter sequence may spend")
+    ap.add_argument("--skip-spark", action="store_true",
+                    help="leave Spark MLlib out (it needs Java and pyspark)")
     ap.add_argument("--skip-scaling", action="store_true",
                     help="skip the memory runs on 3 and 4 ranks")
     ap.add_argument("--skip-sklearn-parse", action="store_true",
@@ -262,6 +266,27 @@ class Bench:
         w = np.load(str(out) + ".npy")
         return {"param": tol if solver == "liblinear" else max_iter, "seconds": info["fit_seconds"],
                 "n_iter": info["n_iter"], "F": objective(self.X, self.y, w, self.lam)}
+
+    def spark(self, budget):
+        """Spark MLlib's maxIter sequence, in one Spark session (spark_fit.py):
+        the runs as sequence() returns them, F recomputed here like every
+        other solver's, and Spark's time to read and cache the file."""
+        d = self.runs / "spark"
+        d.mkdir(exist_ok=True)
+        out = d / "fit"
+        iters = [25, 50, 100, 200, 400, 800, 1600]
+        self.run([sys.executable, HERE / "spark_fit.py", self.svm, self.npz, out, repr(self.lam),
+                  self.d, repr(self.fstar_prelim * (1 + TARGET_REL)), budget] + iters)
+        info = json.loads(Path(str(out) + ".json").read_text())
+        runs = []
+        for r in info["runs"]:
+            w = np.load(f"{out}.{r['param']}.npy")
+            runs.append({"param": r["param"], "seconds": r["seconds"], "n_iter": r["n_iter"],
+                         "F": objective(self.X, self.y, w, self.lam)})
+            gap = (runs[-1]["F"] - self.fstar_prelim) / self.fstar_prelim
+            log(f"  spark maxIter {r['param']}: {r['seconds']:.1f} s, F = {runs[-1]['F']:.12g} "
+                f"(gap {gap:.2e})")
+        return runs, info["load_seconds"]
 
     def sequence(self, name, params, run_one, budget, growth):
         """Runs run_one(p) for p in params until one reaches the target or the
@@ -448,6 +473,10 @@ def main():
     sksgd = [{"param": e + 1, "seconds": info["epoch_seconds"][e],
               "F": objective(b.X, b.y, np.load(f"{out}.{e + 1}.npy"), b.lam)}
              for e in range(a.sgd_epochs)]
+    spark, spark_load = [], None
+    if not a.skip_spark:
+        log("Spark MLlib LogisticRegression (L-BFGS, local[*]), maxIter sequence")
+        spark, spark_load = b.spark(a.spark_budget)
     sk_parse = None
     if not a.skip_sklearn_parse:
         log("scikit-learn load_svmlight_file (parse only, for reference)")
@@ -514,10 +543,14 @@ def main():
     for name, runs, kind in (("liblinear-train -s 0", ll, "process"),
                              ("sklearn LogisticRegression liblinear", skll, "fit"),
                              ("sklearn LogisticRegression lbfgs", sklb, "fit"),
-                             ("sklearn SGDClassifier", sksgd, "fit")):
+                             ("sklearn SGDClassifier", sksgd, "fit"),
+                             ("Spark MLlib LogisticRegression", spark, "fit")):
+        if not runs and name.startswith("Spark"):
+            continue
         tt = seq_to_target(runs, target)
-        rows.append({
-            "solver": name, "ranks": 1, "key": name, "kind": kind, "reached": tt["reached"],
+        rows.append({  # Spark runs on every core (local[*]): its ranks column is the cores
+            "solver": name, "ranks": b.cores if name.startswith("Spark") else 1, "key": name,
+            "kind": kind, "reached": tt["reached"],
             "solve_to_target_s": tt["seconds"] if kind == "fit" else None,
             "process_to_target_s": tt["seconds"] if kind == "process" else None,
             "lower_bound_s": tt.get("lower_bound_s"),
@@ -530,6 +563,7 @@ def main():
         })
     res["solvers"] = rows
     res["sklearn_parse_s"] = sk_parse
+    res["spark_load_s"] = spark_load
     res["tracking"] = tracking
     res["control"] = control
     res["scaling"] = scaling
@@ -845,6 +879,10 @@ def render_markdown(res):
         L.append(f"scikit-learn's `load_svmlight_file` takes {res['sklearn_parse_s']:.1f} s for this file "
                  f"({res['data']['file_bytes'] / 1e6 / res['sklearn_parse_s']:.0f} MB/s); add it to a scikit-learn "
                  f"fit time for its whole process.")
+    if res.get("spark_load_s"):
+        L.append("")
+        L.append(f"Spark MLlib (local[*], one session) reads and caches this file in {res['spark_load_s']:.1f} s with its "
+                 f"own LIBSVM reader; its times above are fit only, like scikit-learn's.")
     L.append("")
     L.append("| shardlearn run | passes | s / pass (compute) | nonzeros / s | % of bound | allreduce (s, ms / pass) | parse MB/s / rank | peak RSS / rank (MB) | shard CSR (MB) | RSS / CSR |")
     L.append("|---|---|---|---|---|---|---|---|---|---|")
@@ -933,6 +971,8 @@ def render_markdown(res):
 
 
 def fmt_param(solver, p):
+    if "Spark" in solver:
+        return f"maxIter {p}"
     if "lbfgs" in solver:
         return f"max_iter {p}"
     if "SGD" in solver:
