@@ -142,9 +142,6 @@ void sl_obj_sum(struct sl_objective *o, double *v, int k) {
     if (o->comm->size > 1) sl_comm_sum_f64(o->comm, v, (size_t)k);
 }
 
-/* out: (n_loc) <- this rank's slice of F's derivative from the summed pass
- * sums: (dim), out_j = sum_j / n + lambda x_j, x: (n_loc) the slice of the
- * point (the intercept, global index n_cols, is not regularised). */
 /* Of this rank's slice, the elements [0, n) that are weights; the rest (at
  * most the last one) is the intercept. A slice may be empty, or hold only the
  * intercept, when there are more ranks than elements. */
@@ -153,6 +150,9 @@ static int64_t slice_weights(const struct sl_objective *o) {
     return n < 0 ? 0 : n < o->n_loc ? n : o->n_loc;
 }
 
+/* out: (n_loc) <- this rank's slice of F's derivative from the summed pass
+ * sums: (dim), out_j = sum_j / n + lambda x_j, x: (n_loc) the slice of the
+ * point (the intercept, global index n_cols, is not regularised). */
 static void slice_derivative(const struct sl_objective *o, const double *sums, const double *x,
                              double *out) {
     const double *sl = sums + o->lo;
