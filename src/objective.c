@@ -116,7 +116,7 @@ enum sl_status sl_obj_init(struct sl_objective *o, const struct sl_shard *s, int
     o->dhess_trial = sl_calloc(nr, sizeof(double));
     o->tmp = s->dense ? sl_calloc(nr, sizeof(double)) : NULL;
     o->rec = sl_calloc((size_t)(s->dense ? o->dim + 1 : 2 * n_cols + 1), sizeof(double));
-    o->buf = sl_calloc((size_t)(2 * o->dim + 3), sizeof(double));
+    o->buf = sl_calloc((size_t)(2 * o->dim + 4), sizeof(double));
     return SL_OK;
 }
 
@@ -150,14 +150,16 @@ static int64_t slice_weights(const struct sl_objective *o) {
     return n < 0 ? 0 : n < o->n_loc ? n : o->n_loc;
 }
 
-/* out: (n_loc) <- this rank's slice of F's derivative from the summed pass
- * sums: (dim), out_j = sum_j / n + lambda x_j, x: (n_loc) the slice of the
- * point (the intercept, global index n_cols, is not regularised). */
+/* out: (n_loc) <- this rank's slice of a derivative of F from the summed
+ * pass sums: (dim), out_j = sum_j / n + the regulariser's part: lambda x_j
+ * with x: (n_loc) the slice of the point (gradient, Hessian times x), lambda
+ * with x NULL (the Hessian's diagonal). The intercept, global index n_cols,
+ * is not regularised. */
 static void slice_derivative(const struct sl_objective *o, const double *sums, const double *x,
                              double *out) {
     const double *sl = sums + o->lo;
     const int64_t nw = slice_weights(o);
-    for (int64_t j = 0; j < nw; j++) out[j] = sl[j] * o->inv_n + o->l2 * x[j];
+    for (int64_t j = 0; j < nw; j++) out[j] = sl[j] * o->inv_n + o->l2 * (x ? x[j] : 1.0);
     for (int64_t j = nw; j < o->n_loc; j++) out[j] = sl[j] * o->inv_n;
 }
 
@@ -166,13 +168,13 @@ enum sl_status sl_obj_fg(struct sl_objective *o, const double *w, double *g, dou
     const int64_t nc = o->n_cols, dim = o->dim;
     const double *full = sl_obj_gather(o, w);
     const double b = o->fit_intercept ? full[nc] : 0.0;
-    double wsq = 0.0;
-    for (int64_t j = 0; j < nc; j++) wsq += full[j] * full[j];
-    /* buf: [g (n_cols), gb | diag (n_cols), diagb | loss_sum, correct, stop]
-     * (gb and diagb only with an intercept): one allreduce sums it all. */
+    /* buf: [g (n_cols), gb | diag (n_cols), diagb | loss_sum, correct, stop,
+     * |w|^2 over the slices] (gb and diagb only with an intercept): one
+     * allreduce sums it all. */
     const size_t nsum = diag ? (size_t)(2 * dim) : (size_t)dim;
     double *buf = o->buf, *dg = diag ? buf + dim : NULL, *tail = buf + nsum;
-    double gb = 0.0, dgb = 0.0, loss = 0.0, correct = 0.0;
+    double gb = 0.0, dgb = 0.0, loss = 0.0, correct = 0.0, wsq_slice = 0.0;
+    for (int64_t j = 0; j < slice_weights(o); j++) wsq_slice += w[j] * w[j];
     double t0 = sl_wtime();
     if (o->shard->dense) {
         memset(buf, 0, sizeof(double) * nsum);
@@ -192,29 +194,20 @@ enum sl_status sl_obj_fg(struct sl_objective *o, const double *w, double *g, dou
     tail[0] = loss;
     tail[1] = correct;
     tail[2] = (o->stop_flag && *o->stop_flag) ? 1.0 : 0.0;
+    tail[3] = wsq_slice;
     o->compute_seconds += sl_wtime() - t0;
     o->passes++;
-    sl_comm_sum_f64(o->comm, buf, nsum + 3);
+    sl_comm_sum_f64(o->comm, buf, nsum + 4);
     if (tail[2] > 0) return SL_ERR_INTERRUPTED;
+    const double wsq = tail[3];
 
-    /* Every rank has the whole sum: |grad F| over all of it, this rank's
-     * slice into g (and diag). The point is still in the records (sparse:
-     * w_j at rec[2j]; buf now holds the sums) or in rec (dense). */
-    const int64_t stride = o->shard->dense ? 1 : 2;
-    double gsq = 0.0;
-    for (int64_t j = 0; j < nc; j++) {
-        double gj = buf[j] * o->inv_n + o->l2 * o->rec[stride * j];
-        gsq += gj * gj;
-    }
-    if (o->fit_intercept) gsq += (buf[nc] * o->inv_n) * (buf[nc] * o->inv_n);
+    /* This rank's slice of the summed gradient (and of the diagonal of
+     * lambda I + (1/n) X^T D X), and |grad F| summed over the slices. */
     slice_derivative(o, buf, w, g);
-    if (diag) {
-        /* The diagonal of lambda I + (1/n) X^T D X; the intercept's has no lambda. */
-        const double *sl = dg + o->lo;
-        const int64_t nw = slice_weights(o);
-        for (int64_t j = 0; j < nw; j++) diag[j] = sl[j] * o->inv_n + o->l2;
-        for (int64_t j = nw; j < o->n_loc; j++) diag[j] = sl[j] * o->inv_n;
-    }
+    if (diag) slice_derivative(o, dg, NULL, diag);
+    double gsq = 0.0;
+    for (int64_t j = 0; j < o->n_loc; j++) gsq += g[j] * g[j];
+    sl_obj_sum(o, &gsq, 1);
     info->logloss = tail[0] * o->inv_n;
     info->objective = info->logloss + 0.5 * o->l2 * wsq;
     info->accuracy = tail[1] * o->inv_n;

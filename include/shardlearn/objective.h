@@ -59,7 +59,7 @@ struct sl_objective {
     double *tmp;               /* (n_rows) scratch for the dense kernels */
     double *rec;               /* sparse: (2*n_cols) the kernels' [x_j, sum_j] per column;
                                   dense: (dim) the gathered point */
-    double *buf;               /* (2*dim + 3) sparse: the gathered point, then the
+    double *buf;               /* (2*dim + 4) sparse: the gathered point, then the
                                   allreduce of [g | diag | loss...]; dense: the sums */
     const volatile sig_atomic_t *stop_flag; /* set by a signal handler; may be NULL */
     double compute_seconds;    /* wall time in local passes */
