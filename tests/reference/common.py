@@ -1,7 +1,9 @@
 """Shared helpers for the reference tests: run shardlearn under mpirun, and
 compute the objective and scikit-learn's optimum for the same problem."""
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,9 +36,23 @@ def finish():
     print("PASS")
 
 
+_SESSIONS = tempfile.mkdtemp(prefix="sl-ompi-")
+atexit.register(shutil.rmtree, _SESSIONS, True)
+
+
+def mpi_env(extra=None):
+    """ENV with an Open MPI session directory of this job's own (and extra).
+    Open MPI 4.1 races on the shared /tmp/ompi.<host>.<uid> when two jobs of
+    one user start at the same moment (a twin-run test, ctest -j): one of them
+    dies before starting any rank. Removed when the test ends."""
+    env = dict(ENV, OMPI_MCA_orte_tmpdir_base=tempfile.mkdtemp(dir=_SESSIONS))
+    env.update(extra or {})
+    return env
+
+
 def run(args, np_=1, check_rc=True, timeout=120):
     cmd = [MPIRUN, "--oversubscribe", "-np", str(np_), BIN] + [str(a) for a in args]
-    p = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=timeout)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=mpi_env(), timeout=timeout)
     if check_rc and p.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr}")
     return p

@@ -13,7 +13,7 @@ import subprocess
 from fault_proxy import FaultProxy
 from mlflow_server import MlflowServer
 from track_common import (EXAMPLES, check, check_run_matches, finish, run_dir, self_signed_cert, state,
-                          train, train_cmd, ENV, workdir)
+                          train, train_cmd, mpi_env, workdir)
 
 d = workdir()
 train_svm = os.path.join(EXAMPLES, "train.svm")
@@ -125,7 +125,7 @@ with MlflowServer() as srv:
         a = ["--data", train_svm, "--tracking-uri", srv.url, "--experiment", "born-twice",
              "--tracking-dir", os.path.join(d, f"twin{i}"), "--tracking-flush-timeout", "120", "--quiet"]
         procs.append(subprocess.Popen(train_cmd(1, a), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True, env=ENV))
+                                      text=True, env=mpi_env()))
     for p in procs:
         out, err = p.communicate(timeout=300)
         check(p.returncode == 0 and "error" not in err, f"twin run: {err}")

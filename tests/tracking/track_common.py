@@ -10,7 +10,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reference"))
-from common import BIN, ENV, MPIRUN, check, finish, workdir  # noqa: E402,F401
+from common import BIN, ENV, MPIRUN, check, finish, mpi_env, workdir  # noqa: E402,F401
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 PER_ITER = ["objective", "train_logloss", "grad_norm", "accuracy"]
@@ -22,12 +22,12 @@ def train_cmd(np_, args):
 
 def train(np_, args, env=None, timeout=300):
     return subprocess.run(train_cmd(np_, args), capture_output=True, text=True,
-                          env=dict(ENV, **(env or {})), timeout=timeout)
+                          env=mpi_env(env), timeout=timeout)
 
 
 def sync(run_dir, uri, env=None, timeout=300):
     return subprocess.run([BIN, "mlflow-sync", run_dir, "--tracking-uri", uri, "--timeout", "120"],
-                          capture_output=True, text=True, env=dict(ENV, **(env or {})), timeout=timeout)
+                          capture_output=True, text=True, env=mpi_env(env), timeout=timeout)
 
 
 def run_dir(tracking_dir):
@@ -88,7 +88,7 @@ class Watched:
     def __init__(self, np_, args, env=None):
         import threading
         self.proc = subprocess.Popen(train_cmd(np_, args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, env=dict(ENV, **(env or {})))
+                                     text=True, env=mpi_env(env))
         self.lines, self.err = [], []
         self.threads = [threading.Thread(target=self._read, args=(s, l), daemon=True)
                         for s, l in ((self.proc.stdout, self.lines), (self.proc.stderr, self.err))]
