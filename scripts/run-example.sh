@@ -6,6 +6,12 @@ cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 ./scripts/build.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1
+# A session directory of this script's own: Open MPI 4.1 fails a job that
+# starts at the same moment as another of the same user (README: several
+# jobs on one host).
+OMPI_MCA_orte_tmpdir_base=$(mktemp -d)
+export OMPI_MCA_orte_tmpdir_base
+trap 'rm -rf "$OMPI_MCA_orte_tmpdir_base"' EXIT
 out=example-out
 mkdir -p "$out"
 mpirun --oversubscribe -np 2 build/shardlearn train \

@@ -9,21 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "data/reader.h"
 #include "shardlearn/data.h"
-#include "shardlearn/log.h"
+#include "test_util.h"
 
-static int failures = 0;
 static char tmpdir[256];
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "[rank %d] FAIL %s:%d: ", sl_log_rank(), __FILE__, __LINE__);         \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 /* Rank 0 writes the file; everyone waits for it. */
 static void write_file(const char *name, const char *text, char *path, size_t cap) {
@@ -71,7 +61,7 @@ static void good_cases(struct sl_comm *c) {
     char path[512];
     struct sl_shard s;
     struct sl_err err;
-    struct sl_load_opts o = {SL_FORMAT_AUTO, 0, 0};
+    struct sl_load_opts o = {.format = SL_FORMAT_AUTO};
 
     write_file("good.svm",
                "# a comment line\n"
@@ -146,7 +136,7 @@ static void bad_cases(struct sl_comm *c) {
         {"empty.svm", "", 0, "no data rows"},
         {"comments.svm", "# only\n\n", 0, "no data rows"},
     };
-    struct sl_load_opts o = {SL_FORMAT_AUTO, 0, 0};
+    struct sl_load_opts o = {.format = SL_FORMAT_AUTO};
     char path[512];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const struct bad *b = &cases[i];
@@ -230,8 +220,7 @@ static void parse_double_cases(void) {
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     struct sl_comm c;
-    sl_comm_init(&c);
-    sl_log_init(c.rank);
+    sl_comm_init(&c, MPI_COMM_WORLD);
     if (c.rank == 0) {
         snprintf(tmpdir, sizeof tmpdir, "/tmp/sl-test-data-XXXXXX");
         if (!mkdtemp(tmpdir)) return 2;
@@ -240,14 +229,10 @@ int main(int argc, char **argv) {
     good_cases(&c);
     bad_cases(&c);
     if (c.rank == 0) parse_double_cases();
-    int total = 0;
-    MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     if (c.rank == 0) {
         char cmd[300];
         snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
         if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
-        printf("%s (%d failures)\n", total ? "FAIL" : "PASS", total);
     }
-    MPI_Finalize();
-    return total ? 1 : 0;
+    return test_finish(c.rank);
 }

@@ -12,21 +12,14 @@
 #include <string.h>
 
 #include "shardlearn/comm.h"
-#include "shardlearn/log.h"
 #include "shardlearn/objective.h"
+#include "data/colmap.h"
 #include "synth.h"
+#include "test_util.h"
 
 #define N_GLOBAL 53
 #define D 17
 
-static int failures = 0;
-
-static void check(int ok, const char *what, double got, double want) {
-    if (!ok) {
-        fprintf(stderr, "[rank %d] FAIL %s: got %.17g want %.17g\n", sl_log_rank(), what, got, want);
-        failures++;
-    }
-}
 
 /* F at w computed naively over all N_GLOBAL rows, without the engine:
  * w is in the compacted numbering, mapped back to the file's columns through
@@ -57,10 +50,11 @@ static double run_case(struct sl_comm *c, int dense, int intercept, double l2) {
     synth_shard(&s, N_GLOBAL, D, dense, c);
     struct sl_colmap map;
     sl_colmap_build(&map, &s, c);
-    check(map.n_used == (dense ? D : D - 1), "columns kept", (double)map.n_used, D - 1);
-    struct sl_objective o;
-    if (sl_obj_init(&o, &s, map.n_used, l2, intercept, c) != SL_OK) failures++;
-    const int64_t n = o.dim, lo = o.lo, hi = o.lo + o.n_loc;
+    CHECK_NUM(map.n_used == (dense ? D : D - 1), "columns kept", (double)map.n_used, D - 1);
+    struct sl_objective *o;
+    if (sl_obj_create(&o, &s, map.n_used, l2, intercept, c) != SL_OK) failures++;
+    const struct sl_obj_shape *sh = sl_obj_shape(o);
+    const int64_t n = sh->dim, lo = sh->lo, hi = sh->lo + sh->n_loc;
     double *w = calloc((size_t)n, sizeof(double)), *g = calloc((size_t)n, sizeof(double));
     double *gt = calloc((size_t)n, sizeof(double)), *v = calloc((size_t)n, sizeof(double));
     double *hv = calloc((size_t)n, sizeof(double)), *diag = calloc((size_t)n, sizeof(double));
@@ -71,59 +65,59 @@ static double run_case(struct sl_comm *c, int dense, int intercept, double l2) {
         v[j] = synth_cell(2000 + (int)j, 7);
     }
     struct sl_fg_info info, ti;
-    if (sl_obj_fg(&o, w + lo, g + lo, diag + lo, &info) != SL_OK) failures++;
-    sl_obj_accept(&o);
+    if (sl_obj_fg(o, w + lo, g + lo, diag + lo, &info) != SL_OK) failures++;
+    sl_obj_accept(o);
     /* |grad F| is that of the whole gradient: every rank's slice together. */
     double gsq = 0.0, gsum;
     for (int64_t j = lo; j < hi; j++) gsq += g[j] * g[j];
     MPI_Allreduce(&gsq, &gsum, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-    check(fabs(info.grad_norm - sqrt(gsum)) <= 1e-13 * sqrt(gsum), "gradient norm of the slices",
+    CHECK_NUM(fabs(info.grad_norm - sqrt(gsum)) <= 1e-13 * sqrt(gsum), "gradient norm of the slices",
           info.grad_norm, sqrt(gsum));
     double ref = naive_objective(w, &map, dense, intercept, l2);
-    check(fabs(info.objective - ref) <= 1e-13 * ref, "objective vs naive sum over all rows",
+    CHECK_NUM(fabs(info.objective - ref) <= 1e-13 * ref, "objective vs naive sum over all rows",
           info.objective, ref);
     const double h = 1e-6;
     for (int64_t j = 0; j < n; j++) {
         memcpy(wp, w, sizeof(double) * (size_t)n);
         wp[j] = w[j] + h;
-        if (sl_obj_fg(&o, wp + lo, gt + lo, NULL, &ti) != SL_OK) failures++;
+        if (sl_obj_fg(o, wp + lo, gt + lo, NULL, &ti) != SL_OK) failures++;
         double fp = ti.objective;
         wp[j] = w[j] - h;
-        if (sl_obj_fg(&o, wp + lo, gt + lo, NULL, &ti) != SL_OK) failures++;
+        if (sl_obj_fg(o, wp + lo, gt + lo, NULL, &ti) != SL_OK) failures++;
         double fd = (fp - ti.objective) / (2 * h);
         if (j >= lo && j < hi)
-            check(fabs(fd - g[j]) <= 1e-7 * fmax(1.0, fabs(g[j])), "gradient vs finite difference",
+            CHECK_NUM(fabs(fd - g[j]) <= 1e-7 * fmax(1.0, fabs(g[j])), "gradient vs finite difference",
                   g[j], fd);
     }
     /* Hv against the difference of gradients along v. */
-    sl_obj_hv(&o, v + lo, hv + lo);
+    sl_obj_hv(o, v + lo, hv + lo);
     for (int64_t j = 0; j < n; j++) {
         wp[j] = w[j] + h * v[j];
         gm[j] = w[j] - h * v[j];
     }
-    if (sl_obj_fg(&o, wp + lo, gp + lo, NULL, &ti) != SL_OK) failures++;
-    if (sl_obj_fg(&o, gm + lo, gt + lo, NULL, &ti) != SL_OK) failures++;
+    if (sl_obj_fg(o, wp + lo, gp + lo, NULL, &ti) != SL_OK) failures++;
+    if (sl_obj_fg(o, gm + lo, gt + lo, NULL, &ti) != SL_OK) failures++;
     for (int64_t j = lo; j < hi; j++) {
         double fd = (gp[j] - gt[j]) / (2 * h);
-        check(fabs(fd - hv[j]) <= 1e-6 * fmax(1.0, fabs(hv[j])), "Hv vs finite difference", hv[j],
+        CHECK_NUM(fabs(fd - hv[j]) <= 1e-6 * fmax(1.0, fabs(hv[j])), "Hv vs finite difference", hv[j],
               fd);
     }
     /* diag(H) against e_j' H e_j. */
     for (int64_t j = 0; j < n; j++) {
         memset(v, 0, sizeof(double) * (size_t)n);
         v[j] = 1.0;
-        sl_obj_hv(&o, v + lo, hv + lo);
+        sl_obj_hv(o, v + lo, hv + lo);
         if (j >= lo && j < hi)
-            check(fabs(hv[j] - diag[j]) <= 1e-12 * fmax(1.0, fabs(diag[j])), "Hessian diagonal",
+            CHECK_NUM(fabs(hv[j] - diag[j]) <= 1e-12 * fmax(1.0, fabs(diag[j])), "Hessian diagonal",
                   diag[j], hv[j]);
     }
     /* The loss at w = 0 is log 2 exactly, whatever the data. */
     memset(wp, 0, sizeof(double) * (size_t)n);
-    if (sl_obj_fg(&o, wp + lo, gt + lo, NULL, &ti) != SL_OK) failures++;
-    check(fabs(ti.objective - log(2.0)) < 1e-15, "F(0) = log 2", ti.objective, log(2.0));
+    if (sl_obj_fg(o, wp + lo, gt + lo, NULL, &ti) != SL_OK) failures++;
+    CHECK_NUM(fabs(ti.objective - log(2.0)) < 1e-15, "F(0) = log 2", ti.objective, log(2.0));
     double f = info.objective;
     free(w), free(g), free(gt), free(v), free(hv), free(diag), free(wp), free(gp), free(gm);
-    sl_obj_free(&o);
+    sl_obj_destroy(o);
     sl_colmap_free(&map);
     synth_free(&s);
     return f;
@@ -132,8 +126,7 @@ static double run_case(struct sl_comm *c, int dense, int intercept, double l2) {
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     struct sl_comm c;
-    sl_comm_init(&c);
-    sl_log_init(c.rank);
+    sl_comm_init(&c, MPI_COMM_WORLD);
     double f[4];
     int k = 0;
     for (int dense = 0; dense <= 1; dense++)
@@ -141,10 +134,6 @@ int main(int argc, char **argv) {
     /* After the allreduce every rank must hold the very same numbers. */
     double mx[4];
     MPI_Allreduce(f, mx, 4, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    for (int i = 0; i < 4; i++) check(mx[i] == f[i], "same objective on every rank", f[i], mx[i]);
-    int total = 0;
-    MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-    if (c.rank == 0) printf("%s (%d failures)\n", total ? "FAIL" : "PASS", total);
-    MPI_Finalize();
-    return total ? 1 : 0;
+    for (int i = 0; i < 4; i++) CHECK_NUM(mx[i] == f[i], "same objective on every rank", f[i], mx[i]);
+    return test_finish(c.rank);
 }

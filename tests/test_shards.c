@@ -9,19 +9,7 @@
 #include <unistd.h>
 
 #include "shardlearn/data.h"
-#include "shardlearn/log.h"
-
-static int failures = 0;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "[rank %d] FAIL: ", sl_log_rank());                                    \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
+#include "test_util.h"
 
 /* Row i of every file: its label, nonzero count and entries. */
 static double row_label(int64_t i) { return i % 3 == 0 ? 1.0 : -1.0; }
@@ -43,7 +31,7 @@ static void write_file(const char *path, int64_t n, int trailing_newline) {
 static void check_file(struct sl_comm *c, const char *path, int64_t n) {
     struct sl_shard s;
     struct sl_err err;
-    struct sl_load_opts o = {SL_FORMAT_LIBSVM, 0, 0};
+    struct sl_load_opts o = {.format = SL_FORMAT_LIBSVM};
     if (sl_shard_load(&s, path, &o, c, &err) != SL_OK) {
         CHECK(0, "%s: %s", path, err.msg);
         return;
@@ -75,8 +63,7 @@ static void check_file(struct sl_comm *c, const char *path, int64_t n) {
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     struct sl_comm c;
-    sl_comm_init(&c);
-    sl_log_init(c.rank);
+    sl_comm_init(&c, MPI_COMM_WORLD);
     char dir[64] = "/tmp/sl-test-shards-XXXXXX";
     if (c.rank == 0 && !mkdtemp(dir)) return 2;
     MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
@@ -112,14 +99,10 @@ int main(int argc, char **argv) {
         MPI_Barrier(MPI_COMM_WORLD);
         check_file(&c, path, 9);
     }
-    int total = 0;
-    MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     if (c.rank == 0) {
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
         if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-        printf("%s (%d failures)\n", total ? "FAIL" : "PASS", total);
     }
-    MPI_Finalize();
-    return total ? 1 : 0;
+    return test_finish(c.rank);
 }

@@ -1,31 +1,38 @@
-/* comm.h - the only module that calls MPI collectives.
+/* comm.h - the only module that calls MPI.
  *
- * Every function here is collective over MPI_COMM_WORLD: all ranks call it
- * in the same order. Reductions are in place and split into chunks of at most
- * INT_MAX elements, so counts above 2^31 work. Time spent inside allreduce is
- * accumulated so the optimisers can report it separately. */
+ * An sl_comm wraps a communicator the caller owns (MPI_COMM_WORLD, or a
+ * sub-communicator from MPI_Comm_split), so the library can run on part of a
+ * job. Every function here but sl_comm_init is collective over it: all its
+ * ranks call it in the same order. Reductions are in place and split into
+ * chunks of at most INT_MAX elements, so counts above 2^31 work. Time spent
+ * in the optimisers' collectives is accumulated so they can report it. */
 #ifndef SHARDLEARN_COMM_H
 #define SHARDLEARN_COMM_H
 
+#include <mpi.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct sl_comm {
+    MPI_Comm comm; /* the caller's; not duplicated, not freed */
     int rank;
     int size;
-    double allreduce_seconds; /* wall time inside allreduce calls */
+    double allreduce_seconds; /* wall time inside the sums and gathers of vectors */
     int64_t allreduce_calls;
 };
 
-/* Not collective: fills rank/size from MPI_COMM_WORLD (MPI already started). */
-void sl_comm_init(struct sl_comm *c);
+/* Not collective. MPI must be initialised; comm stays the caller's. Also
+ * sets the rank that log messages carry (log.h). */
+void sl_comm_init(struct sl_comm *c, MPI_Comm comm);
 
 void sl_comm_sum_f64(struct sl_comm *c, double *buf, size_t n);
 void sl_comm_sum_i64(struct sl_comm *c, int64_t *buf, size_t n);
 void sl_comm_max_i64(struct sl_comm *c, int64_t *buf, size_t n);
 void sl_comm_min_i64(struct sl_comm *c, int64_t *buf, size_t n);
-/* Bitwise OR of bytes: used to agree which columns occur on any rank. */
-void sl_comm_or_u8(struct sl_comm *c, unsigned char *buf, size_t n);
 
 /* out: (total of counts) <- every rank's in: (counts[rank]), in rank order;
  * in and out do not overlap. Timed with the allreduces (it is the
@@ -51,11 +58,8 @@ int sl_comm_first_error(struct sl_comm *c, int has_error, int64_t key);
  * out (on root): sum of all n; ignored elsewhere. */
 void sl_comm_gather_f64(struct sl_comm *c, const double *in, int64_t n, double *out, int root);
 
-void sl_comm_barrier(struct sl_comm *c);
-
-/* Ends the whole job from one rank (never leaves other ranks hanging). */
-_Noreturn void sl_comm_abort(int code);
-
-double sl_wtime(void);
+#ifdef __cplusplus
+}
+#endif
 
 #endif

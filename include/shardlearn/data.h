@@ -12,6 +12,10 @@
 #include "shardlearn/comm.h"
 #include "shardlearn/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum sl_format { SL_FORMAT_AUTO = 0, SL_FORMAT_LIBSVM, SL_FORMAT_CSV };
 
 struct sl_load_opts {
@@ -47,15 +51,8 @@ void sl_shard_free(struct sl_shard *s);
 
 enum sl_format sl_format_from_path(const char *path);
 
-/* This rank's byte range [*begin, *end) of a file of `size` bytes before it is
- * moved to line boundaries. Exposed for tests. */
-void sl_byte_range(int64_t size, int rank, int nranks, int64_t *begin, int64_t *end);
-
-/* Exact, fast decimal-to-double for the parsers: parses [p, end) up to the
- * first character that cannot continue a number, returns the pointer after
- * it, or NULL when no number starts at p. Correctly rounded (fast path when
- * exact, strtod otherwise); "nan"/"inf" spellings are accepted so the caller
- * can reject them as non-finite with a clear message. */
-const char *sl_parse_double(const char *p, const char *end, double *out);
+#ifdef __cplusplus
+}
+#endif
 
 #endif

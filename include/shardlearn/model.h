@@ -10,6 +10,10 @@
 #include "shardlearn/data.h"
 #include "shardlearn/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SL_MODEL_FORMAT "shardlearn-model"
 #define SL_MODEL_VERSION 1
 
@@ -35,6 +39,8 @@ enum sl_status sl_model_load(struct sl_model *m, const char *path,
 
 /* margins: (s->n_rows) <- w.x_i + b; features beyond the model's d count 0. */
 void sl_model_margins(const struct sl_model *m, const struct sl_shard *s, double *margins);
+/* P(y = +1) for a margin, under the model's loss. */
+double sl_model_probability(const struct sl_model *m, double margin);
 
 struct sl_eval_result {
     double logloss;  /* mean log-loss, no regulariser */
@@ -49,7 +55,8 @@ struct sl_eval_result {
 void sl_evaluate(struct sl_comm *c, const struct sl_shard *s, const double *margins,
                  struct sl_eval_result *out);
 
-/* ROC AUC of n scores with labels +-1 (sorts a copy). Exposed for tests. */
-double sl_roc_auc(const double *score, const double *y, int64_t n);
+#ifdef __cplusplus
+}
+#endif
 
 #endif

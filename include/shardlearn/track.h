@@ -15,6 +15,10 @@
 
 #include "shardlearn/status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct sl_track_config {
     const char *tracking_uri;    /* NULL: MLFLOW_TRACKING_URI, else journal only */
     const char *experiment_name; /* NULL: MLFLOW_EXPERIMENT_NAME / MLFLOW_EXPERIMENT_ID / "Default" */
@@ -53,14 +57,13 @@ void sl_tracker_destroy(struct sl_tracker *t);
  * what tracking takes from the cores besides the journal appends. */
 double sl_tracker_sender_cpu(struct sl_tracker *t);
 
-/* The run directory (journal and copies of artifacts), owned by t. */
-const char *sl_tracker_dir(const struct sl_tracker *t);
-
-int64_t sl_now_ms(void);
-
 /* `shardlearn mlflow-sync DIR`: delivers a journal to a server, idempotently
  * (a second call creates no second run and no duplicate metric point). */
 enum sl_status sl_mlflow_sync(const char *run_dir, const char *tracking_uri, double timeout_s,
                               struct sl_err *err) SL_WARN_UNUSED;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

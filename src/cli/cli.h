@@ -17,16 +17,22 @@
 #define SL_EXIT_INT 130  /* SIGINT */
 #define SL_EXIT_TERM 143 /* SIGTERM */
 
-enum sl_opt_kind { SL_OPT_FLAG, SL_OPT_STR, SL_OPT_INT, SL_OPT_F64, SL_OPT_CHOICE };
+enum sl_arg_kind { SL_ARG_FLAG, SL_ARG_STR, SL_ARG_INT, SL_ARG_F64, SL_ARG_CHOICE };
+
+/* One accepted value of a CHOICE option and what it stores. */
+struct sl_choice {
+    const char *name;
+    int value;
+};
 
 struct sl_opt {
-    const char *name;    /* without the leading "--" */
-    enum sl_opt_kind kind;
-    void *dst;           /* int* (FLAG, CHOICE), const char** (STR), int64_t* (INT), double* (F64) */
+    const char *name; /* without the leading "--"; NULL ends a table */
+    enum sl_arg_kind kind;
+    void *dst;        /* int* (FLAG, CHOICE), const char** (STR), int64_t* (INT), double* (F64) */
     const char *metavar;
     const char *help;
-    double min, max;     /* INT/F64: accepted range (inclusive) */
-    const char *choices; /* CHOICE: "a|b|c"; the index is stored */
+    double min, max;  /* INT/F64: accepted range (inclusive) */
+    const struct sl_choice *choices; /* CHOICE: ends with a NULL name */
 };
 
 /* Parses argv[first..argc). Returns SL_OK, or SL_ERR_ARG with a message;
@@ -37,9 +43,14 @@ enum sl_status sl_opts_parse(const struct sl_opt *t, int argc, char **argv, int 
                              struct sl_err *err) SL_WARN_UNUSED;
 void sl_opts_usage(FILE *f, const char *usage, const struct sl_opt *t);
 
+/* The input formats, by name, for --format. */
+extern const struct sl_choice SL_FORMAT_CHOICES[];
+
 /* Set by SIGINT/SIGTERM on every rank; read at iteration boundaries. */
 extern volatile sig_atomic_t sl_stop_signal;
 void sl_install_signal_handlers(void);
+/* The exit status for the signal that stopped the job. */
+int sl_interrupted_code(void);
 
 /* Every rank ends with the message of the rank that holds one (the lowest
  * such rank), so a collective failure can be reported in one place. */
@@ -47,5 +58,6 @@ void sl_share_error(struct sl_comm *c, struct sl_err *err);
 
 int sl_cmd_train(int argc, char **argv, struct sl_comm *c);
 int sl_cmd_predict(int argc, char **argv, struct sl_comm *c, int eval);
+int sl_cmd_sync(int argc, char **argv, struct sl_comm *c);
 
 #endif

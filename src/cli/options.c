@@ -5,11 +5,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
+#include "shardlearn/data.h"
 
 volatile sig_atomic_t sl_stop_signal = 0;
 
 static void on_signal(int sig) { sl_stop_signal = sig; }
+
+int sl_interrupted_code(void) { return sl_stop_signal == SIGINT ? SL_EXIT_INT : SL_EXIT_TERM; }
+
+const struct sl_choice SL_FORMAT_CHOICES[] = {{"auto", SL_FORMAT_AUTO},
+                                              {"libsvm", SL_FORMAT_LIBSVM},
+                                              {"csv", SL_FORMAT_CSV},
+                                              {NULL, 0}};
+
+void sl_share_error(struct sl_comm *c, struct sl_err *err) {
+    int who = sl_comm_first_error(c, err->msg[0] != '\0', c->rank);
+    if (who >= 0) sl_comm_bcast(c, err->msg, sizeof err->msg, who);
+}
 
 void sl_install_signal_handlers(void) {
     struct sigaction sa;
@@ -26,30 +39,30 @@ static const struct sl_opt *find(const struct sl_opt *t, const char *name, size_
     return NULL;
 }
 
-static int choice_index(const char *choices, const char *v) {
-    int idx = 0;
-    const char *p = choices;
-    size_t vl = strlen(v);
-    while (*p) {
-        const char *bar = strchr(p, '|');
-        size_t len = bar ? (size_t)(bar - p) : strlen(p);
-        if (len == vl && strncmp(p, v, len) == 0) return idx;
-        idx++;
-        if (!bar) break;
-        p = bar + 1;
+static const struct sl_choice *find_choice(const struct sl_choice *c, const char *v) {
+    for (; c->name; c++)
+        if (strcmp(c->name, v) == 0) return c;
+    return NULL;
+}
+
+/* "a|b|c" of a choice table, for messages and help. */
+static void choice_list(const struct sl_choice *c, char *out, size_t cap) {
+    out[0] = '\0';
+    for (const struct sl_choice *p = c; p->name; p++) {
+        if (p != c) strncat(out, "|", cap - strlen(out) - 1);
+        strncat(out, p->name, cap - strlen(out) - 1);
     }
-    return -1;
 }
 
 static enum sl_status set_value(const struct sl_opt *o, const char *v, struct sl_err *err) {
     char *end = NULL;
     errno = 0;
     switch (o->kind) {
-    case SL_OPT_STR:
+    case SL_ARG_STR:
         if (!*v) return sl_err_set(err, SL_ERR_ARG, "--%s: empty value", o->name);
         *(const char **)o->dst = v;
         return SL_OK;
-    case SL_OPT_INT: {
+    case SL_ARG_INT: {
         long long x = strtoll(v, &end, 10);
         if (!*v || *end || errno || (double)x < o->min || (double)x > o->max)
             return sl_err_set(err, SL_ERR_ARG, "--%s: '%s' is not an integer in [%.0f, %.0f]",
@@ -57,7 +70,7 @@ static enum sl_status set_value(const struct sl_opt *o, const char *v, struct sl
         *(int64_t *)o->dst = (int64_t)x;
         return SL_OK;
     }
-    case SL_OPT_F64: {
+    case SL_ARG_F64: {
         double x = strtod(v, &end);
         if (!*v || *end || errno || !isfinite(x) || x < o->min || x > o->max)
             return sl_err_set(err, SL_ERR_ARG, "--%s: '%s' is not a number in [%g, %g]", o->name,
@@ -65,15 +78,17 @@ static enum sl_status set_value(const struct sl_opt *o, const char *v, struct sl
         *(double *)o->dst = x;
         return SL_OK;
     }
-    case SL_OPT_CHOICE: {
-        int i = choice_index(o->choices, v);
-        if (i < 0)
-            return sl_err_set(err, SL_ERR_ARG, "--%s: '%s' is not one of %s", o->name, v,
-                              o->choices);
-        *(int *)o->dst = i;
+    case SL_ARG_CHOICE: {
+        const struct sl_choice *ch = find_choice(o->choices, v);
+        if (!ch) {
+            char list[256];
+            choice_list(o->choices, list, sizeof list);
+            return sl_err_set(err, SL_ERR_ARG, "--%s: '%s' is not one of %s", o->name, v, list);
+        }
+        *(int *)o->dst = ch->value;
         return SL_OK;
     }
-    case SL_OPT_FLAG: break;
+    case SL_ARG_FLAG: break;
     }
     return sl_err_set(err, SL_ERR_ARG, "--%s takes no value", o->name);
 }
@@ -98,7 +113,7 @@ enum sl_status sl_opts_parse(const struct sl_opt *t, int argc, char **argv, int 
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         const struct sl_opt *o = find(t, name, len);
         if (!o) return sl_err_set(err, SL_ERR_ARG, "unknown option '%.*s'", (int)len + 2, a);
-        if (o->kind == SL_OPT_FLAG) {
+        if (o->kind == SL_ARG_FLAG) {
             if (eq) return sl_err_set(err, SL_ERR_ARG, "--%s takes no value", o->name);
             *(int *)o->dst = 1;
             continue;
@@ -118,7 +133,7 @@ void sl_opts_usage(FILE *f, const char *usage, const struct sl_opt *t) {
     fprintf(f, "%s\n\nOptions:\n", usage);
     for (; t->name; t++) {
         char left[64];
-        if (t->kind == SL_OPT_FLAG)
+        if (t->kind == SL_ARG_FLAG)
             snprintf(left, sizeof left, "--%s", t->name);
         else
             snprintf(left, sizeof left, "--%s %s", t->name, t->metavar ? t->metavar : "X");

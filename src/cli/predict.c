@@ -1,18 +1,17 @@
 /* predict.c - `shardlearn predict` and `shardlearn eval`, sharded like
  * training; predictions are gathered to rank 0 and written in input order. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../fileio.h"
-#include "cli.h"
+#include "cli/cli.h"
 #include "shardlearn/data.h"
+#include "shardlearn/fileio.h"
 #include "shardlearn/log.h"
 #include "shardlearn/model.h"
-#include "shardlearn/objective.h"
 
-static enum sl_status write_predictions(const char *path, const double *m, int64_t n, int proba,
-                                        int labels01, struct sl_err *err) {
+static enum sl_status write_predictions(const char *path, const struct sl_model *model,
+                                        const double *m, int64_t n, int proba, int labels01,
+                                        struct sl_err *err) {
     struct sl_atomic_file af;
     FILE *f = stdout;
     if (path) {
@@ -22,7 +21,7 @@ static enum sl_status write_predictions(const char *path, const double *m, int64
     }
     for (int64_t i = 0; i < n; i++) {
         if (proba)
-            fprintf(f, "%.17g\n", sl_sigmoid(m[i]));
+            fprintf(f, "%.17g\n", sl_model_probability(model, m[i]));
         else
             fputs(m[i] > 0 ? "1\n" : (labels01 ? "0\n" : "-1\n"), f);
     }
@@ -31,94 +30,122 @@ static enum sl_status write_predictions(const char *path, const double *m, int64
     return SL_OK;
 }
 
-static void json_field(FILE *f, const char *k, double x, const char *sep) {
-    if (isfinite(x))
-        fprintf(f, "\"%s\": %.17g%s", k, x, sep);
-    else
-        fprintf(f, "\"%s\": null%s", k, sep);
-}
-
 static enum sl_status write_eval(const char *path, const struct sl_eval_result *ev,
                                  struct sl_err *err) {
     struct sl_atomic_file af;
     enum sl_status st = sl_atomic_open(&af, path, err);
     if (st) return st;
     fputs("{", af.f);
-    json_field(af.f, "logloss", ev->logloss, ", ");
-    json_field(af.f, "accuracy", ev->accuracy, ", ");
-    json_field(af.f, "auc", ev->auc, ", ");
-    fprintf(af.f, "\"n_rows\": %lld}\n", (long long)ev->n_rows);
+    sl_json_put_field(af.f, "logloss", ev->logloss);
+    fputs(", ", af.f);
+    sl_json_put_field(af.f, "accuracy", ev->accuracy);
+    fputs(", ", af.f);
+    sl_json_put_field(af.f, "auc", ev->auc);
+    fprintf(af.f, ", \"n_rows\": %lld}\n", (long long)ev->n_rows);
     return sl_atomic_commit(&af, err);
 }
 
+struct predict_args {
+    const char *model, *data, *out;
+    int proba, format, zero_based;
+};
+
+/* Collective. Scores the shard and writes (rank 0) what the command asks for;
+ * returns the status of rank 0's write. */
+static enum sl_status score(struct sl_comm *c, const struct predict_args *a,
+                            const struct sl_model *model, const struct sl_shard *s, int eval,
+                            struct sl_err *err) {
+    enum sl_status st = SL_OK;
+    double *m = sl_calloc((size_t)(s->n_rows ? s->n_rows : 1), sizeof(double));
+    sl_model_margins(model, s, m);
+    if (eval) {
+        struct sl_eval_result ev;
+        sl_evaluate(c, s, m, &ev);
+        if (c->rank == 0) {
+            sl_info("rows %lld  logloss %.12g  accuracy %.6f  auc %.6f", (long long)ev.n_rows,
+                    ev.logloss, ev.accuracy, ev.auc);
+            if (a->out) st = write_eval(a->out, &ev, err);
+        }
+    } else {
+        double *all =
+            c->rank == 0 ? sl_malloc(sizeof(double) * (size_t)(s->n_rows_global + 1)) : NULL;
+        sl_comm_gather_f64(c, m, s->n_rows, all, 0);
+        if (c->rank == 0)
+            st = write_predictions(a->out, model, all, s->n_rows_global, a->proba, s->labels01,
+                                   err);
+        free(all);
+    }
+    free(m);
+    int64_t ok = c->rank != 0 || st == SL_OK;
+    sl_comm_bcast(c, &ok, sizeof ok, 0);
+    return ok ? SL_OK : SL_ERR_IO;
+}
+
+/* Collective. Every rank reads the (small) model itself; when one cannot,
+ * every rank fails with the message of the lowest such rank. */
+static enum sl_status load_model(struct sl_comm *c, const char *path, struct sl_model *m,
+                                 struct sl_err *err) {
+    enum sl_status st = sl_model_load(m, path, err);
+    int who = sl_comm_first_error(c, st != SL_OK, c->rank);
+    if (who < 0) return SL_OK;
+    if (st == SL_OK) sl_model_free(m);
+    int64_t code = st;
+    sl_comm_bcast(c, &code, sizeof code, who);
+    sl_comm_bcast(c, err->msg, sizeof err->msg, who);
+    return (enum sl_status)code;
+}
+
 int sl_cmd_predict(int argc, char **argv, struct sl_comm *c, int eval) {
-    const char *model_path = NULL, *data = NULL, *out = NULL;
-    int proba = 0, format = 0, zero_based = 0;
-    const struct sl_opt popts[] = {
-        {"model", SL_OPT_STR, &model_path, "FILE", "model file written by train --model-out", 0, 0, NULL},
-        {"data", SL_OPT_STR, &data, "FILE", "data to score (LIBSVM/svmlight text or CSV)", 0, 0, NULL},
-        {"format", SL_OPT_CHOICE, &format, "FMT", "libsvm|csv (default: from the extension)", 0, 0, "auto|libsvm|csv"},
-        {"zero-based", SL_OPT_FLAG, &zero_based, NULL, "LIBSVM feature indices start at 0", 0, 0, NULL},
-        {eval ? "metrics-out" : "out", SL_OPT_STR, &out, "FILE",
-         eval ? "write {logloss, accuracy, auc, n_rows} as JSON" : "write predictions here (default stdout)", 0, 0, NULL},
-        {eval ? NULL : "proba", SL_OPT_FLAG, &proba, NULL, "print P(y = +1) instead of the label", 0, 0, NULL},
-        {NULL, SL_OPT_FLAG, NULL, NULL, NULL, 0, 0, NULL}};
-    const char *usage = eval ? "usage: mpirun -np N shardlearn eval --model FILE --data FILE [--metrics-out FILE]"
-                             : "usage: mpirun -np N shardlearn predict --model FILE --data FILE [--out FILE] [--proba]";
+    struct predict_args a = {.format = SL_FORMAT_AUTO};
+    const struct sl_opt opts[] = {
+        {.name = "model", .kind = SL_ARG_STR, .dst = &a.model, .metavar = "FILE",
+         .help = "model file written by train --model-out"},
+        {.name = "data", .kind = SL_ARG_STR, .dst = &a.data, .metavar = "FILE",
+         .help = "data to score (LIBSVM/svmlight text or CSV)"},
+        {.name = "format", .kind = SL_ARG_CHOICE, .dst = &a.format, .metavar = "FMT",
+         .help = "libsvm|csv (default: from the extension)", .choices = SL_FORMAT_CHOICES},
+        {.name = "zero-based", .kind = SL_ARG_FLAG, .dst = &a.zero_based,
+         .help = "LIBSVM feature indices start at 0"},
+        {.name = eval ? "metrics-out" : "out", .kind = SL_ARG_STR, .dst = &a.out,
+         .metavar = "FILE",
+         .help = eval ? "write {logloss, accuracy, auc, n_rows} as JSON"
+                      : "write predictions here (default stdout)"},
+        {.name = eval ? NULL : "proba", .kind = SL_ARG_FLAG, .dst = &a.proba,
+         .help = "print P(y = +1) instead of the label"},
+        {.name = NULL}};
+    const char *usage =
+        eval ? "usage: mpirun -np N shardlearn eval --model FILE --data FILE [--metrics-out FILE]"
+             : "usage: mpirun -np N shardlearn predict --model FILE --data FILE [--out FILE] "
+               "[--proba]";
     struct sl_err err;
     sl_err_clear(&err);
     int help = 0, npos = 0;
-    enum sl_status st = sl_opts_parse(popts, argc, argv, 2, NULL, 0, &npos, &help, &err);
+    enum sl_status st = sl_opts_parse(opts, argc, argv, 2, NULL, 0, &npos, &help, &err);
     if (help) {
-        if (c->rank == 0) sl_opts_usage(stdout, usage, popts);
+        if (c->rank == 0) sl_opts_usage(stdout, usage, opts);
         return SL_EXIT_OK;
     }
-    if (!st && (!model_path || !data))
+    if (!st && (!a.model || !a.data))
         st = sl_err_set(&err, SL_ERR_ARG, "%s needs --model FILE and --data FILE", argv[1]);
     if (st) {
         if (c->rank == 0) sl_error("%s (see shardlearn %s --help)", err.msg, argv[1]);
         return SL_EXIT_USAGE;
     }
-    /* Every rank reads the (small) model itself; failures are the same everywhere. */
     struct sl_model model;
-    st = sl_model_load(&model, model_path, &err);
-    if (st) {
+    if (load_model(c, a.model, &model, &err) != SL_OK) {
         if (c->rank == 0) sl_error("%s", err.msg);
         return SL_EXIT_FAIL;
     }
-    struct sl_load_opts lo = {(enum sl_format)format, zero_based, 0};
-    if (sl_format_from_path(data) == SL_FORMAT_CSV || format == SL_FORMAT_CSV)
+    struct sl_load_opts lo = {.format = (enum sl_format)a.format, .zero_based = a.zero_based};
+    if (sl_format_from_path(a.data) == SL_FORMAT_CSV || a.format == SL_FORMAT_CSV)
         lo.n_features = model.n_features; /* a CSV row must have the model's width */
     struct sl_shard s;
-    st = sl_shard_load(&s, data, &lo, c, &err);
-    if (st) {
-        if (err.msg[0]) sl_error("%s", err.msg);
-        sl_model_free(&model);
-        return SL_EXIT_FAIL;
+    st = sl_shard_load(&s, a.data, &lo, c, &err);
+    if (st == SL_OK) {
+        st = score(c, &a, &model, &s, eval, &err);
+        sl_shard_free(&s);
     }
-    double *m = sl_calloc((size_t)(s.n_rows ? s.n_rows : 1), sizeof(double));
-    sl_model_margins(&model, &s, m);
-    int64_t ok = 1;
-    if (eval) {
-        struct sl_eval_result ev;
-        sl_evaluate(c, &s, m, &ev);
-        if (c->rank == 0) {
-            printf("rows %lld  logloss %.12g  accuracy %.6f  auc %.6f\n", (long long)ev.n_rows,
-                   ev.logloss, ev.accuracy, ev.auc);
-            fflush(stdout);
-            if (out && (st = write_eval(out, &ev, &err))) sl_error("%s", err.msg);
-        }
-    } else {
-        double *all = c->rank == 0 ? sl_malloc(sizeof(double) * (size_t)(s.n_rows_global + 1)) : NULL;
-        sl_comm_gather_f64(c, m, s.n_rows, all, 0);
-        if (c->rank == 0 && (st = write_predictions(out, all, s.n_rows_global, proba, s.labels01, &err)))
-            sl_error("%s", err.msg);
-        free(all);
-    }
-    if (c->rank == 0) ok = st == SL_OK;
-    sl_comm_bcast(c, &ok, sizeof ok, 0);
-    free(m);
-    sl_shard_free(&s);
+    if (err.msg[0]) sl_error("%s", err.msg);
     sl_model_free(&model);
-    return ok ? SL_EXIT_OK : SL_EXIT_FAIL;
+    return st == SL_OK ? SL_EXIT_OK : SL_EXIT_FAIL;
 }

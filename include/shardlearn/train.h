@@ -1,0 +1,96 @@
+/* train.h - the library's entry point: train a model on a loaded shard, in
+ * the manner of LIBLINEAR's train(). Fill the parameters with
+ * sl_train_params_init (the defaults below), set fields by name, check them
+ * with sl_check_params, and call sl_train on every rank of the communicator.
+ *
+ *   struct sl_train_params p;
+ *   sl_train_params_init(&p);
+ *   p.l2 = 1e-5;
+ *   const char *bad = sl_check_params(&p);   // NULL or a message
+ *   struct sl_model model;
+ *   struct sl_train_report report;
+ *   enum sl_status st = sl_train(&comm, &shard, &p, &model, &report, &err);
+ *
+ * sl_train builds the column map (the columns that occur on some rank,
+ * numbered most frequent first), the objective over it, runs the optimiser,
+ * and returns the model in the file's feature numbering. */
+#ifndef SHARDLEARN_TRAIN_H
+#define SHARDLEARN_TRAIN_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "shardlearn/comm.h"
+#include "shardlearn/data.h"
+#include "shardlearn/model.h"
+#include "shardlearn/optim.h"
+#include "shardlearn/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One iteration (epoch for SGD): the optimiser's record and, with a
+ * validation set, its metrics (NaN without one). */
+struct sl_train_iter {
+    struct sl_iter_info it;
+    double val_logloss, val_accuracy, val_auc;
+};
+
+/* Called on every rank after each iteration, when all ranks are at the same
+ * point; it must not call collectives on the training communicator. */
+typedef void (*sl_train_iter_fn)(const struct sl_train_iter *row, void *ctx);
+
+struct sl_train_params {
+    struct sl_optim_opts optim; /* sl_optim_opts_init: newton, tol 1e-6, ... (optim.h) */
+    double l2;                  /* 1e-4: lambda in F (objective.h) */
+    int fit_intercept;          /* 1: fit an unregularised intercept b */
+    /* NULL: none. A held-out shard loaded with the same reader; its log-loss,
+     * accuracy and AUC are computed every iteration and at the end. */
+    const struct sl_shard *validation;
+    sl_train_iter_fn on_iter; /* NULL: none */
+    void *ctx;                /* passed to on_iter */
+    /* NULL: none. A flag a signal handler sets: training stops at the next
+     * evaluation on every rank and sl_train returns SL_ERR_INTERRUPTED. */
+    const volatile sig_atomic_t *stop_flag;
+};
+
+/* What a run did. history: (n_history) one row per iteration, the same on
+ * every rank. Free with sl_train_report_free. */
+struct sl_train_report {
+    struct sl_optim_result result; /* iterations, converged, final F and metrics */
+    struct sl_eval_result validation; /* at the returned model; n_rows 0 without one */
+    struct sl_train_iter *history;
+    int64_t n_history;
+    int64_t n_cols_used;      /* columns that occur in the data (the working space) */
+    double compute_seconds;   /* this rank's local passes */
+    double allreduce_seconds; /* this rank's time in the optimiser's collectives */
+    int64_t passes;           /* passes over the shard */
+};
+
+void sl_train_params_init(struct sl_train_params *p);
+/* NULL when p is usable, else a message naming the first bad field (static
+ * storage). Never prints. */
+const char *sl_check_params(const struct sl_train_params *p);
+
+/* Collective over c. shard: this rank's rows (data.h); its CSR column
+ * indices are renumbered while training and restored before the return.
+ * On SL_OK, *model holds the weights in the file's numbering (free with
+ * sl_model_free) and *report the run (free with sl_train_report_free).
+ * SL_ERR_INTERRUPTED: a stop was requested; *report holds the iterations
+ * made, *model is empty. SL_ERR_ARG: bad parameters (err says which).
+ * The same status on every rank. */
+enum sl_status sl_train(struct sl_comm *c, struct sl_shard *shard,
+                        const struct sl_train_params *p, struct sl_model *model,
+                        struct sl_train_report *report, struct sl_err *err) SL_WARN_UNUSED;
+void sl_train_report_free(struct sl_train_report *r);
+
+/* OpenBLAS threads per process for the dense kernels (1 suits one rank a
+ * core, the default for the CLI). */
+void sl_set_blas_threads(int n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

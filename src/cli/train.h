@@ -1,0 +1,51 @@
+/* train.h - private to the CLI: `shardlearn train`'s arguments and what it
+ * writes besides the model - progress lines, metrics.json, the tracking
+ * journal's params and metrics. */
+#ifndef SHARDLEARN_CLI_TRAIN_H
+#define SHARDLEARN_CLI_TRAIN_H
+
+#include <stdint.h>
+
+#include "shardlearn/comm.h"
+#include "shardlearn/data.h"
+#include "shardlearn/track.h"
+#include "shardlearn/train.h"
+
+struct train_args {
+    const char *data, *validation, *model_out, *metrics_out;
+    int format, optimizer; /* enum sl_format, enum sl_optimizer */
+    int zero_based, no_intercept, quiet, average;
+    int64_t n_features, max_iter, lbfgs_m, batch_size, epochs, sync_every, seed, blas_threads;
+    double l2, tol, lr, lr_decay, flush_timeout;
+    const char *tracking_uri, *experiment, *run_name, *tracking_dir, *register_model;
+};
+
+/* What the train command measured around sl_train (seconds; rank 0's). */
+struct train_times {
+    double load, total;
+    double tracking;   /* the training thread's time in tracker calls */
+    double sender_cpu; /* the tracker's sender thread's CPU time */
+};
+
+/* The per-iteration hook: progress line (rank 0, unless quiet) and the
+ * iteration's metrics in the journal. */
+struct train_progress {
+    const struct train_args *a;
+    struct sl_tracker *tr; /* rank 0 only, may be NULL */
+    double track_seconds;  /* rank 0: training-thread time inside tracker calls */
+};
+void train_on_iter(const struct sl_train_iter *row, void *ctx);
+
+/* Params and tags of the run, into the journal (rank 0). */
+void train_log_params(struct sl_tracker *tr, const struct train_args *a,
+                      const struct sl_shard *s, const struct sl_comm *c, const char *hosts);
+/* Final metrics at step 0, into the journal. */
+void train_log_final(struct sl_tracker *tr, const struct sl_train_report *rep,
+                     const struct train_times *t, int validation);
+/* metrics.json: final metrics, timings and the history. */
+enum sl_status train_write_metrics(const char *path, const struct train_args *a,
+                                   const struct sl_shard *s, const struct sl_comm *c,
+                                   const struct sl_train_report *rep, const struct train_times *t,
+                                   struct sl_err *err) SL_WARN_UNUSED;
+
+#endif

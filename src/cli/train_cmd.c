@@ -1,0 +1,276 @@
+/* train_cmd.c - `shardlearn train`: parse the options, load the shards, train
+ * through sl_train, write the model and metrics (rank 0), and record the run
+ * in the tracking journal (rank 0). */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/train.h"
+#include "shardlearn/clock.h"
+#include "shardlearn/log.h"
+
+static const struct sl_choice OPTIMIZERS[] = {
+    {"newton", SL_OPT_NEWTON}, {"lbfgs", SL_OPT_LBFGS}, {"sgd", SL_OPT_SGD}, {NULL, 0}};
+
+/* Table rows by kind. */
+#define FLAG(n, d, h) {.name = n, .kind = SL_ARG_FLAG, .dst = d, .help = h}
+#define STR(n, d, mv, h) {.name = n, .kind = SL_ARG_STR, .dst = d, .metavar = mv, .help = h}
+#define INT(n, d, mv, lo, hi, h)                                                                   \
+    {.name = n, .kind = SL_ARG_INT, .dst = d, .metavar = mv, .min = lo, .max = hi, .help = h}
+#define F64(n, d, mv, h, lo, hi)                                                                   \
+    {.name = n, .kind = SL_ARG_F64, .dst = d, .metavar = mv, .help = h, .min = lo, .max = hi}
+
+/* Parses argv into a; returns -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_args *a) {
+    const struct sl_opt opts[] = {
+        STR("data", &a->data, "FILE", "training data (LIBSVM/svmlight text or CSV)"),
+        {.name = "format", .kind = SL_ARG_CHOICE, .dst = &a->format, .metavar = "FMT",
+         .help = "libsvm|csv (default: from the extension, .csv is CSV)", .choices = SL_FORMAT_CHOICES},
+        FLAG("zero-based", &a->zero_based, "LIBSVM feature indices start at 0 (default 1)"),
+        INT("n-features", &a->n_features, "D", 1, 2147483647.0, "fix the feature count (default: largest index seen on any rank)"),
+        {.name = "optimizer", .kind = SL_ARG_CHOICE, .dst = &a->optimizer, .metavar = "NAME",
+         .help = "newton|lbfgs|sgd (default newton)", .choices = OPTIMIZERS},
+        F64("l2", &a->l2, "LAMBDA", "L2 strength lambda in F (default 1e-4)", 0, 1e300),
+        FLAG("no-intercept", &a->no_intercept, "fit no intercept b"),
+        F64("tol", &a->tol, "T", "stop when |grad F| <= T |grad F(0)| or F falls by < 1e-3 T relative (default 1e-6)", 0, 1),
+        INT("max-iter", &a->max_iter, "N", 1, 1e9, "newton/lbfgs iteration limit (default 100)"),
+        INT("lbfgs-memory", &a->lbfgs_m, "M", 1, 1000, "L-BFGS correction pairs (default 10)"),
+        INT("batch-size", &a->batch_size, "B", 1, 1e9, "sgd: rows per step on each rank (default 256)"),
+        INT("epochs", &a->epochs, "E", 1, 1e9, "sgd: passes over the data (default 10)"),
+        F64("lr", &a->lr, "LR", "sgd: initial step size (default 0.1)", 1e-300, 1e300),
+        F64("lr-decay", &a->lr_decay, "K", "sgd: step size lr / (1 + K * epochs so far) (default 1, 0 = constant)", 0, 1e300),
+        INT("sync-every", &a->sync_every, "K", 1, 1e12, "sgd: average models over ranks every K local steps (default 1 = synchronous)"),
+        FLAG("average", &a->average, "sgd: return the average of the models over the second half of the epochs"),
+        INT("seed", &a->seed, "S", 0, 9.2e18, "sgd: seed for the row order (default 1)"),
+        STR("validation", &a->validation, "FILE", "validation set (same format); its metrics go in the history"),
+        STR("model-out", &a->model_out, "FILE", "write the model as JSON"),
+        STR("metrics-out", &a->metrics_out, "FILE", "write final metrics, timings and history as JSON"),
+        INT("blas-threads", &a->blas_threads, "N", 1, 1024, "OpenBLAS threads per rank (default 1)"),
+        FLAG("quiet", &a->quiet, "no per-iteration progress lines"),
+        STR("tracking-uri", &a->tracking_uri, "URI", "MLflow server (default $MLFLOW_TRACKING_URI; none: journal only)"),
+        STR("experiment", &a->experiment, "NAME", "MLflow experiment (default $MLFLOW_EXPERIMENT_NAME or Default)"),
+        STR("run-name", &a->run_name, "NAME", "MLflow run name"),
+        STR("tracking-dir", &a->tracking_dir, "DIR", "journal directory (default ./shardlearn-runs)"),
+        F64("tracking-flush-timeout", &a->flush_timeout, "S", "at exit wait at most S seconds for the server (default 10)", 0, 1e9),
+        STR("register-model", &a->register_model, "NAME", "register the model under NAME in the MLflow model registry"),
+        {.name = NULL}};
+    struct sl_err err;
+    sl_err_clear(&err);
+    int help = 0, npos = 0;
+    enum sl_status st = sl_opts_parse(opts, argc, argv, 2, NULL, 0, &npos, &help, &err);
+    if (help) {
+        if (c->rank == 0)
+            sl_opts_usage(stdout, "usage: mpirun -np N shardlearn train --data FILE [options]", opts);
+        return SL_EXIT_OK;
+    }
+    if (!st && !a->data) st = sl_err_set(&err, SL_ERR_ARG, "train needs --data FILE");
+    if (st) {
+        if (c->rank == 0) sl_error("%s (see shardlearn train --help)", err.msg);
+        return SL_EXIT_USAGE;
+    }
+    return -1;
+}
+
+/* The library's parameters from the command line. */
+static void train_params(const struct train_args *a, struct sl_train_params *p) {
+    sl_train_params_init(p);
+    p->optim = (struct sl_optim_opts){.kind = (enum sl_optimizer)a->optimizer,
+                                      .tol = a->tol,
+                                      .max_iter = (int)a->max_iter,
+                                      .lbfgs_m = (int)a->lbfgs_m,
+                                      .batch_size = a->batch_size,
+                                      .epochs = (int)a->epochs,
+                                      .lr = a->lr,
+                                      .lr_decay = a->lr_decay,
+                                      .sync_every = a->sync_every,
+                                      .seed = (uint64_t)a->seed,
+                                      .average = a->average};
+    p->l2 = a->l2;
+    p->fit_intercept = !a->no_intercept;
+    p->stop_flag = &sl_stop_signal;
+}
+
+/* hosts: distinct host names of all ranks, comma-separated (collective). */
+static void gather_hosts(struct sl_comm *c, char *out, size_t cap) {
+    char me[64] = {0};
+    gethostname(me, sizeof me - 1);
+    char *all = sl_calloc((size_t)c->size, sizeof me);
+    sl_comm_allgather_bytes(c, me, sizeof me, all);
+    out[0] = '\0';
+    for (int r = 0; r < c->size; r++) {
+        const char *h = all + (size_t)r * sizeof me;
+        int seen = 0;
+        for (int q = 0; q < r; q++) seen |= strcmp(h, all + (size_t)q * sizeof me) == 0;
+        if (seen) continue;
+        if (out[0]) strncat(out, ",", cap - strlen(out) - 1);
+        strncat(out, h, cap - strlen(out) - 1);
+    }
+    free(all);
+}
+
+/* Rank 0's tracker; NULL elsewhere or when the journal cannot be written. */
+static struct sl_tracker *start_tracking(const struct train_args *a, const struct sl_comm *c) {
+    if (c->rank != 0) return NULL;
+    const struct sl_track_config tc = {.tracking_uri = a->tracking_uri,
+                                       .experiment_name = a->experiment,
+                                       .run_name = a->run_name,
+                                       .tracking_dir = a->tracking_dir,
+                                       .flush_timeout_s = a->flush_timeout,
+                                       .register_model = a->register_model};
+    struct sl_tracker *tr = NULL;
+    struct sl_err err;
+    sl_err_clear(&err);
+    if (sl_tracker_create(&tr, &tc, &err) != SL_OK) {
+        sl_warn("tracking disabled: %s", err.msg);
+        return NULL;
+    }
+    return tr;
+}
+
+/* Collective. The training shard, and the validation shard when asked. */
+static enum sl_status load_data(struct sl_comm *c, const struct train_args *a,
+                                struct sl_shard *shard, struct sl_shard *val, struct sl_err *err) {
+    memset(val, 0, sizeof *val);
+    const struct sl_load_opts lo = {.format = (enum sl_format)a->format,
+                                    .zero_based = a->zero_based,
+                                    .n_features = a->n_features};
+    enum sl_status st = sl_shard_load(shard, a->data, &lo, c, err);
+    if (st || !a->validation) return st;
+    struct sl_load_opts vo = lo;
+    vo.n_features = 0; /* columns the model never saw weigh 0 */
+    if (shard->dense) vo.n_features = shard->n_features;
+    st = sl_shard_load(val, a->validation, &vo, c, err);
+    if (st) sl_shard_free(shard);
+    return st;
+}
+
+/* Rank 0 writes the model and metrics, all or nothing; every rank learns the
+ * outcome so that all exit alike. */
+static enum sl_status write_outputs(struct sl_comm *c, const struct train_args *a,
+                                    const struct sl_shard *shard, const struct sl_model *model,
+                                    const struct sl_train_report *rep,
+                                    const struct train_times *t, struct sl_err *err) {
+    enum sl_status st = SL_OK;
+    if (c->rank == 0) {
+        if (a->model_out) st = sl_model_save(model, a->model_out, err);
+        if (!st && a->metrics_out) st = train_write_metrics(a->metrics_out, a, shard, c, rep, t, err);
+        if (st && a->model_out && a->metrics_out) unlink(a->model_out); /* all or nothing */
+        if (st) sl_error("%s", err->msg);
+    }
+    int64_t ok = st == SL_OK;
+    sl_comm_bcast(c, &ok, sizeof ok, 0);
+    return ok ? SL_OK : SL_ERR_IO;
+}
+
+/* After training: the summary line, the outputs, the journal's final
+ * records. Returns the exit code. */
+static int finish_run(struct sl_comm *c, const struct train_args *a, const struct sl_shard *shard,
+                      const struct sl_model *model, const struct sl_train_report *rep,
+                      struct train_times *t, struct train_progress *prog) {
+    t->total = sl_wtime() - t->total;
+    t->tracking += prog->track_seconds;
+    t->sender_cpu = sl_tracker_sender_cpu(prog->tr);
+    sl_info("%s %s after %lld iteration(s): objective %.12g  logloss %.6f  accuracy %.4f  "
+            "(%.3fs, of which allreduce %.3fs)",
+            sl_optimizer_name((enum sl_optimizer)a->optimizer),
+            rep->result.converged ? "converged" : "stopped", (long long)rep->result.iterations,
+            rep->result.final.objective, rep->result.final.logloss, rep->result.final.accuracy,
+            t->total, rep->allreduce_seconds);
+    struct sl_err err;
+    sl_err_clear(&err);
+    const int ok = write_outputs(c, a, shard, model, rep, t, &err) == SL_OK;
+    struct sl_tracker *tr = prog->tr;
+    if (tr) {
+        train_log_final(tr, rep, t, a->validation != NULL);
+        if (ok && a->model_out) sl_tracker_artifact(tr, a->model_out, "model/model.json");
+        if (ok && a->metrics_out) sl_tracker_artifact(tr, a->metrics_out, "metrics.json");
+        sl_tracker_commit(tr);
+        sl_tracker_finish(tr, ok ? "FINISHED" : "FAILED", ok ? NULL : err.msg);
+    }
+    return ok ? SL_EXIT_OK : SL_EXIT_FAIL;
+}
+
+/* Collective: loads the data, trains, writes. Returns the exit code. */
+static int run_training(struct sl_comm *c, const struct train_args *a, struct sl_tracker *tr,
+                        struct train_times *t) {
+    struct sl_err err;
+    sl_err_clear(&err);
+    struct sl_shard shard, val;
+    enum sl_status st = load_data(c, a, &shard, &val, &err);
+    if (st) {
+        if (err.msg[0]) sl_error("%s", err.msg);
+        sl_share_error(c, &err);
+        if (tr) sl_tracker_finish(tr, "FAILED", err.msg);
+        return SL_EXIT_FAIL;
+    }
+    t->load = sl_wtime() - t->total;
+    char hosts[1024];
+    gather_hosts(c, hosts, sizeof hosts);
+    double t_params = sl_wtime();
+    if (tr) train_log_params(tr, a, &shard, c, hosts);
+    t->tracking += sl_wtime() - t_params;
+    sl_info("data %s: %lld rows, %lld features, %lld nonzeros on %d rank(s), loaded in %.3fs",
+            a->data, (long long)shard.n_rows_global, (long long)shard.n_features,
+            (long long)shard.nnz_global, c->size, t->load);
+    struct train_progress prog = {.a = a, .tr = tr, .track_seconds = 0.0};
+    struct sl_train_params p;
+    train_params(a, &p);
+    p.validation = a->validation ? &val : NULL;
+    p.on_iter = train_on_iter;
+    p.ctx = &prog;
+    struct sl_model model;
+    struct sl_train_report rep;
+    st = sl_train(c, &shard, &p, &model, &rep, &err);
+    int code;
+    if (st == SL_ERR_INTERRUPTED) {
+        sl_info("interrupted: stopping without writing the model");
+        code = sl_interrupted_code();
+        if (tr) sl_tracker_finish(tr, "KILLED", NULL);
+    } else if (st) {
+        if (err.msg[0]) sl_error("%s", err.msg);
+        sl_share_error(c, &err);
+        if (tr) sl_tracker_finish(tr, "FAILED", err.msg);
+        code = SL_EXIT_FAIL;
+    } else {
+        code = finish_run(c, a, &shard, &model, &rep, t, &prog);
+        sl_model_free(&model);
+    }
+    sl_train_report_free(&rep);
+    sl_shard_free(&val);
+    sl_shard_free(&shard);
+    return code;
+}
+
+int sl_cmd_train(int argc, char **argv, struct sl_comm *c) {
+    /* The library's defaults are the command's. */
+    struct sl_train_params d;
+    sl_train_params_init(&d);
+    struct train_args a = {.optimizer = d.optim.kind,
+                           .no_intercept = !d.fit_intercept,
+                           .l2 = d.l2,
+                           .tol = d.optim.tol,
+                           .max_iter = d.optim.max_iter,
+                           .lbfgs_m = d.optim.lbfgs_m,
+                           .batch_size = d.optim.batch_size,
+                           .epochs = d.optim.epochs,
+                           .lr = d.optim.lr,
+                           .lr_decay = d.optim.lr_decay,
+                           .sync_every = d.optim.sync_every,
+                           .seed = (int64_t)d.optim.seed,
+                           .average = d.optim.average,
+                           .format = SL_FORMAT_AUTO,
+                           .blas_threads = 1,
+                           .flush_timeout = 10.0};
+    int code = parse_args(argc, argv, c, &a);
+    if (code >= 0) return code;
+    sl_set_blas_threads((int)a.blas_threads);
+    /* t.total holds the start until the end, when it becomes the duration. */
+    struct train_times t = {.total = sl_wtime()};
+    /* The journal comes first, so even a run that fails on its data is recorded. */
+    struct sl_tracker *tr = start_tracking(&a, c);
+    t.tracking = sl_wtime() - t.total;
+    code = run_training(c, &a, tr, &t);
+    sl_tracker_destroy(tr);
+    return code;
+}

@@ -1,0 +1,173 @@
+/* train_out.c - what `shardlearn train` writes besides the model: progress
+ * lines, metrics.json, and the run's params and metrics in the journal. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/train.h"
+#include "shardlearn/clock.h"
+#include "shardlearn/fileio.h"
+#include "shardlearn/log.h"
+#include "shardlearn/version.h"
+
+void train_on_iter(const struct sl_train_iter *row, void *ctx) {
+    struct train_progress *p = ctx;
+    const struct sl_iter_info *it = &row->it;
+    const int val = p->a->validation != NULL;
+    if (!p->a->quiet) {
+        char v[96] = "";
+        if (val)
+            snprintf(v, sizeof v, "  val_logloss %.6f  val_auc %.6f", row->val_logloss,
+                     row->val_auc);
+        sl_info("%-6s %4lld  objective %.12g  logloss %.6f  |grad| %.3e  acc %.4f  %.3fs "
+                "(allreduce %.3fs)%s",
+                p->a->optimizer == SL_OPT_SGD ? "epoch" : "iter", (long long)it->step,
+                it->objective, it->logloss, it->grad_norm, it->accuracy, it->seconds,
+                it->allreduce_seconds, v);
+    }
+    if (!p->tr) return;
+    double t0 = sl_wtime();
+    const int64_t ts = sl_now_ms(), step = it->step;
+    sl_tracker_metric(p->tr, "objective", it->objective, step, ts);
+    sl_tracker_metric(p->tr, "train_logloss", it->logloss, step, ts);
+    sl_tracker_metric(p->tr, "grad_norm", it->grad_norm, step, ts);
+    sl_tracker_metric(p->tr, "accuracy", it->accuracy, step, ts);
+    sl_tracker_metric(p->tr, "seconds_per_iter", it->seconds, step, ts);
+    sl_tracker_metric(p->tr, "allreduce_seconds", it->allreduce_seconds, step, ts);
+    if (val) {
+        sl_tracker_metric(p->tr, "val_logloss", row->val_logloss, step, ts);
+        sl_tracker_metric(p->tr, "val_accuracy", row->val_accuracy, step, ts);
+        sl_tracker_metric(p->tr, "val_auc", row->val_auc, step, ts);
+    }
+    sl_tracker_commit(p->tr);
+    p->track_seconds += sl_wtime() - t0;
+}
+
+static void param_fmt(struct sl_tracker *tr, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void param_fmt(struct sl_tracker *tr, const char *key, const char *fmt, ...) {
+    char v[64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v, sizeof v, fmt, ap);
+    va_end(ap);
+    sl_tracker_param(tr, key, v);
+}
+
+static const char *yes(int b) { return b ? "true" : "false"; }
+
+void train_log_params(struct sl_tracker *tr, const struct train_args *a,
+                      const struct sl_shard *s, const struct sl_comm *c, const char *hosts) {
+    sl_tracker_param(tr, "loss", "logistic");
+    sl_tracker_param(tr, "optimizer", sl_optimizer_name((enum sl_optimizer)a->optimizer));
+    param_fmt(tr, "l2", "%.17g", a->l2);
+    param_fmt(tr, "tol", "%.17g", a->tol);
+    param_fmt(tr, "max_iter", "%lld", (long long)a->max_iter);
+    param_fmt(tr, "lbfgs_memory", "%lld", (long long)a->lbfgs_m);
+    param_fmt(tr, "lr", "%.17g", a->lr);
+    param_fmt(tr, "lr_decay", "%.17g", a->lr_decay);
+    param_fmt(tr, "batch_size", "%lld", (long long)a->batch_size);
+    param_fmt(tr, "sync_every", "%lld", (long long)a->sync_every);
+    param_fmt(tr, "epochs", "%lld", (long long)a->epochs);
+    param_fmt(tr, "seed", "%lld", (long long)a->seed);
+    sl_tracker_param(tr, "average", yes(a->average));
+    sl_tracker_param(tr, "fit_intercept", yes(!a->no_intercept));
+    param_fmt(tr, "ranks", "%d", c->size);
+    sl_tracker_param(tr, "data", a->data);
+    sl_tracker_param(tr, "format", s->dense ? "csv" : "libsvm");
+    sl_tracker_param(tr, "zero_based", yes(a->zero_based));
+    if (a->validation) sl_tracker_param(tr, "validation", a->validation);
+    param_fmt(tr, "n_rows", "%lld", (long long)s->n_rows_global);
+    param_fmt(tr, "n_features", "%lld", (long long)s->n_features);
+    param_fmt(tr, "nnz", "%lld", (long long)s->nnz_global);
+    sl_tracker_tag(tr, "shardlearn.version", SL_VERSION_STRING);
+    char v[32];
+    snprintf(v, sizeof v, "%d", c->size);
+    sl_tracker_tag(tr, "shardlearn.mpi_ranks", v);
+    sl_tracker_tag(tr, "shardlearn.hosts", hosts);
+}
+
+void train_log_final(struct sl_tracker *tr, const struct sl_train_report *rep,
+                     const struct train_times *t, int validation) {
+    const int64_t ts = sl_now_ms();
+    const struct sl_fg_info *f = &rep->result.final;
+    sl_tracker_metric(tr, "final_objective", f->objective, 0, ts);
+    sl_tracker_metric(tr, "final_train_logloss", f->logloss, 0, ts);
+    sl_tracker_metric(tr, "final_accuracy", f->accuracy, 0, ts);
+    sl_tracker_metric(tr, "iterations", (double)rep->result.iterations, 0, ts);
+    sl_tracker_metric(tr, "time_load_seconds", t->load, 0, ts);
+    sl_tracker_metric(tr, "time_compute_seconds", rep->compute_seconds, 0, ts);
+    sl_tracker_metric(tr, "time_allreduce_seconds", rep->allreduce_seconds, 0, ts);
+    sl_tracker_metric(tr, "time_total_seconds", t->total, 0, ts);
+    if (validation) {
+        sl_tracker_metric(tr, "final_val_logloss", rep->validation.logloss, 0, ts);
+        sl_tracker_metric(tr, "final_val_accuracy", rep->validation.accuracy, 0, ts);
+        sl_tracker_metric(tr, "final_val_auc", rep->validation.auc, 0, ts);
+    }
+}
+
+/* Writes ", " then "key": x for each (key, x). */
+static void json_fields(FILE *f, const char *const *keys, const double *x, int n) {
+    for (int i = 0; i < n; i++) {
+        fputs(", ", f);
+        sl_json_put_field(f, keys[i], x[i]);
+    }
+}
+
+static void write_history(FILE *f, const struct sl_train_report *rep, int validation) {
+    static const char *const keys[] = {"objective", "train_logloss", "grad_norm", "accuracy",
+                                       "seconds", "allreduce_seconds"};
+    static const char *const vkeys[] = {"val_logloss", "val_accuracy", "val_auc"};
+    fputs(" \"history\": [", f);
+    for (int64_t i = 0; i < rep->n_history; i++) {
+        const struct sl_train_iter *h = &rep->history[i];
+        const double x[] = {h->it.objective, h->it.logloss, h->it.grad_norm,
+                            h->it.accuracy, h->it.seconds, h->it.allreduce_seconds};
+        fprintf(f, "%s\n  {\"step\": %lld", i ? "," : "", (long long)h->it.step);
+        json_fields(f, keys, x, 6);
+        fprintf(f, ", \"passes\": %lld, \"cg_steps\": %lld", (long long)h->it.passes,
+                (long long)h->it.cg_steps);
+        const double v[] = {h->val_logloss, h->val_accuracy, h->val_auc};
+        if (validation) json_fields(f, vkeys, v, 3);
+        fputs("}", f);
+    }
+    fputs("]}\n", f);
+}
+
+enum sl_status train_write_metrics(const char *path, const struct train_args *a,
+                                   const struct sl_shard *s, const struct sl_comm *c,
+                                   const struct sl_train_report *rep, const struct train_times *t,
+                                   struct sl_err *err) {
+    struct sl_atomic_file af;
+    enum sl_status st = sl_atomic_open(&af, path, err);
+    if (st) return st;
+    FILE *f = af.f;
+    const struct sl_fg_info *fin = &rep->result.final;
+    fputs("{", f);
+    sl_json_put_field(f, "objective", fin->objective);
+    static const char *const keys[] = {"train_logloss", "accuracy", "grad_norm"};
+    const double x[] = {fin->logloss, fin->accuracy, fin->grad_norm};
+    json_fields(f, keys, x, 3);
+    fprintf(f, ", \"iterations\": %lld, \"converged\": %s, \"optimizer\": \"%s\", "
+               "\"n_rows\": %lld, \"n_features\": %lld, \"nnz\": %lld, \"ranks\": %d,\n",
+            (long long)rep->result.iterations, yes(rep->result.converged),
+            sl_optimizer_name((enum sl_optimizer)a->optimizer), (long long)s->n_rows_global,
+            (long long)s->n_features, (long long)s->nnz_global, c->size);
+    fprintf(f, " \"timings\": {\"load\": %.6f, \"compute\": %.6f, \"allreduce\": %.6f, "
+               "\"total\": %.6f, \"tracking\": %.6f, \"tracking_sender_cpu\": %.6f},\n",
+            t->load, rep->compute_seconds, rep->allreduce_seconds, t->total, t->tracking,
+            t->sender_cpu);
+    if (a->validation) {
+        static const char *const vkeys[] = {"logloss", "accuracy", "auc"};
+        const double v[] = {rep->validation.logloss, rep->validation.accuracy, rep->validation.auc};
+        fputs(" \"validation\": {", f);
+        for (int i = 0; i < 3; i++) {
+            if (i) fputs(", ", f);
+            sl_json_put_field(f, vkeys[i], v[i]);
+        }
+        fputs("},\n", f);
+    }
+    write_history(f, rep, a->validation != NULL);
+    return sl_atomic_commit(&af, err);
+}

@@ -1,0 +1,112 @@
+/* model.c - model files (JSON via cJSON on load, printf on save), margins
+ * and probabilities. */
+#include "shardlearn/model.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/kernels.h"
+#include "model/loss.h"
+#include "shardlearn/fileio.h"
+
+void sl_model_init(struct sl_model *m, int64_t n_features, int fit_intercept) {
+    memset(m, 0, sizeof *m);
+    m->n_features = n_features;
+    m->fit_intercept = fit_intercept;
+    m->weights = sl_calloc((size_t)(n_features ? n_features : 1), sizeof(double));
+}
+
+void sl_model_free(struct sl_model *m) {
+    free(m->weights);
+    memset(m, 0, sizeof *m);
+}
+
+
+enum sl_status sl_model_save(const struct sl_model *m, const char *path, struct sl_err *err) {
+    struct sl_atomic_file af;
+    enum sl_status st = sl_atomic_open(&af, path, err);
+    if (st) return st;
+    FILE *f = af.f;
+    fprintf(f, "{\"format\": \"%s\", \"version\": %d, \"loss\": \"logistic\", \"objective\": ",
+            SL_MODEL_FORMAT, SL_MODEL_VERSION);
+    sl_json_put_num(f, m->objective);
+    fprintf(f, ", \"n_features\": %lld, \"fit_intercept\": %s, \"intercept\": ",
+            (long long)m->n_features, m->fit_intercept ? "true" : "false");
+    sl_json_put_num(f, m->intercept);
+    fputs(", \"weights\": [", f);
+    for (int64_t j = 0; j < m->n_features; j++) {
+        if (j) fputs(j % 8 ? ", " : ",\n", f);
+        sl_json_put_num(f, m->weights[j]);
+    }
+    fputs("]}\n", f);
+    return sl_atomic_commit(&af, err);
+}
+
+
+enum sl_status sl_model_load(struct sl_model *m, const char *path, struct sl_err *err) {
+    enum sl_status st;
+    memset(m, 0, sizeof *m);
+    char *text = sl_read_file(path, NULL);
+    if (!text) return sl_err_set(err, SL_ERR_IO, "%s: %s", path, strerror(errno));
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    if (!root) return sl_err_set(err, SL_ERR_PARSE, "%s: not a JSON model file", path);
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
+    const cJSON *nf = cJSON_GetObjectItemCaseSensitive(root, "n_features");
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(root, "intercept");
+    const cJSON *fi = cJSON_GetObjectItemCaseSensitive(root, "fit_intercept");
+    const cJSON *ws = cJSON_GetObjectItemCaseSensitive(root, "weights");
+    const cJSON *loss = cJSON_GetObjectItemCaseSensitive(root, "loss");
+    const cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, "objective");
+    st = SL_OK;
+    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, SL_MODEL_FORMAT) != 0)
+        st = sl_err_set(err, SL_ERR_PARSE, "%s: not a shardlearn model (format)", path);
+    else if (!cJSON_IsNumber(ver) || ver->valueint != SL_MODEL_VERSION)
+        st = sl_err_set(err, SL_ERR_PARSE, "%s: unsupported model version", path);
+    else if (loss && (!cJSON_IsString(loss) || strcmp(loss->valuestring, "logistic") != 0))
+        st = sl_err_set(err, SL_ERR_PARSE, "%s: unsupported loss", path);
+    else if (!cJSON_IsNumber(nf) || nf->valuedouble < 0 || !cJSON_IsNumber(b) ||
+             !cJSON_IsArray(ws) || cJSON_GetArraySize(ws) != (int)nf->valuedouble)
+        st = sl_err_set(err, SL_ERR_PARSE, "%s: malformed model (n_features/weights)", path);
+    if (st == SL_OK) {
+        sl_model_init(m, (int64_t)nf->valuedouble, fi ? cJSON_IsTrue(fi) : 1);
+        m->intercept = b->valuedouble;
+        m->objective = cJSON_IsNumber(obj) ? obj->valuedouble : (double)NAN;
+        int64_t j = 0;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, ws) {
+            if (!cJSON_IsNumber(it)) {
+                st = sl_err_set(err, SL_ERR_PARSE, "%s: weight %lld is not a number", path,
+                                (long long)j);
+                sl_model_free(m);
+                break;
+            }
+            m->weights[j++] = it->valuedouble;
+        }
+    }
+    cJSON_Delete(root);
+    return st;
+}
+
+void sl_model_margins(const struct sl_model *m, const struct sl_shard *s, double *margins) {
+    if (s->n_features <= m->n_features) {
+        sl_kernel_margins(s, m->weights, m->intercept, margins);
+        return;
+    }
+    /* The data has columns the model never saw: they weigh 0. */
+    double *w = sl_calloc((size_t)s->n_features, sizeof(double));
+    memcpy(w, m->weights, sizeof(double) * (size_t)m->n_features);
+    sl_kernel_margins(s, w, m->intercept, margins);
+    free(w);
+}
+
+
+double sl_model_probability(const struct sl_model *m, double margin) {
+    (void)m; /* logistic: the only loss so far */
+    return sl_sigmoid(margin);
+}

@@ -1,0 +1,193 @@
+/* newton.c - trust-region Newton with preconditioned conjugate gradients:
+ * the method of LIBLINEAR's TRON (Lin, Weng & Keerthi 2008; Hsia, Chiang &
+ * Lin 2018 for the diagonal preconditioner) and of distributed LIBLINEAR.
+ * Each Hessian-vector product is one fused pass over the shard and one
+ * allreduce; the gradient and the Hessian diagonal share one allreduce.
+ * Every vector here is this rank's slice (objective.h), so each dot product
+ * is summed over the ranks with sl_obj_sum. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "optim/solvers.h"
+#include "optim/vec.h"
+
+/* The preconditioner mixes the identity (scaled by lambda, so the mix is
+ * independent of how F is scaled) with the Hessian diagonal, as TRON does. */
+#define PCG_ALPHA 0.01
+#define CG_EPS 0.1
+
+struct pcg_work {
+    double *r, *z, *d, *hd; /* (dim) each */
+};
+
+/* Solves H s = -g approximately inside ||s||_M <= delta. r <- -g - H s.
+ * Returns the number of CG steps (Hessian-vector products). */
+static int64_t trpcg(struct sl_objective *o, double delta, const double *g, const double *M,
+                     double *s, struct pcg_work *wk) {
+    const int64_t n = sl_obj_shape(o)->n_loc, dim = sl_obj_shape(o)->dim;
+    double *r = wk->r, *z = wk->z, *d = wk->d, *hd = wk->hd;
+    for (int64_t i = 0; i < n; i++) {
+        s[i] = 0.0;
+        r[i] = -g[i];
+        z[i] = r[i] / M[i];
+        d[i] = z[i];
+    }
+    double ztr = sl_dot(z, r, n);
+    sl_obj_sum(o, &ztr, 1);
+    const double cgtol = CG_EPS * sqrt(ztr);
+    int64_t steps = 0;
+    const int64_t max_steps = dim > 5 ? dim : 5;
+    while (steps < max_steps) {
+        if (sqrt(ztr) <= cgtol) break;
+        steps++;
+        sl_obj_hv(o, d, hd);
+        double dhd = sl_dot(d, hd, n);
+        sl_obj_sum(o, &dhd, 1);
+        double alpha = ztr / dhd;
+        sl_axpy(alpha, d, s, n);
+        double s_m = sl_dot_m(s, M, s, n);
+        sl_obj_sum(o, &s_m, 1);
+        s_m = sqrt(s_m);
+        if (s_m > delta) {
+            /* Step back and go to the boundary along d: ||s + tau d||_M = delta. */
+            sl_axpy(-alpha, d, s, n);
+            double q[3] = {sl_dot_m(s, M, d, n), sl_dot_m(s, M, s, n), sl_dot_m(d, M, d, n)};
+            sl_obj_sum(o, q, 3);
+            double std = q[0], sts = q[1], dtd = q[2], dsq = delta * delta;
+            double rad = sqrt(std * std + dtd * (dsq - sts));
+            double tau = std >= 0 ? (dsq - sts) / (std + rad) : (rad - std) / dtd;
+            sl_axpy(tau, d, s, n);
+            sl_axpy(-tau, hd, r, n);
+            break;
+        }
+        sl_axpy(-alpha, hd, r, n);
+        for (int64_t i = 0; i < n; i++) z[i] = r[i] / M[i];
+        double ztr_new = sl_dot(z, r, n);
+        sl_obj_sum(o, &ztr_new, 1);
+        double beta = ztr_new / ztr;
+        for (int64_t i = 0; i < n; i++) d[i] = z[i] + beta * d[i];
+        ztr = ztr_new;
+    }
+    return steps;
+}
+
+static void precond(const struct sl_objective *o, const double *diag, double *M) {
+    const struct sl_obj_shape *sh = sl_obj_shape(o);
+    for (int64_t i = 0; i < sh->n_loc; i++) M[i] = (1.0 - PCG_ALPHA) * sh->l2 + PCG_ALPHA * diag[i];
+    /* Without regularisation (lambda = 0) or on the intercept the identity
+     * part is 0: keep M positive. */
+    for (int64_t i = 0; i < sh->n_loc; i++)
+        if (!(M[i] > 1e-12)) M[i] = M[i] > 0 ? M[i] + 1e-12 : 1e-12;
+}
+
+/* TRON's trust-region radius after a step of M-norm snorm whose predicted
+ * reduction was prered and actual one actred, gs = g.s, df = F(w + s) - F(w). */
+static double next_radius(double delta, double snorm, double gs, double df, double actred,
+                          double prered) {
+    const double eta0 = 1e-4, eta1 = 0.25, eta2 = 0.75;
+    const double sigma1 = 0.25, sigma2 = 0.5, sigma3 = 4.0;
+    double denom = df - gs;
+    double alpha = denom <= 0 ? sigma3 : fmax(sigma1, -0.5 * (gs / denom));
+    if (actred < eta0 * prered) return fmin(fmax(alpha, sigma1) * snorm, sigma2 * delta);
+    if (actred < eta1 * prered) return fmax(sigma1 * delta, fmin(alpha * snorm, sigma2 * delta));
+    if (actred < eta2 * prered) return fmax(sigma1 * delta, fmin(alpha * snorm, sigma3 * delta));
+    return fmax(delta, fmin(alpha * snorm, sigma3 * delta));
+}
+
+/* Newton's working vectors, all (n_loc): this rank's slices (objective.h),
+ * in one allocation. */
+struct newton {
+    double *mem;
+    double *g, *g_new, *diag, *diag_new, *M, *s, *w_new;
+    struct pcg_work wk;
+};
+
+static void newton_alloc(struct newton *nt, int64_t n) {
+    double *m = sl_calloc((size_t)(11 * (n ? n : 1)), sizeof(double));
+    *nt = (struct newton){.mem = m,
+                          .g = m,
+                          .g_new = m + n,
+                          .diag = m + 2 * n,
+                          .diag_new = m + 3 * n,
+                          .M = m + 4 * n,
+                          .s = m + 5 * n,
+                          .w_new = m + 6 * n,
+                          .wk = {.r = m + 7 * n, .z = m + 8 * n, .d = m + 9 * n, .hd = m + 10 * n}};
+}
+
+/* The first evaluation: gradient, diagonal, preconditioner and TRON's
+ * initial radius ||g||_{M^-1}. */
+static enum sl_status newton_start(struct sl_objective *o, const double *w, struct newton *nt,
+                                   struct sl_fg_info *cur, double *delta) {
+    const int64_t n = sl_obj_shape(o)->n_loc;
+    enum sl_status st = sl_obj_fg(o, w, nt->g, nt->diag, cur);
+    if (st) return st;
+    sl_obj_accept(o);
+    precond(o, nt->diag, nt->M);
+    double d = 0.0;
+    for (int64_t i = 0; i < n; i++) d += nt->g[i] * nt->g[i] / nt->M[i];
+    sl_obj_sum(o, &d, 1);
+    *delta = sqrt(d);
+    return SL_OK;
+}
+
+/* w_new becomes the iterate, with its gradient and diagonal. */
+static void newton_accept(struct sl_objective *o, double *w, struct newton *nt) {
+    const size_t bytes = sizeof(double) * (size_t)sl_obj_shape(o)->n_loc;
+    memcpy(w, nt->w_new, bytes);
+    memcpy(nt->g, nt->g_new, bytes);
+    memcpy(nt->diag, nt->diag_new, bytes);
+    sl_obj_accept(o);
+    precond(o, nt->diag, nt->M);
+}
+
+enum sl_status sl_newton(struct sl_objective *o, double *w, const struct sl_optim_opts *opt,
+                         sl_iter_fn cb, void *ctx, struct sl_optim_result *res) {
+    const double eta0 = 1e-4;
+    const int64_t n = sl_obj_shape(o)->n_loc;
+    struct newton nt;
+    newton_alloc(&nt, n);
+    struct sl_fg_info cur = {0}, trial;
+    memset(res, 0, sizeof *res);
+    int64_t iter = 0, cg_in_iter = 0;
+    double delta = 0.0;
+    enum sl_status st = newton_start(o, w, &nt, &cur, &delta);
+    const double gnorm0 = cur.grad_norm;
+    int converged = !st && gnorm0 == 0.0;
+    struct sl_step_clock clock;
+    sl_step_clock_start(&clock, o);
+    while (!st && !converged && iter < opt->max_iter) {
+        cg_in_iter += trpcg(o, delta, nt.g, nt.M, nt.s, &nt.wk);
+        for (int64_t i = 0; i < n; i++) nt.w_new[i] = w[i] + nt.s[i];
+        double q[2] = {sl_dot(nt.g, nt.s, n), sl_dot(nt.s, nt.wk.r, n)};
+        sl_obj_sum(o, q, 2);
+        const double gs = q[0], prered = -0.5 * (gs - q[1]);
+        if ((st = sl_obj_fg(o, nt.w_new, nt.g_new, nt.diag_new, &trial))) break;
+        const double actred = cur.objective - trial.objective;
+        double snorm = sl_dot_m(nt.s, nt.M, nt.s, n);
+        sl_obj_sum(o, &snorm, 1);
+        snorm = sqrt(snorm);
+        if (iter == 0) delta = fmin(delta, snorm);
+        delta = next_radius(delta, snorm, gs, trial.objective - cur.objective, actred, prered);
+        if (actred > eta0 * prered) {
+            const double f_prev = cur.objective;
+            iter++;
+            newton_accept(o, w, &nt);
+            cur = trial;
+            sl_step_report(&clock, o, cb, ctx, iter, &cur, cg_in_iter, w);
+            cg_in_iter = 0;
+            if ((converged = sl_converged(&cur, f_prev, gnorm0, opt->tol))) break;
+        }
+        /* Nothing left to gain at double precision: as TRON, stop here. */
+        if (fabs(actred) <= 1e-12 * fabs(cur.objective) &&
+            fabs(prered) <= 1e-12 * fabs(cur.objective)) {
+            converged = 1;
+            break;
+        }
+        if (actred <= 0 && prered <= 0) break;
+    }
+    *res = (struct sl_optim_result){.iterations = iter, .converged = converged, .final = cur};
+    free(nt.mem);
+    return st;
+}

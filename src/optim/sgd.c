@@ -1,0 +1,186 @@
+/* sgd.c - mini-batch SGD with local steps and model averaging.
+ *
+ * At millions of features an allreduce of the whole model every step would
+ * dominate the run, so each rank takes --sync-every local steps on its own
+ * rows and then the ranks average their models, weighted by their row counts
+ * (--sync-every 1 is synchronous SGD: the same as one step on the union of
+ * the batches). The regulariser's shrink (sl_obj_reg_shrink) is kept in a
+ * scale factor (w = scale * v) so a sparse step costs O(nonzeros of the
+ * batch), not O(d). The loss is the objective's: its mini-batch residuals
+ * and updates (objective.h).
+ *
+ * With opt->average the result is the running mean of the synchronised
+ * models over the second half of the epochs (Polyak-Ruppert averaging):
+ * the noise of the last steps averages out, so a modest number of epochs
+ * lands close to the optimum. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "optim/solvers.h"
+
+/* splitmix64: a small, well-mixed generator; one stream per (seed, rank). */
+static uint64_t rng_next(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static void shuffle(int64_t *perm, int64_t n, uint64_t *rng) {
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(rng_next(rng) % (uint64_t)(i + 1));
+        int64_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
+/* One rank's SGD: the whole model (dim), its row order and the batch. */
+struct sgd {
+    struct sl_objective *o;
+    const struct sl_obj_shape *sh;
+    const struct sl_optim_opts *opt;
+    int64_t B, K;   /* rows per local step; local steps between averages */
+    int64_t steps;  /* steps per epoch, the same on every rank */
+    double share;   /* this rank's share of the rows: its averaging weight */
+    double *wf;     /* (dim) the model: w = scale * wf[0..n_cols), b = wf[n_cols] */
+    double scale;
+    double b;
+    double *r;      /* (B) the batch's residuals, then its update coefficients */
+    int64_t *perm, pos; /* this rank's rows in shuffled order; next one to take */
+    int64_t *batch; /* (B) */
+    uint64_t rng;
+    double *avg;    /* (dim) running mean of synchronised models, when averaging */
+    int64_t n_avg;
+};
+
+static void materialize(struct sgd *st) {
+    if (st->scale == 1.0) return;
+    for (int64_t j = 0; j < st->sh->n_cols; j++) st->wf[j] *= st->scale;
+    st->scale = 1.0;
+}
+
+/* One step on the next nb rows: the gradient of the batch mean loss and the
+ * regulariser at the current w, then w <- w - lr g. */
+static void sgd_step(struct sgd *st, int64_t nb, double lr) {
+    sl_obj_batch_residuals(st->o, st->batch, nb, st->wf, st->scale, st->b, st->r);
+    double shrink = sl_obj_reg_shrink(st->o, lr);
+    st->scale *= shrink > 1e-12 ? shrink : 1e-12;
+    double step = lr / (double)nb;
+    double rb = 0.0;
+    for (int64_t q = 0; q < nb; q++) {
+        rb += st->r[q];
+        st->r[q] = -step * st->r[q] / st->scale;
+    }
+    sl_obj_batch_update(st->o, st->batch, nb, st->r, st->wf);
+    if (st->sh->fit_intercept) st->b -= step * rb;
+    if (st->scale < 1e-9) materialize(st);
+}
+
+/* The next B rows of this rank's shuffled order (fewer only when it has none). */
+static int64_t next_batch(struct sgd *st) {
+    const int64_t n_rows = st->sh->n_rows;
+    int64_t nb = 0;
+    while (nb < st->B && n_rows > 0) {
+        if (st->pos >= n_rows) {
+            shuffle(st->perm, n_rows, &st->rng);
+            st->pos = 0;
+        }
+        st->batch[nb++] = st->perm[st->pos++];
+    }
+    return nb;
+}
+
+/* Average over ranks, weighted by rows: w = sum_r share_r w_r; then fold
+ * the result into the running mean once averaging has started. */
+static void synchronise(struct sgd *st, int averaging) {
+    const int64_t nc = st->sh->n_cols, n = st->sh->dim;
+    struct sl_comm *c = sl_obj_comm(st->o);
+    materialize(st);
+    if (st->sh->fit_intercept) st->wf[nc] = st->b;
+    if (c->size > 1) {
+        for (int64_t j = 0; j < n; j++) st->wf[j] *= st->share;
+        sl_comm_sum_f64(c, st->wf, (size_t)n);
+    }
+    st->b = st->sh->fit_intercept ? st->wf[nc] : 0.0;
+    if (st->avg && averaging) {
+        st->n_avg++;
+        for (int64_t j = 0; j < n; j++) st->avg[j] += (st->wf[j] - st->avg[j]) / (double)st->n_avg;
+    }
+}
+
+/* One epoch of local steps, synchronising every K steps and at its end;
+ * t counts steps over the whole run (for the step size schedule). */
+static void sgd_epoch(struct sgd *st, int epoch, int64_t *t) {
+    const int averaging = epoch >= st->opt->epochs / 2 + 1;
+    for (int64_t k = 0; k < st->steps; k++, (*t)++) {
+        int64_t nb = next_batch(st);
+        double lr = st->opt->lr / (1.0 + st->opt->lr_decay * (double)*t / (double)st->steps);
+        if (nb > 0) sgd_step(st, nb, lr);
+        if ((*t + 1) % st->K == 0 || k == st->steps - 1) synchronise(st, averaging);
+    }
+}
+
+static void sgd_init(struct sgd *st, struct sl_objective *o, const double *w,
+                     const struct sl_optim_opts *opt) {
+    const struct sl_obj_shape *sh = sl_obj_shape(o);
+    struct sl_comm *c = sl_obj_comm(o);
+    const int64_t B = opt->batch_size > 0 ? opt->batch_size : 1;
+    const int64_t n = sh->dim;
+    /* Steps per epoch, the same on every rank: one pass over the global data
+     * when every rank takes B rows a step. */
+    const int64_t per_round = B * c->size;
+    *st = (struct sgd){.o = o,
+                       .sh = sh,
+                       .opt = opt,
+                       .B = B,
+                       .K = opt->sync_every > 0 ? opt->sync_every : 1,
+                       .steps = (sh->n_rows_global + per_round - 1) / per_round,
+                       .share = (double)sh->n_rows / (double)sh->n_rows_global,
+                       .wf = sl_malloc(sizeof(double) * (size_t)(n ? n : 1)),
+                       .scale = 1.0,
+                       .r = sl_calloc((size_t)B, sizeof(double)),
+                       .perm = sl_malloc(sizeof(int64_t) * (size_t)(sh->n_rows ? sh->n_rows : 1)),
+                       .pos = sh->n_rows, /* past the end: shuffle first */
+                       .batch = sl_malloc(sizeof(int64_t) * (size_t)B),
+                       .rng = opt->seed * 0x9E3779B97F4A7C15ull + (uint64_t)c->rank + 1,
+                       .avg = opt->average ? sl_calloc((size_t)n, sizeof(double)) : NULL};
+    /* SGD steps on the whole model, so it keeps the whole of it; w, the
+     * start point, is this rank's slice (objective.h). */
+    memcpy(st->wf, sl_obj_gather(o, w), sizeof(double) * (size_t)n);
+    st->b = sh->fit_intercept ? st->wf[sh->n_cols] : 0.0;
+    for (int64_t i = 0; i < sh->n_rows; i++) st->perm[i] = i;
+}
+
+enum sl_status sl_sgd(struct sl_objective *o, double *w, const struct sl_optim_opts *opt,
+                      sl_iter_fn cb, void *ctx, struct sl_optim_result *res) {
+    struct sgd st;
+    sgd_init(&st, o, w, opt);
+    const struct sl_obj_shape *sh = st.sh;
+    double *g = sl_calloc((size_t)(sh->n_loc ? sh->n_loc : 1), sizeof(double));
+    struct sl_fg_info info = {0};
+    memset(res, 0, sizeof *res);
+    enum sl_status rc = SL_OK;
+    int64_t t = 0;
+    struct sl_step_clock clock;
+    sl_step_clock_start(&clock, o);
+    for (int epoch = 1; epoch <= opt->epochs; epoch++) {
+        sgd_epoch(&st, epoch, &t);
+        /* Full objective of the model (the averaged one once averaging has
+         * started): one more pass per epoch. */
+        const double *model = (st.n_avg > 0 ? st.avg : st.wf) + sh->lo; /* the same on every rank */
+        if ((rc = sl_obj_fg(o, model, g, NULL, &info))) break;
+        res->iterations = epoch;
+        sl_step_report(&clock, o, cb, ctx, epoch, &info, 0, model);
+    }
+    memcpy(w, (st.n_avg > 0 ? st.avg : st.wf) + sh->lo, sizeof(double) * (size_t)sh->n_loc);
+    res->final = info;
+    free(st.wf);
+    free(st.avg);
+    free(g);
+    free(st.batch);
+    free(st.perm);
+    free(st.r);
+    return rc;
+}

@@ -1,0 +1,52 @@
+/* api.h - the MLflow REST API calls the sender makes: experiments, runs
+ * (find by shardlearn.run_uuid tag, create, resume, finish), log-batch,
+ * metric history, artifact upload and model registration.
+ *
+ * Every call returns how it ended (enum sl_deliver); on failure h->err says
+ * why. Calls that change state.json save it themselves. */
+#ifndef SHARDLEARN_TRACK_API_H
+#define SHARDLEARN_TRACK_API_H
+
+#include <cjson/cJSON.h>
+
+#include "track/http.h"
+#include "track/state.h"
+
+/* A JSON API call; *out (may be NULL) gets the parsed answer, which the
+ * caller deletes. `once`: the call is not idempotent, so it is not retried
+ * here (see sl_http_request). */
+enum sl_deliver sl_api_call(struct sl_http *h, const char *method, const char *path, cJSON *req,
+                            cJSON **out, int once);
+
+/* After a non-idempotent request r was abandoned unanswered, holds off the
+ * run (state->unsettled_until_ms) until it has had time to land. Returns r. */
+enum sl_deliver sl_api_note_unsettled(const struct sl_http *h, const char *run_dir,
+                                      struct sl_sync_state *st, enum sl_deliver r);
+
+/* Finds or creates the server's run for the journal whose start record is
+ * `start` (or resumes start.resume_run_id); saves it in state. */
+enum sl_deliver sl_api_ensure_run(struct sl_http *h, const cJSON *start, const char *run_dir,
+                                  struct sl_sync_state *st);
+/* *out: the params a resumed run had on the server, as {key: value}. */
+enum sl_deliver sl_api_resumed_params(struct sl_http *h, const struct sl_sync_state *st,
+                                      cJSON **out);
+/* runs/log-batch, sent once (not idempotent for metrics). */
+enum sl_deliver sl_api_log_batch(struct sl_http *h, cJSON *req);
+/* *points: the server's history of metric key (array of {key, value,
+ * timestamp, step}, may be NULL when it has none). Caller deletes it. */
+enum sl_deliver sl_api_metric_history(struct sl_http *h, const char *run_id, const char *key,
+                                      cJSON **points);
+/* Uploads the file at local as artifact_path of the run. A run whose artifact
+ * store the server does not proxy, or a missing file, is reported and
+ * skipped (DONE); run_dir is for those messages. */
+enum sl_deliver sl_api_upload(struct sl_http *h, const struct sl_sync_state *st,
+                              const char *run_dir, const char *local, const char *artifact_path);
+/* Registers the run's model as rec.name (rec.artifact_path, default "model"),
+ * once per run. */
+enum sl_deliver sl_api_register_model(struct sl_http *h, const char *run_dir,
+                                      struct sl_sync_state *st, const cJSON *rec);
+/* runs/update with rec.status and rec.end_time. */
+enum sl_deliver sl_api_finish_run(struct sl_http *h, const struct sl_sync_state *st,
+                                  const cJSON *rec);
+
+#endif

@@ -1,0 +1,347 @@
+/* journal.c - the run directory and journal.jsonl: records appended by the
+ * training thread (buffered; the tracker flushes and fsyncs them once an
+ * iteration), and read back by the sender, complete lines only. */
+#include "track/journal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shardlearn/clock.h"
+#include "shardlearn/fileio.h"
+#include "shardlearn/log.h"
+#include "track/json.h"
+
+static int mkdir_p(const char *path) {
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(tmp, 0777) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(tmp, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* MLflow keys: alphanumerics, _ - . space : / ; anything else becomes '_'. */
+static void sanitize_key(const char *in, char *out, size_t cap) {
+    size_t i = 0;
+    for (; in[i] && i + 1 < cap; i++) {
+        char ch = in[i];
+        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                 ch == '_' || ch == '-' || ch == '.' || ch == ' ' || ch == ':' || ch == '/';
+        out[i] = ok ? ch : '_';
+    }
+    out[i] = '\0';
+}
+
+/* Appends one record (and deletes it); the owner commits at iteration boundaries. */
+static void append(struct sl_journal *j, cJSON *rec) {
+    cJSON_AddNumberToObject(rec, "seq", (double)++j->seq);
+    char *line = cJSON_PrintUnformatted(rec);
+    if (line) {
+        fputs(line, j->f);
+        fputc('\n', j->f);
+        cJSON_free(line);
+    }
+    cJSON_Delete(rec);
+}
+
+static cJSON *record(const char *type) {
+    cJSON *r = cJSON_CreateObject();
+    SL_ASSERT(r != NULL);
+    cJSON_AddStringToObject(r, "type", type);
+    return r;
+}
+
+/* out <- the sha of ref from dir/.git/packed-refs ("<sha> <ref>" lines). */
+static int packed_ref(const char *dir, const char *ref, char *out, size_t cap) {
+    char path[PATH_MAX + 64], line[512];
+    snprintf(path, sizeof path, "%s/.git/packed-refs", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        char *sp = strchr(line, ' ');
+        if (sp && strcmp(sp + 1, ref) == 0) {
+            *sp = '\0';
+            snprintf(out, cap, "%s", line);
+            found = 1;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/* out <- the commit that dir/.git/HEAD (open as f; closed here) names. */
+static int head_commit(const char *dir, FILE *f, char *out, size_t cap) {
+    char path[PATH_MAX + 64], line[512];
+    int ok = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    if (!ok) return 0;
+    line[strcspn(line, "\r\n")] = '\0';
+    if (strncmp(line, "ref: ", 5) != 0) {
+        snprintf(out, cap, "%s", line);
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/.git/%s", dir, line + 5);
+    f = fopen(path, "r");
+    if (f) {
+        ok = fgets(out, (int)cap, f) != NULL;
+        fclose(f);
+        if (ok) out[strcspn(out, "\r\n")] = '\0'; /* an empty ref file leaves out unset */
+        return ok;
+    }
+    /* A packed ref. */
+    return packed_ref(dir, line + 5, out, cap);
+}
+
+/* The commit at the head of a git checkout containing the working directory. */
+static int git_commit(char *out, size_t cap) {
+    char dir[PATH_MAX], path[PATH_MAX + 64];
+    if (!getcwd(dir, sizeof dir)) return 0;
+    for (;;) {
+        snprintf(path, sizeof path, "%s/.git/HEAD", dir);
+        FILE *f = fopen(path, "r");
+        if (f) return head_commit(dir, f, out, cap);
+        char *slash = strrchr(dir, '/');
+        if (!slash || slash == dir) return 0;
+        *slash = '\0';
+    }
+}
+
+static void random_hex(char *out, size_t nbytes) {
+    unsigned char b[32] = {0};
+    FILE *f = fopen("/dev/urandom", "rb");
+    size_t got = f ? fread(b, 1, nbytes, f) : 0;
+    if (f) fclose(f);
+    if (got != nbytes) { /* no urandom: time and pid still make it unique enough */
+        uint64_t x = (uint64_t)sl_now_ms() * 6364136223846793005ull + (uint64_t)getpid();
+        for (size_t i = 0; i < nbytes; i++, x = x * 6364136223846793005ull + 1442695040888963407ull)
+            b[i] = (unsigned char)(x >> 56);
+    }
+    for (size_t i = 0; i < nbytes; i++)
+        sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+/* j->dir/artifacts/ and j->dir/journal.jsonl. */
+static enum sl_status open_files(struct sl_journal *j, struct sl_err *err) {
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/artifacts", j->dir);
+    if (mkdir_p(path) != 0) return sl_err_set(err, SL_ERR_IO, "%s: %s", j->dir, strerror(errno));
+    snprintf(path, sizeof path, "%s/" SL_JOURNAL_FILE, j->dir);
+    j->f = fopen(path, "a");
+    if (!j->f) return sl_err_set(err, SL_ERR_IO, "%s: %s", path, strerror(errno));
+    j->fd = fileno(j->f);
+    return SL_OK;
+}
+
+/* The start record: everything needed to create the run later. run_name
+ * (cap bytes) gets the run's name, "" when a resumed run keeps its own. */
+static void write_start(struct sl_journal *j, const struct sl_track_config *cfg, const char *stamp,
+                        const char *uuid, char *run_name, size_t cap) {
+    cJSON *r = record("start");
+    cJSON_AddStringToObject(r, "run_uuid", uuid);
+    cJSON_AddNumberToObject(r, "start_time", (double)sl_now_ms());
+    const char *exp_name =
+        cfg->experiment_name ? cfg->experiment_name : getenv("MLFLOW_EXPERIMENT_NAME");
+    const char *exp_id = getenv("MLFLOW_EXPERIMENT_ID");
+    if (exp_name && *exp_name)
+        cJSON_AddStringToObject(r, "experiment_name", exp_name);
+    else if (exp_id && *exp_id)
+        cJSON_AddStringToObject(r, "experiment_id", exp_id);
+    else
+        cJSON_AddStringToObject(r, "experiment_id", "0"); /* MLflow's Default experiment */
+    const char *resume = getenv("MLFLOW_RUN_ID");
+    if (resume && *resume) cJSON_AddStringToObject(r, "resume_run_id", resume);
+    /* A resumed run keeps its name unless one is given. */
+    run_name[0] = '\0';
+    if (cfg->run_name)
+        snprintf(run_name, cap, "%s", cfg->run_name);
+    else if (!(resume && *resume))
+        snprintf(run_name, cap, "shardlearn-%s", stamp);
+    if (run_name[0]) cJSON_AddStringToObject(r, "run_name", run_name);
+    append(j, r);
+}
+
+/* The tags MLflow's own client sets on a run, and ours to find it again. */
+static void write_source_tags(struct sl_journal *j, const char *run_name, const char *uuid) {
+    const char *user = getenv("USER");
+    struct passwd *pw = user ? NULL : getpwuid(getuid());
+    char exe[PATH_MAX] = "shardlearn", commit[128];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (k > 0) exe[k] = '\0';
+    if (run_name[0]) sl_journal_kv(j, "tag", "mlflow.runName", run_name);
+    sl_journal_kv(j, "tag", "mlflow.user", user ? user : (pw ? pw->pw_name : "unknown"));
+    sl_journal_kv(j, "tag", "mlflow.source.name", exe);
+    sl_journal_kv(j, "tag", "mlflow.source.type", "LOCAL");
+    if (git_commit(commit, sizeof commit))
+        sl_journal_kv(j, "tag", "mlflow.source.git.commit", commit);
+    sl_journal_kv(j, "tag", "shardlearn.run_uuid", uuid);
+}
+
+enum sl_status sl_journal_create(struct sl_journal *j, const struct sl_track_config *cfg,
+                                 struct sl_err *err) {
+    *j = (struct sl_journal){.f = NULL, .fd = -1};
+    const char *base = cfg->tracking_dir ? cfg->tracking_dir : "shardlearn-runs";
+    char stamp[32], uuid[33], run_name[256];
+    time_t now = time(NULL);
+    struct tm tmv;
+    gmtime_r(&now, &tmv);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tmv);
+    random_hex(uuid, 16);
+    snprintf(j->dir, sizeof j->dir, "%s/%s-%.8s", base, stamp, uuid);
+    enum sl_status st = open_files(j, err);
+    if (st != SL_OK) return st;
+    write_start(j, cfg, stamp, uuid, run_name, sizeof run_name);
+    write_source_tags(j, run_name, uuid);
+    return SL_OK;
+}
+
+void sl_journal_close(struct sl_journal *j) {
+    fsync(j->fd);
+    fclose(j->f);
+    j->f = NULL;
+    j->fd = -1;
+}
+
+void sl_journal_kv(struct sl_journal *j, const char *type, const char *key, const char *value) {
+    char k[256];
+    sanitize_key(key, k, sizeof k);
+    cJSON *r = record(type);
+    cJSON_AddStringToObject(r, "key", k);
+    cJSON_AddStringToObject(r, "value", value ? value : "");
+    append(j, r);
+}
+
+void sl_journal_metric(struct sl_journal *j, const char *key, double value, int64_t step,
+                       int64_t ts_ms) {
+    char k[256];
+    sanitize_key(key, k, sizeof k);
+    cJSON *r = record("metric");
+    cJSON_AddStringToObject(r, "key", k);
+    /* JSON has no NaN/Inf; MLflow takes them as these strings. */
+    if (isnan(value))
+        cJSON_AddStringToObject(r, "value", "NaN");
+    else if (isinf(value))
+        cJSON_AddStringToObject(r, "value", value > 0 ? "Infinity" : "-Infinity");
+    else {
+        /* cJSON prints 15 digits and accepts them if they round-trip within an
+         * epsilon; a metric must keep every bit, so print it ourselves. */
+        char num[32];
+        cJSON_AddRawToObject(r, "value", sl_fmt_double(num, sizeof num, value));
+    }
+    cJSON_AddNumberToObject(r, "step", (double)step);
+    cJSON_AddNumberToObject(r, "timestamp", (double)ts_ms);
+    append(j, r);
+}
+
+/* to <- a copy of from, made whole or not at all (temporary file, fsync,
+ * rename). -1 with errno set on failure. */
+static int copy_file(const char *from, const char *to) {
+    FILE *in = fopen(from, "rb");
+    if (!in) return -1;
+    struct sl_atomic_file out;
+    enum sl_status st = sl_atomic_open(&out, to, NULL);
+    if (st != SL_OK) {
+        if (st == SL_ERR_ARG) errno = ENAMETOOLONG; /* the only argument it refuses */
+        fclose(in);
+        return -1;
+    }
+    char buf[1 << 16];
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, in)) > 0)
+        fwrite(buf, 1, k, out.f);
+    int bad = ferror(in);
+    fclose(in);
+    if (bad) {
+        /* fileio.h has no abort: drop the temporary file by hand. */
+        fclose(out.f);
+        unlink(out.tmp);
+        return -1;
+    }
+    /* A short write leaves the stream's error flag set: commit checks it. */
+    return sl_atomic_commit(&out, NULL) == SL_OK ? 0 : -1;
+}
+
+void sl_journal_artifact_file(const char *run_dir, const char *artifact_path, char *out,
+                              size_t cap) {
+    snprintf(out, cap, "%s/artifacts/%s", run_dir, artifact_path);
+}
+
+int sl_journal_artifact(struct sl_journal *j, const char *local_path, const char *artifact_path) {
+    /* A copy in the run directory, so a later mlflow-sync still has it. */
+    char dst[PATH_MAX * 2], dir[PATH_MAX * 2];
+    sl_journal_artifact_file(j->dir, artifact_path, dst, sizeof dst);
+    snprintf(dir, sizeof dir, "%s", dst);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    if (mkdir_p(dir) != 0 || copy_file(local_path, dst) != 0) {
+        sl_warn("tracking: cannot copy %s into %s: %s", local_path, j->dir, strerror(errno));
+        return -1;
+    }
+    cJSON *r = record("artifact");
+    cJSON_AddStringToObject(r, "path", artifact_path);
+    append(j, r);
+    return 0;
+}
+
+void sl_journal_register(struct sl_journal *j, const char *name) {
+    cJSON *r = record("register");
+    cJSON_AddStringToObject(r, "name", name);
+    cJSON_AddStringToObject(r, "artifact_path", "model");
+    append(j, r);
+}
+
+void sl_journal_finish(struct sl_journal *j, const char *status) {
+    cJSON *r = record("finish");
+    cJSON_AddStringToObject(r, "status", status);
+    cJSON_AddNumberToObject(r, "end_time", (double)sl_now_ms());
+    append(j, r);
+}
+
+cJSON *sl_journal_read_start(const char *run_dir) {
+    char path[PATH_MAX + 32], line[8192];
+    snprintf(path, sizeof path, "%s/" SL_JOURNAL_FILE, run_dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    cJSON *j = fgets(line, sizeof line, f) ? cJSON_Parse(line) : NULL;
+    fclose(f);
+    const char *type = sl_jstr(j, "type");
+    if (!type || strcmp(type, "start") != 0) {
+        cJSON_Delete(j);
+        return NULL;
+    }
+    return j;
+}
+
+char *sl_journal_read_tail(const char *run_dir, int64_t offset, size_t *len) {
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/" SL_JOURNAL_FILE, run_dir);
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    if (fseeko(f, (off_t)offset, SEEK_SET) != 0) {
+        fclose(f);
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0, k;
+    char *buf = sl_malloc(cap + 1);
+    while ((k = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += k;
+        if (n == cap) buf = sl_realloc(buf, (cap *= 2) + 1);
+    }
+    fclose(f);
+    while (n > 0 && buf[n - 1] != '\n')
+        n--; /* a line still being written */
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}

@@ -1,0 +1,63 @@
+/* journal.h - the run directory and its journal, written by the training
+ * thread and read back by the sender and by mlflow-sync.
+ *
+ * A run directory holds:
+ *   journal.jsonl   append-only records, one JSON object a line, each with a
+ *                   "seq"; written only by the training thread
+ *   state.json      what the server has acknowledged (state.h)
+ *   artifacts/      copies of the files to upload, so a later mlflow-sync has them
+ * Record types: start, param, tag, metric, artifact, register, finish. */
+#ifndef SHARDLEARN_TRACK_JOURNAL_H
+#define SHARDLEARN_TRACK_JOURNAL_H
+
+#include <cjson/cJSON.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "shardlearn/status.h"
+#include "shardlearn/track.h"
+
+#define SL_JOURNAL_FILE "journal.jsonl"
+
+/* An open journal. Records are buffered in f: the owner fflushes it at
+ * iteration boundaries and fsyncs fd. */
+struct sl_journal {
+    char dir[PATH_MAX]; /* the run directory */
+    FILE *f;            /* journal.jsonl, append */
+    int fd;             /* fileno(f) */
+    int64_t seq;        /* of the last record */
+};
+
+/* Creates <tracking_dir>/<UTC time>-<id>/ with artifacts/ and journal.jsonl,
+ * and appends the start record and the run's standard tags (run name, user,
+ * source, git commit, shardlearn.run_uuid). Close with sl_journal_close. */
+enum sl_status sl_journal_create(struct sl_journal *j, const struct sl_track_config *cfg,
+                                 struct sl_err *err) SL_WARN_UNUSED;
+/* fsyncs and closes the journal file. */
+void sl_journal_close(struct sl_journal *j);
+
+/* A param or tag record (type "param" or "tag"); the key is made a valid
+ * MLflow key, a NULL value is "". */
+void sl_journal_kv(struct sl_journal *j, const char *type, const char *key, const char *value);
+void sl_journal_metric(struct sl_journal *j, const char *key, double value, int64_t step,
+                       int64_t ts_ms);
+/* Copies local_path into artifacts/artifact_path and appends an artifact
+ * record: 0, or -1 (reported) when the copy fails and nothing is recorded. */
+int sl_journal_artifact(struct sl_journal *j, const char *local_path, const char *artifact_path);
+/* A request to register the run's "model" artifact as the model name. */
+void sl_journal_register(struct sl_journal *j, const char *name);
+void sl_journal_finish(struct sl_journal *j, const char *status);
+
+/* out (cap bytes) <- run_dir/artifacts/artifact_path: the copy to upload. */
+void sl_journal_artifact_file(const char *run_dir, const char *artifact_path, char *out,
+                              size_t cap);
+/* The journal's first line, the start record, parsed; NULL when the file is
+ * missing or does not start with one. Caller deletes it. */
+cJSON *sl_journal_read_start(const char *run_dir);
+/* Journal bytes from offset to the end of the last complete line,
+ * NUL-terminated (*len without the NUL); NULL when unreadable. Caller frees. */
+char *sl_journal_read_tail(const char *run_dir, int64_t offset, size_t *len);
+
+#endif

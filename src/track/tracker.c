@@ -1,0 +1,149 @@
+/* tracker.c - the tracker handle of track.h.
+ *
+ * Training only appends records to journal.jsonl (buffered; written to the
+ * file at sl_tracker_commit, once an iteration). The fsync that follows
+ * takes milliseconds, as long as a whole iteration on small data, so a
+ * syncer thread does it, woken by the commit: a crashed process loses
+ * nothing written, a crashed machine at most the iteration being synced.
+ * A sender thread, started when a tracking URI is set, ships what the server
+ * has not acknowledged (sender.c) and never blocks the training thread.
+ * The syncer and the sender share no state, so each has its own mutex. */
+#include "shardlearn/track.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shardlearn/log.h"
+#include "track/http.h"
+#include "track/journal.h"
+#include "track/sender.h"
+
+struct sl_tracker {
+    struct sl_journal journal; /* written only by the training thread */
+    char *uri;                 /* NULL: journal only */
+    double flush_timeout;
+    char *register_model;
+    int has_model; /* a "model/..." artifact was recorded */
+    int finished;
+    /* syncer: fsyncs the journal after each commit */
+    pthread_t syncer;
+    int syncer_started;
+    pthread_mutex_t sync_mu;
+    pthread_cond_t sync_cv;
+    int dirty;               /* committed, not yet fsync'd */
+    int sync_closing;        /* the syncer exits */
+    struct sl_sender sender; /* started when uri is set */
+};
+
+static void *syncer_main(void *arg) {
+    struct sl_tracker *t = arg;
+    sl_track_background_priority();
+    pthread_mutex_lock(&t->sync_mu);
+    for (;;) {
+        while (!t->dirty && !t->sync_closing)
+            pthread_cond_wait(&t->sync_cv, &t->sync_mu);
+        if (!t->dirty) break;
+        t->dirty = 0;
+        pthread_mutex_unlock(&t->sync_mu);
+        fsync(t->journal.fd);
+        pthread_mutex_lock(&t->sync_mu);
+    }
+    pthread_mutex_unlock(&t->sync_mu);
+    return NULL;
+}
+
+enum sl_status sl_tracker_create(struct sl_tracker **out, const struct sl_track_config *cfg,
+                                 struct sl_err *err) {
+    *out = NULL;
+    struct sl_journal journal;
+    enum sl_status st = sl_journal_create(&journal, cfg, err);
+    if (st != SL_OK) return st;
+    const char *uri = sl_tracking_uri(cfg->tracking_uri);
+    struct sl_tracker *t = sl_malloc(sizeof *t);
+    *t = (struct sl_tracker){
+        .journal = journal,
+        .uri = uri ? strdup(uri) : NULL,
+        .flush_timeout = cfg->flush_timeout_s,
+        .register_model = cfg->register_model ? strdup(cfg->register_model) : NULL,
+    };
+    pthread_mutex_init(&t->sync_mu, NULL);
+    pthread_cond_init(&t->sync_cv, NULL);
+    /* Without a syncer, commit fsyncs on the training thread itself. */
+    t->syncer_started = pthread_create(&t->syncer, NULL, syncer_main, t) == 0;
+    sl_tracker_commit(t);
+    const char *dir = t->journal.dir;
+    if (t->uri && sl_sender_start(&t->sender, dir, t->uri) != 0)
+        sl_warn("tracking: cannot start the sender thread; the journal is kept in %s", dir);
+    sl_info("tracking: run journal %s%s", dir,
+            t->uri ? ""
+                   : " (no tracking URI: journal only, deliver later with shardlearn mlflow-sync)");
+    *out = t;
+    return SL_OK;
+}
+
+double sl_tracker_sender_cpu(struct sl_tracker *t) {
+    return t ? sl_sender_cpu(&t->sender) : 0.0;
+}
+
+void sl_tracker_param(struct sl_tracker *t, const char *key, const char *value) {
+    if (t) sl_journal_kv(&t->journal, "param", key, value);
+}
+
+void sl_tracker_tag(struct sl_tracker *t, const char *key, const char *value) {
+    if (t) sl_journal_kv(&t->journal, "tag", key, value);
+}
+
+void sl_tracker_metric(struct sl_tracker *t, const char *key, double value, int64_t step,
+                       int64_t ts_ms) {
+    if (t) sl_journal_metric(&t->journal, key, value, step, ts_ms);
+}
+
+void sl_tracker_commit(struct sl_tracker *t) {
+    if (!t) return;
+    fflush(t->journal.f);
+    if (!t->syncer_started) fsync(t->journal.fd);
+    pthread_mutex_lock(&t->sync_mu);
+    t->dirty = 1;
+    pthread_cond_signal(&t->sync_cv);
+    pthread_mutex_unlock(&t->sync_mu);
+    sl_sender_notify(&t->sender);
+}
+
+void sl_tracker_artifact(struct sl_tracker *t, const char *local_path, const char *artifact_path) {
+    if (!t) return;
+    if (sl_journal_artifact(&t->journal, local_path, artifact_path) != 0) return;
+    if (strncmp(artifact_path, "model/", 6) == 0) t->has_model = 1;
+}
+
+void sl_tracker_finish(struct sl_tracker *t, const char *status, const char *error_message) {
+    if (!t || t->finished) return;
+    t->finished = 1;
+    if (error_message && *error_message)
+        sl_journal_kv(&t->journal, "tag", "shardlearn.error", error_message);
+    if (t->register_model && t->has_model && strcmp(status, "FINISHED") == 0)
+        sl_journal_register(&t->journal, t->register_model);
+    sl_journal_finish(&t->journal, status);
+    sl_tracker_commit(t);
+}
+
+void sl_tracker_destroy(struct sl_tracker *t) {
+    if (!t) return;
+    /* Everything on disk before waiting for the server. */
+    fflush(t->journal.f);
+    if (t->syncer_started) {
+        pthread_mutex_lock(&t->sync_mu);
+        t->sync_closing = 1;
+        pthread_cond_signal(&t->sync_cv);
+        pthread_mutex_unlock(&t->sync_mu);
+        pthread_join(t->syncer, NULL);
+    }
+    sl_journal_close(&t->journal);
+    sl_sender_close(&t->sender, t->flush_timeout);
+    pthread_mutex_destroy(&t->sync_mu);
+    pthread_cond_destroy(&t->sync_cv);
+    free(t->uri);
+    free(t->register_model);
+    free(t);
+}

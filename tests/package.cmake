@@ -1,0 +1,6 @@
+# The installed package: cmake --install, examples/embed built with
+# find_package(shardlearn) and with pkg-config, run under mpirun.
+add_test(NAME package_embed
+         COMMAND ${SL_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/package/test_embed.py
+                 $<TARGET_FILE:shardlearn> ${MPIEXEC_EXECUTABLE} ${PROJECT_BINARY_DIR} ${PROJECT_SOURCE_DIR})
+set_tests_properties(package_embed PROPERTIES ENVIRONMENT "${SL_TEST_ENV}" TIMEOUT 600)
