@@ -5,3 +5,7 @@ sl_mpi_test(gradcheck test_gradcheck 120 1 2 3)
 # Optimisers: convergence, agreement, SGD accuracy and determinism, stop requests.
 sl_c_test(test_optim)
 sl_mpi_test(optim test_optim 300 1 2 4)
+
+# The log handler an embedding program sets.
+sl_c_test(test_log)
+sl_mpi_test(log test_log 60 2)

@@ -34,7 +34,8 @@ static inline void synth_shard(struct sl_shard *s, int n_global, int d, int dens
     s->n_features = d;
     s->n_rows_global = n_global;
     int64_t n = 0;
-    for (int i = c->rank; i < n_global; i += c->size) n++;
+    for (int i = c->rank; i < n_global; i += c->size)
+        n++;
     s->n_rows = n;
     s->y = calloc((size_t)n + 1, sizeof(double));
     s->values = calloc((size_t)(n * d) + 1, sizeof(double));

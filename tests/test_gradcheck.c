@@ -11,15 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/colmap.h"
 #include "shardlearn/comm.h"
 #include "shardlearn/objective.h"
-#include "data/colmap.h"
 #include "synth.h"
 #include "test_util.h"
 
 #define N_GLOBAL 53
 #define D 17
-
 
 /* F at w computed naively over all N_GLOBAL rows, without the engine:
  * w is in the compacted numbering, mapped back to the file's columns through
@@ -31,7 +30,8 @@ static double naive_objective(const double *w, const struct sl_colmap *map, int 
     sl_colmap_expand(map, w, wf);
     const int64_t nc = map->n_used;
     double loss = 0.0, wsq = 0.0;
-    for (int j = 0; j < D; j++) wsq += wf[j] * wf[j];
+    for (int j = 0; j < D; j++)
+        wsq += wf[j] * wf[j];
     for (int i = 0; i < N_GLOBAL; i++) {
         double m = intercept ? w[nc] : 0.0;
         for (int j = 0; j < D; j++) {
@@ -69,13 +69,14 @@ static double run_case(struct sl_comm *c, int dense, int intercept, double l2) {
     sl_obj_accept(o);
     /* |grad F| is that of the whole gradient: every rank's slice together. */
     double gsq = 0.0, gsum;
-    for (int64_t j = lo; j < hi; j++) gsq += g[j] * g[j];
+    for (int64_t j = lo; j < hi; j++)
+        gsq += g[j] * g[j];
     MPI_Allreduce(&gsq, &gsum, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-    CHECK_NUM(fabs(info.grad_norm - sqrt(gsum)) <= 1e-13 * sqrt(gsum), "gradient norm of the slices",
-          info.grad_norm, sqrt(gsum));
+    CHECK_NUM(fabs(info.grad_norm - sqrt(gsum)) <= 1e-13 * sqrt(gsum),
+              "gradient norm of the slices", info.grad_norm, sqrt(gsum));
     double ref = naive_objective(w, &map, dense, intercept, l2);
     CHECK_NUM(fabs(info.objective - ref) <= 1e-13 * ref, "objective vs naive sum over all rows",
-          info.objective, ref);
+              info.objective, ref);
     const double h = 1e-6;
     for (int64_t j = 0; j < n; j++) {
         memcpy(wp, w, sizeof(double) * (size_t)n);
@@ -86,8 +87,8 @@ static double run_case(struct sl_comm *c, int dense, int intercept, double l2) {
         if (sl_obj_fg(o, wp + lo, gt + lo, NULL, &ti) != SL_OK) failures++;
         double fd = (fp - ti.objective) / (2 * h);
         if (j >= lo && j < hi)
-            CHECK_NUM(fabs(fd - g[j]) <= 1e-7 * fmax(1.0, fabs(g[j])), "gradient vs finite difference",
-                  g[j], fd);
+            CHECK_NUM(fabs(fd - g[j]) <= 1e-7 * fmax(1.0, fabs(g[j])),
+                      "gradient vs finite difference", g[j], fd);
     }
     /* Hv against the difference of gradients along v. */
     sl_obj_hv(o, v + lo, hv + lo);
@@ -99,8 +100,8 @@ static double run_case(struct sl_comm *c, int dense, int intercept, double l2) {
     if (sl_obj_fg(o, gm + lo, gt + lo, NULL, &ti) != SL_OK) failures++;
     for (int64_t j = lo; j < hi; j++) {
         double fd = (gp[j] - gt[j]) / (2 * h);
-        CHECK_NUM(fabs(fd - hv[j]) <= 1e-6 * fmax(1.0, fabs(hv[j])), "Hv vs finite difference", hv[j],
-              fd);
+        CHECK_NUM(fabs(fd - hv[j]) <= 1e-6 * fmax(1.0, fabs(hv[j])), "Hv vs finite difference",
+                  hv[j], fd);
     }
     /* diag(H) against e_j' H e_j. */
     for (int64_t j = 0; j < n; j++) {
@@ -109,7 +110,7 @@ static double run_case(struct sl_comm *c, int dense, int intercept, double l2) {
         sl_obj_hv(o, v + lo, hv + lo);
         if (j >= lo && j < hi)
             CHECK_NUM(fabs(hv[j] - diag[j]) <= 1e-12 * fmax(1.0, fabs(diag[j])), "Hessian diagonal",
-                  diag[j], hv[j]);
+                      diag[j], hv[j]);
     }
     /* The loss at w = 0 is log 2 exactly, whatever the data. */
     memset(wp, 0, sizeof(double) * (size_t)n);
@@ -130,10 +131,12 @@ int main(int argc, char **argv) {
     double f[4];
     int k = 0;
     for (int dense = 0; dense <= 1; dense++)
-        for (int icpt = 0; icpt <= 1; icpt++) f[k++] = run_case(&c, dense, icpt, icpt ? 0.01 : 0.1);
+        for (int icpt = 0; icpt <= 1; icpt++)
+            f[k++] = run_case(&c, dense, icpt, icpt ? 0.01 : 0.1);
     /* After the allreduce every rank must hold the very same numbers. */
     double mx[4];
     MPI_Allreduce(f, mx, 4, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    for (int i = 0; i < 4; i++) CHECK_NUM(mx[i] == f[i], "same objective on every rank", f[i], mx[i]);
+    for (int i = 0; i < 4; i++)
+        CHECK_NUM(mx[i] == f[i], "same objective on every rank", f[i], mx[i]);
     return test_finish(c.rank);
 }

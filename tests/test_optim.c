@@ -9,14 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shardlearn/optim.h"
 #include "data/colmap.h"
+#include "shardlearn/optim.h"
 #include "synth.h"
 #include "test_util.h"
 
 #define N_GLOBAL 600
 #define D 40
-
 
 /* w: (dim) <- the whole solution; the optimiser works on this rank's slice. */
 static double solve(struct sl_objective *o, enum sl_optimizer k, double *w, int epochs,
@@ -62,22 +61,26 @@ static void run(struct sl_comm *c, int dense, int intercept, int d) {
     struct sl_optim_result rn, rl, rs;
     double fn = solve(o, SL_OPT_NEWTON, wn, 0, &rn);
     double fl = solve(o, SL_OPT_LBFGS, wl, 0, &rl);
-    CHECK_NUM(rn.converged && rl.converged, "newton and lbfgs converge", rn.converged, rl.converged);
+    CHECK_NUM(rn.converged && rl.converged, "newton and lbfgs converge", rn.converged,
+              rl.converged);
     /* F cannot resolve a smaller gradient at double precision (F - F* ~ |g|^2 / lambda). */
     CHECK_NUM(rn.final.grad_norm < 1e-7, "newton gradient norm", rn.final.grad_norm, 0);
     CHECK_NUM(rl.final.grad_norm < 1e-7, "lbfgs gradient norm", rl.final.grad_norm, 0);
     CHECK_NUM(fabs(fn - fl) <= 1e-13 * fn, "newton and lbfgs objective", fl, fn);
     double dmax = 0.0;
-    for (int64_t j = 0; j < n; j++) dmax = fmax(dmax, fabs(wn[j] - wl[j]));
+    for (int64_t j = 0; j < n; j++)
+        dmax = fmax(dmax, fabs(wn[j] - wl[j]));
     /* Stopped where F stops resolving progress, |w - w*| ~ sqrt(eps F / lambda) ~ 3e-7:
      * the same 1e-6 that the weights across rank counts are held to. */
     CHECK_NUM(dmax < 1e-6, "newton and lbfgs weights", dmax, 0);
-    CHECK_NUM(rn.iterations < 20, "newton iterations (quadratic convergence)", (double)rn.iterations, 20);
+    CHECK_NUM(rn.iterations < 20, "newton iterations (quadratic convergence)",
+              (double)rn.iterations, 20);
     /* SGD: near the optimum, and the same model twice for one seed. */
     double fs = solve(o, SL_OPT_SGD, ws, 400, &rs);
     CHECK_NUM((fs - fn) / fn < 1e-3, "sgd within 1e-3 of the optimum", fs, fn);
     solve(o, SL_OPT_SGD, ws2, 400, &rs);
-    CHECK_NUM(memcmp(ws, ws2, sizeof(double) * (size_t)n) == 0, "sgd deterministic for a seed", 0, 0);
+    CHECK_NUM(memcmp(ws, ws2, sizeof(double) * (size_t)n) == 0, "sgd deterministic for a seed", 0,
+              0);
     /* A stop requested on rank 0 after iteration 3 stops every rank. */
     struct sl_optim_opts opt;
     sl_optim_opts_init(&opt);

@@ -12,17 +12,26 @@
 #include "test_util.h"
 
 /* Row i of every file: its label, nonzero count and entries. */
-static double row_label(int64_t i) { return i % 3 == 0 ? 1.0 : -1.0; }
-static int row_nnz(int64_t i) { return i % 97 == 5 ? 300 : (int)((i * 7) % 5); }
-static int row_index(int64_t i, int k) { return k * 10 + (int)(i % 10); }  /* 0-based */
-static double row_value(int64_t i, int k) { return (double)i + 0.125 * k; } /* exact */
+static double row_label(int64_t i) {
+    return i % 3 == 0 ? 1.0 : -1.0;
+}
+static int row_nnz(int64_t i) {
+    return i % 97 == 5 ? 300 : (int)((i * 7) % 5);
+}
+static int row_index(int64_t i, int k) {
+    return k * 10 + (int)(i % 10);
+} /* 0-based */
+static double row_value(int64_t i, int k) {
+    return (double)i + 0.125 * k;
+} /* exact */
 
 static void write_file(const char *path, int64_t n, int trailing_newline) {
     FILE *f = fopen(path, "w");
     for (int64_t i = 0; i < n; i++) {
         if (i % 11 == 4) fputs("# a comment between rows\n\n", f);
         fprintf(f, "%s", row_label(i) > 0 ? "+1" : "-1");
-        for (int k = 0; k < row_nnz(i); k++) fprintf(f, " %d:%.3f", row_index(i, k) + 1, row_value(i, k));
+        for (int k = 0; k < row_nnz(i); k++)
+            fprintf(f, " %d:%.3f", row_index(i, k) + 1, row_value(i, k));
         if (i + 1 < n || trailing_newline) fputc('\n', f);
     }
     fclose(f);
@@ -39,16 +48,19 @@ static void check_file(struct sl_comm *c, const char *path, int64_t n) {
     /* Row counts add up, and each rank's block starts where the last ended. */
     int64_t sum = s.n_rows;
     MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
-    CHECK(sum == n && s.n_rows_global == n, "%s: %lld rows over ranks, want %lld", path, (long long)sum, (long long)n);
+    CHECK(sum == n && s.n_rows_global == n, "%s: %lld rows over ranks, want %lld", path,
+          (long long)sum, (long long)n);
     int64_t next = 0;
     MPI_Exscan(&s.n_rows, &next, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
     if (c->rank == 0) next = 0;
-    CHECK(s.row_begin == next, "%s: row_begin %lld, want %lld", path, (long long)s.row_begin, (long long)next);
+    CHECK(s.row_begin == next, "%s: row_begin %lld, want %lld", path, (long long)s.row_begin,
+          (long long)next);
     for (int64_t r = 0; r < s.n_rows; r++) {
         int64_t i = s.row_begin + r;
         CHECK(s.y[r] == row_label(i), "%s: row %lld label", path, (long long)i);
         int64_t nz = s.indptr[r + 1] - s.indptr[r];
-        CHECK(nz == row_nnz(i), "%s: row %lld has %lld values, want %d", path, (long long)i, (long long)nz, row_nnz(i));
+        CHECK(nz == row_nnz(i), "%s: row %lld has %lld values, want %d", path, (long long)i,
+              (long long)nz, row_nnz(i));
         for (int k = 0; k < nz && k < row_nnz(i); k++) {
             int64_t at = s.indptr[r] + k;
             if (s.indices[at] != row_index(i, k) || s.values[at] != row_value(i, k)) {
@@ -92,7 +104,8 @@ int main(int argc, char **argv) {
             FILE *in = fopen(body, "r");
             f = fopen(path, "a");
             int ch;
-            while ((ch = fgetc(in)) != EOF) fputc(ch, f);
+            while ((ch = fgetc(in)) != EOF)
+                fputc(ch, f);
             fclose(in);
             fclose(f);
         }

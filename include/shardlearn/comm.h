@@ -37,8 +37,7 @@ void sl_comm_min_i64(struct sl_comm *c, int64_t *buf, size_t n);
 /* out: (total of counts) <- every rank's in: (counts[rank]), in rank order;
  * in and out do not overlap. Timed with the allreduces (it is the
  * optimisers' other collective: objective.h). */
-void sl_comm_allgather_f64(struct sl_comm *c, const double *in, double *out,
-                           const int64_t *counts);
+void sl_comm_allgather_f64(struct sl_comm *c, const double *in, double *out, const int64_t *counts);
 
 /* Sum of v over ranks below this one (0 on rank 0). */
 int64_t sl_comm_exscan_i64(struct sl_comm *c, int64_t v);

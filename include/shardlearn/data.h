@@ -32,13 +32,13 @@ struct sl_shard {
     int64_t n_features;    /* d, the same on every rank */
     int64_t nnz;           /* stored values on this rank (dense: n_rows * d) */
     int64_t nnz_global;
-    int labels01;          /* 1 when the file's negative label is 0 (any rank) */
-    double *y;             /* (n_rows) labels mapped to -1/+1 */
-    int64_t *indptr;       /* CSR: (n_rows + 1); NULL when dense */
-    int32_t *indices;      /* CSR: (nnz) 0-based column, strictly increasing in a row */
-    double *values;        /* CSR: (nnz); dense: (n_rows, d) row-major */
-    int64_t bytes;         /* bytes of the file parsed by this rank */
-    double load_seconds;   /* wall time of this rank's read + parse */
+    int labels01;        /* 1 when the file's negative label is 0 (any rank) */
+    double *y;           /* (n_rows) labels mapped to -1/+1 */
+    int64_t *indptr;     /* CSR: (n_rows + 1); NULL when dense */
+    int32_t *indices;    /* CSR: (nnz) 0-based column, strictly increasing in a row */
+    double *values;      /* CSR: (nnz); dense: (n_rows, d) row-major */
+    int64_t bytes;       /* bytes of the file parsed by this rank */
+    double load_seconds; /* wall time of this rank's read + parse */
 };
 
 /* Collective. On success every rank holds its shard; free with

@@ -21,8 +21,8 @@ struct sl_model {
     int64_t n_features; /* d */
     int fit_intercept;
     double intercept;
-    double *weights;    /* (d); weights[j] is feature j minus the file's index base */
-    double objective;   /* final training objective F, for the record */
+    double *weights;  /* (d); weights[j] is feature j minus the file's index base */
+    double objective; /* final training objective F, for the record */
 };
 
 /* Allocates zero weights; free with sl_model_free. */
@@ -43,9 +43,9 @@ void sl_model_margins(const struct sl_model *m, const struct sl_shard *s, double
 double sl_model_probability(const struct sl_model *m, double margin);
 
 struct sl_eval_result {
-    double logloss;  /* mean log-loss, no regulariser */
+    double logloss; /* mean log-loss, no regulariser */
     double accuracy;
-    double auc;      /* ROC AUC, ties counted half; NaN when a class is absent */
+    double auc; /* ROC AUC, ties counted half; NaN when a class is absent */
     int64_t n_rows;
 };
 

@@ -36,9 +36,9 @@ struct sl_objective; /* opaque */
 
 /* What an optimiser needs to know of the objective's vectors and data. */
 struct sl_obj_shape {
-    int64_t n_cols;        /* weights in the working space */
-    int64_t dim;           /* n_cols + fit_intercept */
-    int64_t lo, n_loc;     /* this rank's slice of every optimiser vector */
+    int64_t n_cols;    /* weights in the working space */
+    int64_t dim;       /* n_cols + fit_intercept */
+    int64_t lo, n_loc; /* this rank's slice of every optimiser vector */
     int fit_intercept;
     double l2;             /* lambda */
     int64_t n_rows;        /* rows of this rank's shard */
@@ -98,8 +98,8 @@ const double *sl_obj_gather(struct sl_objective *o, const double *x);
 void sl_obj_batch_residuals(struct sl_objective *o, const int64_t *rows, int64_t nb,
                             const double *v, double scale, double b, double *r);
 /* v += a[q] x_i for i = rows[q], q in [0, nb). */
-void sl_obj_batch_update(struct sl_objective *o, const int64_t *rows, int64_t nb,
-                         const double *a, double *v);
+void sl_obj_batch_update(struct sl_objective *o, const int64_t *rows, int64_t nb, const double *a,
+                         double *v);
 /* The regulariser's part of a gradient step of size lr: the factor that
  * scales w (1 - lr lambda for (lambda/2) ||w||^2). */
 double sl_obj_reg_shrink(const struct sl_objective *o, double lr);

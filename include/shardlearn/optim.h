@@ -21,17 +21,17 @@ enum sl_optimizer { SL_OPT_NEWTON = 0, SL_OPT_LBFGS, SL_OPT_SGD };
  * name. */
 struct sl_optim_opts {
     enum sl_optimizer kind; /* SL_OPT_NEWTON */
-    double tol;             /* 1e-6: stop when ||g|| <= tol ||g0||, or F falls by < 1e-3 tol relative */
-    int max_iter;           /* 100: newton / lbfgs iterations */
-    int lbfgs_m;            /* 10: L-BFGS correction pairs */
-    int64_t batch_size;     /* 256: sgd rows per local step */
-    int epochs;             /* 10: sgd passes over the data */
-    double lr;              /* 0.1: sgd initial step size */
-    double lr_decay;        /* 1: sgd lr_t = lr / (1 + lr_decay * t / steps_per_epoch) */
-    int64_t sync_every;     /* 1: sgd averages the model over ranks every this many local steps */
-    uint64_t seed;          /* 1: sgd row order; each rank derives its own stream */
-    int average;            /* 0: sgd returns the mean of the averaged models over the second
-                               half of the epochs */
+    double tol;         /* 1e-6: stop when ||g|| <= tol ||g0||, or F falls by < 1e-3 tol relative */
+    int max_iter;       /* 100: newton / lbfgs iterations */
+    int lbfgs_m;        /* 10: L-BFGS correction pairs */
+    int64_t batch_size; /* 256: sgd rows per local step */
+    int epochs;         /* 10: sgd passes over the data */
+    double lr;          /* 0.1: sgd initial step size */
+    double lr_decay;    /* 1: sgd lr_t = lr / (1 + lr_decay * t / steps_per_epoch) */
+    int64_t sync_every; /* 1: sgd averages the model over ranks every this many local steps */
+    uint64_t seed;      /* 1: sgd row order; each rank derives its own stream */
+    int average;        /* 0: sgd returns the mean of the averaged models over the second
+                           half of the epochs */
 };
 
 void sl_optim_opts_init(struct sl_optim_opts *o);

@@ -20,12 +20,13 @@ extern "C" {
 #endif
 
 struct sl_track_config {
-    const char *tracking_uri;    /* NULL: MLFLOW_TRACKING_URI, else journal only */
-    const char *experiment_name; /* NULL: MLFLOW_EXPERIMENT_NAME / MLFLOW_EXPERIMENT_ID / "Default" */
-    const char *run_name;        /* NULL: generated */
-    const char *tracking_dir;    /* base directory; NULL: "./shardlearn-runs" */
-    double flush_timeout_s;      /* at destroy, wait at most this long for the sender */
-    const char *register_model;  /* NULL, or a registered model name for the model artifact */
+    const char *tracking_uri; /* NULL: MLFLOW_TRACKING_URI, else journal only */
+    const char
+        *experiment_name;     /* NULL: MLFLOW_EXPERIMENT_NAME / MLFLOW_EXPERIMENT_ID / "Default" */
+    const char *run_name;     /* NULL: generated */
+    const char *tracking_dir; /* base directory; NULL: "./shardlearn-runs" */
+    double flush_timeout_s;   /* at destroy, wait at most this long for the sender */
+    const char *register_model; /* NULL, or a registered model name for the model artifact */
 };
 
 struct sl_tracker; /* opaque */

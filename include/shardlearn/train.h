@@ -58,7 +58,7 @@ struct sl_train_params {
 /* What a run did. history: (n_history) one row per iteration, the same on
  * every rank. Free with sl_train_report_free. */
 struct sl_train_report {
-    struct sl_optim_result result; /* iterations, converged, final F and metrics */
+    struct sl_optim_result result;    /* iterations, converged, final F and metrics */
     struct sl_eval_result validation; /* at the returned model; n_rows 0 without one */
     struct sl_train_iter *history;
     int64_t n_history;
@@ -80,9 +80,9 @@ const char *sl_check_params(const struct sl_train_params *p);
  * SL_ERR_INTERRUPTED: a stop was requested; *report holds the iterations
  * made, *model is empty. SL_ERR_ARG: bad parameters (err says which).
  * The same status on every rank. */
-enum sl_status sl_train(struct sl_comm *c, struct sl_shard *shard,
-                        const struct sl_train_params *p, struct sl_model *model,
-                        struct sl_train_report *report, struct sl_err *err) SL_WARN_UNUSED;
+enum sl_status sl_train(struct sl_comm *c, struct sl_shard *shard, const struct sl_train_params *p,
+                        struct sl_model *model, struct sl_train_report *report,
+                        struct sl_err *err) SL_WARN_UNUSED;
 void sl_train_report_free(struct sl_train_report *r);
 
 /* OpenBLAS threads per process for the dense kernels (1 suits one rank a

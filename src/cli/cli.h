@@ -28,10 +28,10 @@ struct sl_choice {
 struct sl_opt {
     const char *name; /* without the leading "--"; NULL ends a table */
     enum sl_arg_kind kind;
-    void *dst;        /* int* (FLAG, CHOICE), const char** (STR), int64_t* (INT), double* (F64) */
+    void *dst; /* int* (FLAG, CHOICE), const char** (STR), int64_t* (INT), double* (F64) */
     const char *metavar;
     const char *help;
-    double min, max;  /* INT/F64: accepted range (inclusive) */
+    double min, max;                 /* INT/F64: accepted range (inclusive) */
     const struct sl_choice *choices; /* CHOICE: ends with a NULL name */
 };
 

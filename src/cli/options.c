@@ -10,14 +10,16 @@
 
 volatile sig_atomic_t sl_stop_signal = 0;
 
-static void on_signal(int sig) { sl_stop_signal = sig; }
+static void on_signal(int sig) {
+    sl_stop_signal = sig;
+}
 
-int sl_interrupted_code(void) { return sl_stop_signal == SIGINT ? SL_EXIT_INT : SL_EXIT_TERM; }
+int sl_interrupted_code(void) {
+    return sl_stop_signal == SIGINT ? SL_EXIT_INT : SL_EXIT_TERM;
+}
 
-const struct sl_choice SL_FORMAT_CHOICES[] = {{"auto", SL_FORMAT_AUTO},
-                                              {"libsvm", SL_FORMAT_LIBSVM},
-                                              {"csv", SL_FORMAT_CSV},
-                                              {NULL, 0}};
+const struct sl_choice SL_FORMAT_CHOICES[] = {
+    {"auto", SL_FORMAT_AUTO}, {"libsvm", SL_FORMAT_LIBSVM}, {"csv", SL_FORMAT_CSV}, {NULL, 0}};
 
 void sl_share_error(struct sl_comm *c, struct sl_err *err) {
     int who = sl_comm_first_error(c, err->msg[0] != '\0', c->rank);
@@ -73,8 +75,8 @@ static enum sl_status set_value(const struct sl_opt *o, const char *v, struct sl
     case SL_ARG_F64: {
         double x = strtod(v, &end);
         if (!*v || *end || errno || !isfinite(x) || x < o->min || x > o->max)
-            return sl_err_set(err, SL_ERR_ARG, "--%s: '%s' is not a number in [%g, %g]", o->name,
-                              v, o->min, o->max);
+            return sl_err_set(err, SL_ERR_ARG, "--%s: '%s' is not a number in [%g, %g]", o->name, v,
+                              o->min, o->max);
         *(double *)o->dst = x;
         return SL_OK;
     }
@@ -88,7 +90,8 @@ static enum sl_status set_value(const struct sl_opt *o, const char *v, struct sl
         *(int *)o->dst = ch->value;
         return SL_OK;
     }
-    case SL_ARG_FLAG: break;
+    case SL_ARG_FLAG:
+        break;
     }
     return sl_err_set(err, SL_ERR_ARG, "--%s takes no value", o->name);
 }
@@ -105,7 +108,8 @@ enum sl_status sl_opts_parse(const struct sl_opt *t, int argc, char **argv, int 
             return SL_OK;
         }
         if (strncmp(a, "--", 2) != 0) {
-            if (*n_pos >= max_pos) return sl_err_set(err, SL_ERR_ARG, "unexpected argument '%s'", a);
+            if (*n_pos >= max_pos)
+                return sl_err_set(err, SL_ERR_ARG, "unexpected argument '%s'", a);
             positional[(*n_pos)++] = a;
             continue;
         }

@@ -71,8 +71,8 @@ static enum sl_status score(struct sl_comm *c, const struct predict_args *a,
             c->rank == 0 ? sl_malloc(sizeof(double) * (size_t)(s->n_rows_global + 1)) : NULL;
         sl_comm_gather_f64(c, m, s->n_rows, all, 0);
         if (c->rank == 0)
-            st = write_predictions(a->out, model, all, s->n_rows_global, a->proba, s->labels01,
-                                   err);
+            st =
+                write_predictions(a->out, model, all, s->n_rows_global, a->proba, s->labels01, err);
         free(all);
     }
     free(m);
@@ -97,22 +97,37 @@ static enum sl_status load_model(struct sl_comm *c, const char *path, struct sl_
 
 int sl_cmd_predict(int argc, char **argv, struct sl_comm *c, int eval) {
     struct predict_args a = {.format = SL_FORMAT_AUTO};
-    const struct sl_opt opts[] = {
-        {.name = "model", .kind = SL_ARG_STR, .dst = &a.model, .metavar = "FILE",
-         .help = "model file written by train --model-out"},
-        {.name = "data", .kind = SL_ARG_STR, .dst = &a.data, .metavar = "FILE",
-         .help = "data to score (LIBSVM/svmlight text or CSV)"},
-        {.name = "format", .kind = SL_ARG_CHOICE, .dst = &a.format, .metavar = "FMT",
-         .help = "libsvm|csv (default: from the extension)", .choices = SL_FORMAT_CHOICES},
-        {.name = "zero-based", .kind = SL_ARG_FLAG, .dst = &a.zero_based,
-         .help = "LIBSVM feature indices start at 0"},
-        {.name = eval ? "metrics-out" : "out", .kind = SL_ARG_STR, .dst = &a.out,
-         .metavar = "FILE",
-         .help = eval ? "write {logloss, accuracy, auc, n_rows} as JSON"
-                      : "write predictions here (default stdout)"},
-        {.name = eval ? NULL : "proba", .kind = SL_ARG_FLAG, .dst = &a.proba,
-         .help = "print P(y = +1) instead of the label"},
-        {.name = NULL}};
+    const struct sl_opt opts[] = {{.name = "model",
+                                   .kind = SL_ARG_STR,
+                                   .dst = &a.model,
+                                   .metavar = "FILE",
+                                   .help = "model file written by train --model-out"},
+                                  {.name = "data",
+                                   .kind = SL_ARG_STR,
+                                   .dst = &a.data,
+                                   .metavar = "FILE",
+                                   .help = "data to score (LIBSVM/svmlight text or CSV)"},
+                                  {.name = "format",
+                                   .kind = SL_ARG_CHOICE,
+                                   .dst = &a.format,
+                                   .metavar = "FMT",
+                                   .help = "libsvm|csv (default: from the extension)",
+                                   .choices = SL_FORMAT_CHOICES},
+                                  {.name = "zero-based",
+                                   .kind = SL_ARG_FLAG,
+                                   .dst = &a.zero_based,
+                                   .help = "LIBSVM feature indices start at 0"},
+                                  {.name = eval ? "metrics-out" : "out",
+                                   .kind = SL_ARG_STR,
+                                   .dst = &a.out,
+                                   .metavar = "FILE",
+                                   .help = eval ? "write {logloss, accuracy, auc, n_rows} as JSON"
+                                                : "write predictions here (default stdout)"},
+                                  {.name = eval ? NULL : "proba",
+                                   .kind = SL_ARG_FLAG,
+                                   .dst = &a.proba,
+                                   .help = "print P(y = +1) instead of the label"},
+                                  {.name = NULL}};
     const char *usage =
         eval ? "usage: mpirun -np N shardlearn eval --model FILE --data FILE [--metrics-out FILE]"
              : "usage: mpirun -np N shardlearn predict --model FILE --data FILE [--out FILE] "

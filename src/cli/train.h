@@ -37,8 +37,8 @@ struct train_progress {
 void train_on_iter(const struct sl_train_iter *row, void *ctx);
 
 /* Params and tags of the run, into the journal (rank 0). */
-void train_log_params(struct sl_tracker *tr, const struct train_args *a,
-                      const struct sl_shard *s, const struct sl_comm *c, const char *hosts);
+void train_log_params(struct sl_tracker *tr, const struct train_args *a, const struct sl_shard *s,
+                      const struct sl_comm *c, const char *hosts);
 /* Final metrics at step 0, into the journal. */
 void train_log_final(struct sl_tracker *tr, const struct sl_train_report *rep,
                      const struct train_times *t, int validation);

@@ -14,46 +14,64 @@ static const struct sl_choice OPTIMIZERS[] = {
     {"newton", SL_OPT_NEWTON}, {"lbfgs", SL_OPT_LBFGS}, {"sgd", SL_OPT_SGD}, {NULL, 0}};
 
 /* Table rows by kind. */
-#define FLAG(n, d, h) {.name = n, .kind = SL_ARG_FLAG, .dst = d, .help = h}
-#define STR(n, d, mv, h) {.name = n, .kind = SL_ARG_STR, .dst = d, .metavar = mv, .help = h}
+#define FLAG(n, d, h)                                                                              \
+    { .name = n, .kind = SL_ARG_FLAG, .dst = d, .help = h }
+#define STR(n, d, mv, h)                                                                           \
+    { .name = n, .kind = SL_ARG_STR, .dst = d, .metavar = mv, .help = h }
 #define INT(n, d, mv, lo, hi, h)                                                                   \
-    {.name = n, .kind = SL_ARG_INT, .dst = d, .metavar = mv, .min = lo, .max = hi, .help = h}
+    { .name = n, .kind = SL_ARG_INT, .dst = d, .metavar = mv, .min = lo, .max = hi, .help = h }
+#define CHOICE(n, d, mv, h, c)                                                                     \
+    { .name = n, .kind = SL_ARG_CHOICE, .dst = d, .metavar = mv, .help = h, .choices = c }
 #define F64(n, d, mv, h, lo, hi)                                                                   \
-    {.name = n, .kind = SL_ARG_F64, .dst = d, .metavar = mv, .help = h, .min = lo, .max = hi}
+    { .name = n, .kind = SL_ARG_F64, .dst = d, .metavar = mv, .help = h, .min = lo, .max = hi }
 
 /* Parses argv into a; returns -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_args *a) {
     const struct sl_opt opts[] = {
         STR("data", &a->data, "FILE", "training data (LIBSVM/svmlight text or CSV)"),
-        {.name = "format", .kind = SL_ARG_CHOICE, .dst = &a->format, .metavar = "FMT",
-         .help = "libsvm|csv (default: from the extension, .csv is CSV)", .choices = SL_FORMAT_CHOICES},
+        CHOICE("format", &a->format, "FMT", "libsvm|csv (default: from the extension, .csv is CSV)",
+               SL_FORMAT_CHOICES),
         FLAG("zero-based", &a->zero_based, "LIBSVM feature indices start at 0 (default 1)"),
-        INT("n-features", &a->n_features, "D", 1, 2147483647.0, "fix the feature count (default: largest index seen on any rank)"),
-        {.name = "optimizer", .kind = SL_ARG_CHOICE, .dst = &a->optimizer, .metavar = "NAME",
-         .help = "newton|lbfgs|sgd (default newton)", .choices = OPTIMIZERS},
+        INT("n-features", &a->n_features, "D", 1, 2147483647.0,
+            "fix the feature count (default: largest index seen on any rank)"),
+        CHOICE("optimizer", &a->optimizer, "NAME", "newton|lbfgs|sgd (default newton)", OPTIMIZERS),
         F64("l2", &a->l2, "LAMBDA", "L2 strength lambda in F (default 1e-4)", 0, 1e300),
         FLAG("no-intercept", &a->no_intercept, "fit no intercept b"),
-        F64("tol", &a->tol, "T", "stop when |grad F| <= T |grad F(0)| or F falls by < 1e-3 T relative (default 1e-6)", 0, 1),
+        F64("tol", &a->tol, "T",
+            "stop when |grad F| <= T |grad F(0)| or F falls by < 1e-3 T relative (default 1e-6)", 0,
+            1),
         INT("max-iter", &a->max_iter, "N", 1, 1e9, "newton/lbfgs iteration limit (default 100)"),
         INT("lbfgs-memory", &a->lbfgs_m, "M", 1, 1000, "L-BFGS correction pairs (default 10)"),
-        INT("batch-size", &a->batch_size, "B", 1, 1e9, "sgd: rows per step on each rank (default 256)"),
+        INT("batch-size", &a->batch_size, "B", 1, 1e9,
+            "sgd: rows per step on each rank (default 256)"),
         INT("epochs", &a->epochs, "E", 1, 1e9, "sgd: passes over the data (default 10)"),
         F64("lr", &a->lr, "LR", "sgd: initial step size (default 0.1)", 1e-300, 1e300),
-        F64("lr-decay", &a->lr_decay, "K", "sgd: step size lr / (1 + K * epochs so far) (default 1, 0 = constant)", 0, 1e300),
-        INT("sync-every", &a->sync_every, "K", 1, 1e12, "sgd: average models over ranks every K local steps (default 1 = synchronous)"),
-        FLAG("average", &a->average, "sgd: return the average of the models over the second half of the epochs"),
+        F64("lr-decay", &a->lr_decay, "K",
+            "sgd: step size lr / (1 + K * epochs so far) (default 1, 0 = constant)", 0, 1e300),
+        INT("sync-every", &a->sync_every, "K", 1, 1e12,
+            "sgd: average models over ranks every K local steps (default 1 = synchronous)"),
+        FLAG("average", &a->average,
+             "sgd: return the average of the models over the second half of the epochs"),
         INT("seed", &a->seed, "S", 0, 9.2e18, "sgd: seed for the row order (default 1)"),
-        STR("validation", &a->validation, "FILE", "validation set (same format); its metrics go in the history"),
+        STR("validation", &a->validation, "FILE",
+            "validation set (same format); its metrics go in the history"),
         STR("model-out", &a->model_out, "FILE", "write the model as JSON"),
-        STR("metrics-out", &a->metrics_out, "FILE", "write final metrics, timings and history as JSON"),
-        INT("blas-threads", &a->blas_threads, "N", 1, 1024, "OpenBLAS threads per rank (default 1)"),
+        STR("metrics-out", &a->metrics_out, "FILE",
+            "write final metrics, timings and history as JSON"),
+        INT("blas-threads", &a->blas_threads, "N", 1, 1024,
+            "OpenBLAS threads per rank (default 1)"),
         FLAG("quiet", &a->quiet, "no per-iteration progress lines"),
-        STR("tracking-uri", &a->tracking_uri, "URI", "MLflow server (default $MLFLOW_TRACKING_URI; none: journal only)"),
-        STR("experiment", &a->experiment, "NAME", "MLflow experiment (default $MLFLOW_EXPERIMENT_NAME or Default)"),
+        STR("tracking-uri", &a->tracking_uri, "URI",
+            "MLflow server (default $MLFLOW_TRACKING_URI; none: journal only)"),
+        STR("experiment", &a->experiment, "NAME",
+            "MLflow experiment (default $MLFLOW_EXPERIMENT_NAME or Default)"),
         STR("run-name", &a->run_name, "NAME", "MLflow run name"),
-        STR("tracking-dir", &a->tracking_dir, "DIR", "journal directory (default ./shardlearn-runs)"),
-        F64("tracking-flush-timeout", &a->flush_timeout, "S", "at exit wait at most S seconds for the server (default 10)", 0, 1e9),
-        STR("register-model", &a->register_model, "NAME", "register the model under NAME in the MLflow model registry"),
+        STR("tracking-dir", &a->tracking_dir, "DIR",
+            "journal directory (default ./shardlearn-runs)"),
+        F64("tracking-flush-timeout", &a->flush_timeout, "S",
+            "at exit wait at most S seconds for the server (default 10)", 0, 1e9),
+        STR("register-model", &a->register_model, "NAME",
+            "register the model under NAME in the MLflow model registry"),
         {.name = NULL}};
     struct sl_err err;
     sl_err_clear(&err);
@@ -61,7 +79,8 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
     enum sl_status st = sl_opts_parse(opts, argc, argv, 2, NULL, 0, &npos, &help, &err);
     if (help) {
         if (c->rank == 0)
-            sl_opts_usage(stdout, "usage: mpirun -np N shardlearn train --data FILE [options]", opts);
+            sl_opts_usage(stdout, "usage: mpirun -np N shardlearn train --data FILE [options]",
+                          opts);
         return SL_EXIT_OK;
     }
     if (!st && !a->data) st = sl_err_set(&err, SL_ERR_ARG, "train needs --data FILE");
@@ -101,7 +120,8 @@ static void gather_hosts(struct sl_comm *c, char *out, size_t cap) {
     for (int r = 0; r < c->size; r++) {
         const char *h = all + (size_t)r * sizeof me;
         int seen = 0;
-        for (int q = 0; q < r; q++) seen |= strcmp(h, all + (size_t)q * sizeof me) == 0;
+        for (int q = 0; q < r; q++)
+            seen |= strcmp(h, all + (size_t)q * sizeof me) == 0;
         if (seen) continue;
         if (out[0]) strncat(out, ",", cap - strlen(out) - 1);
         strncat(out, h, cap - strlen(out) - 1);
@@ -149,12 +169,13 @@ static enum sl_status load_data(struct sl_comm *c, const struct train_args *a,
  * outcome so that all exit alike. */
 static enum sl_status write_outputs(struct sl_comm *c, const struct train_args *a,
                                     const struct sl_shard *shard, const struct sl_model *model,
-                                    const struct sl_train_report *rep,
-                                    const struct train_times *t, struct sl_err *err) {
+                                    const struct sl_train_report *rep, const struct train_times *t,
+                                    struct sl_err *err) {
     enum sl_status st = SL_OK;
     if (c->rank == 0) {
         if (a->model_out) st = sl_model_save(model, a->model_out, err);
-        if (!st && a->metrics_out) st = train_write_metrics(a->metrics_out, a, shard, c, rep, t, err);
+        if (!st && a->metrics_out)
+            st = train_write_metrics(a->metrics_out, a, shard, c, rep, t, err);
         if (st && a->model_out && a->metrics_out) unlink(a->model_out); /* all or nothing */
         if (st) sl_error("%s", err->msg);
     }

@@ -55,10 +55,12 @@ static void param_fmt(struct sl_tracker *tr, const char *key, const char *fmt, .
     sl_tracker_param(tr, key, v);
 }
 
-static const char *yes(int b) { return b ? "true" : "false"; }
+static const char *yes(int b) {
+    return b ? "true" : "false";
+}
 
-void train_log_params(struct sl_tracker *tr, const struct train_args *a,
-                      const struct sl_shard *s, const struct sl_comm *c, const char *hosts) {
+void train_log_params(struct sl_tracker *tr, const struct train_args *a, const struct sl_shard *s,
+                      const struct sl_comm *c, const char *hosts) {
     sl_tracker_param(tr, "loss", "logistic");
     sl_tracker_param(tr, "optimizer", sl_optimizer_name((enum sl_optimizer)a->optimizer));
     param_fmt(tr, "l2", "%.17g", a->l2);
@@ -116,14 +118,14 @@ static void json_fields(FILE *f, const char *const *keys, const double *x, int n
 }
 
 static void write_history(FILE *f, const struct sl_train_report *rep, int validation) {
-    static const char *const keys[] = {"objective", "train_logloss", "grad_norm", "accuracy",
-                                       "seconds", "allreduce_seconds"};
+    static const char *const keys[] = {"objective", "train_logloss", "grad_norm",
+                                       "accuracy",  "seconds",       "allreduce_seconds"};
     static const char *const vkeys[] = {"val_logloss", "val_accuracy", "val_auc"};
     fputs(" \"history\": [", f);
     for (int64_t i = 0; i < rep->n_history; i++) {
         const struct sl_train_iter *h = &rep->history[i];
         const double x[] = {h->it.objective, h->it.logloss, h->it.grad_norm,
-                            h->it.accuracy, h->it.seconds, h->it.allreduce_seconds};
+                            h->it.accuracy,  h->it.seconds, h->it.allreduce_seconds};
         fprintf(f, "%s\n  {\"step\": %lld", i ? "," : "", (long long)h->it.step);
         json_fields(f, keys, x, 6);
         fprintf(f, ", \"passes\": %lld, \"cg_steps\": %lld", (long long)h->it.passes,
@@ -149,13 +151,15 @@ enum sl_status train_write_metrics(const char *path, const struct train_args *a,
     static const char *const keys[] = {"train_logloss", "accuracy", "grad_norm"};
     const double x[] = {fin->logloss, fin->accuracy, fin->grad_norm};
     json_fields(f, keys, x, 3);
-    fprintf(f, ", \"iterations\": %lld, \"converged\": %s, \"optimizer\": \"%s\", "
-               "\"n_rows\": %lld, \"n_features\": %lld, \"nnz\": %lld, \"ranks\": %d,\n",
+    fprintf(f,
+            ", \"iterations\": %lld, \"converged\": %s, \"optimizer\": \"%s\", "
+            "\"n_rows\": %lld, \"n_features\": %lld, \"nnz\": %lld, \"ranks\": %d,\n",
             (long long)rep->result.iterations, yes(rep->result.converged),
             sl_optimizer_name((enum sl_optimizer)a->optimizer), (long long)s->n_rows_global,
             (long long)s->n_features, (long long)s->nnz_global, c->size);
-    fprintf(f, " \"timings\": {\"load\": %.6f, \"compute\": %.6f, \"allreduce\": %.6f, "
-               "\"total\": %.6f, \"tracking\": %.6f, \"tracking_sender_cpu\": %.6f},\n",
+    fprintf(f,
+            " \"timings\": {\"load\": %.6f, \"compute\": %.6f, \"allreduce\": %.6f, "
+            "\"total\": %.6f, \"tracking\": %.6f, \"tracking_sender_cpu\": %.6f},\n",
             t->load, rep->compute_seconds, rep->allreduce_seconds, t->total, t->tracking,
             t->sender_cpu);
     if (a->validation) {

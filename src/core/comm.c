@@ -103,8 +103,8 @@ void sl_comm_allgather_f64(struct sl_comm *c, const double *in, double *out,
     }
     double t0 = sl_wtime();
     int *ic = int_counts(c, counts);
-    int rc = MPI_Allgatherv(in, ic[c->rank], MPI_DOUBLE, out, ic, ic + c->size, MPI_DOUBLE,
-                            c->comm);
+    int rc =
+        MPI_Allgatherv(in, ic[c->rank], MPI_DOUBLE, out, ic, ic + c->size, MPI_DOUBLE, c->comm);
     SL_ASSERT(rc == MPI_SUCCESS);
     free(ic);
     c->allreduce_seconds += sl_wtime() - t0;
@@ -159,7 +159,8 @@ void sl_comm_gather_f64(struct sl_comm *c, const double *in, int64_t n, double *
             for (int64_t off = 0; off < counts[r]; off += chunk) {
                 int k = (int)(counts[r] - off < chunk ? counts[r] - off : chunk);
                 if (r == root) {
-                    for (int i = 0; i < k; i++) out[at + off + i] = in[off + i];
+                    for (int i = 0; i < k; i++)
+                        out[at + off + i] = in[off + i];
                 } else {
                     MPI_Recv(out + at + off, k, MPI_DOUBLE, r, 7, c->comm, MPI_STATUS_IGNORE);
                 }

@@ -9,9 +9,13 @@ static int g_rank = 0;
 static sl_log_fn g_fn = NULL;
 static void *g_ctx = NULL;
 
-void sl_log_init(int rank) { g_rank = rank; }
+void sl_log_init(int rank) {
+    g_rank = rank;
+}
 
-int sl_log_rank(void) { return g_rank; }
+int sl_log_rank(void) {
+    return g_rank;
+}
 
 void sl_log_set_handler(sl_log_fn fn, void *ctx) {
     g_fn = fn;

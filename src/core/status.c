@@ -6,12 +6,18 @@
 
 const char *sl_status_str(enum sl_status s) {
     switch (s) {
-    case SL_OK: return "ok";
-    case SL_ERR_ARG: return "bad argument";
-    case SL_ERR_IO: return "input/output error";
-    case SL_ERR_PARSE: return "malformed input";
-    case SL_ERR_NET: return "tracking server error";
-    case SL_ERR_INTERRUPTED: return "interrupted";
+    case SL_OK:
+        return "ok";
+    case SL_ERR_ARG:
+        return "bad argument";
+    case SL_ERR_IO:
+        return "input/output error";
+    case SL_ERR_PARSE:
+        return "malformed input";
+    case SL_ERR_NET:
+        return "tracking server error";
+    case SL_ERR_INTERRUPTED:
+        return "interrupted";
     }
     return "unknown status";
 }

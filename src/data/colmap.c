@@ -20,7 +20,8 @@ void sl_colmap_build(struct sl_colmap *m, struct sl_shard *s, struct sl_comm *c)
     const int64_t d = s->n_features;
     /* cnt: (d) nonzeros of each column summed over ranks - 8 MB at d = 2^20, once. */
     int64_t *cnt = sl_calloc((size_t)(d ? d : 1), sizeof(int64_t));
-    for (int64_t k = 0; k < s->nnz; k++) cnt[s->indices[k]]++;
+    for (int64_t k = 0; k < s->nnz; k++)
+        cnt[s->indices[k]]++;
     sl_comm_sum_i64(c, cnt, (size_t)d);
     /* Most frequent first. Each nonzero reads and updates its column's
      * record at a random place in a d-long vector; with power-law column
@@ -43,19 +44,22 @@ void sl_colmap_build(struct sl_colmap *m, struct sl_shard *s, struct sl_comm *c)
     m->n_used = n_used;
     m->cols = sl_malloc(sizeof(int32_t) * (size_t)(n_used ? n_used : 1));
     int32_t *newidx = sl_malloc(sizeof(int32_t) * (size_t)(d ? d : 1));
-    for (int64_t j = 0; j < d; j++) newidx[j] = -1;
+    for (int64_t j = 0; j < d; j++)
+        newidx[j] = -1;
     for (int64_t r = 0; r < n_used; r++) {
         m->cols[r] = (int32_t)(key[r] & 0xffffffffu);
         newidx[m->cols[r]] = (int32_t)r;
     }
     free(cnt);
-    for (int64_t k = 0; k < s->nnz; k++) s->indices[k] = newidx[s->indices[k]];
+    for (int64_t k = 0; k < s->nnz; k++)
+        s->indices[k] = newidx[s->indices[k]];
     free(newidx);
 }
 
 void sl_colmap_restore(const struct sl_colmap *m, struct sl_shard *s) {
     if (!m->cols || s->dense) return;
-    for (int64_t k = 0; k < s->nnz; k++) s->indices[k] = m->cols[s->indices[k]];
+    for (int64_t k = 0; k < s->nnz; k++)
+        s->indices[k] = m->cols[s->indices[k]];
 }
 
 void sl_colmap_free(struct sl_colmap *m) {
@@ -69,5 +73,6 @@ void sl_colmap_expand(const struct sl_colmap *m, const double *w, double *w_full
         return;
     }
     memset(w_full, 0, sizeof(double) * (size_t)m->n_features);
-    for (int64_t j = 0; j < m->n_used; j++) w_full[m->cols[j]] = w[j];
+    for (int64_t j = 0; j < m->n_used; j++)
+        w_full[m->cols[j]] = w[j];
 }

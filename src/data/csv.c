@@ -14,10 +14,12 @@ static int parse_row(const char *p, const char *end, int64_t line, struct sl_sha
     double y;
     int zero;
     const char *q;
-    while (p < end && sl_is_space(*p)) p++;
+    while (p < end && sl_is_space(*p))
+        p++;
     if (sl_parse_label(p, end, &q, &y, &zero) != 0) {
         int n = 0;
-        while (p + n < end && p[n] != ',' && n < 24) n++;
+        while (p + n < end && p[n] != ',' && n < 24)
+            n++;
         sl_parse_fail(ls, line, "bad label '%.*s' (expected +1/-1 or 1/0)", n, p);
         return -1;
     }
@@ -26,19 +28,22 @@ static int parse_row(const char *p, const char *end, int64_t line, struct sl_sha
     int64_t width = ls->ncols > 0 ? ls->ncols - 1 : -1; /* -1: this is the first row */
     p = q;
     for (;;) {
-        while (p < end && sl_is_space(*p)) p++;
+        while (p < end && sl_is_space(*p))
+            p++;
         if (p == end) break;
         if (*p != ',') {
             sl_parse_fail(ls, line, "expected ',' after field %lld", (long long)(col + 1));
             return -1;
         }
         p++;
-        while (p < end && sl_is_space(*p)) p++;
+        while (p < end && sl_is_space(*p))
+            p++;
         double v;
         const char *after = sl_parse_double(p, end, &v);
         if (!after || (after < end && *after != ',' && !sl_is_space(*after))) {
             int n = 0;
-            while (p + n < end && p[n] != ',' && n < 24) n++;
+            while (p + n < end && p[n] != ',' && n < 24)
+                n++;
             sl_parse_fail(ls, line, "non-numeric value '%.*s' in column %lld", n, p,
                           (long long)(col + 2));
             return -1;
@@ -81,7 +86,8 @@ void sl_parse_csv(struct sl_range *r, struct sl_shard *s, const struct sl_load_o
     while (sl_range_next(r, &p, &end)) {
         int64_t line = ++ls->lines;
         const char *t = p;
-        while (t < end && sl_is_space(*t)) t++;
+        while (t < end && sl_is_space(*t))
+            t++;
         if (t == end) continue;
         if (line == 1 && r->begin == 0) {
             /* A header: the first field of the file's first line is not a number. */
@@ -99,4 +105,3 @@ void sl_parse_csv(struct sl_range *r, struct sl_shard *s, const struct sl_load_o
     sl_shrink((void **)&s->y, s->n_rows, sizeof(double));
     sl_shrink((void **)&s->values, s->nnz, sizeof(double));
 }
-

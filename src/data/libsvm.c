@@ -11,7 +11,8 @@
 /* At most 24 characters of a bad token, for a message. */
 static int tok_len(const char *p, const char *end) {
     int n = 0;
-    while (p + n < end && !sl_is_space(p[n]) && n < 24) n++;
+    while (p + n < end && !sl_is_space(p[n]) && n < 24)
+        n++;
     return n;
 }
 
@@ -57,10 +58,12 @@ static int parse_line(const char *p, const char *end, int64_t line, int64_t base
     int64_t prev = -1;
     p = q;
     for (;;) {
-        while (p < end && sl_is_space(*p)) p++;
+        while (p < end && sl_is_space(*p))
+            p++;
         if (p == end || *p == '#') break;
         if (prev < 0 && end - p > 4 && memcmp(p, "qid:", 4) == 0) {
-            while (p < end && !sl_is_space(*p)) p++;
+            while (p < end && !sl_is_space(*p))
+                p++;
             continue;
         }
         const char *tok = p;
@@ -92,8 +95,8 @@ static int parse_line(const char *p, const char *end, int64_t line, int64_t base
         }
         int64_t j = idx - base;
         if (j <= prev) {
-            sl_parse_fail(ls, line, "feature index %lld %s (indices must increase)",
-                          (long long)idx, j == prev ? "repeated" : "out of order");
+            sl_parse_fail(ls, line, "feature index %lld %s (indices must increase)", (long long)idx,
+                          j == prev ? "repeated" : "out of order");
             return -1;
         }
         if (o->n_features > 0 && j >= o->n_features) {
@@ -123,7 +126,8 @@ void sl_parse_libsvm(struct sl_range *r, struct sl_shard *s, const struct sl_loa
     s->indptr[0] = 0;
     while (sl_range_next(r, &p, &end)) {
         int64_t line = ++ls->lines;
-        while (p < end && sl_is_space(*p)) p++;
+        while (p < end && sl_is_space(*p))
+            p++;
         if (p == end || *p == '#') continue;
         if (parse_line(p, end, line, base, o, s, &b, ls) != 0) {
             sl_count_rest(r, ls);

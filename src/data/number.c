@@ -21,7 +21,8 @@ static int is_num_char(char ch) {
 static const char *slow_parse(const char *p, const char *end, double *out) {
     char tmp[128];
     size_t n = 0;
-    while (p + n < end && n < sizeof tmp - 1 && is_num_char(p[n])) n++;
+    while (p + n < end && n < sizeof tmp - 1 && is_num_char(p[n]))
+        n++;
     if (n == 0 || n == sizeof tmp - 1) return NULL;
     memcpy(tmp, p, n);
     tmp[n] = '\0';

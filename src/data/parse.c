@@ -17,7 +17,8 @@ void sl_parse_fail(struct sl_load_state *ls, int64_t line, const char *fmt, ...)
 
 void sl_count_rest(struct sl_range *r, struct sl_load_state *ls) {
     const char *a, *b;
-    while (sl_range_next(r, &a, &b)) ls->lines++;
+    while (sl_range_next(r, &a, &b))
+        ls->lines++;
 }
 
 int sl_parse_label(const char *p, const char *end, const char **after, double *y, int *was_zero) {

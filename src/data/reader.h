@@ -43,8 +43,8 @@ void sl_range_close(struct sl_range *r);
  * lines are still counted so that every rank's line numbers stay right. */
 struct sl_load_state {
     enum sl_status status;
-    int64_t lines;          /* lines in this rank's range */
-    int64_t err_line;       /* 1-based within the range; 0: no line (I/O) */
+    int64_t lines;    /* lines in this rank's range */
+    int64_t err_line; /* 1-based within the range; 0: no line (I/O) */
     char msg[512];
     int64_t max_index;      /* LIBSVM: largest 0-based column + 1 seen */
     int64_t ncols;          /* CSV: fields in this rank's rows (0: none) */
@@ -63,7 +63,6 @@ void sl_parse_fail(struct sl_load_state *ls, int64_t line, const char *fmt, ...)
 /* Counts the remaining lines after an error. */
 void sl_count_rest(struct sl_range *r, struct sl_load_state *ls);
 
-
 /* Grows *p (elements of elem bytes) to hold need, by 1.5x steps. */
 void sl_grow(void **p, int64_t *cap, int64_t need, size_t elem);
 void sl_shrink(void **p, int64_t n, size_t elem);
@@ -71,6 +70,8 @@ void sl_shrink(void **p, int64_t n, size_t elem);
 /* A label token: -1, 0 or +1 in any numeric spelling. 0 on success. */
 int sl_parse_label(const char *p, const char *end, const char **after, double *y, int *was_zero);
 
-static inline int sl_is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\r'; }
+static inline int sl_is_space(char ch) {
+    return ch == ' ' || ch == '\t' || ch == '\r';
+}
 
 #endif

@@ -16,7 +16,7 @@ enum sl_format sl_format_from_path(const char *path) {
 }
 
 static enum sl_status agree_error(struct sl_comm *c, struct sl_load_state *ls, const char *path,
-                              struct sl_err *err) {
+                                  struct sl_err *err) {
     /* Global line of this rank's first bad line; errors without a line
      * (I/O) sort first. */
     int64_t first_line = sl_comm_exscan_i64(c, ls->lines) + 1;
@@ -35,9 +35,9 @@ static enum sl_status agree_error(struct sl_comm *c, struct sl_load_state *ls, c
     return (enum sl_status)st;
 }
 
-static enum sl_status finish_shard(struct sl_shard *s, enum sl_format fmt, const struct sl_load_opts *o,
-                               struct sl_comm *c, struct sl_load_state *ls, const char *path,
-                               struct sl_err *err) {
+static enum sl_status finish_shard(struct sl_shard *s, enum sl_format fmt,
+                                   const struct sl_load_opts *o, struct sl_comm *c,
+                                   struct sl_load_state *ls, const char *path, struct sl_err *err) {
     int64_t tot[3] = {s->n_rows, s->nnz, ls->saw_zero_label};
     sl_comm_sum_i64(c, tot, 3);
     if (tot[0] == 0) {
@@ -53,7 +53,8 @@ static enum sl_status finish_shard(struct sl_shard *s, enum sl_format fmt, const
         int64_t *w = sl_malloc(sizeof(int64_t) * (size_t)c->size);
         sl_comm_allgather_i64(c, ls->ncols, w);
         int64_t ref = 0;
-        for (int q = 0; q < c->size && !ref; q++) ref = w[q];
+        for (int q = 0; q < c->size && !ref; q++)
+            ref = w[q];
         free(w);
         if (ls->ncols && ls->ncols != ref)
             sl_parse_fail(ls, ls->first_row_line, "ragged row: %lld columns, expected %lld",

@@ -30,7 +30,8 @@
 static int64_t rows_with_lookahead(const struct sl_shard *s) {
     const int64_t nnz = s->indptr[s->n_rows];
     int64_t r = s->n_rows;
-    while (r > 0 && s->indptr[r] + PREFETCH_AHEAD > nnz) r--;
+    while (r > 0 && s->indptr[r] + PREFETCH_AHEAD > nnz)
+        r--;
     return r;
 }
 
@@ -47,7 +48,8 @@ static inline double row_dot(const int32_t *ix, const double *x, int64_t k0, int
             acc += rec[2 * (int64_t)ix[k]] * x[k];
         }
     } else {
-        for (int64_t k = k0; k < k1; k++) acc += rec[2 * (int64_t)ix[k]] * x[k];
+        for (int64_t k = k0; k < k1; k++)
+            acc += rec[2 * (int64_t)ix[k]] * x[k];
     }
     return acc;
 }
@@ -75,7 +77,8 @@ void sl_kernel_fg_csr(const struct sl_shard *s, double *wg, double b, double *gb
                 diag[ix[k]] += d * v[k] * v[k];
             }
         } else {
-            for (int64_t k = k0; k < k1; k++) wg[2 * (int64_t)ix[k] + 1] += r * v[k];
+            for (int64_t k = k0; k < k1; k++)
+                wg[2 * (int64_t)ix[k] + 1] += r * v[k];
         }
     }
     *gb += sb;
@@ -95,19 +98,20 @@ void sl_kernel_hv_csr(const struct sl_shard *s, const double *D, double *vh, dou
         const int64_t k0 = ip[i], k1 = ip[i + 1];
         double t = row_dot(ix, x, k0, k1, vh, vb, i < ahead) * D[i];
         sb += t;
-        for (int64_t k = k0; k < k1; k++) vh[2 * (int64_t)ix[k] + 1] += t * x[k];
+        for (int64_t k = k0; k < k1; k++)
+            vh[2 * (int64_t)ix[k] + 1] += t * x[k];
     }
     *hvb += sb;
 }
 
-void sl_kernel_fg_dense(const struct sl_shard *s, const double *w, double b, double *g,
-                        double *gb, double *diag, double *diagb, double *D, double *tmp,
-                        double *loss_sum, double *correct) {
+void sl_kernel_fg_dense(const struct sl_shard *s, const double *w, double b, double *g, double *gb,
+                        double *diag, double *diagb, double *D, double *tmp, double *loss_sum,
+                        double *correct) {
     const int64_t n = s->n_rows, d = s->n_features;
     if (n == 0) return;
     /* tmp: (n) margins X w, then residuals r; X is (n, d) row-major. */
-    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)d, 1.0, s->values, (int)d, w, 1, 0.0,
-                tmp, 1);
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)d, 1.0, s->values, (int)d, w, 1, 0.0, tmp,
+                1);
     double ls = 0.0, ok = 0.0, sb = 0.0, sdb = 0.0;
     for (int64_t i = 0; i < n; i++) {
         double m = tmp[i] + b, y = s->y[i], loss, r, dd;
@@ -125,7 +129,8 @@ void sl_kernel_fg_dense(const struct sl_shard *s, const double *w, double b, dou
     if (diag) {
         for (int64_t i = 0; i < n; i++) {
             const double *row = s->values + i * d;
-            for (int64_t j = 0; j < d; j++) diag[j] += D[i] * row[j] * row[j];
+            for (int64_t j = 0; j < d; j++)
+                diag[j] += D[i] * row[j] * row[j];
         }
         *diagb += sdb;
     }
@@ -138,8 +143,8 @@ void sl_kernel_hv_dense(const struct sl_shard *s, const double *D, const double 
                         double *hv, double *hvb, double *tmp) {
     const int64_t n = s->n_rows, d = s->n_features;
     if (n == 0) return;
-    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)d, 1.0, s->values, (int)d, v, 1, 0.0,
-                tmp, 1);
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)d, 1.0, s->values, (int)d, v, 1, 0.0, tmp,
+                1);
     double sb = 0.0;
     for (int64_t i = 0; i < n; i++) {
         tmp[i] = (tmp[i] + vb) * D[i];
@@ -156,16 +161,19 @@ void sl_kernel_margins(const struct sl_shard *s, const double *w, double b, doub
         const int64_t d = s->n_features;
         cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)s->n_rows, (int)d, 1.0, s->values, (int)d, w,
                     1, 0.0, m, 1);
-        for (int64_t i = 0; i < s->n_rows; i++) m[i] += b;
+        for (int64_t i = 0; i < s->n_rows; i++)
+            m[i] += b;
         return;
     }
-    for (int64_t i = 0; i < s->n_rows; i++) m[i] = sl_kernel_row_dot(s, i, w, b);
+    for (int64_t i = 0; i < s->n_rows; i++)
+        m[i] = sl_kernel_row_dot(s, i, w, b);
 }
 
 double sl_kernel_row_dot(const struct sl_shard *s, int64_t i, const double *w, double acc) {
     if (s->dense) {
         const double *x = s->values + i * s->n_features;
-        for (int64_t j = 0; j < s->n_features; j++) acc += w[j] * x[j];
+        for (int64_t j = 0; j < s->n_features; j++)
+            acc += w[j] * x[j];
     } else {
         for (int64_t k = s->indptr[i]; k < s->indptr[i + 1]; k++)
             acc += w[s->indices[k]] * s->values[k];
@@ -176,11 +184,14 @@ double sl_kernel_row_dot(const struct sl_shard *s, int64_t i, const double *w, d
 void sl_kernel_row_axpy(const struct sl_shard *s, int64_t i, double a, double *w) {
     if (s->dense) {
         const double *x = s->values + i * s->n_features;
-        for (int64_t j = 0; j < s->n_features; j++) w[j] += a * x[j];
+        for (int64_t j = 0; j < s->n_features; j++)
+            w[j] += a * x[j];
     } else {
         for (int64_t k = s->indptr[i]; k < s->indptr[i + 1]; k++)
             w[s->indices[k]] += a * s->values[k];
     }
 }
 
-void sl_kernel_set_threads(int n) { openblas_set_num_threads(n); }
+void sl_kernel_set_threads(int n) {
+    openblas_set_num_threads(n);
+}

@@ -18,9 +18,9 @@ void sl_kernel_fg_csr(const struct sl_shard *s, double *wg, double b, double *gb
 void sl_kernel_hv_csr(const struct sl_shard *s, const double *D, double *vh, double vb,
                       double *hvb);
 /* tmp: (n_rows) scratch. */
-void sl_kernel_fg_dense(const struct sl_shard *s, const double *w, double b, double *g,
-                        double *gb, double *diag, double *diagb, double *D, double *tmp,
-                        double *loss_sum, double *correct);
+void sl_kernel_fg_dense(const struct sl_shard *s, const double *w, double b, double *g, double *gb,
+                        double *diag, double *diagb, double *D, double *tmp, double *loss_sum,
+                        double *correct);
 void sl_kernel_hv_dense(const struct sl_shard *s, const double *D, const double *v, double vb,
                         double *hv, double *hvb, double *tmp);
 /* m: (n_rows) <- w.x_i + b. */

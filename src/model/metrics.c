@@ -35,7 +35,8 @@ static double roc_auc(const double *score, const double *y, int64_t n) {
     double rank_sum = 0.0;
     for (int64_t i = 0; i < n;) {
         int64_t j = i;
-        while (j < n && v[j].score == v[i].score) j++;
+        while (j < n && v[j].score == v[i].score)
+            j++;
         double avg = 0.5 * (double)(i + 1 + j); /* ranks i+1..j */
         for (int64_t k = i; k < j; k++)
             if (v[k].y > 0) rank_sum += avg;

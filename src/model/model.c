@@ -25,7 +25,6 @@ void sl_model_free(struct sl_model *m) {
     memset(m, 0, sizeof *m);
 }
 
-
 enum sl_status sl_model_save(const struct sl_model *m, const char *path, struct sl_err *err) {
     struct sl_atomic_file af;
     enum sl_status st = sl_atomic_open(&af, path, err);
@@ -45,7 +44,6 @@ enum sl_status sl_model_save(const struct sl_model *m, const char *path, struct 
     fputs("]}\n", f);
     return sl_atomic_commit(&af, err);
 }
-
 
 enum sl_status sl_model_load(struct sl_model *m, const char *path, struct sl_err *err) {
     enum sl_status st;
@@ -104,7 +102,6 @@ void sl_model_margins(const struct sl_model *m, const struct sl_shard *s, double
     sl_kernel_margins(s, w, m->intercept, margins);
     free(w);
 }
-
 
 double sl_model_probability(const struct sl_model *m, double margin) {
     (void)m; /* logistic: the only loss so far */

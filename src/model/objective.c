@@ -25,8 +25,8 @@ struct sl_objective {
     double *buf;         /* (2*dim + 4) sparse: the gathered point, then the
                             allreduce of [g | diag | loss...]; dense: the sums */
     const volatile sig_atomic_t *stop_flag; /* set by a signal handler; may be NULL */
-    double compute_seconds; /* wall time in local passes and mini-batch steps */
-    int64_t passes;         /* passes over the shard */
+    double compute_seconds;                 /* wall time in local passes and mini-batch steps */
+    int64_t passes;                         /* passes over the shard */
 };
 
 /* The sparse kernels' records (kernels.h): rec[2j] = x_j, rec[2j + 1] = 0
@@ -40,10 +40,9 @@ static void records_load(double *rec, const double *x, int64_t nc) {
 
 /* out[j] <- the sum the pass left in rec[2j + 1]. */
 static void records_sums(const double *rec, double *out, int64_t nc) {
-    for (int64_t j = 0; j < nc; j++) out[j] = rec[2 * j + 1];
+    for (int64_t j = 0; j < nc; j++)
+        out[j] = rec[2 * j + 1];
 }
-
-
 
 enum sl_status sl_obj_create(struct sl_objective **out, const struct sl_shard *s, int64_t n_cols,
                              double l2, int fit_intercept, struct sl_comm *c) {
@@ -90,17 +89,25 @@ void sl_obj_destroy(struct sl_objective *o) {
     free(o);
 }
 
-const struct sl_obj_shape *sl_obj_shape(const struct sl_objective *o) { return &o->shape; }
+const struct sl_obj_shape *sl_obj_shape(const struct sl_objective *o) {
+    return &o->shape;
+}
 
-struct sl_comm *sl_obj_comm(const struct sl_objective *o) { return o->comm; }
+struct sl_comm *sl_obj_comm(const struct sl_objective *o) {
+    return o->comm;
+}
 
 void sl_obj_set_stop_flag(struct sl_objective *o, const volatile sig_atomic_t *flag) {
     o->stop_flag = flag;
 }
 
-double sl_obj_compute_seconds(const struct sl_objective *o) { return o->compute_seconds; }
+double sl_obj_compute_seconds(const struct sl_objective *o) {
+    return o->compute_seconds;
+}
 
-int64_t sl_obj_passes(const struct sl_objective *o) { return o->passes; }
+int64_t sl_obj_passes(const struct sl_objective *o) {
+    return o->passes;
+}
 
 const double *sl_obj_gather(struct sl_objective *o, const double *x) {
     /* Sparse passes load the point into their records, so buf is free again
@@ -131,8 +138,10 @@ static void slice_derivative(const struct sl_objective *o, const double *sums, c
                              double *out) {
     const double *sl = sums + o->shape.lo;
     const int64_t nw = slice_weights(o);
-    for (int64_t j = 0; j < nw; j++) out[j] = sl[j] * o->inv_n + o->shape.l2 * (x ? x[j] : 1.0);
-    for (int64_t j = nw; j < o->shape.n_loc; j++) out[j] = sl[j] * o->inv_n;
+    for (int64_t j = 0; j < nw; j++)
+        out[j] = sl[j] * o->inv_n + o->shape.l2 * (x ? x[j] : 1.0);
+    for (int64_t j = nw; j < o->shape.n_loc; j++)
+        out[j] = sl[j] * o->inv_n;
 }
 
 enum sl_status sl_obj_fg(struct sl_objective *o, const double *w, double *g, double *diag,
@@ -146,7 +155,8 @@ enum sl_status sl_obj_fg(struct sl_objective *o, const double *w, double *g, dou
     const size_t nsum = diag ? (size_t)(2 * dim) : (size_t)dim;
     double *buf = o->buf, *dg = diag ? buf + dim : NULL, *tail = buf + nsum;
     double gb = 0.0, dgb = 0.0, loss = 0.0, correct = 0.0, wsq_slice = 0.0;
-    for (int64_t j = 0; j < slice_weights(o); j++) wsq_slice += w[j] * w[j];
+    for (int64_t j = 0; j < slice_weights(o); j++)
+        wsq_slice += w[j] * w[j];
     double t0 = sl_wtime();
     if (o->shard->dense) {
         memset(buf, 0, sizeof(double) * nsum);
@@ -178,7 +188,8 @@ enum sl_status sl_obj_fg(struct sl_objective *o, const double *w, double *g, dou
     slice_derivative(o, buf, w, g);
     if (diag) slice_derivative(o, dg, NULL, diag);
     double gsq = 0.0;
-    for (int64_t j = 0; j < o->shape.n_loc; j++) gsq += g[j] * g[j];
+    for (int64_t j = 0; j < o->shape.n_loc; j++)
+        gsq += g[j] * g[j];
     sl_obj_sum(o, &gsq, 1);
     info->logloss = tail[0] * o->inv_n;
     info->objective = info->logloss + 0.5 * o->shape.l2 * wsq;
@@ -226,11 +237,14 @@ void sl_obj_batch_residuals(struct sl_objective *o, const int64_t *rows, int64_t
     o->compute_seconds += sl_wtime() - t0;
 }
 
-void sl_obj_batch_update(struct sl_objective *o, const int64_t *rows, int64_t nb,
-                         const double *a, double *v) {
+void sl_obj_batch_update(struct sl_objective *o, const int64_t *rows, int64_t nb, const double *a,
+                         double *v) {
     double t0 = sl_wtime();
-    for (int64_t q = 0; q < nb; q++) sl_kernel_row_axpy(o->shard, rows[q], a[q], v);
+    for (int64_t q = 0; q < nb; q++)
+        sl_kernel_row_axpy(o->shard, rows[q], a[q], v);
     o->compute_seconds += sl_wtime() - t0;
 }
 
-double sl_obj_reg_shrink(const struct sl_objective *o, double lr) { return 1.0 - lr * o->shape.l2; }
+double sl_obj_reg_shrink(const struct sl_objective *o, double lr) {
+    return 1.0 - lr * o->shape.l2;
+}

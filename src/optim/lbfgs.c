@@ -28,7 +28,8 @@ struct ls_ctx {
 
 static enum sl_status ls_eval(struct ls_ctx *c, double a, struct ls_point *pt) {
     const int64_t n = sl_obj_shape(c->o)->n_loc;
-    for (int64_t i = 0; i < n; i++) c->x[i] = c->w[i] + a * c->p[i];
+    for (int64_t i = 0; i < n; i++)
+        c->x[i] = c->w[i] + a * c->p[i];
     enum sl_status st = sl_obj_fg(c->o, c->x, c->gx, NULL, &c->info);
     c->evals++;
     pt->a = a;
@@ -63,7 +64,8 @@ static enum sl_status wolfe_search(struct ls_ctx *c, double f0, double d0, doubl
     for (;;) {
         if (c->evals >= LS_MAX_EVALS) return SL_OK;
         if ((st = ls_eval(c, a, &cur))) return st;
-        if (!isfinite(cur.f) || cur.f > f0 + WOLFE_C1 * a * d0 || (c->evals > 1 && cur.f >= prev.f)) {
+        if (!isfinite(cur.f) || cur.f > f0 + WOLFE_C1 * a * d0 ||
+            (c->evals > 1 && cur.f >= prev.f)) {
             lo = prev;
             hi = cur;
             break;
@@ -112,10 +114,10 @@ static enum sl_status wolfe_search(struct ls_ctx *c, double f0, double d0, doubl
  * product; doing both in one pass over p halves the passes (the recursion
  * took a third of L-BFGS's time at a million columns). Four partial sums, as
  * in vec.h, so the results are those of the separate loops. */
-static double sweep(double a, const float *x, double scale, double *p, const float *z,
-                    int64_t n) {
+static double sweep(double a, const float *x, double scale, double *p, const float *z, int64_t n) {
     if (!z) {
-        for (int64_t i = 0; i < n; i++) p[i] = (p[i] + a * (double)x[i]) * scale;
+        for (int64_t i = 0; i < n; i++)
+            p[i] = (p[i] + a * (double)x[i]) * scale;
         return 0.0;
     }
     double s[4] = {0.0, 0.0, 0.0, 0.0};
@@ -168,7 +170,9 @@ static void history_free(struct history *h) {
 }
 
 /* Ring index of pair j, 0 the newest. */
-static int pair(const struct history *h, int j) { return (h->head - 1 - j + h->m) % h->m; }
+static int pair(const struct history *h, int j) {
+    return (h->head - 1 - j + h->m) % h->m;
+}
 
 /* p <- -H g by the two-loop recursion, scaled by gamma = s.y / y.y of the
  * newest pair in between. Every vector is this rank's slice, so each dot
@@ -176,7 +180,8 @@ static int pair(const struct history *h, int j) { return (h->head - 1 - j + h->m
 static void two_loop(struct sl_objective *o, struct history *h, const double *g, double *p) {
     const int64_t n = h->n;
     const int k = h->k;
-    for (int64_t i = 0; i < n; i++) p[i] = -g[i];
+    for (int64_t i = 0; i < n; i++)
+        p[i] = -g[i];
     if (k == 0) return;
     const int nw = pair(h, 0);
     const double gamma = 1.0 / (h->rho[nw] * h->yy[nw]);
@@ -186,7 +191,8 @@ static void two_loop(struct sl_objective *o, struct history *h, const double *g,
         const int idx = pair(h, j);
         h->alpha[idx] = h->rho[idx] * dot;
         const int last = j == k - 1;
-        const float *next = last ? h->Y + (size_t)pair(h, k - 1) * n : h->S + (size_t)pair(h, j + 1) * n;
+        const float *next =
+            last ? h->Y + (size_t)pair(h, k - 1) * n : h->S + (size_t)pair(h, j + 1) * n;
         dot = sweep(-h->alpha[idx], h->Y + (size_t)idx * n, last ? gamma : 1.0, p, next, n);
         sl_obj_sum(o, &dot, 1);
     }
@@ -221,13 +227,13 @@ static void history_push(struct sl_objective *o, struct history *h, const double
 
 /* d0 <- g.p, after replacing p by steepest descent (and forgetting the
  * history) when it is not a descent direction. */
-static double descent_slope(struct sl_objective *o, struct history *h, const double *g,
-                            double *p) {
+static double descent_slope(struct sl_objective *o, struct history *h, const double *g, double *p) {
     const int64_t n = h->n;
     double d0 = sl_dot(g, p, n);
     sl_obj_sum(o, &d0, 1);
     if (!(d0 < 0)) {
-        for (int64_t i = 0; i < n; i++) p[i] = -g[i];
+        for (int64_t i = 0; i < n; i++)
+            p[i] = -g[i];
         d0 = -sl_dot(g, g, n);
         sl_obj_sum(o, &d0, 1);
         h->k = 0;

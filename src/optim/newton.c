@@ -62,11 +62,13 @@ static int64_t trpcg(struct sl_objective *o, double delta, const double *g, cons
             break;
         }
         sl_axpy(-alpha, hd, r, n);
-        for (int64_t i = 0; i < n; i++) z[i] = r[i] / M[i];
+        for (int64_t i = 0; i < n; i++)
+            z[i] = r[i] / M[i];
         double ztr_new = sl_dot(z, r, n);
         sl_obj_sum(o, &ztr_new, 1);
         double beta = ztr_new / ztr;
-        for (int64_t i = 0; i < n; i++) d[i] = z[i] + beta * d[i];
+        for (int64_t i = 0; i < n; i++)
+            d[i] = z[i] + beta * d[i];
         ztr = ztr_new;
     }
     return steps;
@@ -74,7 +76,8 @@ static int64_t trpcg(struct sl_objective *o, double delta, const double *g, cons
 
 static void precond(const struct sl_objective *o, const double *diag, double *M) {
     const struct sl_obj_shape *sh = sl_obj_shape(o);
-    for (int64_t i = 0; i < sh->n_loc; i++) M[i] = (1.0 - PCG_ALPHA) * sh->l2 + PCG_ALPHA * diag[i];
+    for (int64_t i = 0; i < sh->n_loc; i++)
+        M[i] = (1.0 - PCG_ALPHA) * sh->l2 + PCG_ALPHA * diag[i];
     /* Without regularisation (lambda = 0) or on the intercept the identity
      * part is 0: keep M positive. */
     for (int64_t i = 0; i < sh->n_loc; i++)
@@ -126,7 +129,8 @@ static enum sl_status newton_start(struct sl_objective *o, const double *w, stru
     sl_obj_accept(o);
     precond(o, nt->diag, nt->M);
     double d = 0.0;
-    for (int64_t i = 0; i < n; i++) d += nt->g[i] * nt->g[i] / nt->M[i];
+    for (int64_t i = 0; i < n; i++)
+        d += nt->g[i] * nt->g[i] / nt->M[i];
     sl_obj_sum(o, &d, 1);
     *delta = sqrt(d);
     return SL_OK;
@@ -159,7 +163,8 @@ enum sl_status sl_newton(struct sl_objective *o, double *w, const struct sl_opti
     sl_step_clock_start(&clock, o);
     while (!st && !converged && iter < opt->max_iter) {
         cg_in_iter += trpcg(o, delta, nt.g, nt.M, nt.s, &nt.wk);
-        for (int64_t i = 0; i < n; i++) nt.w_new[i] = w[i] + nt.s[i];
+        for (int64_t i = 0; i < n; i++)
+            nt.w_new[i] = w[i] + nt.s[i];
         double q[2] = {sl_dot(nt.g, nt.s, n), sl_dot(nt.s, nt.wk.r, n)};
         sl_obj_sum(o, q, 2);
         const double gs = q[0], prered = -0.5 * (gs - q[1]);

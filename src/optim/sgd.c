@@ -41,23 +41,24 @@ struct sgd {
     struct sl_objective *o;
     const struct sl_obj_shape *sh;
     const struct sl_optim_opts *opt;
-    int64_t B, K;   /* rows per local step; local steps between averages */
-    int64_t steps;  /* steps per epoch, the same on every rank */
-    double share;   /* this rank's share of the rows: its averaging weight */
-    double *wf;     /* (dim) the model: w = scale * wf[0..n_cols), b = wf[n_cols] */
+    int64_t B, K;  /* rows per local step; local steps between averages */
+    int64_t steps; /* steps per epoch, the same on every rank */
+    double share;  /* this rank's share of the rows: its averaging weight */
+    double *wf;    /* (dim) the model: w = scale * wf[0..n_cols), b = wf[n_cols] */
     double scale;
     double b;
-    double *r;      /* (B) the batch's residuals, then its update coefficients */
+    double *r;          /* (B) the batch's residuals, then its update coefficients */
     int64_t *perm, pos; /* this rank's rows in shuffled order; next one to take */
-    int64_t *batch; /* (B) */
+    int64_t *batch;     /* (B) */
     uint64_t rng;
-    double *avg;    /* (dim) running mean of synchronised models, when averaging */
+    double *avg; /* (dim) running mean of synchronised models, when averaging */
     int64_t n_avg;
 };
 
 static void materialize(struct sgd *st) {
     if (st->scale == 1.0) return;
-    for (int64_t j = 0; j < st->sh->n_cols; j++) st->wf[j] *= st->scale;
+    for (int64_t j = 0; j < st->sh->n_cols; j++)
+        st->wf[j] *= st->scale;
     st->scale = 1.0;
 }
 
@@ -100,13 +101,15 @@ static void synchronise(struct sgd *st, int averaging) {
     materialize(st);
     if (st->sh->fit_intercept) st->wf[nc] = st->b;
     if (c->size > 1) {
-        for (int64_t j = 0; j < n; j++) st->wf[j] *= st->share;
+        for (int64_t j = 0; j < n; j++)
+            st->wf[j] *= st->share;
         sl_comm_sum_f64(c, st->wf, (size_t)n);
     }
     st->b = st->sh->fit_intercept ? st->wf[nc] : 0.0;
     if (st->avg && averaging) {
         st->n_avg++;
-        for (int64_t j = 0; j < n; j++) st->avg[j] += (st->wf[j] - st->avg[j]) / (double)st->n_avg;
+        for (int64_t j = 0; j < n; j++)
+            st->avg[j] += (st->wf[j] - st->avg[j]) / (double)st->n_avg;
     }
 }
 
@@ -150,7 +153,8 @@ static void sgd_init(struct sgd *st, struct sl_objective *o, const double *w,
      * start point, is this rank's slice (objective.h). */
     memcpy(st->wf, sl_obj_gather(o, w), sizeof(double) * (size_t)n);
     st->b = sh->fit_intercept ? st->wf[sh->n_cols] : 0.0;
-    for (int64_t i = 0; i < sh->n_rows; i++) st->perm[i] = i;
+    for (int64_t i = 0; i < sh->n_rows; i++)
+        st->perm[i] = i;
 }
 
 enum sl_status sl_sgd(struct sl_objective *o, double *w, const struct sl_optim_opts *opt,

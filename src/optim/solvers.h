@@ -22,8 +22,7 @@ void sl_step_clock_start(struct sl_step_clock *k, const struct sl_objective *o);
 /* Calls cb (if any) with the record of step `step` ending now at w (this
  * rank's slice), then starts the clock for the next step. */
 void sl_step_report(struct sl_step_clock *k, struct sl_objective *o, sl_iter_fn cb, void *ctx,
-                    int64_t step, const struct sl_fg_info *info, int64_t cg_steps,
-                    const double *w);
+                    int64_t step, const struct sl_fg_info *info, int64_t cg_steps, const double *w);
 /* Newton's and L-BFGS's stopping test after an accepted step from f_prev to
  * cur: the gradient has shrunk by tol, or F fell by less than 1e-3 tol
  * relative. */

@@ -19,7 +19,8 @@
             s2_ += (double)(a)[i_ + 2] * (double)(b)[i_ + 2];                                      \
             s3_ += (double)(a)[i_ + 3] * (double)(b)[i_ + 3];                                      \
         }                                                                                          \
-        for (; i_ < (n); i_++) s0_ += (double)(a)[i_] * (double)(b)[i_];                           \
+        for (; i_ < (n); i_++)                                                                     \
+            s0_ += (double)(a)[i_] * (double)(b)[i_];                                              \
         (out) = (s0_ + s1_) + (s2_ + s3_);                                                         \
     } while (0)
 
@@ -42,12 +43,14 @@ static inline double sl_dot_ff(const float *a, const float *b, int64_t n) {
 }
 /* y += alpha x */
 static inline void sl_axpy(double alpha, const double *x, double *y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
+    for (int64_t i = 0; i < n; i++)
+        y[i] += alpha * x[i];
 }
 /* sum_i a_i m_i b_i */
 static inline double sl_dot_m(const double *a, const double *m, const double *b, int64_t n) {
     double s = 0.0;
-    for (int64_t i = 0; i < n; i++) s += a[i] * m[i] * b[i];
+    for (int64_t i = 0; i < n; i++)
+        s += a[i] * m[i] * b[i];
     return s;
 }
 

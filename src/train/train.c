@@ -101,9 +101,9 @@ static enum sl_status fit(struct run *r, struct sl_model *model) {
     return st;
 }
 
-enum sl_status sl_train(struct sl_comm *c, struct sl_shard *shard,
-                        const struct sl_train_params *p, struct sl_model *model,
-                        struct sl_train_report *report, struct sl_err *err) {
+enum sl_status sl_train(struct sl_comm *c, struct sl_shard *shard, const struct sl_train_params *p,
+                        struct sl_model *model, struct sl_train_report *report,
+                        struct sl_err *err) {
     memset(model, 0, sizeof *model);
     memset(report, 0, sizeof *report);
     sl_err_clear(err);
@@ -128,8 +128,9 @@ enum sl_status sl_train(struct sl_comm *c, struct sl_shard *shard,
         report->n_cols_used = map.n_used;
         st = fit(&r, model);
     } else if (c->rank == 0) {
-        sl_err_set(err, st, "the data is too large for the dense kernels (rows or features "
-                            "above 2^31 on one rank)");
+        sl_err_set(err, st,
+                   "the data is too large for the dense kernels (rows or features "
+                   "above 2^31 on one rank)");
     }
     sl_model_free(&r.view);
     free(r.val_margins);
@@ -144,4 +145,6 @@ void sl_train_report_free(struct sl_train_report *r) {
     memset(r, 0, sizeof *r);
 }
 
-void sl_set_blas_threads(int n) { sl_kernel_set_threads(n); }
+void sl_set_blas_threads(int n) {
+    sl_kernel_set_threads(n);
+}
