@@ -12,6 +12,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,8 +154,8 @@ static enum sl_deliver deliver_lines(struct delivery *d, char *tail, size_t len,
 }
 
 enum sl_deliver sl_mlflow_deliver(struct sl_mlflow_conn *conn, const char *run_dir,
-                                  struct sl_sync_state *st, const volatile int *stop,
-                                  double deadline, char *msg, size_t msg_len) {
+                                  struct sl_sync_state *st, const atomic_int *stop, double deadline,
+                                  char *msg, size_t msg_len) {
     cJSON *start = sl_journal_read_start(run_dir);
     if (!start) {
         snprintf(msg, msg_len, "%s is not a shardlearn run journal", run_dir);
@@ -201,11 +202,10 @@ enum sl_status sl_mlflow_sync(const char *run_dir, const char *tracking_uri, dou
         return sl_err_set(err, SL_ERR_PARSE, "%s/" SL_STATE_FILE ": unreadable", run_dir);
     int64_t before = st.acked;
     char msg[512] = "";
-    static const volatile int never = 0;
     double deadline = timeout_s > 0 ? sl_wtime() + timeout_s : 0;
     struct sl_mlflow_conn *conn = sl_mlflow_conn_create(uri);
     if (!conn) return sl_err_set(err, SL_ERR_NET, "mlflow-sync: cannot initialise libcurl");
-    enum sl_deliver r = sl_mlflow_deliver(conn, run_dir, &st, &never, deadline, msg, sizeof msg);
+    enum sl_deliver r = sl_mlflow_deliver(conn, run_dir, &st, NULL, deadline, msg, sizeof msg);
     /* Transient faults: again, with backoff, until the timeout; a try that
      * moved the journal forward starts the backoff over. */
     double wait = sl_mlflow_first_backoff();
@@ -214,7 +214,7 @@ enum sl_status sl_mlflow_sync(const char *run_dir, const char *tracking_uri, dou
                               .tv_nsec = (long)((wait - (double)(time_t)wait) * 1e9)};
         nanosleep(&ts, NULL);
         int64_t at = st.acked;
-        r = sl_mlflow_deliver(conn, run_dir, &st, &never, deadline, msg, sizeof msg);
+        r = sl_mlflow_deliver(conn, run_dir, &st, NULL, deadline, msg, sizeof msg);
         wait = st.acked > at ? sl_mlflow_first_backoff() : fmin(2 * wait, SL_MAX_BACKOFF);
     }
     sl_mlflow_conn_destroy(conn);

@@ -4,6 +4,7 @@
 #ifndef SHARDLEARN_TRACK_DELIVER_H
 #define SHARDLEARN_TRACK_DELIVER_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "track/http.h"
@@ -22,7 +23,7 @@ void sl_mlflow_conn_destroy(struct sl_mlflow_conn *conn);
  * *stop becomes nonzero or deadline (sl_wtime() seconds, 0 = none)
  * passes. msg gets a one-line reason for RETRY/REJECTED, free of credentials. */
 enum sl_deliver sl_mlflow_deliver(struct sl_mlflow_conn *conn, const char *run_dir,
-                                  struct sl_sync_state *state, const volatile int *stop,
+                                  struct sl_sync_state *state, const atomic_int *stop,
                                   double deadline, char *msg, size_t msg_len);
 
 #endif

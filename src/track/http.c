@@ -37,7 +37,7 @@ static int env_true(const char *name) {
 }
 
 int sl_http_stopped(const struct sl_http *h) {
-    return (h->stop && *h->stop) || (h->deadline > 0 && sl_wtime() > h->deadline);
+    return (h->stop && atomic_load(h->stop)) || (h->deadline > 0 && sl_wtime() > h->deadline);
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {

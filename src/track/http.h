@@ -6,6 +6,7 @@
 #define SHARDLEARN_TRACK_HTTP_H
 
 #include <curl/curl.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 /* How a request, or a whole delivery attempt, ended. */
@@ -23,7 +24,7 @@ struct sl_http {
     long timeout;    /* MLFLOW_HTTP_REQUEST_TIMEOUT, seconds */
     int max_retries; /* MLFLOW_HTTP_REQUEST_MAX_RETRIES */
     double backoff;  /* MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR */
-    const volatile int *stop;
+    const atomic_int *stop;
     double deadline; /* sl_wtime() seconds, 0: none */
     char *body;      /* response */
     size_t body_len;

@@ -4,6 +4,7 @@
 #include "track/journal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fault.h"
 #include "shardlearn/clock.h"
 #include "shardlearn/fileio.h"
 #include "shardlearn/log.h"
@@ -42,16 +44,57 @@ static void sanitize_key(const char *in, char *out, size_t cap) {
     out[i] = '\0';
 }
 
-/* Appends one record (and deletes it); the owner commits at iteration boundaries. */
+/* Appends one record to the buffer (and deletes it); the owner flushes at
+ * iteration boundaries. A failed journal takes no more records. */
 static void append(struct sl_journal *j, cJSON *rec) {
-    cJSON_AddNumberToObject(rec, "seq", (double)++j->seq);
-    char *line = cJSON_PrintUnformatted(rec);
+    char *line = NULL;
+    if (!j->failed) {
+        cJSON_AddNumberToObject(rec, "seq", (double)++j->seq);
+        line = cJSON_PrintUnformatted(rec);
+    }
     if (line) {
-        fputs(line, j->f);
-        fputc('\n', j->f);
+        const size_t n = strlen(line);
+        if (j->len + n + 1 > j->cap) {
+            j->cap = 2 * (j->len + n + 1) + 4096;
+            j->buf = sl_realloc(j->buf, j->cap);
+        }
+        memcpy(j->buf + j->len, line, n);
+        j->buf[j->len + n] = '\n';
+        j->len += n + 1;
         cJSON_free(line);
     }
     cJSON_Delete(rec);
+}
+
+int sl_journal_flush(struct sl_journal *j) {
+    if (j->failed) return -1;
+    size_t off = 0;
+    while (off < j->len) {
+        ssize_t k = -1;
+        if (sl_fault("journal.write"))
+            errno = ENOSPC;
+        else
+            k = write(j->fd, j->buf + off, j->len - off);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            sl_journal_fail(j, k < 0 ? errno : EIO);
+            return -1;
+        }
+        off += (size_t)k;
+    }
+    j->size += (int64_t)j->len;
+    j->len = 0;
+    return 0;
+}
+
+void sl_journal_fail(struct sl_journal *j, int e) {
+    if (j->failed) return;
+    j->failed = e ? e : EIO;
+    j->len = 0;
+    /* A record written in part would glue to nothing: cut it off, so the
+     * readers find whole records only. */
+    int cut = ftruncate(j->fd, (off_t)j->size);
+    (void)cut; /* failing that too, the readers skip a partial last line */
 }
 
 static cJSON *record(const char *type) {
@@ -138,9 +181,8 @@ static enum sl_status open_files(struct sl_journal *j, struct sl_err *err) {
     snprintf(path, sizeof path, "%s/artifacts", j->dir);
     if (mkdir_p(path) != 0) return sl_err_set(err, SL_ERR_IO, "%s: %s", j->dir, strerror(errno));
     snprintf(path, sizeof path, "%s/" SL_JOURNAL_FILE, j->dir);
-    j->f = fopen(path, "a");
-    if (!j->f) return sl_err_set(err, SL_ERR_IO, "%s: %s", path, strerror(errno));
-    j->fd = fileno(j->f);
+    j->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    if (j->fd < 0) return sl_err_set(err, SL_ERR_IO, "%s: %s", path, strerror(errno));
     return SL_OK;
 }
 
@@ -190,7 +232,7 @@ static void write_source_tags(struct sl_journal *j, const char *run_name, const 
 
 enum sl_status sl_journal_create(struct sl_journal *j, const struct sl_track_config *cfg,
                                  struct sl_err *err) {
-    *j = (struct sl_journal){.f = NULL, .fd = -1};
+    *j = (struct sl_journal){.fd = -1};
     const char *base = cfg->tracking_dir ? cfg->tracking_dir : "shardlearn-runs";
     char stamp[32], uuid[33], run_name[256];
     time_t now = time(NULL);
@@ -207,9 +249,11 @@ enum sl_status sl_journal_create(struct sl_journal *j, const struct sl_track_con
 }
 
 void sl_journal_close(struct sl_journal *j) {
+    sl_journal_flush(j);
     fsync(j->fd);
-    fclose(j->f);
-    j->f = NULL;
+    close(j->fd);
+    free(j->buf);
+    j->buf = NULL;
     j->fd = -1;
 }
 

@@ -21,13 +21,18 @@
 
 #define SL_JOURNAL_FILE "journal.jsonl"
 
-/* An open journal. Records are buffered in f: the owner fflushes it at
- * iteration boundaries and fsyncs fd. */
+/* An open journal. Records are appended to buf by the training thread; the
+ * owner writes them to the file at iteration boundaries (sl_journal_flush)
+ * and fsyncs fd. The file holds whole records only: a write that fails is
+ * cut back to the last whole record, and the journal takes no more. */
 struct sl_journal {
     char dir[PATH_MAX]; /* the run directory */
-    FILE *f;            /* journal.jsonl, append */
-    int fd;             /* fileno(f) */
-    int64_t seq;        /* of the last record */
+    int fd;             /* journal.jsonl, opened for appending */
+    char *buf;          /* (cap) records not yet written, len bytes */
+    size_t len, cap;
+    int64_t size; /* bytes of whole records in the file */
+    int64_t seq;  /* of the last record */
+    int failed;   /* errno of the write that failed; 0 while it works */
 };
 
 /* Creates <tracking_dir>/<UTC time>-<id>/ with artifacts/ and journal.jsonl,
@@ -35,7 +40,13 @@ struct sl_journal {
  * source, git commit, shardlearn.run_uuid). Close with sl_journal_close. */
 enum sl_status sl_journal_create(struct sl_journal *j, const struct sl_track_config *cfg,
                                  struct sl_err *err) SL_WARN_UNUSED;
-/* fsyncs and closes the journal file. */
+/* Writes the records appended since the last call: 0, or -1 when the write
+ * failed (j->failed says why; the file keeps every whole record before it,
+ * and later records are dropped). */
+int sl_journal_flush(struct sl_journal *j);
+/* Stops the journal after a failure found elsewhere (an fsync): errno e. */
+void sl_journal_fail(struct sl_journal *j, int e);
+/* Writes what is left, fsyncs and closes the journal file. */
 void sl_journal_close(struct sl_journal *j);
 
 /* A param or tag record (type "param" or "tag"); the key is made a valid

@@ -59,7 +59,7 @@ static void back_off(struct sl_sender *s, int closing, double *backoff) {
     pthread_mutex_lock(&s->mu);
     const double until = sl_wtime() + *backoff;
     *backoff = fmin(2 * *backoff, SL_MAX_BACKOFF);
-    while (!s->stop && s->closing == closing && sl_wtime() < until)
+    while (!atomic_load(&s->stop) && s->closing == closing && sl_wtime() < until)
         wait_for(s, until - sl_wtime());
     pthread_mutex_unlock(&s->mu);
 }
@@ -81,12 +81,12 @@ static void *sender_main(void *arg) {
     }
     for (;;) {
         pthread_mutex_lock(&s->mu);
-        while (!s->wake && !s->closing && !s->stop)
+        while (!s->wake && !s->closing && !atomic_load(&s->stop))
             wait_for(s, 1.0);
         s->wake = 0;
         int closing = s->closing;
         pthread_mutex_unlock(&s->mu);
-        if (s->stop) break; /* read without the lock (volatile; see the later race fix) */
+        if (atomic_load(&s->stop)) break;
         char msg[512] = "";
         int64_t acked = st.acked;
         enum sl_deliver r = sl_mlflow_deliver(conn, s->dir, &st, &s->stop, 0, msg, sizeof msg);
@@ -101,11 +101,9 @@ static void *sender_main(void *arg) {
         }
         if (r == SL_DELIVER_REJECTED) {
             /* Reported once; the journal keeps everything for mlflow-sync. */
-            if (!s->warned)
-                sl_warn(
-                    "tracking: %s; the run stays in %s (deliver later with shardlearn mlflow-sync)",
+            sl_warn("tracking: %s; the run stays in %s (deliver later with shardlearn mlflow-sync)",
                     msg, s->dir);
-            s->warned = 1; /* written without the lock, as before (see the later race fix) */
+            announce(s, &s->warned);
             break;
         }
         /* A try that moved the journal forward starts the backoff over. */
@@ -148,6 +146,23 @@ double sl_sender_cpu(struct sl_sender *s) {
     return c;
 }
 
+/* Sets stop under the lock (so no wait misses it), wakes and joins the
+ * thread, frees its mutex. */
+static void stop_thread(struct sl_sender *s) {
+    pthread_mutex_lock(&s->mu);
+    atomic_store(&s->stop, 1); /* aborts a request in flight and any wait */
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    s->started = 0;
+}
+
+void sl_sender_abandon(struct sl_sender *s) {
+    if (s->started) stop_thread(s);
+}
+
 void sl_sender_close(struct sl_sender *s, double flush_timeout) {
     if (!s->started) return;
     double deadline = sl_wtime() + flush_timeout;
@@ -156,16 +171,11 @@ void sl_sender_close(struct sl_sender *s, double flush_timeout) {
     pthread_cond_broadcast(&s->cv);
     while (!s->done && !s->warned && sl_wtime() < deadline)
         wait_for(s, 0.1);
-    int done = s->done;
-    s->stop = 1; /* aborts a request in flight and any wait */
-    pthread_cond_broadcast(&s->cv);
+    const int done = s->done;
     pthread_mutex_unlock(&s->mu);
-    pthread_join(s->thread, NULL);
-    if (!done && !s->warned)
+    stop_thread(s);
+    if (!done && !s->warned) /* the thread has ended: no lock needed */
         sl_warn("tracking: the server did not take everything within %.0fs; the rest is in %s "
                 "(deliver with: shardlearn mlflow-sync %s)",
                 flush_timeout, s->dir, s->dir);
-    pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->cv);
-    s->started = 0;
 }

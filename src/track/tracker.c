@@ -7,10 +7,18 @@
  * nothing written, a crashed machine at most the iteration being synced.
  * A sender thread, started when a tracking URI is set, ships what the server
  * has not acknowledged (sender.c) and never blocks the training thread.
- * The syncer and the sender share no state, so each has its own mutex. */
+ * The syncer and the sender share no state, so each has its own mutex.
+ *
+ * Threads: the training thread owns the journal and every field below
+ * without a comment; the syncer's flags are under sync_mu; sync_errno, the
+ * one value the syncer hands back, is atomic. A journal that cannot be
+ * written (a full disk) is one warning: tracking stops, training goes on,
+ * and the journal keeps every whole record written before. */
 #include "shardlearn/track.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,6 +42,8 @@ struct sl_tracker {
     pthread_cond_t sync_cv;
     int dirty;               /* committed, not yet fsync'd */
     int sync_closing;        /* the syncer exits */
+    atomic_int sync_errno;   /* an fsync that failed, 0 when none */
+    int stopped;             /* the journal failed: tracking stopped, said once */
     struct sl_sender sender; /* started when uri is set */
 };
 
@@ -47,7 +57,7 @@ static void *syncer_main(void *arg) {
         if (!t->dirty) break;
         t->dirty = 0;
         pthread_mutex_unlock(&t->sync_mu);
-        fsync(t->journal.fd);
+        if (fsync(t->journal.fd) != 0) atomic_store(&t->sync_errno, errno);
         pthread_mutex_lock(&t->sync_mu);
     }
     pthread_mutex_unlock(&t->sync_mu);
@@ -100,10 +110,27 @@ void sl_tracker_metric(struct sl_tracker *t, const char *key, double value, int6
     if (t) sl_journal_metric(&t->journal, key, value, step, ts_ms);
 }
 
+/* The journal failed (errno e): one warning, then tracking stops. The
+ * sender is let go at once: it has no finish record to wait for. */
+static void stop_tracking(struct sl_tracker *t, int e) {
+    if (t->stopped) return;
+    t->stopped = 1;
+    sl_journal_fail(&t->journal, e);
+    sl_warn("tracking: cannot write %s/journal.jsonl: %s; tracking stops here, training goes on "
+            "(the journal keeps everything before; deliver it with: shardlearn mlflow-sync %s)",
+            t->journal.dir, strerror(t->journal.failed), t->journal.dir);
+    sl_sender_abandon(&t->sender);
+}
+
 void sl_tracker_commit(struct sl_tracker *t) {
-    if (!t) return;
-    fflush(t->journal.f);
-    if (!t->syncer_started) fsync(t->journal.fd);
+    if (!t || t->stopped) return;
+    int e = atomic_load(&t->sync_errno);
+    if (!e && sl_journal_flush(&t->journal) != 0) e = t->journal.failed;
+    if (!e && !t->syncer_started && fsync(t->journal.fd) != 0) e = errno;
+    if (e) {
+        stop_tracking(t, e);
+        return;
+    }
     pthread_mutex_lock(&t->sync_mu);
     t->dirty = 1;
     pthread_cond_signal(&t->sync_cv);
@@ -112,7 +139,7 @@ void sl_tracker_commit(struct sl_tracker *t) {
 }
 
 void sl_tracker_artifact(struct sl_tracker *t, const char *local_path, const char *artifact_path) {
-    if (!t) return;
+    if (!t || t->stopped) return;
     if (sl_journal_artifact(&t->journal, local_path, artifact_path) != 0) return;
     if (strncmp(artifact_path, "model/", 6) == 0) t->has_model = 1;
 }
@@ -131,7 +158,7 @@ void sl_tracker_finish(struct sl_tracker *t, const char *status, const char *err
 void sl_tracker_destroy(struct sl_tracker *t) {
     if (!t) return;
     /* Everything on disk before waiting for the server. */
-    fflush(t->journal.f);
+    if (!t->stopped && sl_journal_flush(&t->journal) != 0) stop_tracking(t, t->journal.failed);
     if (t->syncer_started) {
         pthread_mutex_lock(&t->sync_mu);
         t->sync_closing = 1;
