@@ -29,6 +29,15 @@ enum sl_status sl_atomic_open(struct sl_atomic_file *a, const char *path,
  * removes the temporary file and leaves the target as it was. */
 enum sl_status sl_atomic_commit(struct sl_atomic_file *a, struct sl_err *err) SL_WARN_UNUSED;
 
+/* commit in two steps, for outputs that appear together or not at all:
+ * finish every file (flush, fsync, close; a failure removes that temporary
+ * file), then publish each (rename over the target) only when all finished;
+ * discard the others. */
+enum sl_status sl_atomic_finish(struct sl_atomic_file *a, struct sl_err *err) SL_WARN_UNUSED;
+enum sl_status sl_atomic_publish(struct sl_atomic_file *a, struct sl_err *err) SL_WARN_UNUSED;
+/* Closes (if open) and removes the temporary file; the target is untouched. */
+void sl_atomic_discard(struct sl_atomic_file *a);
+
 /* The whole file, NUL-terminated (*len: its length without the NUL, may be
  * NULL). NULL with errno set when it cannot be opened or read. Caller frees. */
 char *sl_read_file(const char *path, size_t *len);

@@ -5,6 +5,7 @@
 #define SHARDLEARN_MODEL_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "shardlearn/comm.h"
 #include "shardlearn/data.h"
@@ -33,6 +34,8 @@ void sl_model_free(struct sl_model *m);
  * reader never sees a partial file. Not collective: rank 0 calls it. */
 enum sl_status sl_model_save(const struct sl_model *m, const char *path,
                              struct sl_err *err) SL_WARN_UNUSED;
+/* The model file's text, for a caller that writes it itself (fileio.h). */
+void sl_model_write(const struct sl_model *m, FILE *f);
 /* Checks format and version before anything else. Not collective. */
 enum sl_status sl_model_load(struct sl_model *m, const char *path,
                              struct sl_err *err) SL_WARN_UNUSED;

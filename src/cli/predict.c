@@ -1,5 +1,6 @@
 /* predict.c - `shardlearn predict` and `shardlearn eval`, sharded like
  * training; predictions are gathered to rank 0 and written in input order. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +27,9 @@ static enum sl_status write_predictions(const char *path, const struct sl_model 
             fputs(m[i] > 0 ? "1\n" : (labels01 ? "0\n" : "-1\n"), f);
     }
     if (path) return sl_atomic_commit(&af, err);
-    fflush(stdout);
+    /* A closed pipe or a full disk behind stdout is an error too. */
+    if (fflush(stdout) != 0 || ferror(stdout))
+        return sl_err_set(err, SL_ERR_IO, "standard output: %s", strerror(errno));
     return SL_OK;
 }
 

@@ -5,6 +5,7 @@
 #define SHARDLEARN_CLI_TRAIN_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "shardlearn/comm.h"
 #include "shardlearn/data.h"
@@ -43,9 +44,8 @@ void train_log_params(struct sl_tracker *tr, const struct train_args *a, const s
 void train_log_final(struct sl_tracker *tr, const struct sl_train_report *rep,
                      const struct train_times *t, int validation);
 /* metrics.json: final metrics, timings and the history. */
-enum sl_status train_write_metrics(const char *path, const struct train_args *a,
-                                   const struct sl_shard *s, const struct sl_comm *c,
-                                   const struct sl_train_report *rep, const struct train_times *t,
-                                   struct sl_err *err) SL_WARN_UNUSED;
+void train_write_metrics(FILE *f, const struct train_args *a, const struct sl_shard *s,
+                         const struct sl_comm *c, const struct sl_train_report *rep,
+                         const struct train_times *t);
 
 #endif

@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/train.h"
 #include "shardlearn/clock.h"
+#include "shardlearn/fileio.h"
 #include "shardlearn/log.h"
 
 static const struct sl_choice OPTIMIZERS[] = {
@@ -165,20 +166,39 @@ static enum sl_status load_data(struct sl_comm *c, const struct train_args *a,
     return st;
 }
 
-/* Rank 0 writes the model and metrics, all or nothing; every rank learns the
- * outcome so that all exit alike. */
+/* Rank 0 writes the model and metrics: both appear, or neither does and
+ * whatever was at their paths before stays as it was. */
+static enum sl_status write_files(const struct train_args *a, const struct sl_shard *shard,
+                                  const struct sl_comm *c, const struct sl_model *model,
+                                  const struct sl_train_report *rep, const struct train_times *t,
+                                  struct sl_err *err) {
+    struct sl_atomic_file mf = {.f = NULL}, xf = {.f = NULL};
+    enum sl_status st = SL_OK;
+    if (a->model_out && !(st = sl_atomic_open(&mf, a->model_out, err))) {
+        sl_model_write(model, mf.f);
+        st = sl_atomic_finish(&mf, err);
+    }
+    if (!st && a->metrics_out && !(st = sl_atomic_open(&xf, a->metrics_out, err))) {
+        train_write_metrics(xf.f, a, shard, c, rep, t);
+        st = sl_atomic_finish(&xf, err);
+    }
+    if (!st && a->model_out) st = sl_atomic_publish(&mf, err);
+    if (!st && a->metrics_out) st = sl_atomic_publish(&xf, err);
+    if (st) {
+        sl_atomic_discard(&mf);
+        sl_atomic_discard(&xf);
+    }
+    return st;
+}
+
+/* Rank 0 writes; every rank learns the outcome so that all exit alike. */
 static enum sl_status write_outputs(struct sl_comm *c, const struct train_args *a,
                                     const struct sl_shard *shard, const struct sl_model *model,
                                     const struct sl_train_report *rep, const struct train_times *t,
                                     struct sl_err *err) {
     enum sl_status st = SL_OK;
-    if (c->rank == 0) {
-        if (a->model_out) st = sl_model_save(model, a->model_out, err);
-        if (!st && a->metrics_out)
-            st = train_write_metrics(a->metrics_out, a, shard, c, rep, t, err);
-        if (st && a->model_out && a->metrics_out) unlink(a->model_out); /* all or nothing */
-        if (st) sl_error("%s", err->msg);
-    }
+    if (c->rank == 0 && (st = write_files(a, shard, c, model, rep, t, err)))
+        sl_error("%s", err->msg);
     int64_t ok = st == SL_OK;
     sl_comm_bcast(c, &ok, sizeof ok, 0);
     return ok ? SL_OK : SL_ERR_IO;

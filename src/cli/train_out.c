@@ -137,14 +137,9 @@ static void write_history(FILE *f, const struct sl_train_report *rep, int valida
     fputs("]}\n", f);
 }
 
-enum sl_status train_write_metrics(const char *path, const struct train_args *a,
-                                   const struct sl_shard *s, const struct sl_comm *c,
-                                   const struct sl_train_report *rep, const struct train_times *t,
-                                   struct sl_err *err) {
-    struct sl_atomic_file af;
-    enum sl_status st = sl_atomic_open(&af, path, err);
-    if (st) return st;
-    FILE *f = af.f;
+void train_write_metrics(FILE *f, const struct train_args *a, const struct sl_shard *s,
+                         const struct sl_comm *c, const struct sl_train_report *rep,
+                         const struct train_times *t) {
     const struct sl_fg_info *fin = &rep->result.final;
     fputs("{", f);
     sl_json_put_field(f, "objective", fin->objective);
@@ -173,5 +168,4 @@ enum sl_status train_write_metrics(const char *path, const struct train_args *a,
         fputs("},\n", f);
     }
     write_history(f, rep, a->validation != NULL);
-    return sl_atomic_commit(&af, err);
 }

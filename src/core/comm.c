@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fault.h"
 #include "shardlearn/clock.h"
 #include "shardlearn/log.h"
 #include "shardlearn/status.h"
@@ -26,7 +27,7 @@ SL_NORETURN void sl_assert_fail(const char *expr, const char *file, int line) {
 }
 
 void *sl_malloc_check(size_t n, const char *file, int line) {
-    void *p = malloc(n ? n : 1);
+    void *p = sl_fault("oom") ? NULL : malloc(n ? n : 1);
     if (!p) sl_assert_fail("out of memory", file, line);
     return p;
 }

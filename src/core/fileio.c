@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/fault.h"
+
 enum sl_status sl_atomic_open(struct sl_atomic_file *a, const char *path, struct sl_err *err) {
     memset(a, 0, sizeof *a);
     if (strlen(path) >= sizeof a->path)
@@ -19,26 +21,46 @@ enum sl_status sl_atomic_open(struct sl_atomic_file *a, const char *path, struct
     return SL_OK;
 }
 
-enum sl_status sl_atomic_commit(struct sl_atomic_file *a, struct sl_err *err) {
-    int bad = ferror(a->f);
+/* errno after a failed call, never 0. */
+static int last_error(void) {
+    return errno ? errno : EIO;
+}
+
+enum sl_status sl_atomic_finish(struct sl_atomic_file *a, struct sl_err *err) {
     int e = 0;
-    if (!bad && fflush(a->f) != 0) bad = 1;
-    if (!bad && fsync(fileno(a->f)) != 0) bad = 1;
-    if (bad) e = errno;
-    if (fclose(a->f) != 0 && !bad) {
-        bad = 1;
-        e = errno;
+    if (ferror(a->f)) {
+        /* A write failed while the text was written (stdio flushed a full
+         * buffer); errno is long gone. Flushing again fails the same way and
+         * says why (a full disk, say); the file is incomplete either way. */
+        clearerr(a->f);
+        e = fflush(a->f) != 0 ? last_error() : EIO;
     }
+    if (!e && fflush(a->f) != 0) e = last_error();
+    if (!e && fsync(fileno(a->f)) != 0) e = last_error();
+    if (!e && sl_fault("output.write")) e = ENOSPC;
+    if (fclose(a->f) != 0 && !e) e = last_error();
     a->f = NULL;
-    if (!bad && rename(a->tmp, a->path) != 0) {
-        bad = 1;
-        e = errno;
-    }
-    if (bad) {
-        unlink(a->tmp);
-        return sl_err_set(err, SL_ERR_IO, "%s: %s", a->path, e ? strerror(e) : "write error");
-    }
-    return SL_OK;
+    if (!e) return SL_OK;
+    unlink(a->tmp);
+    return sl_err_set(err, SL_ERR_IO, "%s: %s", a->path, strerror(e));
+}
+
+enum sl_status sl_atomic_publish(struct sl_atomic_file *a, struct sl_err *err) {
+    if (rename(a->tmp, a->path) == 0) return SL_OK;
+    int e = errno;
+    unlink(a->tmp);
+    return sl_err_set(err, SL_ERR_IO, "%s: %s", a->path, strerror(e));
+}
+
+enum sl_status sl_atomic_commit(struct sl_atomic_file *a, struct sl_err *err) {
+    enum sl_status st = sl_atomic_finish(a, err);
+    return st ? st : sl_atomic_publish(a, err);
+}
+
+void sl_atomic_discard(struct sl_atomic_file *a) {
+    if (a->f) fclose(a->f);
+    a->f = NULL;
+    if (a->tmp[0]) unlink(a->tmp);
 }
 
 char *sl_read_file(const char *path, size_t *len) {

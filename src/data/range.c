@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fault.h"
 #include "data/reader.h"
 
 void sl_byte_range(int64_t size, int rank, int nranks, int64_t *begin, int64_t *end) {
@@ -58,7 +59,14 @@ enum sl_status sl_range_open(struct sl_range *r, const char *path, struct sl_com
         r->fd = -1;
         return SL_ERR_IO;
     }
+    if (sl_fault("data.open")) {
+        r->err = EIO;
+        close(r->fd);
+        r->fd = -1;
+        return SL_ERR_IO;
+    }
     r->size = (int64_t)stt.st_size;
+    r->mtime_ns = (int64_t)stt.st_mtim.tv_sec * 1000000000 + stt.st_mtim.tv_nsec;
     int64_t b, e;
     sl_byte_range(r->size, c->rank, c->size, &b, &e);
     if (line_start(r->fd, b, r->size, &r->begin) || line_start(r->fd, e, r->size, &r->end)) {
@@ -72,6 +80,13 @@ enum sl_status sl_range_open(struct sl_range *r, const char *path, struct sl_com
     r->cap = SL_READ_CHUNK;
     r->buf = sl_malloc(r->cap + 1);
     return SL_OK;
+}
+
+int sl_range_changed(const struct sl_range *r) {
+    struct stat stt;
+    if (fstat(r->fd, &stt) != 0) return 1;
+    return (int64_t)stt.st_size != r->size ||
+           (int64_t)stt.st_mtim.tv_sec * 1000000000 + stt.st_mtim.tv_nsec != r->mtime_ns;
 }
 
 int sl_range_next(struct sl_range *r, const char **line, const char **line_end) {
@@ -105,7 +120,11 @@ int sl_range_next(struct sl_range *r, const char **line, const char **line_end) 
         }
         size_t want = r->cap - r->len;
         if ((int64_t)want > r->end - r->pos) want = (size_t)(r->end - r->pos);
-        ssize_t k = pread(r->fd, r->buf + r->len, want, (off_t)r->pos);
+        ssize_t k = -1;
+        if (sl_fault("data.read"))
+            errno = EIO;
+        else
+            k = pread(r->fd, r->buf + r->len, want, (off_t)r->pos);
         if (k <= 0) {
             r->err = k < 0 ? errno : EIO;
             r->pos = r->end; /* stop; the caller sees the read error */

@@ -17,6 +17,7 @@
 struct sl_range {
     int fd;
     int64_t size, begin, end, pos; /* pos: next file offset to read */
+    int64_t mtime_ns;              /* the file's modification time at open */
     char *buf;                     /* (cap + 1) bytes, NUL after len */
     size_t cap, len, off;          /* off: start of the unconsumed bytes */
     int err;                       /* errno of a failure */
@@ -35,6 +36,9 @@ void sl_byte_range(int64_t size, int rank, int nranks, int64_t *begin, int64_t *
 const char *sl_parse_double(const char *p, const char *end, double *out);
 
 enum sl_status sl_range_open(struct sl_range *r, const char *path, struct sl_comm *c);
+/* 1 when the file's size or modification time is no longer what it was at
+ * open: a writer changed it while the ranks read it. */
+int sl_range_changed(const struct sl_range *r);
 /* The next line without its '\n' as [*line, *line_end); 0 at the end. */
 int sl_range_next(struct sl_range *r, const char **line, const char **line_end);
 void sl_range_close(struct sl_range *r);

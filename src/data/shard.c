@@ -73,6 +73,42 @@ static enum sl_status finish_shard(struct sl_shard *s, enum sl_format fmt,
     return SL_OK;
 }
 
+static const char CHANGED[] = "the file changed while it was being read (a writer still at work?)";
+
+/* Collective. 0 when the ranks that opened the file (r non-NULL) saw
+ * different sizes or modification times: their byte ranges would not tile
+ * the file, and rows would be lost or read twice. */
+static int same_file_everywhere(struct sl_comm *c, const struct sl_range *r) {
+    /* max of (size, mtime) and of their negations: the max and the min. */
+    int64_t v[4] = {INT64_MIN, INT64_MIN, INT64_MIN, INT64_MIN};
+    if (r) {
+        v[0] = r->size;
+        v[1] = r->mtime_ns;
+        v[2] = -r->size;
+        v[3] = -r->mtime_ns;
+    }
+    sl_comm_max_i64(c, v, 4);
+    return v[0] == -v[2] && v[1] == -v[3];
+}
+
+/* Parses this rank's lines; a read error or a file that changed under the
+ * reader fails the rank with no line number. */
+static void parse(struct sl_range *r, enum sl_format fmt, const struct sl_load_opts *o,
+                  struct sl_shard *s, struct sl_load_state *ls) {
+    if (fmt == SL_FORMAT_CSV)
+        sl_parse_csv(r, s, o, ls);
+    else
+        sl_parse_libsvm(r, s, o, ls);
+    if (ls->status != SL_OK) return;
+    if (sl_range_changed(r)) { /* also what a read that came up short means */
+        ls->status = SL_ERR_IO;
+        snprintf(ls->msg, sizeof ls->msg, "%s", CHANGED);
+    } else if (r->io_failed) {
+        ls->status = SL_ERR_IO;
+        snprintf(ls->msg, sizeof ls->msg, "read error: %s", strerror(r->err));
+    }
+}
+
 enum sl_status sl_shard_load(struct sl_shard *s, const char *path, const struct sl_load_opts *o,
                              struct sl_comm *c, struct sl_err *err) {
     memset(s, 0, sizeof *s);
@@ -82,19 +118,18 @@ enum sl_status sl_shard_load(struct sl_shard *s, const char *path, const struct 
     struct sl_range r;
     struct sl_load_state ls;
     memset(&ls, 0, sizeof ls);
-    if (sl_range_open(&r, path, c) != SL_OK) {
+    const int opened = sl_range_open(&r, path, c) == SL_OK;
+    if (!opened) {
         ls.status = SL_ERR_IO;
         snprintf(ls.msg, sizeof ls.msg, "%s", strerror(r.err ? r.err : EIO));
-    } else {
-        if (fmt == SL_FORMAT_CSV)
-            sl_parse_csv(&r, s, o, &ls);
-        else
-            sl_parse_libsvm(&r, s, o, &ls);
-        if (r.io_failed && ls.status == SL_OK) {
-            ls.status = SL_ERR_IO;
-            ls.err_line = 0;
-            snprintf(ls.msg, sizeof ls.msg, "read error: %s", strerror(r.err));
-        }
+    }
+    /* Collective: every rank must have seen the same file. */
+    if (!same_file_everywhere(c, opened ? &r : NULL) && opened) {
+        ls.status = SL_ERR_IO;
+        snprintf(ls.msg, sizeof ls.msg, "%s: the ranks saw different versions", CHANGED);
+    }
+    if (opened) {
+        if (ls.status == SL_OK) parse(&r, fmt, o, s, &ls);
         s->bytes = r.end - r.begin;
         sl_range_close(&r);
     }

@@ -4,11 +4,13 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fault.h"
 #include "model/kernels.h"
 #include "model/loss.h"
 #include "shardlearn/fileio.h"
@@ -25,11 +27,7 @@ void sl_model_free(struct sl_model *m) {
     memset(m, 0, sizeof *m);
 }
 
-enum sl_status sl_model_save(const struct sl_model *m, const char *path, struct sl_err *err) {
-    struct sl_atomic_file af;
-    enum sl_status st = sl_atomic_open(&af, path, err);
-    if (st) return st;
-    FILE *f = af.f;
+void sl_model_write(const struct sl_model *m, FILE *f) {
     fprintf(f, "{\"format\": \"%s\", \"version\": %d, \"loss\": \"logistic\", \"objective\": ",
             SL_MODEL_FORMAT, SL_MODEL_VERSION);
     sl_json_put_num(f, m->objective);
@@ -42,12 +40,20 @@ enum sl_status sl_model_save(const struct sl_model *m, const char *path, struct 
         sl_json_put_num(f, m->weights[j]);
     }
     fputs("]}\n", f);
+}
+
+enum sl_status sl_model_save(const struct sl_model *m, const char *path, struct sl_err *err) {
+    struct sl_atomic_file af;
+    enum sl_status st = sl_atomic_open(&af, path, err);
+    if (st) return st;
+    sl_model_write(m, af.f);
     return sl_atomic_commit(&af, err);
 }
 
 enum sl_status sl_model_load(struct sl_model *m, const char *path, struct sl_err *err) {
     enum sl_status st;
     memset(m, 0, sizeof *m);
+    if (sl_fault("model.load")) return sl_err_set(err, SL_ERR_IO, "%s: %s", path, strerror(EIO));
     char *text = sl_read_file(path, NULL);
     if (!text) return sl_err_set(err, SL_ERR_IO, "%s: %s", path, strerror(errno));
     cJSON *root = cJSON_Parse(text);
@@ -68,18 +74,25 @@ enum sl_status sl_model_load(struct sl_model *m, const char *path, struct sl_err
         st = sl_err_set(err, SL_ERR_PARSE, "%s: unsupported model version", path);
     else if (loss && (!cJSON_IsString(loss) || strcmp(loss->valuestring, "logistic") != 0))
         st = sl_err_set(err, SL_ERR_PARSE, "%s: unsupported loss", path);
-    else if (!cJSON_IsNumber(nf) || nf->valuedouble < 0 || !cJSON_IsNumber(b) ||
-             !cJSON_IsArray(ws) || cJSON_GetArraySize(ws) != (int)nf->valuedouble)
-        st = sl_err_set(err, SL_ERR_PARSE, "%s: malformed model (n_features/weights)", path);
+    /* n_features is checked to be a whole number in int's range before the
+     * cast (a cast of a double outside it is undefined); numbers that
+     * overflow (1e999) parse as infinities, which no model holds. */
+    else if (!cJSON_IsNumber(nf) || !(nf->valuedouble >= 0 && nf->valuedouble <= INT_MAX) ||
+             nf->valuedouble != floor(nf->valuedouble) || !cJSON_IsNumber(b) ||
+             !isfinite(b->valuedouble) || !cJSON_IsArray(ws) ||
+             cJSON_GetArraySize(ws) != (int)nf->valuedouble)
+        st = sl_err_set(err, SL_ERR_PARSE, "%s: malformed model (n_features/intercept/weights)",
+                        path);
     if (st == SL_OK) {
         sl_model_init(m, (int64_t)nf->valuedouble, fi ? cJSON_IsTrue(fi) : 1);
         m->intercept = b->valuedouble;
-        m->objective = cJSON_IsNumber(obj) ? obj->valuedouble : (double)NAN;
+        m->objective =
+            cJSON_IsNumber(obj) && isfinite(obj->valuedouble) ? obj->valuedouble : (double)NAN;
         int64_t j = 0;
         const cJSON *it;
         cJSON_ArrayForEach(it, ws) {
-            if (!cJSON_IsNumber(it)) {
-                st = sl_err_set(err, SL_ERR_PARSE, "%s: weight %lld is not a number", path,
+            if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble)) {
+                st = sl_err_set(err, SL_ERR_PARSE, "%s: weight %lld is not a finite number", path,
                                 (long long)j);
                 sl_model_free(m);
                 break;

@@ -50,12 +50,17 @@ def mpi_env(extra=None):
     return env
 
 
-def run(args, np_=1, check_rc=True, timeout=120):
+def run(args, np_=1, check_rc=True, timeout=120, env=None):
     cmd = [MPIRUN, "--oversubscribe", "-np", str(np_), BIN] + [str(a) for a in args]
-    p = subprocess.run(cmd, capture_output=True, text=True, env=mpi_env(), timeout=timeout)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=mpi_env(env), timeout=timeout)
     if check_rc and p.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr}")
     return p
+
+
+def error_lines(stderr):
+    """The lines shardlearn itself reports errors on (any rank)."""
+    return [l for l in stderr.splitlines() if "shardlearn: error:" in l]
 
 
 def workdir():

@@ -4,7 +4,7 @@ applies, and no model, metrics or prediction file left behind."""
 import os
 import subprocess
 
-from common import BIN, check, finish, run, workdir
+from common import BIN, check, error_lines, finish, run, workdir
 
 d = workdir()
 files = {
@@ -21,10 +21,6 @@ for name, (text, _) in files.items():
     with open(os.path.join(d, name), "w") as f:
         f.write(text)
 files["missing.svm"] = (None, "missing.svm: No such file or directory")
-
-
-def error_lines(stderr):
-    return [l for l in stderr.splitlines() if "shardlearn: error:" in l]
 
 
 for np_ in (1, 3):
