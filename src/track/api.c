@@ -24,13 +24,42 @@ enum sl_deliver sl_api_note_unsettled(const struct sl_http *h, const char *run_d
     return r;
 }
 
+/* One try of a call: DONE with the answer parsed into *ans, or not. */
+static enum sl_deliver call_once(struct sl_http *h, const char *method, const char *path,
+                                 const char *body, int once, cJSON **ans) {
+    *ans = NULL;
+    enum sl_deliver r =
+        sl_http_request(h, method, path, body, body ? strlen(body) : 0, NULL, !once);
+    if (r != SL_DELIVER_DONE) return r;
+    /* MLflow answers every call with a JSON object. Anything else (a
+     * proxy's error page, a cut-off answer) did not come from it: the call
+     * counts as not answered, and not settled when it was a create or a
+     * log-batch, so the caller looks at the server before it sends again. */
+    *ans = h->body ? cJSON_Parse(h->body) : NULL;
+    if (cJSON_IsObject(*ans)) return SL_DELIVER_DONE;
+    cJSON_Delete(*ans);
+    *ans = NULL;
+    snprintf(h->err, sizeof h->err, "%s%s: the answer is not a JSON object", h->shown, path);
+    h->in_flight = once;
+    return SL_DELIVER_RETRY;
+}
+
 enum sl_deliver sl_api_call(struct sl_http *h, const char *method, const char *path, cJSON *req,
                             cJSON **out, int once) {
     char *body = req ? cJSON_PrintUnformatted(req) : NULL;
-    enum sl_deliver r =
-        sl_http_request(h, method, path, body, body ? strlen(body) : 0, NULL, !once);
+    cJSON *ans = NULL;
+    enum sl_deliver r = call_once(h, method, path, body, once, &ans);
+    /* A call safe to repeat is asked again at once after a nonsense answer,
+     * as often as after a 5xx. */
+    for (int k = 0; r == SL_DELIVER_RETRY && !once && h->status / 100 == 2 && k < h->max_retries &&
+                    !sl_http_stopped(h);
+         k++)
+        r = call_once(h, method, path, body, once, &ans);
     cJSON_free(body);
-    if (out) *out = r == SL_DELIVER_DONE && h->body ? cJSON_Parse(h->body) : NULL;
+    if (out)
+        *out = ans;
+    else
+        cJSON_Delete(ans);
     return r;
 }
 

@@ -25,6 +25,7 @@
 #include "track/batch.h"
 #include "track/journal.h"
 #include "track/json.h"
+#include "track/state.h"
 
 /* The connection outlives a delivery: libcurl keeps it open between the
  * sender's tries, so a run pays one TCP (and TLS) handshake, not one an
@@ -146,6 +147,10 @@ static enum sl_deliver deliver_lines(struct delivery *d, char *tail, size_t len,
         *nl = '\0';
         const int64_t at = base + (int64_t)pos, rec_end = at + (int64_t)line_len + 1;
         cJSON *rec = cJSON_Parse(tail + pos);
+        if (!sl_jstr(rec, "type"))
+            sl_warn("tracking: %s/" SL_JOURNAL_FILE ": the line at byte %lld is not a record "
+                    "(damaged?); it is skipped",
+                    d->run_dir, (long long)at);
         r = deliver_record(d, rec, at, rec_end, line_len);
         cJSON_Delete(rec);
         pos += line_len + 1;
@@ -191,15 +196,37 @@ enum sl_deliver sl_mlflow_deliver(struct sl_mlflow_conn *conn, const char *run_d
     return r;
 }
 
+void sl_mlflow_load_state(const char *run_dir, struct sl_sync_state *st) {
+    const enum sl_status ls = sl_state_load(run_dir, st);
+    const int64_t size = sl_journal_size(run_dir);
+    const char *why =
+        ls == SL_ERR_PARSE ? "not JSON"
+        : ls != SL_OK      ? "unreadable"
+        : st->acked < 0 || st->acked > size || !sl_journal_at_line_end(run_dir, st->acked)
+            ? "its offset does not fit the journal"
+        : st->unsettled_until_ms > sl_now_ms() + 3600 * 1000 ? "a wait of more than an hour"
+                                                             : NULL;
+    if (!why || size < 0) return;
+    sl_warn("tracking: %s/" SL_STATE_FILE " is damaged (%s); the journal is delivered again from "
+            "its start (the run is found by its shardlearn.run_uuid tag, and no metric point "
+            "goes to the server twice)",
+            run_dir, why);
+    sl_state_recover(st, size);
+}
+
 enum sl_status sl_mlflow_sync(const char *run_dir, const char *tracking_uri, double timeout_s,
                               struct sl_err *err) {
     const char *uri = sl_tracking_uri(tracking_uri);
     if (!uri)
         return sl_err_set(err, SL_ERR_ARG,
                           "mlflow-sync needs --tracking-uri or MLFLOW_TRACKING_URI");
+    const int ended = sl_journal_end_abandoned(run_dir);
+    if (ended > 0)
+        sl_warn("mlflow-sync: %s ended without a finish record (its process was killed?); it is "
+                "delivered as FAILED",
+                run_dir);
     struct sl_sync_state st;
-    if (sl_state_load(run_dir, &st) != SL_OK)
-        return sl_err_set(err, SL_ERR_PARSE, "%s/" SL_STATE_FILE ": unreadable", run_dir);
+    sl_mlflow_load_state(run_dir, &st);
     int64_t before = st.acked;
     char msg[512] = "";
     double deadline = timeout_s > 0 ? sl_wtime() + timeout_s : 0;
@@ -224,6 +251,7 @@ enum sl_status sl_mlflow_sync(const char *run_dir, const char *tracking_uri, dou
         return sl_err_set(err, SL_ERR_NET, "mlflow-sync %s: %s (the journal is kept; run it again)",
                           run_dir, msg);
     sl_info("mlflow-sync: run %s is up to date (%lld journal bytes delivered now)%s", st.run_id,
-            (long long)(st.acked - before), st.finished_sent ? "" : "; the run has not ended yet");
+            (long long)(st.acked - before),
+            st.finished_sent ? "" : "; the run is still going (its journal is being written)");
     return SL_OK;
 }

@@ -18,6 +18,13 @@ struct sl_mlflow_conn;
 struct sl_mlflow_conn *sl_mlflow_conn_create(const char *tracking_uri);
 void sl_mlflow_conn_destroy(struct sl_mlflow_conn *conn);
 
+/* *st <- run_dir's delivery state. A state.json that cannot be read, or
+ * that does not fit the journal (acknowledged past its end or inside a
+ * line), is said to be damaged in one warning and replaced by
+ * sl_state_recover's: the journal is delivered again from its start, and no
+ * point goes to the server twice. */
+void sl_mlflow_load_state(const char *run_dir, struct sl_sync_state *st);
+
 /* Delivers journal records after state->acked, in batches, updating and
  * saving the state after each acknowledged batch. Stops early when
  * *stop becomes nonzero or deadline (sl_wtime() seconds, 0 = none)

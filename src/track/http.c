@@ -43,7 +43,14 @@ int sl_http_stopped(const struct sl_http *h) {
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
     struct sl_http *h = ud;
     size_t k = size * n;
-    h->body = sl_realloc(h->body, h->body_len + k + 1);
+    if (h->body_len + k > SL_HTTP_MAX_ANSWER) {
+        h->too_large = 1;
+        return 0; /* libcurl ends the transfer with CURLE_WRITE_ERROR */
+    }
+    if (h->body_len + k + 1 > h->body_cap) {
+        h->body_cap = 2 * (h->body_len + k + 1);
+        h->body = sl_realloc(h->body, h->body_cap);
+    }
     memcpy(h->body + h->body_len, p, k);
     h->body_len += k;
     h->body[h->body_len] = '\0';
@@ -161,7 +168,8 @@ static CURLcode perform(struct sl_http *h, const char *url, const char *method, 
                         size_t body_len, const char *content_type) {
     free(h->body);
     h->body = NULL;
-    h->body_len = 0;
+    h->body_len = h->body_cap = 0;
+    h->too_large = 0;
     h->retry_after = -1;
     h->status = 0;
     h->in_flight = h->unsent = 0;
@@ -205,6 +213,9 @@ static int note_failure(struct sl_http *h, CURLcode rc, const char *path) {
                  "%s: %s (point MLFLOW_TRACKING_SERVER_CERT_PATH at the "
                  "server's CA certificate, or set MLFLOW_TRACKING_INSECURE_TLS=true)",
                  h->shown, curl_easy_strerror(rc));
+    else if (h->too_large)
+        snprintf(h->err, sizeof h->err, "%s%s: an answer longer than %zu MB", h->shown, path,
+                 SL_HTTP_MAX_ANSWER >> 20);
     else if (rc != CURLE_OK)
         snprintf(h->err, sizeof h->err, "%s: %s", h->shown, curl_easy_strerror(rc));
     else

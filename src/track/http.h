@@ -16,6 +16,10 @@ enum sl_deliver {
     SL_DELIVER_REJECTED  /* the server refused (4xx other than 408/429): do not retry */
 };
 
+/* The longest answer taken: a metric's whole history of a million points is
+ * about 100 MB; anything longer is a server gone wrong. */
+#define SL_HTTP_MAX_ANSWER ((size_t)256 << 20)
+
 struct sl_http {
     CURL *curl;
     char base[2048];  /* tracking URI without a trailing '/' */
@@ -26,8 +30,9 @@ struct sl_http {
     double backoff;  /* MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR */
     const atomic_int *stop;
     double deadline; /* sl_wtime() seconds, 0: none */
-    char *body;      /* response */
-    size_t body_len;
+    char *body;      /* response, NUL-terminated; at most SL_HTTP_MAX_ANSWER bytes */
+    size_t body_len, body_cap;
+    int too_large;      /* the last answer was cut off at SL_HTTP_MAX_ANSWER */
     double retry_after; /* seconds from a Retry-After header, or -1 */
     long status;        /* HTTP status of the last answer, 0: no answer */
     int in_flight; /* the last request was abandoned unanswered: the server may still apply it */

@@ -9,6 +9,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -183,6 +184,10 @@ static enum sl_status open_files(struct sl_journal *j, struct sl_err *err) {
     snprintf(path, sizeof path, "%s/" SL_JOURNAL_FILE, j->dir);
     j->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
     if (j->fd < 0) return sl_err_set(err, SL_ERR_IO, "%s: %s", path, strerror(errno));
+    /* Held until the process ends, however it ends (journal.h). A file
+     * system without locks only loses mlflow-sync's view of a killed run. */
+    int locked = flock(j->fd, LOCK_EX | LOCK_NB);
+    (void)locked;
     return SL_OK;
 }
 
@@ -345,11 +350,93 @@ void sl_journal_register(struct sl_journal *j, const char *name) {
     append(j, r);
 }
 
-void sl_journal_finish(struct sl_journal *j, const char *status) {
+void sl_journal_finish_at(struct sl_journal *j, const char *status, int64_t end_ms) {
     cJSON *r = record("finish");
     cJSON_AddStringToObject(r, "status", status);
-    cJSON_AddNumberToObject(r, "end_time", (double)sl_now_ms());
+    cJSON_AddNumberToObject(r, "end_time", (double)end_ms);
     append(j, r);
+}
+
+void sl_journal_finish(struct sl_journal *j, const char *status) {
+    sl_journal_finish_at(j, status, sl_now_ms());
+}
+
+static void journal_path(const char *run_dir, char *out, size_t cap) {
+    snprintf(out, cap, "%s/" SL_JOURNAL_FILE, run_dir);
+}
+
+int64_t sl_journal_size(const char *run_dir) {
+    char path[PATH_MAX + 32];
+    journal_path(run_dir, path, sizeof path);
+    struct stat st;
+    return stat(path, &st) == 0 ? (int64_t)st.st_size : -1;
+}
+
+int sl_journal_at_line_end(const char *run_dir, int64_t offset) {
+    if (offset == 0) return 1;
+    char path[PATH_MAX + 32], ch = 0;
+    journal_path(run_dir, path, sizeof path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t k = pread(fd, &ch, 1, (off_t)(offset - 1));
+    close(fd);
+    return k == 1 && ch == '\n';
+}
+
+/* In text (len bytes): the end of the last whole line, and that line's
+ * record parsed (NULL when there is none or it is not JSON). */
+static cJSON *last_record(const char *text, size_t len, size_t *whole) {
+    while (len > 0 && text[len - 1] != '\n')
+        len--;
+    *whole = len;
+    if (len == 0) return NULL;
+    size_t from = len - 1;
+    while (from > 0 && text[from - 1] != '\n')
+        from--;
+    return cJSON_ParseWithLength(text + from, len - 1 - from);
+}
+
+/* Appends the FAILED end of a killed run to the journal open (and locked)
+ * at fd, after its last record last. */
+static int end_as_failed(const char *run_dir, int fd, const cJSON *last, int64_t size) {
+    struct stat st;
+    int64_t end_ms = fstat(fd, &st) == 0
+                         ? (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000
+                         : sl_now_ms();
+    struct sl_journal j = {.fd = fd, .size = size, .seq = (int64_t)sl_jnum(last, "seq", 0)};
+    snprintf(j.dir, sizeof j.dir, "%s", run_dir);
+    sl_journal_kv(&j, "tag", "shardlearn.error",
+                  "the run ended without a finish record: its process was killed, or its "
+                  "machine stopped");
+    sl_journal_finish_at(&j, "FAILED", end_ms);
+    int rc = sl_journal_flush(&j) == 0 && fsync(fd) == 0 ? 1 : -1;
+    free(j.buf);
+    return rc;
+}
+
+int sl_journal_end_abandoned(const char *run_dir) {
+    char path[PATH_MAX + 32];
+    journal_path(run_dir, path, sizeof path);
+    int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+    if (fd < 0) return -1;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) { /* its writer is at work */
+        close(fd);
+        return errno == EWOULDBLOCK ? 0 : -1;
+    }
+    size_t len = 0, whole = 0;
+    char *text = sl_read_file(path, &len);
+    cJSON *last = text ? last_record(text, len, &whole) : NULL;
+    const char *type = sl_jstr(last, "type");
+    int rc = 0;
+    if (!text)
+        rc = -1;
+    else if (!type || strcmp(type, "finish") != 0)
+        rc = ftruncate(fd, (off_t)whole) == 0 ? end_as_failed(run_dir, fd, last, (int64_t)whole)
+                                              : -1;
+    cJSON_Delete(last);
+    free(text);
+    close(fd); /* and the lock with it */
+    return rc;
 }
 
 cJSON *sl_journal_read_start(const char *run_dir) {

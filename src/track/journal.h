@@ -6,7 +6,9 @@
  *                   "seq"; written only by the training thread
  *   state.json      what the server has acknowledged (state.h)
  *   artifacts/      copies of the files to upload, so a later mlflow-sync has them
- * Record types: start, param, tag, metric, artifact, register, finish. */
+ * Record types: start, param, tag, metric, artifact, register, finish.
+ * The writer holds an exclusive flock on journal.jsonl while it runs, so a
+ * reader can tell a run still at work from one that was killed. */
 #ifndef SHARDLEARN_TRACK_JOURNAL_H
 #define SHARDLEARN_TRACK_JOURNAL_H
 
@@ -60,6 +62,19 @@ int sl_journal_artifact(struct sl_journal *j, const char *local_path, const char
 /* A request to register the run's "model" artifact as the model name. */
 void sl_journal_register(struct sl_journal *j, const char *name);
 void sl_journal_finish(struct sl_journal *j, const char *status);
+/* The same, ended at end_ms (wall-clock milliseconds). */
+void sl_journal_finish_at(struct sl_journal *j, const char *status, int64_t end_ms);
+
+/* A journal whose writer is gone (killed: its lock is free) but that has no
+ * finish record gets one: status FAILED, with the tag shardlearn.error
+ * saying so, ended when the journal was last written; a partial last line is
+ * cut off first. 1 when it did so, 0 when the run has ended or its writer
+ * is still at work, -1 when the journal cannot be opened or written. */
+int sl_journal_end_abandoned(const char *run_dir);
+/* Bytes in run_dir's journal; -1 when it cannot be read. */
+int64_t sl_journal_size(const char *run_dir);
+/* 1 when offset is 0 or the byte before it ends a line. */
+int sl_journal_at_line_end(const char *run_dir, int64_t offset);
 
 /* out (cap bytes) <- run_dir/artifacts/artifact_path: the copy to upload. */
 void sl_journal_artifact_file(const char *run_dir, const char *artifact_path, char *out,

@@ -70,7 +70,7 @@ static void *sender_main(void *arg) {
     struct sl_sync_state st;
     const double first = sl_mlflow_first_backoff();
     double backoff = first;
-    sl_state_load(s->dir, &st);
+    sl_mlflow_load_state(s->dir, &st);
     struct sl_mlflow_conn *conn = sl_mlflow_conn_create(s->uri);
     if (!conn) {
         sl_warn("tracking: cannot initialise libcurl; the run stays in %s (deliver later with "

@@ -22,6 +22,10 @@ static int64_t int_or(const cJSON *j, const char *key, int64_t dflt) {
     return cJSON_IsNumber(a) ? (int64_t)a->valuedouble : dflt;
 }
 
+void sl_state_recover(struct sl_sync_state *st, int64_t journal_bytes) {
+    *st = (struct sl_sync_state){.pending_from = 0, .pending_to = journal_bytes};
+}
+
 enum sl_status sl_state_load(const char *run_dir, struct sl_sync_state *st) {
     *st = (struct sl_sync_state){.pending_from = -1, .pending_to = -1};
     char path[PATH_MAX + 32];

@@ -31,6 +31,11 @@ struct sl_sync_state {
  * (a zero state with no pending range) and SL_OK. SL_ERR_PARSE when the file
  * is not JSON, SL_ERR_IO when it cannot be read; *st is then the zero state. */
 enum sl_status sl_state_load(const char *run_dir, struct sl_sync_state *st);
+/* *st <- a state for a run directory whose state.json was lost: nothing
+ * acknowledged, the run to be found again by its shardlearn.run_uuid tag,
+ * and journal bytes [0, journal_bytes) pending, so that every metric point
+ * in them is checked against the server before it is sent. */
+void sl_state_recover(struct sl_sync_state *st, int64_t journal_bytes);
 /* Replaces run_dir/state.json (temporary file, fsync, rename): SL_OK or
  * SL_ERR_IO, leaving the old file as it was. */
 enum sl_status sl_state_save(const char *run_dir, const struct sl_sync_state *st);

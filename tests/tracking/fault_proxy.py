@@ -18,13 +18,15 @@ import urllib.request
 
 class FaultProxy:
     def __init__(self, upstream, fail_rate=0.0, delay_rate=0.0, delay=0.0, require_auth=None, seed=1,
-                 tls=None):
+                 tls=None, garbage_rate=0.0, huge_first=0):
         self.upstream = upstream
         self.fail_rate = fail_rate        # share of requests answered 500/503 by the proxy itself
         self.delay_rate = delay_rate      # share held `delay` seconds, then forwarded
         self.delay = delay
         self.rng = random.Random(seed)
         self.require_auth = require_auth  # exact Authorization header value, or None
+        self.garbage_rate = garbage_rate  # share answered 200 with a body that is not JSON
+        self.huge_first = huge_first      # the first this many requests get a 300 MB answer
         self.count = 0
         self.faults = 0
         self.seen_auth = []
@@ -47,12 +49,20 @@ class FaultProxy:
                     fault = proxy.rng.random()
                     fail = fault < proxy.fail_rate
                     hold = not fail and fault < proxy.fail_rate + proxy.delay_rate
+                    junk = not fail and not hold and \
+                        fault < proxy.fail_rate + proxy.delay_rate + proxy.garbage_rate
+                    huge = n <= proxy.huge_first
                     proxy.faults += fail or hold
                     proxy.seen_auth.append(self.headers.get("Authorization"))
                     proxy.log.append((n, self.command, self.path.split("?")[0],
                                       "fail" if fail else "hold" if hold else ""))
                 if proxy.require_auth is not None and self.headers.get("Authorization") != proxy.require_auth:
                     return self.reply(401, b'{"error_code": "UNAUTHENTICATED", "message": "bad credentials"}')
+                if huge:  # a body far past what any answer may be, as a broken server sends
+                    return self.reply(200, b"[" * (300 << 20))
+                if junk:  # a proxy's error page, with a status that claims success
+                    return self.reply(200, b"<html><body>502 Bad Gateway</body></html>",
+                                      {"Content-Type": "text/html"})
                 if fail:
                     return self.reply(503 if n % 2 else 500, b'{"error_code": "TEMPORARILY_UNAVAILABLE"}',
                                       {"Retry-After": "0"} if n % 2 else {})
