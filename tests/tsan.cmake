@@ -2,6 +2,9 @@
 # ThreadSanitizer: the whole command built with -fsanitize=thread, and the
 # tracking tests run against a real mlflow server with it. The first data
 # race reported fails the run (halt_on_error) and so the test.
+if(SL_SANITIZE)
+  return() # the ASan build cannot also take -fsanitize=thread; the plain build runs these
+endif()
 add_executable(shardlearn_tsan ${SL_SOURCES} ${SL_CLI_SOURCES})
 target_include_directories(shardlearn_tsan PRIVATE ${PROJECT_SOURCE_DIR}/src
                            ${PROJECT_SOURCE_DIR}/include ${PROJECT_BINARY_DIR}/include)

@@ -88,6 +88,7 @@ static int same_file_everywhere(struct sl_comm *c, const struct sl_range *r) {
         v[3] = -r->mtime_ns;
     }
     sl_comm_max_i64(c, v, 4);
+    if (v[0] == INT64_MIN) return 1; /* no rank opened it: nothing to compare */
     return v[0] == -v[2] && v[1] == -v[3];
 }
 
@@ -99,11 +100,13 @@ static void parse(struct sl_range *r, enum sl_format fmt, const struct sl_load_o
         sl_parse_csv(r, s, o, ls);
     else
         sl_parse_libsvm(r, s, o, ls);
-    if (ls->status != SL_OK) return;
-    if (sl_range_changed(r)) { /* also what a read that came up short means */
+    /* A file changed under the reader explains a bad line or a short read
+     * better than they explain themselves. */
+    if (sl_range_changed(r)) {
         ls->status = SL_ERR_IO;
+        ls->err_line = 0;
         snprintf(ls->msg, sizeof ls->msg, "%s", CHANGED);
-    } else if (r->io_failed) {
+    } else if (ls->status == SL_OK && r->io_failed) {
         ls->status = SL_ERR_IO;
         snprintf(ls->msg, sizeof ls->msg, "read error: %s", strerror(r->err));
     }
