@@ -91,11 +91,18 @@ static void take_run_info(struct sl_sync_state *st, const cJSON *run) {
 }
 
 /* out <- holder.experiment_id from an answer, which is deleted. */
-static enum sl_deliver take_experiment_id(cJSON *ans, const cJSON *holder, char *out, size_t cap) {
+/* A 2xx answer without the field a call is for: one it cannot use. */
+static enum sl_deliver lacks(struct sl_http *h, const char *what) {
+    snprintf(h->err, sizeof h->err, "%s: an answer without %s", h->shown, what);
+    return SL_DELIVER_RETRY;
+}
+
+static enum sl_deliver take_experiment_id(struct sl_http *h, cJSON *ans, const cJSON *holder,
+                                          char *out, size_t cap) {
     const char *id = sl_jstr(holder, "experiment_id");
     if (id) snprintf(out, cap, "%s", id);
     cJSON_Delete(ans);
-    return id ? SL_DELIVER_DONE : SL_DELIVER_RETRY;
+    return id ? SL_DELIVER_DONE : lacks(h, "experiment_id");
 }
 
 /* The id of the experiment called name, created when there is none. */
@@ -107,14 +114,14 @@ static enum sl_deliver experiment_id(struct sl_http *h, const char *name, char *
         cJSON *ans = NULL;
         enum sl_deliver r = api(h, "GET", path, NULL, &ans);
         if (r == SL_DELIVER_DONE)
-            return take_experiment_id(ans, cJSON_GetObjectItem(ans, "experiment"), out, cap);
+            return take_experiment_id(h, ans, cJSON_GetObjectItem(ans, "experiment"), out, cap);
         if (r != SL_DELIVER_REJECTED || !sl_http_error_code_is(h, "RESOURCE_DOES_NOT_EXIST"))
             return r;
         cJSON *req = cJSON_CreateObject();
         cJSON_AddStringToObject(req, "name", name);
         r = api(h, "POST", "/api/2.0/mlflow/experiments/create", req, &ans);
         cJSON_Delete(req);
-        if (r == SL_DELIVER_DONE) return take_experiment_id(ans, ans, out, cap);
+        if (r == SL_DELIVER_DONE) return take_experiment_id(h, ans, ans, out, cap);
         /* Someone created it between our two calls: look it up again. */
         if (r != SL_DELIVER_REJECTED || !sl_http_error_code_is(h, "RESOURCE_ALREADY_EXISTS"))
             return r;
@@ -183,7 +190,7 @@ static enum sl_deliver create_run(struct sl_http *h, const cJSON *start, const c
     if (r != SL_DELIVER_DONE) return sl_api_note_unsettled(h, run_dir, st, r);
     take_run_info(st, cJSON_GetObjectItem(ans, "run"));
     cJSON_Delete(ans);
-    if (!st->run_id[0]) return SL_DELIVER_RETRY;
+    if (!st->run_id[0]) return lacks(h, "run.info.run_id");
     return saved(run_dir, st);
 }
 

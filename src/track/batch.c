@@ -10,6 +10,7 @@
 #include "shardlearn/log.h"
 #include "track/api.h"
 #include "track/json.h"
+#include "track/key.h"
 
 /* MLflow's limits for one runs/log-batch request. */
 #define MAX_METRICS 1000
@@ -88,8 +89,12 @@ static enum sl_deliver history(struct sl_http *h, struct sl_batch *b, const char
 enum sl_deliver sl_batch_on_server(struct sl_http *h, struct sl_batch *b, const char *run_id,
                                    const cJSON *m, int *has) {
     *has = 0;
+    const char *raw = sl_jstr(m, "key");
+    if (!raw) return SL_DELIVER_DONE; /* not sent at all (sl_batch_add) */
+    char key[256];
+    sl_mlflow_key(raw, key, sizeof key);
     const struct sl_history *hs = NULL;
-    enum sl_deliver r = history(h, b, run_id, sl_jstr(m, "key"), &hs);
+    enum sl_deliver r = history(h, b, run_id, key, &hs);
     if (r != SL_DELIVER_DONE) return r;
     const cJSON *p;
     cJSON_ArrayForEach(p, hs->points) {
@@ -103,14 +108,18 @@ enum sl_deliver sl_batch_on_server(struct sl_http *h, struct sl_batch *b, const 
     return SL_DELIVER_DONE;
 }
 
-/* {key, value} with value cut to max_len bytes. */
+/* {key, value} with value cut to max_len bytes, at a character boundary
+ * (MLflow answers 500 to a body with a broken UTF-8 character). */
 static cJSON *kv(const char *key, const char *value, size_t max_len) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "key", key);
     if (strlen(value) > max_len) {
-        char *cut = sl_malloc(max_len + 1);
-        memcpy(cut, value, max_len);
-        cut[max_len] = '\0';
+        size_t n = max_len;
+        while (n > 0 && ((unsigned char)value[n] & 0xC0) == 0x80)
+            n--; /* value[n] continues a character: cut before it starts */
+        char *cut = sl_malloc(n + 1);
+        memcpy(cut, value, n);
+        cut[n] = '\0';
         cJSON_AddStringToObject(o, "value", cut);
         free(cut);
     } else {
@@ -123,7 +132,14 @@ static void add_metric(struct sl_batch *b, const char *key, const cJSON *rec) {
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "key", key);
     const cJSON *v = cJSON_GetObjectItem(rec, "value");
-    if (cJSON_IsNumber(v)) {
+    if (cJSON_IsNumber(v) && !isfinite(v->valuedouble)) {
+        /* A number that overflowed in the journal: JSON has no inf, MLflow
+         * takes these strings (as sl_journal_metric writes them). */
+        cJSON_AddStringToObject(m, "value",
+                                isnan(v->valuedouble) ? "NaN"
+                                : v->valuedouble > 0  ? "Infinity"
+                                                      : "-Infinity");
+    } else if (cJSON_IsNumber(v)) {
         char num[32]; /* every bit: cJSON's own printing may drop the last one */
         cJSON_AddRawToObject(m, "value", sl_fmt_double(num, sizeof num, v->valuedouble));
     } else {
@@ -162,8 +178,15 @@ static void add_param(struct sl_batch *b, const char *key, const char *v) {
 }
 
 void sl_batch_add(struct sl_batch *b, const char *type, const cJSON *rec, size_t bytes) {
-    const char *key = sl_jstr(rec, "key");
-    if (!key) return;
+    const char *raw = sl_jstr(rec, "key");
+    const cJSON *value = cJSON_GetObjectItem(rec, "value");
+    /* MLflow refuses the whole request for one bad entity: a record with no
+     * key, or a metric with no value, is left out; a key it would refuse is
+     * made one it takes (key.h). */
+    if (!raw || (strcmp(type, "metric") == 0 && !cJSON_IsNumber(value) && !cJSON_IsString(value)))
+        return;
+    char key[256];
+    sl_mlflow_key(raw, key, sizeof key);
     if (strcmp(type, "metric") == 0) {
         add_metric(b, key, rec);
     } else if (strcmp(type, "param") == 0) {

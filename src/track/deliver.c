@@ -25,6 +25,7 @@
 #include "track/batch.h"
 #include "track/journal.h"
 #include "track/json.h"
+#include "track/key.h"
 #include "track/state.h"
 
 /* The connection outlives a delivery: libcurl keeps it open between the
@@ -93,6 +94,12 @@ static enum sl_deliver add_entity(struct delivery *d, const char *type, const cJ
 
 static enum sl_deliver upload(struct delivery *d, const cJSON *rec) {
     const char *path = sl_jstr(rec, "path");
+    if (!sl_artifact_path_ok(path)) { /* ../journal.jsonl, /dev/zero: never read it */
+        sl_warn("tracking: %s/" SL_JOURNAL_FILE ": artifact path '%s' leaves the run's artifacts; "
+                "skipped",
+                d->run_dir, path ? path : "(none)");
+        return SL_DELIVER_DONE;
+    }
     char local[PATH_MAX * 2];
     sl_journal_artifact_file(d->run_dir, path, local, sizeof local);
     return sl_api_upload(d->h, d->st, d->run_dir, local, path);

@@ -20,6 +20,7 @@
 #include "shardlearn/fileio.h"
 #include "shardlearn/log.h"
 #include "track/json.h"
+#include "track/key.h"
 
 static int mkdir_p(const char *path) {
     char tmp[PATH_MAX];
@@ -31,18 +32,6 @@ static int mkdir_p(const char *path) {
         *p = '/';
     }
     return mkdir(tmp, 0777) != 0 && errno != EEXIST ? -1 : 0;
-}
-
-/* MLflow keys: alphanumerics, _ - . space : / ; anything else becomes '_'. */
-static void sanitize_key(const char *in, char *out, size_t cap) {
-    size_t i = 0;
-    for (; in[i] && i + 1 < cap; i++) {
-        char ch = in[i];
-        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                 ch == '_' || ch == '-' || ch == '.' || ch == ' ' || ch == ':' || ch == '/';
-        out[i] = ok ? ch : '_';
-    }
-    out[i] = '\0';
 }
 
 /* Appends one record to the buffer (and deletes it); the owner flushes at
@@ -264,7 +253,7 @@ void sl_journal_close(struct sl_journal *j) {
 
 void sl_journal_kv(struct sl_journal *j, const char *type, const char *key, const char *value) {
     char k[256];
-    sanitize_key(key, k, sizeof k);
+    sl_mlflow_key(key, k, sizeof k);
     cJSON *r = record(type);
     cJSON_AddStringToObject(r, "key", k);
     cJSON_AddStringToObject(r, "value", value ? value : "");
@@ -274,7 +263,7 @@ void sl_journal_kv(struct sl_journal *j, const char *type, const char *key, cons
 void sl_journal_metric(struct sl_journal *j, const char *key, double value, int64_t step,
                        int64_t ts_ms) {
     char k[256];
-    sanitize_key(key, k, sizeof k);
+    sl_mlflow_key(key, k, sizeof k);
     cJSON *r = record("metric");
     cJSON_AddStringToObject(r, "key", k);
     /* JSON has no NaN/Inf; MLflow takes them as these strings. */
@@ -327,6 +316,11 @@ void sl_journal_artifact_file(const char *run_dir, const char *artifact_path, ch
 }
 
 int sl_journal_artifact(struct sl_journal *j, const char *local_path, const char *artifact_path) {
+    if (!sl_artifact_path_ok(artifact_path)) {
+        sl_warn("tracking: artifact path '%s' leaves the run's artifacts; not recorded",
+                artifact_path);
+        return -1;
+    }
     /* A copy in the run directory, so a later mlflow-sync still has it. */
     char dst[PATH_MAX * 2], dir[PATH_MAX * 2];
     sl_journal_artifact_file(j->dir, artifact_path, dst, sizeof dst);

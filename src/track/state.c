@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -17,9 +18,17 @@ static void copy_str(char *dst, size_t cap, const cJSON *item) {
     if (cJSON_IsString(item)) snprintf(dst, cap, "%s", item->valuestring);
 }
 
-static int64_t int_or(const cJSON *j, const char *key, int64_t dflt) {
+/* The whole number at key (dflt when absent); *bad set when it is not a
+ * whole number within +-2^62 (a cast beyond int64_t is undefined). */
+static int64_t int_or(const cJSON *j, const char *key, int64_t dflt, int *bad) {
     const cJSON *a = cJSON_GetObjectItem(j, key);
-    return cJSON_IsNumber(a) ? (int64_t)a->valuedouble : dflt;
+    if (!a) return dflt;
+    const double v = cJSON_IsNumber(a) ? a->valuedouble : (double)NAN;
+    if (!(v >= -0x1p62 && v <= 0x1p62) || v != floor(v)) {
+        *bad = 1;
+        return dflt;
+    }
+    return (int64_t)v;
 }
 
 void sl_state_recover(struct sl_sync_state *st, int64_t journal_bytes) {
@@ -40,13 +49,14 @@ enum sl_status sl_state_load(const char *run_dir, struct sl_sync_state *st) {
     copy_str(st->experiment_id, sizeof st->experiment_id, cJSON_GetObjectItem(j, "experiment_id"));
     copy_str(st->run_id, sizeof st->run_id, cJSON_GetObjectItem(j, "run_id"));
     copy_str(st->artifact_uri, sizeof st->artifact_uri, cJSON_GetObjectItem(j, "artifact_uri"));
-    st->acked = int_or(j, "acked", 0);
-    st->pending_from = int_or(j, "pending_from", -1);
-    st->pending_to = int_or(j, "pending_to", -1);
+    int bad = !cJSON_IsObject(j);
+    st->acked = int_or(j, "acked", 0, &bad);
+    st->pending_from = int_or(j, "pending_from", -1, &bad);
+    st->pending_to = int_or(j, "pending_to", -1, &bad);
     st->finished_sent = cJSON_IsTrue(cJSON_GetObjectItem(j, "finished_sent"));
-    st->unsettled_until_ms = int_or(j, "unsettled_until_ms", 0);
+    st->unsettled_until_ms = int_or(j, "unsettled_until_ms", 0, &bad);
     cJSON_Delete(j);
-    return SL_OK;
+    return bad ? SL_ERR_PARSE : SL_OK;
 }
 
 enum sl_status sl_state_save(const char *run_dir, const struct sl_sync_state *st) {
