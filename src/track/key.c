@@ -25,8 +25,11 @@ void sl_mlflow_key(const char *in, char *out, size_t cap) {
         out[1] = '\0';
         return;
     }
-    if (out[0] == '/') out[0] = '_';
-    for (size_t s = 0; s < n;) { /* each segment between slashes */
+    /* As MLflow reads it, a key is a path that must be its own normal form
+     * (posixpath.normpath): no leading, trailing or doubled '/', ... */
+    for (size_t i = 0; i < n; i++)
+        if (out[i] == '/' && (i == 0 || i == n - 1 || out[i - 1] == '/')) out[i] = '_';
+    for (size_t s = 0; s < n;) { /* ... and no "." or ".." segment */
         size_t e = s;
         while (e < n && out[e] != '/')
             e++;
