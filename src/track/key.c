@@ -36,6 +36,7 @@ void sl_mlflow_key(const char *in, char *out, size_t cap) {
         if (dot_segment(out + s, e - s)) memset(out + s, '_', e - s);
         s = e + 1;
     }
+    if (out[0] == '.' && out[1] == '.') out[0] = '_'; /* MLflow refuses "...", "..a" too */
 }
 
 int sl_artifact_path_ok(const char *path) {
