@@ -21,10 +21,13 @@ if [ "${1:-}" = "--sanitize" ]; then
 fi
 ./scripts/deps.sh --python
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# Tests side by side, one a core: every mpirun has a session directory of its
+# own (tests/CMakeLists.txt, common.py) and every server a free port.
+jobs=-j"$(nproc)"
 if [ "$sanitize" = 0 ]; then
   ./scripts/build.sh
   cd build
-  exec ctest --output-on-failure --no-tests=error --timeout 600 "$@"
+  exec ctest "$jobs" --output-on-failure --no-tests=error --timeout 600 "$@"
 fi
 
 ./scripts/build.sh --build-dir build-asan -DSL_SANITIZE=ON
@@ -55,12 +58,12 @@ numeric='^ref_(optimum|ranks|golden)$'
 cd build-asan
 status=0
 if [ $# -gt 0 ]; then # the tests asked for, all with the leak check
-  ASAN_OPTIONS=$with_leaks ctest --output-on-failure --no-tests=error --timeout 900 \
+  ASAN_OPTIONS=$with_leaks ctest "$jobs" --output-on-failure --no-tests=error --timeout 900 \
     -E "$elsewhere" "$@" || status=$?
 else
-  ASAN_OPTIONS=$with_leaks ctest --output-on-failure --no-tests=error --timeout 900 \
+  ASAN_OPTIONS=$with_leaks ctest "$jobs" --output-on-failure --no-tests=error --timeout 900 \
     -E "$elsewhere|$numeric" || status=$?
-  ASAN_OPTIONS=$no_leaks ctest --output-on-failure --no-tests=error --timeout 900 \
+  ASAN_OPTIONS=$no_leaks ctest "$jobs" --output-on-failure --no-tests=error --timeout 900 \
     -R "$numeric" || status=$?
 fi
 if [ -n "$(ls -A "$reports")" ]; then
