@@ -19,19 +19,24 @@ static int is_num_char(char ch) {
 }
 
 static const char *slow_parse(const char *p, const char *end, double *out) {
-    char tmp[128];
+    /* strtod needs a terminated copy. A number may be longer than the stack
+     * buffer (a valid decimal can have any number of digits): a heap copy. */
+    char small[128];
     size_t n = 0;
-    while (p + n < end && n < sizeof tmp - 1 && is_num_char(p[n]))
+    while (p + n < end && is_num_char(p[n]))
         n++;
-    if (n == 0 || n == sizeof tmp - 1) return NULL;
+    if (n == 0) return NULL;
+    char *tmp = n < sizeof small ? small : sl_malloc(n + 1);
     memcpy(tmp, p, n);
     tmp[n] = '\0';
     char *e = NULL;
     errno = 0;
     double v = strtod(tmp, &e);
-    if (e == tmp) return NULL;
+    size_t used = (size_t)(e - tmp);
+    if (tmp != small) free(tmp);
+    if (used == 0) return NULL;
     *out = v; /* overflow gives +-HUGE_VAL: the caller rejects non-finite values */
-    return p + (e - tmp);
+    return p + used;
 }
 
 const char *sl_parse_double(const char *p, const char *end, double *out) {

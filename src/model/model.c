@@ -74,12 +74,11 @@ enum sl_status sl_model_load(struct sl_model *m, const char *path, struct sl_err
         st = sl_err_set(err, SL_ERR_PARSE, "%s: unsupported model version", path);
     else if (loss && (!cJSON_IsString(loss) || strcmp(loss->valuestring, "logistic") != 0))
         st = sl_err_set(err, SL_ERR_PARSE, "%s: unsupported loss", path);
-    /* n_features is checked to be a whole number in int's range before the
-     * cast (a cast of a double outside it is undefined); numbers that
-     * overflow (1e999) parse as infinities, which no model holds. */
+    /* n_features is checked to be in int's range before the cast (a cast of
+     * a double outside it is undefined); numbers that overflow (1e999) parse
+     * as infinities, which no model holds. */
     else if (!cJSON_IsNumber(nf) || !(nf->valuedouble >= 0 && nf->valuedouble <= INT_MAX) ||
-             nf->valuedouble != floor(nf->valuedouble) || !cJSON_IsNumber(b) ||
-             !isfinite(b->valuedouble) || !cJSON_IsArray(ws) ||
+             !cJSON_IsNumber(b) || !isfinite(b->valuedouble) || !cJSON_IsArray(ws) ||
              cJSON_GetArraySize(ws) != (int)nf->valuedouble)
         st = sl_err_set(err, SL_ERR_PARSE, "%s: malformed model (n_features/intercept/weights)",
                         path);

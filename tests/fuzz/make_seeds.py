@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of tests/fuzz/corpus/ for every target but
+fuzz_mlflow (make_mlflow_seeds.py captures that one from a real server).
+
+The inputs are the realistic small cases: the good and bad lines of
+tests/test_data.c, the golden model files, journals and state.json as
+src/track/journal.c and state.c write them, and command lines of the
+subcommands. Run it from anywhere; it replaces the files it writes and
+leaves any other file in the corpus folders alone.
+
+    python3 tests/fuzz/make_seeds.py
+"""
+import json
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+CORPUS = os.path.join(HERE, "corpus")
+
+
+def put(target, name, data):
+    d = os.path.join(CORPUS, target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def head_lines(path, n):
+    with open(path, "rb") as f:
+        return b"".join(f.readlines()[:n])
+
+
+# --- LIBSVM: an option byte (fuzz_libsvm.c), then the file ------------------------------
+GOOD_SVM = ("# a comment line\n+1 1:0.5 3:-2e-3 # trailing comment\n\n-1 qid:7 2:1.25\r\n"
+            "1 1:1 2:2 3:3 4:4\n-1\n+1 4:1e2")
+put("fuzz_libsvm", "good", "0" + GOOD_SVM)
+put("fuzz_libsvm", "good-buffer1", "4" + GOOD_SVM)
+put("fuzz_libsvm", "good-buffer64", "<" + GOOD_SVM)
+put("fuzz_libsvm", "zero-based", "1" + "1 0:1 5:2\n0 1:3\n")
+put("fuzz_libsvm", "n-features", "2" + "1 2:1\n-1 3:1\n")
+put("fuzz_libsvm", "numbers", "0" + "1 1:9007199254740993 2:4.9e-324 3:.5 4:5. 5:-.25e+2 "
+    "6:1E5 7:0x1p3 8:3.14159265358979323846264338327950288 9:1e22 10:1e-400\n")
+put("fuzz_libsvm", "train-svm", b"0" + head_lines(os.path.join(ROOT, "examples/train.svm"), 12))
+for name, text in [
+        ("repeat", "1 1:1\n-1 2:1\n1 3:1 3:2\n"), ("order", "1 1:1\n-1 4:1 2:1\n"),
+        ("zeroidx", "1 1:1\n1 0:1\n"), ("label", "1 1:1\n-1 1:1\n2 1:1\n"),
+        ("label2", "1 1:1\nyes 1:1\n"), ("nonnum", "1 1:1\n1 1:abc\n"),
+        ("nan", "1 1:1\n1 2:nan\n"), ("inf", "1 1:1\n1 2:1e999\n"), ("colon", "1 1:1\n1 7\n"),
+        ("negidx", "1 1:1\n1 -3:1\n"), ("comments", "# only\n\n"), ("empty", ""),
+        ("bigidx", "1 2147483647:1\n1 99999999999999999999:2\n")]:
+    put("fuzz_libsvm", "bad-" + name, "0" + text)
+
+# --- CSV: an option byte (fuzz_csv.c), then the file ----------------------------------------
+HEAD_CSV = "label,a,b,c\n1,0.5,0,2\n0,1,-1,3e1\n1, 2 ,3,4\n"
+put("fuzz_csv", "header", "0" + HEAD_CSV)
+put("fuzz_csv", "header-buffer7", "8" + HEAD_CSV)
+put("fuzz_csv", "no-header", "0" + "-1,1,2\n1,3,4\n")
+put("fuzz_csv", "crlf-blank", "0" + "y,x\r\n\r\n1,2\r\n-1,3\r\n")
+put("fuzz_csv", "heart", b"0" + head_lines(os.path.join(ROOT, "tests/golden/heart_scale.csv"), 8))
+for name, text in [("ragged", "y,a,b\n1,1,2\n0,1,2\n1,1\n"), ("ragged2", "1,1,2\n0,1,2,3\n"),
+                   ("nonnum", "1,1,2\n0,x,2\n"), ("label", "1,1\n2,1\n"), ("nan", "1,nan\n"),
+                   ("comma", "1,,2\n"), ("empty", "")]:
+    put("fuzz_csv", "bad-" + name, "0" + text)
+
+# --- byte ranges: an option byte (fuzz_range.c), then the file --------------------------------
+put("fuzz_range", "lines", "0" + "a\nbb\nccc\n\ndddd\n")
+put("fuzz_range", "no-newline-at-end", "1" + "first line\nsecond\nlast")
+put("fuzz_range", "blank-lines", "2" + "\n\n\n\nx\n\n")
+put("fuzz_range", "one-long-line", "3" + "x" * 700 + "\n" + "y" * 10)
+put("fuzz_range", "newline-only", "0" + "\n")
+put("fuzz_range", "empty", "0")
+put("fuzz_range", "train-svm", b"1" + head_lines(os.path.join(ROOT, "examples/train.svm"), 6))
+
+# --- model files -----------------------------------------------------------------------------
+for name in ["heart-lbfgs-np1", "heart-newton-nointercept-np2", "heartcsv-sgd-np2"]:
+    with open(os.path.join(ROOT, "tests/golden/expected", name + ".model.json"), "rb") as f:
+        put("fuzz_model", name, f.read())
+small = {"format": "shardlearn-model", "version": 1, "loss": "logistic", "objective": 0.5,
+         "n_features": 3, "fit_intercept": False, "intercept": 0, "weights": [1, -0.5, 2e-300]}
+put("fuzz_model", "small", json.dumps(small))
+put("fuzz_model", "no-objective-no-loss",
+    '{"format": "shardlearn-model", "version": 1, "n_features": 0, "intercept": -1, "weights": []}')
+for name, change in [("format", {"format": "other"}), ("version", {"version": 2}),
+                     ("loss", {"loss": "hinge"}), ("count", {"n_features": 4}),
+                     ("weight", {"weights": [1, "x", 2]}), ("intercept", {"intercept": None}),
+                     ("negative", {"n_features": -1})]:
+    put("fuzz_model", "bad-" + name, json.dumps(dict(small, **change)))
+put("fuzz_model", "bad-not-json", "{\"format\": \"shardlearn-model\", ")
+
+# --- state.json (src/track/state.c writes these keys) --------------------------------------------
+RUN = "0a1b2c3d4e5f40718293a4b5c6d7e8f9"
+state = {"experiment_id": "1", "run_id": RUN,
+         "artifact_uri": "mlflow-artifacts:/1/%s/artifacts" % RUN, "acked": 5052,
+         "pending_from": -1, "pending_to": -1, "finished_sent": True, "unsettled_until_ms": 0}
+put("fuzz_state", "delivered", json.dumps(state, separators=(",", ":")))
+put("fuzz_state", "pending", json.dumps(dict(state, acked=1200, pending_from=1200,
+                                             pending_to=3400, finished_sent=False),
+                                        separators=(",", ":")))
+put("fuzz_state", "unsettled", json.dumps(dict(state, acked=0, finished_sent=False,
+                                               unsettled_until_ms=1795965400000)))
+put("fuzz_state", "new", '{"experiment_id":"","run_id":"","artifact_uri":"","acked":0,'
+    '"pending_from":-1,"pending_to":-1,"finished_sent":false,"unsettled_until_ms":0}')
+put("fuzz_state", "empty-object", "{}")
+put("fuzz_state", "wrong-types", '{"run_id":7,"acked":"12","finished_sent":1,"pending_to":null}')
+put("fuzz_state", "not-json", "acked=12\n")
+
+# --- journals: a mode byte (fuzz_journal.c: 0 a new run, 1 a known run with a lost
+# log-batch answer), then journal.jsonl (src/track/journal.c writes these records) -----------
+# real-run.jsonl is the journal of a real run, kept as it was written (shardlearn train
+# --optimizer lbfgs --max-iter 3 --experiment fuzz-exp --run-name seed --register-model
+# fuzzmodel --tracking-dir ...); the others are cut from it.
+with open(os.path.join(HERE, "real-run.jsonl"), "rb") as f:
+    real = f.read()
+put("fuzz_journal", "real-run", b"0" + real)
+put("fuzz_journal", "real-run-lost-answer", b"1" + real)
+lines = real.splitlines(keepends=True)
+put("fuzz_journal", "real-run-partial-last-line", b"0" + b"".join(lines[:20]) + lines[20][:25])
+put("fuzz_journal", "start-only", b"0" + lines[0])
+put("fuzz_journal", "no-start", b"0" + b"".join(lines[1:12]))
+start = json.loads(lines[0])
+start.pop("experiment_name")
+start.pop("run_name")
+start["experiment_id"] = "0"
+start["resume_run_id"] = "5d0c7a3e9b8f4e21a6c3b2d1e0f9a8b7"
+put("fuzz_journal", "resumed", b"0" + json.dumps(start, separators=(",", ":")).encode() + b"\n" +
+    b"".join(lines[6:12]) + b"".join(l for l in lines if b'"finish"' in l))
+odd = (lines[0] + b'{"type":"metric","key":"m","value":"Infinity","step":1,"timestamp":1,"seq":2}\n'
+       b'{"type":"metric","key":"m","value":"NaN","step":2,"timestamp":2,"seq":3}\n'
+       b'{"type":"param","key":"p","seq":4}\n{"type":"tag","value":"no key","seq":5}\n'
+       b'not json\n\n{"type":"unknown","seq":6}\n{"type":"finish","seq":7}\n')
+put("fuzz_journal", "odd-records", b"0" + odd)
+put("fuzz_journal", "odd-records-lost-answer", b"1" + odd)
+
+# --- command lines: an option byte (fuzz_options.c), then NUL-separated arguments ---------------
+for name, cfg, args in [
+        ("train", "0", ["--data", "train.svm", "--optimizer", "lbfgs", "--l2=1e-3", "--zero-based",
+                        "--n-features", "2000", "--seed", "9000000000000000000", "--tol", "1e-6"]),
+        ("predict-positional", "2", ["model.json", "--format", "csv", "data.csv"]),
+        ("help", "0", ["--quiet", "--help"]),
+        ("bad-unknown", "0", ["--nope=1"]),
+        ("bad-missing-value", "0", ["--data"]),
+        ("bad-choice", "0", ["--optimizer", "adam"]),
+        ("bad-range", "0", ["--sync-every", "0", "--offset", "-6", "--shift", "1.5"]),
+        ("bad-flag-value", "0", ["--quiet=yes"]),
+        ("numbers", "1", ["--l2", "0x1p-3", "--lr", "1e-310", "--offset", " -5", "--shift", "-0"]),
+]:
+    put("fuzz_options", name, cfg + "\0".join(args))
