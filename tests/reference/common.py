@@ -50,6 +50,23 @@ def mpi_env(extra=None):
     return env
 
 
+def children(pid):
+    """The pids whose parent is pid (mpirun's ranks), sorted. A process may
+    end between listing /proc and reading its stat: it is not a child then."""
+    found = []
+    for x in os.listdir("/proc"):
+        if not x.isdigit():
+            continue
+        try:
+            with open(f"/proc/{x}/stat") as f:
+                ppid = f.read().rsplit(") ", 1)[1].split()[1]
+        except (OSError, IndexError):
+            continue
+        if ppid == str(pid):
+            found.append(int(x))
+    return sorted(found)
+
+
 def run(args, np_=1, check_rc=True, timeout=120, env=None):
     cmd = [MPIRUN, "--oversubscribe", "-np", str(np_), BIN] + [str(a) for a in args]
     p = subprocess.run(cmd, capture_output=True, text=True, env=mpi_env(env), timeout=timeout)

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import time
 
-from common import (BIN, MPIRUN, check, error_lines, finish, mpi_env, run, workdir)
+from common import (BIN, MPIRUN, check, children, error_lines, finish, mpi_env, run, workdir)
 
 d = workdir()
 EX = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
@@ -110,8 +110,7 @@ while line and not line.startswith("data "):
     line = proc.stdout.readline()
 ranks = []
 for _ in range(100):
-    ranks = [int(x) for x in os.listdir("/proc") if x.isdigit() and
-             open(f"/proc/{x}/stat").read().split(") ")[1].split()[1] == str(proc.pid)]
+    ranks = children(proc.pid)
     if len(ranks) >= 3:
         break
     time.sleep(0.05)

@@ -35,7 +35,12 @@ class MlflowServer:
                "--backend-store-uri", f"sqlite:///{self.dir}/mlflow.db",
                "--artifacts-destination", f"{self.dir}/artifacts", "--workers", "1"]
         log = open(os.path.join(self.dir, "server.log"), "ab")
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, cwd=self.dir, start_new_session=True)
+        # MLflow 3 starts a job runner with about ten Huey consumer processes
+        # (GenAI jobs, ~250 MB each) beside every server; the REST API the
+        # engine uses needs none of them, and side by side they overload 2 cores.
+        env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, cwd=self.dir, start_new_session=True,
+                                     env=env)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -18,7 +18,7 @@ import time
 
 from fault_proxy import FaultProxy
 from mlflow_server import MlflowServer
-from track_common import (BIN, MPIRUN, check, check_run_matches, finish, long_data, mpi_env,
+from track_common import (BIN, MPIRUN, check, check_run_matches, children, finish, long_data, mpi_env,
                           run_dir, sync, train, uuid_of, workdir)
 
 d = workdir()
@@ -106,8 +106,7 @@ with MlflowServer() as srv:
         if not line:
             break
         seen += line.startswith("epoch")
-    ranks = sorted(int(x) for x in os.listdir("/proc") if x.isdigit() and
-                   open(f"/proc/{x}/stat").read().split(") ")[1].split()[1] == str(proc.pid))
+    ranks = children(proc.pid)
     check(len(ranks) == 2, f"killed: rank processes {ranks}")
     if ranks:
         os.kill(ranks[0], signal.SIGKILL)

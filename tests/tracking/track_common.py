@@ -10,7 +10,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reference"))
-from common import BIN, ENV, MPIRUN, check, finish, mpi_env, workdir  # noqa: E402,F401
+from common import BIN, ENV, MPIRUN, check, children, finish, mpi_env, workdir  # noqa: E402,F401
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 PER_ITER = ["objective", "train_logloss", "grad_norm", "accuracy"]
