@@ -39,7 +39,7 @@ void sl_metric_set_add(struct sl_metric_set *s, const char *key, double v) {
 static double as_metric(const cJSON *v, int *ok) {
     *ok = 1;
     if (cJSON_IsNumber(v)) return v->valuedouble;
-    if (cJSON_IsNull(v)) return NAN;
+    if (cJSON_IsNull(v)) return (double)NAN;
     if (cJSON_IsBool(v)) return cJSON_IsTrue(v) ? 1.0 : 0.0;
     *ok = 0;
     return 0.0;

@@ -95,11 +95,11 @@ static int metric_value(const cJSON *v, double *x) {
     if (!cJSON_IsString(v)) return 0;
     const char *s = v->valuestring;
     if (strcmp(s, "NaN") == 0)
-        *x = NAN;
+        *x = (double)NAN;
     else if (strcmp(s, "Infinity") == 0)
-        *x = INFINITY;
+        *x = (double)INFINITY;
     else if (strcmp(s, "-Infinity") == 0)
-        *x = -INFINITY;
+        *x = -(double)INFINITY;
     else
         return 0;
     return 1;
