@@ -50,14 +50,16 @@ struct gate_report {
     const char *baseline, *candidate; /* the sources as given, with what they resolved to */
     const struct gate_row *rows;
     int n, broken, skipped;
-    char note[1024]; /* promotion, bootstrapping: a line after the table, may be "" */
+    char note[1024];   /* promotion, bootstrapping: a line after the table, may be "" */
+    const char *error; /* the gate could not run (exit 2): why; rows are not used */
 };
 
 /* x as the reports show it: %.6g, NaN, inf; cap >= 32. */
 const char *gate_fmt(char *buf, size_t cap, double x);
 /* The plain-text table and the verdict line. */
 void gate_print_table(FILE *f, const struct gate_report *r);
-/* JUnit XML: one test case per rule, written atomically. */
+/* JUnit XML: one test case per rule (or one errored case when the gate
+ * could not run), written atomically. */
 enum sl_status gate_write_junit(const char *path, const struct gate_report *r,
                                 struct sl_err *err) SL_WARN_UNUSED;
 /* The Markdown summary to path (atomically), or appended to it. */

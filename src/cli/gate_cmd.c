@@ -269,7 +269,7 @@ static enum sl_status gate_promote(struct gate_run *g, struct gate_report *r, st
 /* Table, JUnit, Markdown (and $GITHUB_STEP_SUMMARY). */
 static enum sl_status gate_write(const struct gate_args *a, const struct gate_report *r,
                                  struct sl_err *err) {
-    gate_print_table(stdout, r);
+    if (!r->error) gate_print_table(stdout, r);
     enum sl_status st = SL_OK;
     if (a->junit) st = gate_write_junit(a->junit, r, err);
     if (!st && a->summary) st = gate_write_summary(a->summary, 0, r, err);
@@ -280,8 +280,17 @@ static enum sl_status gate_write(const struct gate_args *a, const struct gate_re
 
 /* Compares, reports, promotes. Returns the exit code. */
 static int gate_compare(struct gate_run *g, struct sl_err *err) {
-    if (collect_rules(&g->a, &g->rules, &g->n_rules, err) || gate_load(g, err)) {
+    if (collect_rules(&g->a, &g->rules, &g->n_rules, err)) {
         sl_error("%s", err->msg);
+        return SL_EXIT_USAGE;
+    }
+    if (gate_load(g, err)) {
+        /* CI still shows why: the reports carry the error. */
+        sl_error("%s", err->msg);
+        struct gate_report r = {
+            .baseline = g->a.baseline, .candidate = g->a.candidate, .error = err->msg};
+        struct sl_err werr;
+        if (gate_write(&g->a, &r, &werr)) sl_error("%s", werr.msg);
         return SL_EXIT_USAGE;
     }
     struct gate_row *rows = sl_calloc((size_t)g->n_rules, sizeof *rows);

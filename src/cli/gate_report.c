@@ -139,15 +139,16 @@ enum sl_status gate_write_junit(const char *path, const struct gate_report *r, s
     enum sl_status st = sl_atomic_open(&a, path, err);
     if (st) return st;
     FILE *f = a.f;
+    const int errors = r->error != NULL, tests = r->n + errors;
     fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", f);
     fprintf(f,
-            "<testsuites name=\"shardlearn gate\" tests=\"%d\" failures=\"%d\" errors=\"0\" "
+            "<testsuites name=\"shardlearn gate\" tests=\"%d\" failures=\"%d\" errors=\"%d\" "
             "skipped=\"%d\">\n",
-            r->n, r->broken, r->skipped);
+            tests, r->broken, errors, r->skipped);
     fprintf(f,
-            "  <testsuite name=\"shardlearn gate\" tests=\"%d\" failures=\"%d\" errors=\"0\" "
+            "  <testsuite name=\"shardlearn gate\" tests=\"%d\" failures=\"%d\" errors=\"%d\" "
             "skipped=\"%d\">\n",
-            r->n, r->broken, r->skipped);
+            tests, r->broken, errors, r->skipped);
     fputs("    <properties>\n      <property name=\"baseline\" value=\"", f);
     xml_put(f, r->baseline);
     fputs("\"/>\n      <property name=\"candidate\" value=\"", f);
@@ -155,6 +156,13 @@ enum sl_status gate_write_junit(const char *path, const struct gate_report *r, s
     fputs("\"/>\n    </properties>\n", f);
     for (int i = 0; i < r->n; i++)
         junit_case(f, &r->rows[i]);
+    if (r->error) {
+        fputs("    <testcase classname=\"shardlearn.gate\" name=\"gate\">\n      <error "
+              "message=\"",
+              f);
+        xml_put(f, r->error);
+        fputs("\"/>\n    </testcase>\n", f);
+    }
     fputs("  </testsuite>\n</testsuites>\n", f);
     return sl_atomic_commit(&a, err);
 }
@@ -174,6 +182,11 @@ static void md_cell(FILE *f, const char *s) {
 }
 
 static void summary_text(FILE *f, const struct gate_report *r) {
+    if (r->error) {
+        fprintf(f, "### shardlearn gate: could not run\n\nBaseline: %s  \nCandidate: %s\n\n%s\n\n",
+                r->baseline, r->candidate, r->error);
+        return;
+    }
     char o[128];
     outcome(r, o, sizeof o);
     fprintf(f, "### shardlearn gate: %s\n\n", o);

@@ -7,8 +7,9 @@
 * every rule form (absolute and relative, >= and <=, optional) on both sides
   of its limit, relative limits with a negative baseline, NaN, a missing
   metric; the verdicts read back from the JUnit XML;
-* exit 2 for an unreachable server, a source that does not exist, a bad
-  rule and a bad rules file (naming file:line);
+* exit 2 for an unreachable server (the JUnit file holds the error), a
+  source that does not exist, a bad rule and a bad rules file (naming
+  file:line);
 * the Markdown summary, and $GITHUB_STEP_SUMMARY appended to;
 * --promote: bootstrapping (no alias; no registered model), a pass that
   registers a new version and moves the alias, a failure that changes
@@ -156,11 +157,16 @@ with MlflowServer() as srv:
     check(p.returncode == 2, f"no rules: {p.returncode}")
 
     # Sides that cannot be read: exit 2, not 1.
+    # The JUnit file still tells CI why (one errored test case).
     t0 = time.time()
+    ju = os.path.join(d, "unreachable.xml")
     p = gate("--baseline", f"runs:/{runs['a']}", "--candidate", cand, "--rule", "score >= 0",
-             "--tracking-uri", "http://127.0.0.1:9", "--timeout", "3")
+             "--tracking-uri", "http://127.0.0.1:9", "--timeout", "3", "--junit", ju)
     check(p.returncode == 2 and "127.0.0.1:9" in p.stderr and time.time() - t0 < 30,
           f"unreachable server: {p.returncode} {p.stderr} after {time.time() - t0:.1f}s")
+    root = ET.parse(ju).getroot()
+    errs = [e.get("message") for e in root.iter("error")]
+    check(root.get("errors") == "1" and len(errs) == 1 and "127.0.0.1:9" in errs[0], f"unreachable junit {errs}")
     for src in ("runs:/0123456789abcdef", "models:/ctr/99", "models:/ctr@nobody", "models:/nobody/1",
                 os.path.join(d, "missing.json"), TRAIN):
         p = gate("--baseline", src, "--candidate", xa, "--rule", "val_auc >= 0", *uri)
