@@ -18,7 +18,7 @@ struct gate_rule {
     double tol;     /* absolute, or percent of |baseline| when relative */
     int relative;   /* TOL ended in '%' */
     int optional;   /* a metric missing on either side skips the rule */
-    char text[320]; /* the rule, normalised: "val_auc >= -0.002 optional" */
+    char text[352]; /* the rule, normalised: "val_auc >= -0.002 optional" (fits metric, tol) */
     char tol_text[64];
 };
 

@@ -40,6 +40,9 @@ static enum sl_status parse_tolerance(const char *s, struct gate_rule *r, struct
                           "'%.40s' is not a tolerance (a number, or a %% like +1%%)", p);
     r->relative = *end == '%';
     if (r->relative) end++;
+    if ((size_t)(end - p) >= sizeof r->tol_text)
+        return sl_err_set(err, SL_ERR_ARG, "the tolerance is longer than %zu characters",
+                          sizeof r->tol_text - 1);
     snprintf(r->tol_text, sizeof r->tol_text, "%.*s", (int)(end - p), p);
     while (isspace((unsigned char)*end))
         end++;
@@ -72,6 +75,9 @@ enum sl_status gate_rule_parse(const char *text, struct gate_rule *r, struct sl_
     if ((size_t)(e - s) >= sizeof r->metric)
         return sl_err_set(err, SL_ERR_ARG, "the metric name is longer than %zu characters",
                           sizeof r->metric - 1);
+    for (const char *p = s; p < e; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return sl_err_set(err, SL_ERR_ARG, "a control character in the metric name");
     snprintf(r->metric, sizeof r->metric, "%.*s", (int)(e - s), s);
     r->op = op[0] == '>' ? GATE_GE : GATE_LE;
     enum sl_status st = parse_tolerance(op + 2, r, err);

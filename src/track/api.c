@@ -331,9 +331,10 @@ enum sl_deliver sl_api_create_version(struct sl_http *h, const char *name, const
     cJSON_Delete(req);
     if (r != SL_DELIVER_DONE) return r;
     const char *v = sl_jstr(cJSON_GetObjectItem(ans, "model_version"), "version");
-    snprintf(version, cap, "%s", v ? v : "");
+    int ok = v && v[0];
+    snprintf(version, cap, "%s", ok ? v : "");
     cJSON_Delete(ans);
-    return v ? SL_DELIVER_DONE : lacks(h, "model_version.version");
+    return ok ? SL_DELIVER_DONE : lacks(h, "model_version.version");
 }
 
 enum sl_deliver sl_api_register_model(struct sl_http *h, const char *run_dir,

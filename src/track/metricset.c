@@ -89,7 +89,7 @@ static void add_mapped(struct sl_metric_set *s, const cJSON *o, const char *cons
 static void add_flat(struct sl_metric_set *s, const cJSON *o, const char *prefix) {
     const cJSON *it;
     cJSON_ArrayForEach(it, o) {
-        if (!it->string) continue;
+        if (!it->string || !it->string[0]) continue; /* no rule can name "" */
         char key[512];
         snprintf(key, sizeof key, "%s%s", prefix, it->string);
         int ok;

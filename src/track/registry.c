@@ -112,12 +112,12 @@ static enum sl_status run_metrics(struct sl_mlflow *m, const char *source, const
     if (st) return st;
     const cJSON *run = cJSON_GetObjectItem(ans, "run");
     const char *id = sl_jstr(cJSON_GetObjectItem(run, "info"), "run_id");
-    snprintf(out->run_id, sizeof out->run_id, "%s", id ? id : run_id);
+    snprintf(out->run_id, sizeof out->run_id, "%s", id && id[0] ? id : run_id);
     const cJSON *mt;
     cJSON_ArrayForEach(mt, cJSON_GetObjectItem(cJSON_GetObjectItem(run, "data"), "metrics")) {
         const char *key = sl_jstr(mt, "key");
         double x;
-        if (key && metric_value(cJSON_GetObjectItem(mt, "value"), &x))
+        if (key && key[0] && metric_value(cJSON_GetObjectItem(mt, "value"), &x))
             sl_metric_set_add(out, key, x);
     }
     cJSON_Delete(ans);
@@ -149,8 +149,9 @@ static enum sl_status resolve_model(struct sl_mlflow *m, const char *source,
     snprintf(out->version, sizeof out->version, "%s", v ? v : "");
     snprintf(run_id, cap, "%s", id ? id : "");
     cJSON_Delete(ans);
-    if (!run_id[0])
-        return sl_err_set(err, SL_ERR_IO, "%s: the model version has no source run", source);
+    if (!out->version[0] || !run_id[0] || strchr(run_id, '/'))
+        return sl_err_set(err, SL_ERR_IO, "%s: the answer names no version or no source run",
+                          source);
     return SL_OK;
 }
 
