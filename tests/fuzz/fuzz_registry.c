@@ -98,9 +98,9 @@ static void check_promote(void) {
         FUZZ_CHECK(exists == 0 || exists == 1, "exists %d", exists);
         char version[32] = "unset";
         int created = -1;
-        st = sl_mlflow_promote(m, "0a1b2c3d4e5f40718293a4b5c6d7e8f9", "m", "champion",
-                               "shardlearn.gate", "passed", version, sizeof version, &created,
-                               &err);
+        st =
+            sl_mlflow_promote(m, "0a1b2c3d4e5f40718293a4b5c6d7e8f9", "m", "champion",
+                              "shardlearn.gate", "passed", version, sizeof version, &created, &err);
         if (st)
             check_failure(st, &err);
         else
