@@ -4,8 +4,9 @@
  * (data.h), the objective sums the loss over the shards (objective.h), an
  * optimiser minimises it (optim.h), sl_train wires these together and
  * returns a model (train.h, model.h), and rank 0 records the run for MLflow
- * (track.h). comm.h wraps the caller's communicator; status.h, log.h,
- * clock.h and fileio.h are the shared basics. version.h is generated. */
+ * (track.h); runs.h reads finished runs back to compare them. comm.h wraps
+ * the caller's communicator; status.h, log.h, clock.h and fileio.h are the
+ * shared basics. version.h is generated. */
 #ifndef SHARDLEARN_SHARDLEARN_H
 #define SHARDLEARN_SHARDLEARN_H
 
@@ -17,6 +18,7 @@
 #include "shardlearn/model.h"
 #include "shardlearn/objective.h"
 #include "shardlearn/optim.h"
+#include "shardlearn/runs.h"
 #include "shardlearn/status.h"
 #include "shardlearn/track.h"
 #include "shardlearn/train.h"

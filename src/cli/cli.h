@@ -17,7 +17,14 @@
 #define SL_EXIT_INT 130  /* SIGINT */
 #define SL_EXIT_TERM 143 /* SIGTERM */
 
-enum sl_arg_kind { SL_ARG_FLAG, SL_ARG_STR, SL_ARG_INT, SL_ARG_F64, SL_ARG_CHOICE };
+enum sl_arg_kind { SL_ARG_FLAG, SL_ARG_STR, SL_ARG_INT, SL_ARG_F64, SL_ARG_CHOICE, SL_ARG_LIST };
+
+/* A LIST option's values, in the order given (an option that may repeat,
+ * such as gate --rule). Points into argv; the caller frees items. */
+struct sl_arg_list {
+    const char **items;
+    int n;
+};
 
 /* One accepted value of a CHOICE option and what it stores. */
 struct sl_choice {
@@ -28,7 +35,8 @@ struct sl_choice {
 struct sl_opt {
     const char *name; /* without the leading "--"; NULL ends a table */
     enum sl_arg_kind kind;
-    void *dst; /* int* (FLAG, CHOICE), const char** (STR), int64_t* (INT), double* (F64) */
+    void *dst; /* int* (FLAG, CHOICE), const char** (STR), int64_t* (INT), double* (F64),
+                  struct sl_arg_list* (LIST) */
     const char *metavar;
     const char *help;
     double min, max;                 /* INT/F64: accepted range (inclusive) */
@@ -59,5 +67,6 @@ void sl_share_error(struct sl_comm *c, struct sl_err *err);
 int sl_cmd_train(int argc, char **argv, struct sl_comm *c);
 int sl_cmd_predict(int argc, char **argv, struct sl_comm *c, int eval);
 int sl_cmd_sync(int argc, char **argv, struct sl_comm *c);
+int sl_cmd_gate(int argc, char **argv, struct sl_comm *c);
 
 #endif

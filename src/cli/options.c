@@ -64,6 +64,13 @@ static enum sl_status set_value(const struct sl_opt *o, const char *v, struct sl
         if (!*v) return sl_err_set(err, SL_ERR_ARG, "--%s: empty value", o->name);
         *(const char **)o->dst = v;
         return SL_OK;
+    case SL_ARG_LIST: {
+        if (!*v) return sl_err_set(err, SL_ERR_ARG, "--%s: empty value", o->name);
+        struct sl_arg_list *l = o->dst;
+        l->items = sl_realloc(l->items, (size_t)(l->n + 1) * sizeof *l->items);
+        l->items[l->n++] = v;
+        return SL_OK;
+    }
     case SL_ARG_INT: {
         long long x = strtoll(v, &end, 10);
         if (!*v || *end || errno || (double)x < o->min || (double)x > o->max)

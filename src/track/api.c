@@ -284,34 +284,71 @@ enum sl_deliver sl_api_upload(struct sl_http *h, const struct sl_sync_state *st,
     return r;
 }
 
-enum sl_deliver sl_api_register_model(struct sl_http *h, const char *run_dir,
-                                      struct sl_sync_state *st, const cJSON *rec) {
-    const char *name = sl_jstr(rec, "name"), *ap = sl_jstr(rec, "artifact_path");
-    if (!name) return SL_DELIVER_DONE;
-    cJSON *req = cJSON_CreateObject(), *ans = NULL;
+enum sl_deliver sl_api_ensure_registered_model(struct sl_http *h, const char *name) {
+    cJSON *req = cJSON_CreateObject();
     cJSON_AddStringToObject(req, "name", name);
     enum sl_deliver r = api(h, "POST", "/api/2.0/mlflow/registered-models/create", req, NULL);
     cJSON_Delete(req);
     if (r == SL_DELIVER_REJECTED && sl_http_error_code_is(h, "RESOURCE_ALREADY_EXISTS"))
         r = SL_DELIVER_DONE;
-    if (r != SL_DELIVER_DONE) return r;
-    /* Idempotent: a version from this run already registered is kept. */
+    return r;
+}
+
+enum sl_deliver sl_api_find_version(struct sl_http *h, const char *name, const char *run_id,
+                                    char *version, size_t cap) {
+    version[0] = '\0';
     char filter[512], esc[1024], path[1200];
-    snprintf(filter, sizeof filter, "name='%s' and run_id='%s'", name, st->run_id);
+    snprintf(filter, sizeof filter, "name='%s' and run_id='%s'", name, run_id);
     sl_http_escape(h, filter, esc, sizeof esc);
     snprintf(path, sizeof path, "/api/2.0/mlflow/model-versions/search?filter=%s", esc);
-    if ((r = api(h, "GET", path, NULL, &ans)) != SL_DELIVER_DONE) return r;
-    int have = cJSON_GetArraySize(cJSON_GetObjectItem(ans, "model_versions")) > 0;
+    cJSON *ans = NULL;
+    enum sl_deliver r = api(h, "GET", path, NULL, &ans);
+    if (r != SL_DELIVER_DONE) return r;
+    long best = 0;
+    const cJSON *mv;
+    cJSON_ArrayForEach(mv, cJSON_GetObjectItem(ans, "model_versions")) {
+        const char *v = sl_jstr(mv, "version");
+        long k = v ? strtol(v, NULL, 10) : 0;
+        if (k > best) {
+            best = k;
+            snprintf(version, cap, "%s", v);
+        }
+    }
     cJSON_Delete(ans);
-    if (have) return SL_DELIVER_DONE;
+    return SL_DELIVER_DONE;
+}
+
+enum sl_deliver sl_api_create_version(struct sl_http *h, const char *name, const char *run_id,
+                                      const char *artifact_path, char *version, size_t cap) {
     char source[1200];
-    snprintf(source, sizeof source, "runs:/%s/%s", st->run_id, ap ? ap : "model");
-    req = cJSON_CreateObject();
+    snprintf(source, sizeof source, "runs:/%s/%s", run_id, artifact_path);
+    cJSON *req = cJSON_CreateObject(), *ans = NULL;
     cJSON_AddStringToObject(req, "name", name);
     cJSON_AddStringToObject(req, "source", source);
-    cJSON_AddStringToObject(req, "run_id", st->run_id);
-    r = sl_api_call(h, "POST", "/api/2.0/mlflow/model-versions/create", req, NULL, 1);
+    cJSON_AddStringToObject(req, "run_id", run_id);
+    enum sl_deliver r =
+        sl_api_call(h, "POST", "/api/2.0/mlflow/model-versions/create", req, &ans, 1);
     cJSON_Delete(req);
+    if (r != SL_DELIVER_DONE) return r;
+    const char *v = sl_jstr(cJSON_GetObjectItem(ans, "model_version"), "version");
+    int ok = v && v[0];
+    snprintf(version, cap, "%s", ok ? v : "");
+    cJSON_Delete(ans);
+    return ok ? SL_DELIVER_DONE : lacks(h, "model_version.version");
+}
+
+enum sl_deliver sl_api_register_model(struct sl_http *h, const char *run_dir,
+                                      struct sl_sync_state *st, const cJSON *rec) {
+    const char *name = sl_jstr(rec, "name"), *ap = sl_jstr(rec, "artifact_path");
+    if (!name) return SL_DELIVER_DONE;
+    enum sl_deliver r = sl_api_ensure_registered_model(h, name);
+    if (r != SL_DELIVER_DONE) return r;
+    /* Idempotent: a version from this run already registered is kept. */
+    char version[32];
+    if ((r = sl_api_find_version(h, name, st->run_id, version, sizeof version)) != SL_DELIVER_DONE)
+        return r;
+    if (version[0]) return SL_DELIVER_DONE;
+    r = sl_api_create_version(h, name, st->run_id, ap ? ap : "model", version, sizeof version);
     return sl_api_note_unsettled(h, run_dir, st, r);
 }
 

@@ -45,6 +45,18 @@ enum sl_deliver sl_api_upload(struct sl_http *h, const struct sl_sync_state *st,
  * once per run. */
 enum sl_deliver sl_api_register_model(struct sl_http *h, const char *run_dir,
                                       struct sl_sync_state *st, const cJSON *rec);
+/* The registry steps of sl_api_register_model, also used to promote a run
+ * (runs.h). registered-models/create; one that exists already is fine. */
+enum sl_deliver sl_api_ensure_registered_model(struct sl_http *h, const char *name);
+/* version (cap bytes) <- the highest version of name made from run_id, ""
+ * when there is none. */
+enum sl_deliver sl_api_find_version(struct sl_http *h, const char *name, const char *run_id,
+                                    char *version, size_t cap);
+/* model-versions/create from runs:/RUN_ID/ARTIFACT_PATH, sent once (not
+ * idempotent: a lost answer is settled by sl_api_find_version); version
+ * (cap bytes) <- the new version. */
+enum sl_deliver sl_api_create_version(struct sl_http *h, const char *name, const char *run_id,
+                                      const char *artifact_path, char *version, size_t cap);
 /* runs/update with rec.status and rec.end_time. */
 enum sl_deliver sl_api_finish_run(struct sl_http *h, const struct sl_sync_state *st,
                                   const cJSON *rec);

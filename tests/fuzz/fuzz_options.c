@@ -7,7 +7,8 @@
  * "shardlearn train" as argv[2...].
  * Checks beyond "no crash": a parse that succeeds leaves every value in its
  * range (integers and numbers inside [min, max], numbers finite, flags 0/1,
- * choices from the table, strings non-empty pieces of argv) and at most the
+ * choices from the table, strings and every value of a list non-empty
+ * pieces of argv) and at most the
  * allowed positional arguments, none of them an option; a failure says why. */
 #include <math.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@ static struct {
     int format, optimizer, zero_based, quiet;
     int64_t n_features, seed, sync_every, offset;
     double l2, tol, lr, shift;
+    struct sl_arg_list rules;
 } v;
 
 #define UNSET_STR ((const char *)&v) /* not a piece of argv */
@@ -53,6 +55,7 @@ static const struct sl_opt TABLE[] = {
     {.name = "tol", .kind = SL_ARG_F64, .dst = &v.tol, .min = 0, .max = 1, .help = "f64"},
     {.name = "lr", .kind = SL_ARG_F64, .dst = &v.lr, .min = 1e-300, .max = 1e300, .help = "f64"},
     {.name = "shift", .kind = SL_ARG_F64, .dst = &v.shift, .min = -1, .max = 1, .help = "f64"},
+    {.name = "rule", .kind = SL_ARG_LIST, .dst = &v.rules, .help = "list"},
     {.name = NULL}};
 // clang-format on
 
@@ -94,6 +97,15 @@ static void check_values(char **argv, int argc) {
         case SL_ARG_FLAG:
             FUZZ_CHECK(*(int *)o->dst == 0 || *(int *)o->dst == 1, "--%s", o->name);
             break;
+        case SL_ARG_LIST: {
+            const struct sl_arg_list *l = o->dst;
+            FUZZ_CHECK(l->n >= 0 && l->n <= argc - 2 && (l->n == 0) == (l->items == NULL),
+                       "--%s: %d values", o->name, l->n);
+            for (int i = 0; i < l->n; i++)
+                FUZZ_CHECK(in_argv(l->items[i], argv, argc) && *l->items[i], "--%s value %d",
+                           o->name, i);
+            break;
+        }
         }
     }
 }
@@ -120,6 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     v.zero_based = v.quiet = 0;
     v.n_features = v.seed = v.sync_every = v.offset = UNSET_INT;
     v.l2 = v.tol = v.lr = v.shift = UNSET_INT;
+    v.rules = (struct sl_arg_list){.items = NULL, .n = 0};
     const char *pos[4] = {NULL};
     int n_pos = -1, help = -1;
     struct sl_err err;
@@ -135,6 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     } else {
         FUZZ_CHECK(st == SL_ERR_ARG && err.msg[0] != '\0', "status %d, message '%s'", st, err.msg);
     }
+    free(v.rules.items);
     free(buf);
     return 0;
 }

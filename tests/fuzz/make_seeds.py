@@ -147,3 +147,52 @@ for name, cfg, args in [
         ("numbers", "1", ["--l2", "0x1p-3", "--lr", "1e-310", "--offset", " -5", "--shift", "-0"]),
 ]:
     put("fuzz_options", name, cfg + "\0".join(args))
+put("fuzz_options", "rules", "0" + "\0".join(["--rule", "val_auc >= -0.002", "--rule=a <= +1%",
+                                               "--rule", "", "--rule"]))
+
+# --- gate: an option byte (fuzz_gate.c: 0 a rules file, 1 a metrics.json), then the file ------
+put("fuzz_gate", "rules", "0# regression rules\n\nval_auc >= -0.002\nval_logloss <= +1%   # may rise 1%\n"
+    "time_total_seconds <= +25% optional\r\nscore >= -1e-3%\n a b|c&<\"> >= 0x1p-3\n")
+put("fuzz_gate", "rules-bad", "0val_auc >= -0.002\nval_auc > 1\n")
+put("fuzz_gate", "rules-bad-tail", "0val_auc >= 1 optional maybe\n")
+put("fuzz_gate", "rules-utf8", "0m\xc3\xa9trique >= 1%\nbad\xff\xfe >= 2\n".encode("latin-1"))
+put("fuzz_gate", "metrics", b"1" + json.dumps({
+    "objective": 0.27, "train_logloss": 0.21, "accuracy": 0.92, "grad_norm": 2e-8, "iterations": 9,
+    "converged": True, "optimizer": "newton", "n_rows": 4000, "n_features": 2000, "nnz": 44779, "ranks": 1,
+    "timings": {"load": 0.002, "compute": 0.005, "allreduce": 5e-06, "total": 0.011, "tracking": 0.001,
+                "tracking_sender_cpu": 0.0},
+    "validation": {"logloss": 0.61, "accuracy": 0.74, "auc": None},
+    "history": [{"step": 1, "objective": 0.37, "train_logloss": 0.36, "grad_norm": 0.028, "accuracy": 0.88,
+                 "seconds": 0.0005, "allreduce_seconds": 2.9e-07, "passes": 9, "cg_steps": 7,
+                 "val_logloss": 0.58, "val_accuracy": 0.7, "val_auc": 0.73}]}).encode())
+put("fuzz_gate", "metrics-odd", b'1{"a": {"b": {"c": 1e999}}, "a.b": {"c": 2}, "": 3, "x": [1, 2], "x": 4}')
+put("fuzz_gate", "metrics-bad", b'1{"a": 1,\n "b": }')
+
+# --- registry answers: a call byte (fuzz_registry.c), then the server's answers -------------------
+RUN = "0a1b2c3d4e5f40718293a4b5c6d7e8f9"
+RUN_GET = json.dumps({"run": {"info": {"run_id": RUN, "status": "FINISHED"}, "data": {"metrics": [
+    {"key": "val_auc", "value": 0.79, "timestamp": 1, "step": 9},
+    {"key": "val_logloss", "value": "NaN", "timestamp": 1, "step": 9},
+    {"key": "time_total_seconds", "value": "Infinity", "timestamp": 1, "step": 0},
+    {"key": "x", "value": "-Infinity", "timestamp": 1, "step": 0}]}}})
+MV = json.dumps({"model_version": {"name": "m", "version": "3", "source": f"runs:/{RUN}/model",
+                                   "run_id": RUN, "status": "READY"}})
+SEP = "\n~~~\n"
+put("fuzz_registry", "run", "0" + RUN_GET)
+put("fuzz_registry", "run-missing", "0" + '404 {"error_code": "RESOURCE_DOES_NOT_EXIST", '
+    '"message": "Run with id=0a1b not found"}')
+put("fuzz_registry", "version", "1" + MV + SEP + RUN_GET)
+put("fuzz_registry", "alias", "2" + MV + SEP + "503 busy" + SEP + RUN_GET)
+put("fuzz_registry", "alias-missing", "2" + '400 {"error_code": "INVALID_PARAMETER_VALUE", '
+    '"message": "Registered model alias champion not found."}')
+put("fuzz_registry", "promote-new", "3" + SEP.join([
+    '{"registered_model": {"name": "m", "aliases": [{"alias": "champion", "version": "2"}]}}',
+    '400 {"error_code": "RESOURCE_ALREADY_EXISTS", "message": "exists"}',
+    '{"model_versions": []}', MV, "{}", "{}"]))
+put("fuzz_registry", "promote-bootstrap", "3" + SEP.join([
+    '404 {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "Registered Model with name=m not found"}',
+    '{"registered_model": {"name": "m"}}', '{"model_versions": [{"version": "1"}, {"version": "2"}]}',
+    "{}", "{}"]))
+put("fuzz_registry", "promote-lost-answer", "3" + SEP.join([
+    '{"registered_model": {"name": "m"}}', '{"registered_model": {"name": "m"}}',
+    '{"model_versions": []}', "001", '{"model_versions": [{"version": "4"}]}', "{}", "{}"]))
