@@ -8,6 +8,7 @@ the server's certificate or insecure TLS. Two runs that create the same new
 experiment at once share it."""
 import json
 import os
+import shutil
 import subprocess
 
 from fault_proxy import FaultProxy
@@ -133,4 +134,34 @@ with MlflowServer() as srv:
     check(exps[0] == exps[1], f"twins landed in experiments {exps}")
     found = srv.post("runs/search", {"experiment_ids": [exps[0]]}).get("runs", [])
     check(len(found) == 2 and all(r["info"]["status"] == "FINISHED" for r in found), f"twin runs {len(found)}")
+# The commit tag from a linked worktree (`git worktree add`: .git is a file
+# naming the gitdir, the branches are in the main repository's), with its
+# branch in a loose ref and then only in packed-refs. No server: the journal.
+def git(*a, cwd):
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *a], cwd=cwd,
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+if shutil.which("git"):
+    repo, wt = os.path.join(d, "repo"), os.path.join(d, "wt")
+    os.makedirs(os.path.join(repo, "x"))
+    git("init", "-q", cwd=repo)
+    git("commit", "-q", "--allow-empty", "-m", "one", cwd=repo)
+    git("worktree", "add", "-q", "-b", "side", wt, cwd=repo)
+    git("commit", "-q", "--allow-empty", "-m", "two", cwd=wt)
+    os.makedirs(os.path.join(wt, "sub"))
+    for packed in (False, True):
+        if packed:
+            git("pack-refs", "--all", cwd=repo)
+        td = os.path.join(d, f"wt-runs-{packed}")
+        p = subprocess.run(train_cmd(1, ["--data", train_svm, "--max-iter", "3", "--quiet", "--tracking-dir", td]),
+                           cwd=os.path.join(wt, "sub"), capture_output=True, text=True, env=mpi_env())
+        check(p.returncode == 0, f"worktree run: {p.stderr}")
+        with open(os.path.join(run_dir(td), "journal.jsonl")) as f:
+            tags = {r["key"]: r["value"] for r in map(json.loads, f) if r.get("type") == "tag"}
+        want = git("rev-parse", "HEAD", cwd=wt)
+        check(tags.get("mlflow.source.git.commit") == want and want != git("rev-parse", "HEAD", cwd=repo),
+              f"worktree commit tag {tags.get('mlflow.source.git.commit')}, want {want} (packed refs: {packed})")
+else:
+    print("skipped the worktree commit tag: no git")
 finish()
