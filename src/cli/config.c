@@ -325,8 +325,10 @@ static int yaml_value(const yaml_event_t *e, struct value *v, const char **why) 
 }
 
 static enum sl_status yaml_error(struct loader *L, const yaml_parser_t *p) {
-    return fail(L, (int)p->problem_mark.line + 1, "not valid YAML: %s%s%s (column %d)",
-                p->context ? p->context : "", p->context ? ": " : "",
+    char ctx[160] = "";
+    if (p->context)
+        snprintf(ctx, sizeof ctx, "%s (from line %d): ", p->context, (int)p->context_mark.line + 1);
+    return fail(L, (int)p->problem_mark.line + 1, "not valid YAML: %s%s (column %d)", ctx,
                 p->problem ? p->problem : "error", (int)p->problem_mark.column + 1);
 }
 
