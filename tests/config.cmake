@@ -5,3 +5,7 @@ add_test(NAME config_cli COMMAND ${SL_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/refere
          $<TARGET_FILE:shardlearn> ${MPIEXEC_EXECUTABLE})
 set_tests_properties(config_cli PROPERTIES ENVIRONMENT "${SL_TEST_ENV}" TIMEOUT 300
                      WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/reference)
+add_test(NAME config_mlflow COMMAND ${SL_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/tracking/test_config_tracking.py
+         $<TARGET_FILE:shardlearn> ${MPIEXEC_EXECUTABLE})
+set_tests_properties(config_mlflow PROPERTIES ENVIRONMENT "${SL_TEST_ENV}" TIMEOUT 600
+                     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
