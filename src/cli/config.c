@@ -451,8 +451,8 @@ static int is_json(const char *path, const char *text, struct sl_err *err) {
         if (strcasecmp(dot, ".json") == 0) return 1;
         if (strcasecmp(dot, ".yaml") == 0 || strcasecmp(dot, ".yml") == 0) return 0;
         sl_err_set(err, SL_ERR_ARG,
-                   "--config %s: unknown file type '%.16s' (a config file is .json, .yaml or "
-                   ".yml, or has no extension)",
+                   "%s: unknown file type '%.16s' (a config file is .json, .yaml or .yml, or "
+                   "has no extension)",
                    path, dot);
         return -1;
     }
@@ -461,13 +461,9 @@ static int is_json(const char *path, const char *text, struct sl_err *err) {
     return *text == '{';
 }
 
-enum sl_status sl_config_load(struct sl_config *cfg, const struct sl_opt *t, const char *skip,
-                              const char *path, struct sl_comm *c, struct sl_err *err) {
+enum sl_status sl_config_parse(struct sl_config *cfg, const struct sl_opt *t, const char *skip,
+                               const char *path, const char *text, size_t len, struct sl_err *err) {
     *cfg = (struct sl_config){.strs = NULL, .n_strs = 0};
-    char *text = NULL;
-    size_t len = 0;
-    enum sl_status st = fetch(path, c, &text, &len, err);
-    if (st) return st;
     size_t rows = 0;
     while (t[rows].name)
         rows++;
@@ -479,6 +475,7 @@ enum sl_status sl_config_load(struct sl_config *cfg, const struct sl_opt *t, con
                        .err = err};
     for (size_t i = 0; i < rows; i++)
         L.seen[i] = -1;
+    enum sl_status st;
     const int json = is_json(path, text, err);
     if (json < 0)
         st = SL_ERR_ARG;
@@ -487,6 +484,16 @@ enum sl_status sl_config_load(struct sl_config *cfg, const struct sl_opt *t, con
     else
         st = json ? load_json(&L, text, len) : load_yaml(&L, text, len);
     free(L.seen);
+    return st;
+}
+
+enum sl_status sl_config_load(struct sl_config *cfg, const struct sl_opt *t, const char *skip,
+                              const char *path, struct sl_comm *c, struct sl_err *err) {
+    *cfg = (struct sl_config){.strs = NULL, .n_strs = 0};
+    char *text = NULL;
+    size_t len = 0;
+    enum sl_status st = fetch(path, c, &text, &len, err);
+    if (!st) st = sl_config_parse(cfg, t, skip, path, text, len, err);
     free(text);
     return st;
 }

@@ -33,6 +33,11 @@ struct sl_config {
 enum sl_status sl_config_load(struct sl_config *cfg, const struct sl_opt *t, const char *skip,
                               const char *path, struct sl_comm *c,
                               struct sl_err *err) SL_WARN_UNUSED;
+/* The parsing part of sl_config_load, on one process: text (len bytes,
+ * NUL-terminated) as the content of path. */
+enum sl_status sl_config_parse(struct sl_config *cfg, const struct sl_opt *t, const char *skip,
+                               const char *path, const char *text, size_t len,
+                               struct sl_err *err) SL_WARN_UNUSED;
 void sl_config_free(struct sl_config *cfg);
 
 /* The current value of every option of t but skip, as a JSON object whose
