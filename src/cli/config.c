@@ -46,6 +46,8 @@ static enum sl_status fail(struct loader *L, int line, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    for (char *q = msg; *q; q++) /* keys and values may hold line breaks: one line */
+        if ((unsigned char)*q < 32) *q = '?';
     if (line > 0) return sl_err_set(L->err, SL_ERR_ARG, "%s:%d: %s", L->path, line, msg);
     return sl_err_set(L->err, SL_ERR_ARG, "%s: %s", L->path, msg);
 }
