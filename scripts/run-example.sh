@@ -14,11 +14,9 @@ export OMPI_MCA_orte_tmpdir_base
 trap 'rm -rf "$OMPI_MCA_orte_tmpdir_base"' EXIT
 out=example-out
 mkdir -p "$out"
-mpirun --oversubscribe -np 2 build/shardlearn train \
-  --data examples/train.svm --validation examples/test.svm \
-  --optimizer newton --l2 1e-3 --tol 1e-8 \
-  --model-out "$out/model.json" --metrics-out "$out/metrics.json" \
-  --tracking-dir "$out/runs" "$@"
+# The options are in examples/train.yaml (its outputs go to example-out/);
+# options given to this script override the file.
+mpirun --oversubscribe -np 2 build/shardlearn train --config examples/train.yaml "$@"
 echo
 echo "held-out evaluation of $out/model.json:"
 mpirun --oversubscribe -np 2 build/shardlearn eval --model "$out/model.json" \

@@ -11,6 +11,7 @@
 #ifndef SHARDLEARN_TRACK_H
 #define SHARDLEARN_TRACK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "shardlearn/status.h"
@@ -48,11 +49,19 @@ void sl_tracker_commit(struct sl_tracker *t);
 /* Queue a local file (already complete on disk) for upload as an artifact at
  * artifact_path relative to the run's artifact root (e.g. "model/model.json"). */
 void sl_tracker_artifact(struct sl_tracker *t, const char *local_path, const char *artifact_path);
+/* The same for len bytes at data (copied into the run directory at once). */
+void sl_tracker_artifact_data(struct sl_tracker *t, const void *data, size_t len,
+                              const char *artifact_path);
 /* status: "FINISHED", "FAILED" (error_message set as a tag) or "KILLED". */
 void sl_tracker_finish(struct sl_tracker *t, const char *status, const char *error_message);
 /* Waits at most flush_timeout_s for the sender, then leaves the rest in the
  * journal (saying so in one line) and frees everything. NULL is a no-op. */
 void sl_tracker_destroy(struct sl_tracker *t);
+
+/* out (cap bytes) <- uri without any user:password@, read as libcurl reads
+ * it: 0, or -1 (out empty) when it does not parse. For showing or storing a
+ * tracking URI where a secret must not go. */
+int sl_tracking_uri_public(const char *uri, char *out, size_t cap);
 
 /* CPU seconds the sender thread has used so far (0 without one, or t NULL):
  * what tracking takes from the cores besides the journal appends. */

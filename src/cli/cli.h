@@ -45,11 +45,20 @@ struct sl_opt {
 
 /* Parses argv[first..argc). Returns SL_OK, or SL_ERR_ARG with a message;
  * *help is set when --help was given. Positional arguments go to
- * positional[] (at most max_pos). */
+ * positional[] (at most max_pos). A flag is --name (true) or
+ * --name=true|false. */
 enum sl_status sl_opts_parse(const struct sl_opt *t, int argc, char **argv, int first,
                              const char **positional, int max_pos, int *n_pos, int *help,
                              struct sl_err *err) SL_WARN_UNUSED;
 void sl_opts_usage(FILE *f, const char *usage, const struct sl_opt *t);
+/* The option of t called name (without dashes); NULL when there is none. */
+const struct sl_opt *sl_opt_find(const struct sl_opt *t, const char *name);
+/* Sets o from the text v, with o's range and choice checks: the one place
+ * a value is checked, for the command line and config files alike. A FLAG
+ * takes "true" or "false". STR keeps the pointer v. label names the option
+ * in the message ("--l2", or "l2" in a config file). */
+enum sl_status sl_opt_set(const struct sl_opt *o, const char *v, const char *label,
+                          struct sl_err *err) SL_WARN_UNUSED;
 
 /* The input formats, by name, for --format. */
 extern const struct sl_choice SL_FORMAT_CHOICES[];

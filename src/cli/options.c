@@ -56,12 +56,15 @@ static void choice_list(const struct sl_choice *c, char *out, size_t cap) {
     }
 }
 
-static enum sl_status set_value(const struct sl_opt *o, const char *v, struct sl_err *err) {
+/* label: how the option is named in messages ("--l2" on the command line,
+ * "l2" in a config file). */
+enum sl_status sl_opt_set(const struct sl_opt *o, const char *v, const char *label,
+                          struct sl_err *err) {
     char *end = NULL;
     errno = 0;
     switch (o->kind) {
     case SL_ARG_STR:
-        if (!*v) return sl_err_set(err, SL_ERR_ARG, "--%s: empty value", o->name);
+        if (!*v) return sl_err_set(err, SL_ERR_ARG, "%s: empty value", label);
         *(const char **)o->dst = v;
         return SL_OK;
     case SL_ARG_LIST: {
@@ -74,15 +77,15 @@ static enum sl_status set_value(const struct sl_opt *o, const char *v, struct sl
     case SL_ARG_INT: {
         long long x = strtoll(v, &end, 10);
         if (!*v || *end || errno || (double)x < o->min || (double)x > o->max)
-            return sl_err_set(err, SL_ERR_ARG, "--%s: '%s' is not an integer in [%.0f, %.0f]",
-                              o->name, v, o->min, o->max);
+            return sl_err_set(err, SL_ERR_ARG, "%s: '%s' is not an integer in [%.0f, %.0f]", label,
+                              v, o->min, o->max);
         *(int64_t *)o->dst = (int64_t)x;
         return SL_OK;
     }
     case SL_ARG_F64: {
         double x = strtod(v, &end);
         if (!*v || *end || errno || !isfinite(x) || x < o->min || x > o->max)
-            return sl_err_set(err, SL_ERR_ARG, "--%s: '%s' is not a number in [%g, %g]", o->name, v,
+            return sl_err_set(err, SL_ERR_ARG, "%s: '%s' is not a number in [%g, %g]", label, v,
                               o->min, o->max);
         *(double *)o->dst = x;
         return SL_OK;
@@ -92,15 +95,25 @@ static enum sl_status set_value(const struct sl_opt *o, const char *v, struct sl
         if (!ch) {
             char list[256];
             choice_list(o->choices, list, sizeof list);
-            return sl_err_set(err, SL_ERR_ARG, "--%s: '%s' is not one of %s", o->name, v, list);
+            return sl_err_set(err, SL_ERR_ARG, "%s: '%s' is not one of %s", label, v, list);
         }
         *(int *)o->dst = ch->value;
         return SL_OK;
     }
     case SL_ARG_FLAG:
-        break;
+        /* Written out, so that a command line can turn off what a config
+         * file turned on. */
+        if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0) {
+            *(int *)o->dst = v[0] == 't';
+            return SL_OK;
+        }
+        return sl_err_set(err, SL_ERR_ARG, "%s: '%s' is not true or false", label, v);
     }
-    return sl_err_set(err, SL_ERR_ARG, "--%s takes no value", o->name);
+    return sl_err_set(err, SL_ERR_ARG, "%s: unknown kind of option", label);
+}
+
+const struct sl_opt *sl_opt_find(const struct sl_opt *t, const char *name) {
+    return find(t, name, strlen(name));
 }
 
 enum sl_status sl_opts_parse(const struct sl_opt *t, int argc, char **argv, int first,
@@ -124,17 +137,18 @@ enum sl_status sl_opts_parse(const struct sl_opt *t, int argc, char **argv, int 
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         const struct sl_opt *o = find(t, name, len);
         if (!o) return sl_err_set(err, SL_ERR_ARG, "unknown option '%.*s'", (int)len + 2, a);
-        if (o->kind == SL_ARG_FLAG) {
-            if (eq) return sl_err_set(err, SL_ERR_ARG, "--%s takes no value", o->name);
+        const char *v = eq ? eq + 1 : NULL;
+        if (o->kind == SL_ARG_FLAG && !v) {
             *(int *)o->dst = 1;
             continue;
         }
-        const char *v = eq ? eq + 1 : NULL;
         if (!v) {
             if (i + 1 >= argc) return sl_err_set(err, SL_ERR_ARG, "--%s needs a value", o->name);
             v = argv[++i];
         }
-        enum sl_status st = set_value(o, v, err);
+        char label[80];
+        snprintf(label, sizeof label, "--%s", o->name);
+        enum sl_status st = sl_opt_set(o, v, label, err);
         if (st) return st;
     }
     return SL_OK;
@@ -145,7 +159,7 @@ void sl_opts_usage(FILE *f, const char *usage, const struct sl_opt *t) {
     for (; t->name; t++) {
         char left[64];
         if (t->kind == SL_ARG_FLAG)
-            snprintf(left, sizeof left, "--%s", t->name);
+            snprintf(left, sizeof left, "--%s[=false]", t->name);
         else
             snprintf(left, sizeof left, "--%s %s", t->name, t->metavar ? t->metavar : "X");
         fprintf(f, "  %-28s %s\n", left, t->help);

@@ -19,6 +19,8 @@ struct train_args {
     int64_t n_features, max_iter, lbfgs_m, batch_size, epochs, sync_every, seed, blas_threads;
     double l2, tol, lr, lr_decay, flush_timeout;
     const char *tracking_uri, *experiment, *run_name, *tracking_dir, *register_model;
+    const char *config; /* --config FILE, or NULL */
+    char *resolved;     /* every option's final value, canonical JSON (config.json); owned */
 };
 
 /* What the train command measured around sl_train (seconds; rank 0's). */

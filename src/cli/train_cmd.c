@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/config.h"
 #include "cli/train.h"
 #include "shardlearn/clock.h"
 #include "shardlearn/fileio.h"
@@ -26,9 +27,29 @@ static const struct sl_choice OPTIMIZERS[] = {
 #define F64(n, d, mv, h, lo, hi)                                                                   \
     { .name = n, .kind = SL_ARG_F64, .dst = d, .metavar = mv, .help = h, .min = lo, .max = hi }
 
-/* Parses argv into a; returns -1 to go on, else the exit code. */
-static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_args *a) {
+/* a->resolved <- the options' final values as canonical JSON, the tracking
+ * URI without any user:password@ (no secret goes in config.json). */
+static void resolve(const struct sl_opt *opts, struct train_args *a) {
+    cJSON *v = sl_config_values(opts, "config");
+    if (a->tracking_uri) {
+        char shown[2048];
+        cJSON *u = sl_tracking_uri_public(a->tracking_uri, shown, sizeof shown) == 0
+                       ? cJSON_CreateString(shown)
+                       : cJSON_CreateNull();
+        cJSON_ReplaceItemInObjectCaseSensitive(v, "tracking-uri", u);
+    }
+    a->resolved = sl_config_print(v);
+    cJSON_Delete(v);
+}
+
+/* Collective when --config is given. Parses argv, over the config file's
+ * values when there is one, into a (cfg holds the file's strings); returns
+ * -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_args *a,
+                      struct sl_config *cfg) {
     const struct sl_opt opts[] = {
+        STR("config", &a->config, "FILE",
+            "read options from a JSON or YAML file; options given here override it"),
         STR("data", &a->data, "FILE", "training data (LIBSVM/svmlight text or CSV)"),
         CHOICE("format", &a->format, "FMT", "libsvm|csv (default: from the extension, .csv is CSV)",
                SL_FORMAT_CHOICES),
@@ -77,6 +98,7 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
     struct sl_err err;
     sl_err_clear(&err);
     int help = 0, npos = 0;
+    const struct train_args defaults = *a;
     enum sl_status st = sl_opts_parse(opts, argc, argv, 2, NULL, 0, &npos, &help, &err);
     if (help) {
         if (c->rank == 0)
@@ -84,12 +106,32 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
                           opts);
         return SL_EXIT_OK;
     }
-    if (!st && !a->data) st = sl_err_set(&err, SL_ERR_ARG, "train needs --data FILE");
+    /* Precedence: defaults, then the file, then the command line again. */
+    if (!st && a->config) {
+        const char *path = a->config;
+        *a = defaults;
+        st = sl_config_load(cfg, opts, "config", path, c, &err);
+        if (!st) st = sl_opts_parse(opts, argc, argv, 2, NULL, 0, &npos, &help, &err);
+    }
+    if (!st && !a->data)
+        st = sl_err_set(&err, SL_ERR_ARG, "train needs --data FILE (or data: in --config)");
     if (st) {
         if (c->rank == 0) sl_error("%s (see shardlearn train --help)", err.msg);
         return SL_EXIT_USAGE;
     }
+    resolve(opts, a);
     return -1;
+}
+
+/* config.json and its digest, first thing in the journal: a run that fails
+ * on its data still says how it was configured. */
+static void log_config(struct sl_tracker *tr, const struct train_args *a) {
+    const size_t len = strlen(a->resolved);
+    char digest[65];
+    sl_config_digest(a->resolved, len, digest);
+    sl_tracker_tag(tr, "shardlearn.config_digest", digest);
+    sl_tracker_artifact_data(tr, a->resolved, len, "config.json");
+    sl_tracker_commit(tr);
 }
 
 /* The library's parameters from the command line. */
@@ -303,15 +345,22 @@ int sl_cmd_train(int argc, char **argv, struct sl_comm *c) {
                            .format = SL_FORMAT_AUTO,
                            .blas_threads = 1,
                            .flush_timeout = 10.0};
-    int code = parse_args(argc, argv, c, &a);
-    if (code >= 0) return code;
+    struct sl_config cfg = {.strs = NULL};
+    int code = parse_args(argc, argv, c, &a, &cfg);
+    if (code >= 0) {
+        sl_config_free(&cfg);
+        return code;
+    }
     sl_set_blas_threads((int)a.blas_threads);
     /* t.total holds the start until the end, when it becomes the duration. */
     struct train_times t = {.total = sl_wtime()};
     /* The journal comes first, so even a run that fails on its data is recorded. */
     struct sl_tracker *tr = start_tracking(&a, c);
+    if (tr) log_config(tr, &a);
     t.tracking = sl_wtime() - t.total;
     code = run_training(c, &a, tr, &t);
     sl_tracker_destroy(tr);
+    cJSON_free(a.resolved);
+    sl_config_free(&cfg);
     return code;
 }

@@ -152,6 +152,7 @@ void train_write_metrics(FILE *f, const struct train_args *a, const struct sl_sh
             (long long)rep->result.iterations, yes(rep->result.converged),
             sl_optimizer_name((enum sl_optimizer)a->optimizer), (long long)s->n_rows_global,
             (long long)s->n_features, (long long)s->nnz_global, c->size);
+    if (a->resolved) fprintf(f, " \"config\": %s,\n", a->resolved);
     fprintf(f,
             " \"timings\": {\"load\": %.6f, \"compute\": %.6f, \"allreduce\": %.6f, "
             "\"total\": %.6f, \"tracking\": %.6f, \"tracking_sender_cpu\": %.6f},\n",

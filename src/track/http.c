@@ -11,6 +11,7 @@
 
 #include "shardlearn/clock.h"
 #include "shardlearn/status.h"
+#include "shardlearn/track.h"
 
 const char *sl_tracking_uri(const char *arg) {
     if (arg && *arg) return arg;
@@ -74,26 +75,29 @@ static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_
     return sl_http_stopped(ud);
 }
 
-/* uri without any user:password@ in its authority. */
-/* out <- uri without its user and password, as libcurl itself reads the URI
- * (so a '/' or '@' in a password cannot leave a piece of it behind); a URI
- * that does not parse is shown as a placeholder, never as typed. */
-static void redact(const char *uri, char *out, size_t cap) {
+int sl_tracking_uri_public(const char *uri, char *out, size_t cap) {
     CURLU *u = curl_url();
     char *shown = NULL;
     const unsigned flags = CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME;
-    if (u && curl_url_set(u, CURLUPART_URL, uri, flags) == CURLUE_OK &&
-        curl_url_set(u, CURLUPART_USER, NULL, 0) == CURLUE_OK &&
-        curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_URL, &shown, 0) == CURLUE_OK)
-        snprintf(out, cap, "%s", shown);
-    else
-        snprintf(out, cap, "the tracking server (its URI does not parse)");
+    int ok = u && curl_url_set(u, CURLUPART_URL, uri, flags) == CURLUE_OK &&
+             curl_url_set(u, CURLUPART_USER, NULL, 0) == CURLUE_OK &&
+             curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) == CURLUE_OK &&
+             curl_url_get(u, CURLUPART_URL, &shown, 0) == CURLUE_OK;
+    snprintf(out, cap, "%s", ok ? shown : "");
     curl_free(shown);
     curl_url_cleanup(u);
     size_t n = strlen(out);
     while (n > 0 && out[n - 1] == '/')
         out[--n] = '\0'; /* paths are appended after it */
+    return ok ? 0 : -1;
+}
+
+/* out <- uri without its user and password, as libcurl itself reads the URI
+ * (so a '/' or '@' in a password cannot leave a piece of it behind); a URI
+ * that does not parse is shown as a placeholder, never as typed. */
+static void redact(const char *uri, char *out, size_t cap) {
+    if (sl_tracking_uri_public(uri, out, cap) != 0)
+        snprintf(out, cap, "the tracking server (its URI does not parse)");
 }
 
 /* Credentials and TLS from MLflow's variables: a token wins over basic auth. */

@@ -344,25 +344,60 @@ void sl_journal_artifact_file(const char *run_dir, const char *artifact_path, ch
     snprintf(out, cap, "%s/artifacts/%s", run_dir, artifact_path);
 }
 
-int sl_journal_artifact(struct sl_journal *j, const char *local_path, const char *artifact_path) {
+/* The run's copy of artifact_path, with its directories made: 0, or -1 (reported). */
+static int artifact_dst(struct sl_journal *j, const char *artifact_path, char *dst, size_t cap) {
     if (!sl_artifact_path_ok(artifact_path)) {
         sl_warn("tracking: artifact path '%s' leaves the run's artifacts; not recorded",
                 artifact_path);
         return -1;
     }
-    /* A copy in the run directory, so a later mlflow-sync still has it. */
-    char dst[PATH_MAX * 2], dir[PATH_MAX * 2];
-    sl_journal_artifact_file(j->dir, artifact_path, dst, sizeof dst);
+    char dir[PATH_MAX * 2];
+    sl_journal_artifact_file(j->dir, artifact_path, dst, cap);
     snprintf(dir, sizeof dir, "%s", dst);
     char *slash = strrchr(dir, '/');
     if (slash) *slash = '\0';
-    if (mkdir_p(dir) != 0 || copy_file(local_path, dst) != 0) {
-        sl_warn("tracking: cannot copy %s into %s: %s", local_path, j->dir, strerror(errno));
+    if (mkdir_p(dir) != 0) {
+        sl_warn("tracking: cannot create %s: %s", dir, strerror(errno));
         return -1;
     }
+    return 0;
+}
+
+static void artifact_record(struct sl_journal *j, const char *artifact_path) {
     cJSON *r = record("artifact");
     cJSON_AddStringToObject(r, "path", artifact_path);
     append(j, r);
+}
+
+int sl_journal_artifact(struct sl_journal *j, const char *local_path, const char *artifact_path) {
+    /* A copy in the run directory, so a later mlflow-sync still has it. */
+    char dst[PATH_MAX * 2];
+    if (artifact_dst(j, artifact_path, dst, sizeof dst) != 0) return -1;
+    if (copy_file(local_path, dst) != 0) {
+        sl_warn("tracking: cannot copy %s into %s: %s", local_path, j->dir, strerror(errno));
+        return -1;
+    }
+    artifact_record(j, artifact_path);
+    return 0;
+}
+
+int sl_journal_artifact_data(struct sl_journal *j, const void *data, size_t len,
+                             const char *artifact_path) {
+    char dst[PATH_MAX * 2];
+    if (artifact_dst(j, artifact_path, dst, sizeof dst) != 0) return -1;
+    struct sl_atomic_file out;
+    struct sl_err err;
+    sl_err_clear(&err);
+    enum sl_status st = sl_atomic_open(&out, dst, &err);
+    if (st == SL_OK) {
+        fwrite(data, 1, len, out.f); /* a short write leaves the error flag: commit checks it */
+        st = sl_atomic_commit(&out, &err);
+    }
+    if (st != SL_OK) {
+        sl_warn("tracking: cannot write %s: %s", dst, err.msg);
+        return -1;
+    }
+    artifact_record(j, artifact_path);
     return 0;
 }
 

@@ -59,6 +59,9 @@ void sl_journal_metric(struct sl_journal *j, const char *key, double value, int6
 /* Copies local_path into artifacts/artifact_path and appends an artifact
  * record: 0, or -1 (reported) when the copy fails and nothing is recorded. */
 int sl_journal_artifact(struct sl_journal *j, const char *local_path, const char *artifact_path);
+/* The same for bytes held in memory (len of them at data). */
+int sl_journal_artifact_data(struct sl_journal *j, const void *data, size_t len,
+                             const char *artifact_path);
 /* A request to register the run's "model" artifact as the model name. */
 void sl_journal_register(struct sl_journal *j, const char *name);
 void sl_journal_finish(struct sl_journal *j, const char *status);

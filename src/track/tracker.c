@@ -144,6 +144,13 @@ void sl_tracker_artifact(struct sl_tracker *t, const char *local_path, const cha
     if (strncmp(artifact_path, "model/", 6) == 0) t->has_model = 1;
 }
 
+void sl_tracker_artifact_data(struct sl_tracker *t, const void *data, size_t len,
+                              const char *artifact_path) {
+    if (!t || t->stopped) return;
+    if (sl_journal_artifact_data(&t->journal, data, len, artifact_path) != 0) return;
+    if (strncmp(artifact_path, "model/", 6) == 0) t->has_model = 1;
+}
+
 void sl_tracker_finish(struct sl_tracker *t, const char *status, const char *error_message) {
     if (!t || t->finished) return;
     t->finished = 1;
