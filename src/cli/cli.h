@@ -16,6 +16,10 @@
 #define SL_EXIT_USAGE 2
 #define SL_EXIT_INT 130  /* SIGINT */
 #define SL_EXIT_TERM 143 /* SIGTERM */
+#define SL_EXIT_USR1 138 /* SIGUSR1, without a checkpoint */
+/* Stopped by a signal after writing a checkpoint: run the same command
+ * again to continue (EX_TEMPFAIL of sysexits.h, "try again later"). */
+#define SL_EXIT_CHECKPOINTED 75
 
 enum sl_arg_kind { SL_ARG_FLAG, SL_ARG_STR, SL_ARG_INT, SL_ARG_F64, SL_ARG_CHOICE };
 
@@ -46,7 +50,8 @@ void sl_opts_usage(FILE *f, const char *usage, const struct sl_opt *t);
 /* The input formats, by name, for --format. */
 extern const struct sl_choice SL_FORMAT_CHOICES[];
 
-/* Set by SIGINT/SIGTERM on every rank; read at iteration boundaries. */
+/* Set by SIGINT/SIGTERM/SIGUSR1 on every rank; read at each evaluation
+ * (and between CG steps) and agreed over the ranks. */
 extern volatile sig_atomic_t sl_stop_signal;
 void sl_install_signal_handlers(void);
 /* The exit status for the signal that stopped the job. */

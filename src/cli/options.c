@@ -15,7 +15,9 @@ static void on_signal(int sig) {
 }
 
 int sl_interrupted_code(void) {
-    return sl_stop_signal == SIGINT ? SL_EXIT_INT : SL_EXIT_TERM;
+    if (sl_stop_signal == SIGINT) return SL_EXIT_INT;
+    if (sl_stop_signal == SIGUSR1) return SL_EXIT_USR1;
+    return SL_EXIT_TERM;
 }
 
 const struct sl_choice SL_FORMAT_CHOICES[] = {
@@ -33,6 +35,9 @@ void sl_install_signal_handlers(void) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* What Slurm's --signal and a forwarding mpirun deliver for a graceful
+     * stop (README: Checkpoints and stop signals). */
+    sigaction(SIGUSR1, &sa, NULL);
 }
 
 static const struct sl_opt *find(const struct sl_opt *t, const char *name, size_t len) {

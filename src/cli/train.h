@@ -17,7 +17,8 @@ struct train_args {
     int format, optimizer; /* enum sl_format, enum sl_optimizer */
     int zero_based, no_intercept, quiet, average;
     int64_t n_features, max_iter, lbfgs_m, batch_size, epochs, sync_every, seed, blas_threads;
-    double l2, tol, lr, lr_decay, flush_timeout;
+    double l2, tol, lr, lr_decay, flush_timeout, checkpoint_every;
+    const char *checkpoint_dir;
     const char *tracking_uri, *experiment, *run_name, *tracking_dir, *register_model;
 };
 

@@ -1,8 +1,11 @@
 /* train_cmd.c - `shardlearn train`: parse the options, load the shards, train
  * through sl_train, write the model and metrics (rank 0), and record the run
  * in the tracking journal (rank 0). */
+#define _XOPEN_SOURCE 700 /* realpath */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -73,6 +76,10 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
             "at exit wait at most S seconds for the server (default 10)", 0, 1e9),
         STR("register-model", &a->register_model, "NAME",
             "register the model under NAME in the MLflow model registry"),
+        STR("checkpoint-dir", &a->checkpoint_dir, "DIR",
+            "continue from the latest checkpoint in DIR and write new ones there"),
+        F64("checkpoint-every", &a->checkpoint_every, "S",
+            "with --checkpoint-dir: a checkpoint every S seconds (default 600)", 0, 1e9),
         {.name = NULL}};
     struct sl_err err;
     sl_err_clear(&err);
@@ -109,6 +116,16 @@ static void train_params(const struct train_args *a, struct sl_train_params *p) 
     p->l2 = a->l2;
     p->fit_intercept = !a->no_intercept;
     p->stop_flag = &sl_stop_signal;
+    p->checkpoint.dir = a->checkpoint_dir;
+    p->checkpoint.every_seconds = a->checkpoint_every;
+    /* The data by its absolute path, so that a job resumed from another
+     * directory, or with the path spelled otherwise, is the same job. */
+    static char data_path[PATH_MAX], val_path[PATH_MAX];
+    p->checkpoint.data_name = realpath(a->data, data_path) ? data_path : a->data;
+    struct stat sb;
+    p->checkpoint.data_bytes = stat(a->data, &sb) == 0 ? (int64_t)sb.st_size : -1;
+    p->checkpoint.validation_name =
+        !a->validation ? NULL : realpath(a->validation, val_path) ? val_path : a->validation;
 }
 
 /* hosts: distinct host names of all ranks, comma-separated (collective). */
@@ -264,7 +281,14 @@ static int run_training(struct sl_comm *c, const struct train_args *a, struct sl
     struct sl_train_report rep;
     st = sl_train(c, &shard, &p, &model, &rep, &err);
     int code;
-    if (st == SL_ERR_INTERRUPTED) {
+    if (st == SL_ERR_INTERRUPTED && rep.checkpointed) {
+        sl_info("stopped by signal %d after %lld iteration(s): checkpoint written to %s; run the "
+                "same command again to continue (exit %d)",
+                (int)sl_stop_signal, (long long)rep.n_history, a->checkpoint_dir,
+                SL_EXIT_CHECKPOINTED);
+        code = SL_EXIT_CHECKPOINTED;
+        if (tr) sl_tracker_finish(tr, "KILLED", NULL);
+    } else if (st == SL_ERR_INTERRUPTED) {
         sl_info("interrupted: stopping without writing the model");
         code = sl_interrupted_code();
         if (tr) sl_tracker_finish(tr, "KILLED", NULL);
@@ -302,7 +326,8 @@ int sl_cmd_train(int argc, char **argv, struct sl_comm *c) {
                            .average = d.optim.average,
                            .format = SL_FORMAT_AUTO,
                            .blas_threads = 1,
-                           .flush_timeout = 10.0};
+                           .flush_timeout = 10.0,
+                           .checkpoint_every = d.checkpoint.every_seconds};
     int code = parse_args(argc, argv, c, &a);
     if (code >= 0) return code;
     sl_set_blas_threads((int)a.blas_threads);

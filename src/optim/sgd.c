@@ -157,26 +157,111 @@ static void sgd_init(struct sgd *st, struct sl_objective *o, const double *w,
         st->perm[i] = i;
 }
 
+/* Where SGD's loop stands at an epoch boundary. */
+struct sgd_top {
+    int64_t epoch;     /* epochs whose steps are done */
+    int64_t evaluated; /* 1 when that epoch's evaluation and record are done too */
+    int64_t t, passes;
+    struct sl_fg_info info;
+};
+
+/* s <- the state at an epoch boundary: the model is synchronised there
+ * (scale 1, the same on every rank); the row order is each rank's own. */
+static void sgd_state(struct sl_optim_state *s, const struct sgd *st, const struct sgd_top *t,
+                      int64_t *i64, double *f64, uint64_t *rk) {
+    i64[0] = t->epoch;
+    i64[1] = t->evaluated;
+    i64[2] = t->t;
+    i64[3] = t->passes;
+    i64[4] = st->n_avg;
+    f64[0] = st->b;
+    sl_info_pack(&t->info, f64 + 1);
+    rk[0] = (uint64_t)st->pos;
+    rk[1] = st->rng;
+    const int64_t dim = st->sh->dim;
+    *s = (struct sl_optim_state){.n = 0};
+    sl_state_add(s, "sgd.wf", SL_STATE_SAME, 8, 1, dim, st->wf);
+    sl_state_add(s, "sgd.avg", SL_STATE_SAME, 8, 1, st->avg ? dim : 0, st->avg);
+    sl_state_add(s, "sgd.i64", SL_STATE_SAME, 8, 1, 5, i64);
+    sl_state_add(s, "sgd.f64", SL_STATE_SAME, 8, 1, 5, f64);
+    sl_state_add(s, "sgd.perm", SL_STATE_RANK, 8, 1, st->sh->n_rows, st->perm);
+    sl_state_add(s, "sgd.rank", SL_STATE_RANK, 8, 1, 2, rk);
+}
+
+/* st and t <- a saved state. Without this rank's row order (another rank
+ * count) the rows are taken in a new order, its stream derived from the
+ * seed, the rank and the epoch. SL_ERR_ARG when the state does not fit. */
+static enum sl_status sgd_restore(const struct sl_optim_state *rs, struct sgd *st,
+                                  struct sgd_top *t) {
+    const int64_t dim = st->sh->dim;
+    int64_t i64[5];
+    double f64[5];
+    uint64_t rk[2];
+    if (sl_state_get(rs, "sgd.i64", 8, 5, i64) || sl_state_get(rs, "sgd.f64", 8, 5, f64) ||
+        sl_state_get(rs, "sgd.wf", 8, dim, st->wf) ||
+        sl_state_get(rs, "sgd.avg", 8, st->avg ? dim : 0, st->avg))
+        return SL_ERR_ARG;
+    *t = (struct sgd_top){.epoch = i64[0], .evaluated = i64[1], .t = i64[2], .passes = i64[3]};
+    st->n_avg = i64[4];
+    st->b = f64[0];
+    sl_info_unpack(f64 + 1, &t->info);
+    if (sl_state_get(rs, "sgd.perm", 8, st->sh->n_rows, st->perm) == 0 &&
+        sl_state_get(rs, "sgd.rank", 8, 2, rk) == 0) {
+        st->pos = (int64_t)rk[0];
+        st->rng = rk[1];
+    } else {
+        st->rng ^= (uint64_t)t->epoch * 0xD1B54A32D192ED03ull;
+    }
+    return SL_OK;
+}
+
 enum sl_status sl_sgd(struct sl_objective *o, double *w, const struct sl_optim_opts *opt,
-                      sl_iter_fn cb, void *ctx, struct sl_optim_result *res) {
+                      sl_iter_fn cb, void *ctx, const struct sl_optim_ckpt *ck,
+                      struct sl_optim_result *res) {
     struct sgd st;
     sgd_init(&st, o, w, opt);
     const struct sl_obj_shape *sh = st.sh;
     double *g = sl_calloc((size_t)(sh->n_loc ? sh->n_loc : 1), sizeof(double));
-    struct sl_fg_info info = {0};
     memset(res, 0, sizeof *res);
-    enum sl_status rc = SL_OK;
-    int64_t t = 0;
+    struct sgd_top top = {.evaluated = 1};
+    const struct sl_optim_state *rs = ck ? ck->resume : NULL;
+    enum sl_status rc = sl_state_find(rs, "sgd.i64") ? sgd_restore(rs, &st, &top) : SL_OK;
+    if (top.epoch > 0) {
+        sl_obj_set_passes(o, top.passes);
+        res->iterations = top.evaluated ? top.epoch : top.epoch - 1;
+    }
+    struct sl_fg_info info = top.info;
     struct sl_step_clock clock;
     sl_step_clock_start(&clock, o);
-    for (int epoch = 1; epoch <= opt->epochs; epoch++) {
-        sgd_epoch(&st, epoch, &t);
+    struct sl_optim_state ss;
+    int64_t ss_i64[5];
+    double ss_f64[5];
+    uint64_t ss_rk[2];
+    const int first = (int)(top.evaluated ? top.epoch + 1 : top.epoch);
+    for (int epoch = first; !rc && epoch <= opt->epochs; epoch++) {
+        if (epoch > top.epoch) sgd_epoch(&st, epoch, &top.t);
+        top.epoch = epoch;
+        top.evaluated = 0;
+        top.passes = sl_obj_passes(o);
         /* Full objective of the model (the averaged one once averaging has
          * started): one more pass per epoch. */
         const double *model = (st.n_avg > 0 ? st.avg : st.wf) + sh->lo; /* the same on every rank */
         if ((rc = sl_obj_fg(o, model, g, NULL, &info))) break;
         res->iterations = epoch;
         sl_step_report(&clock, o, cb, ctx, epoch, &info, 0, model);
+        top.evaluated = 1;
+        top.passes = sl_obj_passes(o);
+        top.info = info;
+        if (epoch < opt->epochs) {
+            sgd_state(&ss, &st, &top, ss_i64, ss_f64, ss_rk);
+            sl_ckpt_offer(ck, &ss, 0);
+        }
+    }
+    /* A stop is seen in an epoch's evaluation: the epoch's steps are kept,
+     * and a resumed run evaluates it first. */
+    if (rc == SL_ERR_INTERRUPTED) {
+        sgd_state(&ss, &st, &top, ss_i64, ss_f64, ss_rk);
+        sl_ckpt_offer(ck, &ss, 1);
     }
     memcpy(w, (st.n_avg > 0 ? st.avg : st.wf) + sh->lo, sizeof(double) * (size_t)sh->n_loc);
     res->final = info;
