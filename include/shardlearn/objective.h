@@ -90,6 +90,9 @@ void sl_obj_sum(struct sl_objective *o, double *v, int k);
  * when any rank's stop flag is set (v is then summed all the same). For a
  * long inner loop (Newton's CG steps) to notice a stop. */
 int sl_obj_sum_poll(struct sl_objective *o, double *v, int k);
+/* Not collective: whether this rank's stop flag is set (the caller agrees
+ * on it with the other ranks, e.g. in a sum it makes anyway). */
+int sl_obj_stop_requested(const struct sl_objective *o);
 /* Sets the pass count (a resumed run continues the count it saved). */
 void sl_obj_set_passes(struct sl_objective *o, int64_t passes);
 /* Collective. The whole vector (dim) of which x: (n_loc) is this rank's

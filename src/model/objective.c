@@ -132,6 +132,10 @@ int sl_obj_sum_poll(struct sl_objective *o, double *v, int k) {
     return buf[k] > 0;
 }
 
+int sl_obj_stop_requested(const struct sl_objective *o) {
+    return o->stop_flag && *o->stop_flag;
+}
+
 void sl_obj_set_passes(struct sl_objective *o, int64_t passes) {
     o->passes = passes;
 }
