@@ -18,6 +18,7 @@
 #define SHARDLEARN_TRAIN_H
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "shardlearn/comm.h"
@@ -55,7 +56,15 @@ struct sl_ckpt_params {
     const char *data_name;     /* the training data's name (a path), part of the identity */
     int64_t data_bytes;        /* its size in bytes (-1: unknown) */
     const char *validation_name; /* NULL: none */
+    /* NULL: none. Rank 0's: a line of text kept with each checkpoint (the
+     * CLI keeps its tracking run there); sl_checkpoint_note reads it back. */
+    const char *note;
 };
+
+/* Not collective, reads only. out (cap bytes) <- the note of the latest
+ * complete checkpoint in dir: 0, or -1 when there is none (or no note).
+ * The job is not checked here: sl_train does that. */
+int sl_checkpoint_note(const char *dir, char *out, size_t cap);
 
 struct sl_train_params {
     struct sl_optim_opts optim; /* sl_optim_opts_init: newton, tol 1e-6, ... (optim.h) */

@@ -35,12 +35,22 @@ struct train_progress {
     const struct train_args *a;
     struct sl_tracker *tr; /* rank 0 only, may be NULL */
     double track_seconds;  /* rank 0: training-thread time inside tracker calls */
+    int64_t logged_through; /* a continued run: steps already in its journal */
+};
+
+/* Rank 0's tracker; with --checkpoint-dir it may continue the run of the
+ * checkpoint being resumed (README: Checkpoints and stop signals). */
+struct train_tracking {
+    struct sl_tracker *tr; /* NULL elsewhere or when tracking is off */
+    int reopened;          /* tr continues an earlier run's journal */
+    int64_t last_step;     /* its largest metric step so far */
 };
 void train_on_iter(const struct sl_train_iter *row, void *ctx);
 
-/* Params and tags of the run, into the journal (rank 0). */
+/* Params (unless params is 0: a continued run has them) and tags of the
+ * run, into the journal (rank 0). */
 void train_log_params(struct sl_tracker *tr, const struct train_args *a, const struct sl_shard *s,
-                      const struct sl_comm *c, const char *hosts);
+                      const struct sl_comm *c, const char *hosts, int params);
 /* Final metrics at step 0, into the journal. */
 void train_log_final(struct sl_tracker *tr, const struct sl_train_report *rep,
                      const struct train_times *t, int validation);

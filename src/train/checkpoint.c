@@ -122,6 +122,31 @@ static enum sl_status scan_dir(const char *dir, int *latest, int *max, struct sl
     return SL_OK;
 }
 
+int sl_checkpoint_note(const char *dir, char *out, size_t cap) {
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int latest = -1;
+    char path[4200];
+    struct dirent *e;
+    struct stat stt;
+    while ((e = readdir(d)) != NULL) {
+        int seq = ckpt_seq(e->d_name);
+        ckpt_path(path, sizeof path, dir, seq, MANIFEST);
+        if (seq > latest && stat(path, &stt) == 0) latest = seq;
+    }
+    closedir(d);
+    if (latest < 0) return -1;
+    ckpt_path(path, sizeof path, dir, latest, MANIFEST);
+    char *text = sl_read_file(path, NULL);
+    cJSON *root = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    const cJSON *note = cJSON_GetObjectItemCaseSensitive(root, "note");
+    int rc = cJSON_IsString(note) && strlen(note->valuestring) < cap ? 0 : -1;
+    if (rc == 0) strcpy(out, note->valuestring);
+    cJSON_Delete(root);
+    return rc;
+}
+
 /* Removes a checkpoint directory and what is in it (best effort). */
 static void remove_ckpt(const char *dir, int seq) {
     char path[4200], file[4500];
@@ -182,6 +207,7 @@ static char *manifest_text(const struct sl_ckpt *k, int seq, int64_t iteration,
     cJSON_AddNumberToObject(m, "ranks", k->c->size);
     cJSON_AddNumberToObject(m, "iteration", (double)iteration);
     cJSON_AddStringToObject(m, "job_digest", k->job.digest);
+    if (k->note) cJSON_AddStringToObject(m, "note", k->note);
     for (int i = 0; i < k->job.n; i++)
         cJSON_AddStringToObject(job, k->job.key[i], k->job.val[i]);
     cJSON_AddItemToObject(m, "job", job);
@@ -297,8 +323,13 @@ enum sl_status sl_ckpt_open(struct sl_ckpt *k, struct sl_comm *c, const struct s
                             struct sl_ckpt_loaded *out, int *found, struct sl_err *err) {
     memset(out, 0, sizeof *out);
     *found = 0;
-    *k = (struct sl_ckpt){.c = c, .every = cp->every_seconds, .last = sl_wtime(), .job = *job,
-                          .lo = sh->lo, .n_loc = sh->n_loc};
+    *k = (struct sl_ckpt){.c = c,
+                          .every = cp->every_seconds,
+                          .last = sl_wtime(),
+                          .job = *job,
+                          .lo = sh->lo,
+                          .n_loc = sh->n_loc,
+                          .note = cp->note};
     if (strlen(cp->dir) >= sizeof k->dir)
         return agree(c, sl_err_set(err, SL_ERR_ARG, "--checkpoint-dir: path too long"), err);
     strcpy(k->dir, cp->dir);

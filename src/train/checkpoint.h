@@ -55,6 +55,7 @@ struct sl_ckpt {
     int next_seq;
     struct sl_ckpt_job job;
     int64_t lo, n_loc;
+    const char *note; /* rank 0: kept in the manifest; may be NULL */
 };
 
 /* Collective. Finds the latest complete checkpoint in cp->dir (creating the

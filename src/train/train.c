@@ -23,7 +23,8 @@ void sl_train_params_init(struct sl_train_params *p) {
                                                  .every_seconds = 600.0,
                                                  .data_name = NULL,
                                                  .data_bytes = -1,
-                                                 .validation_name = NULL}};
+                                                 .validation_name = NULL,
+                                                 .note = NULL}};
     sl_optim_opts_init(&p->optim);
 }
 
