@@ -51,10 +51,10 @@ typedef void (*sl_train_iter_fn)(const struct sl_train_iter *row, void *ctx);
  * numbers; a checkpoint of another job in dir is an error naming what
  * differs. */
 struct sl_ckpt_params {
-    const char *dir;      /* NULL: no checkpoints */
-    double every_seconds; /* 600; 0: at every iteration boundary */
-    const char *data_name;     /* the training data's name (a path), part of the identity */
-    int64_t data_bytes;        /* its size in bytes (-1: unknown) */
+    const char *dir;             /* NULL: no checkpoints */
+    double every_seconds;        /* 600; 0: at every iteration boundary */
+    const char *data_name;       /* the training data's name (a path), part of the identity */
+    int64_t data_bytes;          /* its size in bytes (-1: unknown) */
     const char *validation_name; /* NULL: none */
     /* NULL: none. Rank 0's: a line of text kept with each checkpoint (the
      * CLI keeps its tracking run there); sl_checkpoint_note reads it back. */
@@ -107,8 +107,8 @@ const char *sl_check_params(const struct sl_train_params *p);
  * sl_model_free) and *report the run (free with sl_train_report_free).
  * SL_ERR_INTERRUPTED: a stop was requested; *report holds the iterations
  * made, *model is empty; with checkpoints, report->checkpointed says
- * whether the run can be continued from where it stopped. SL_ERR_ARG: bad parameters (err says which).
- * The same status on every rank. */
+ * whether the run can be continued from where it stopped. SL_ERR_ARG: bad parameters (err says
+ * which). The same status on every rank. */
 enum sl_status sl_train(struct sl_comm *c, struct sl_shard *shard, const struct sl_train_params *p,
                         struct sl_model *model, struct sl_train_report *report,
                         struct sl_err *err) SL_WARN_UNUSED;

@@ -33,8 +33,8 @@ struct train_times {
  * iteration's metrics in the journal. */
 struct train_progress {
     const struct train_args *a;
-    struct sl_tracker *tr; /* rank 0 only, may be NULL */
-    double track_seconds;  /* rank 0: training-thread time inside tracker calls */
+    struct sl_tracker *tr;  /* rank 0 only, may be NULL */
+    double track_seconds;   /* rank 0: training-thread time inside tracker calls */
     int64_t logged_through; /* a continued run: steps already in its journal */
 };
 

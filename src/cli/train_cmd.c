@@ -124,8 +124,9 @@ static void train_params(const struct train_args *a, struct sl_train_params *p) 
     p->checkpoint.data_name = realpath(a->data, data_path) ? data_path : a->data;
     struct stat sb;
     p->checkpoint.data_bytes = stat(a->data, &sb) == 0 ? (int64_t)sb.st_size : -1;
-    p->checkpoint.validation_name =
-        !a->validation ? NULL : realpath(a->validation, val_path) ? val_path : a->validation;
+    p->checkpoint.validation_name = !a->validation                      ? NULL
+                                    : realpath(a->validation, val_path) ? val_path
+                                                                        : a->validation;
 }
 
 /* hosts: distinct host names of all ranks, comma-separated (collective). */
@@ -179,8 +180,10 @@ static void start_tracking(const struct train_args *a, const struct sl_comm *c,
  * stays as it was, stopped and resumable. */
 static void track_failure(const struct train_tracking *tt, const char *msg, int progressed) {
     if (!tt->tr) return;
-    if (tt->reopened && !progressed) sl_tracker_finish(tt->tr, "KILLED", NULL);
-    else sl_tracker_finish(tt->tr, "FAILED", msg);
+    if (tt->reopened && !progressed)
+        sl_tracker_finish(tt->tr, "KILLED", NULL);
+    else
+        sl_tracker_finish(tt->tr, "FAILED", msg);
 }
 
 /* Collective. The training shard, and the validation shard when asked. */

@@ -250,9 +250,8 @@ struct lbfgs_top {
 };
 
 /* s <- the state at the top of the loop (k: the pairs in use there). */
-static void lbfgs_state(struct sl_optim_state *s, const double *w,
-                        const struct history *h, const struct lbfgs_top *t, int64_t *i64,
-                        double *f64) {
+static void lbfgs_state(struct sl_optim_state *s, const double *w, const struct history *h,
+                        const struct lbfgs_top *t, int64_t *i64, double *f64) {
     i64[0] = t->iter;
     i64[1] = t->k;
     i64[2] = t->head;
@@ -279,7 +278,8 @@ static enum sl_status lbfgs_restore(const struct sl_optim_state *rs, double *w, 
     double f64[5];
     if (sl_state_get(rs, "lbfgs.i64", 8, 5, i64) || i64[4] != m ||
         sl_state_get(rs, "lbfgs.f64", 8, 5, f64) || sl_state_get(rs, "lbfgs.w", 8, n, w) ||
-        sl_state_get(rs, "lbfgs.S", 4, m * n, h->S) || sl_state_get(rs, "lbfgs.Y", 4, m * n, h->Y) ||
+        sl_state_get(rs, "lbfgs.S", 4, m * n, h->S) ||
+        sl_state_get(rs, "lbfgs.Y", 4, m * n, h->Y) ||
         sl_state_get(rs, "lbfgs.rho", 8, m, h->rho) || sl_state_get(rs, "lbfgs.yy", 8, m, h->yy))
         return SL_ERR_ARG;
     *t = (struct lbfgs_top){
@@ -312,8 +312,10 @@ enum sl_status sl_lbfgs(struct sl_objective *o, double *w, const struct sl_optim
     }
     struct sl_fg_info at_w = {0};
     st = sl_obj_fg(o, w, g, NULL, &at_w);
-    if (resumed) sl_obj_set_passes(o, top.passes);
-    else top = (struct lbfgs_top){.gnorm0 = at_w.grad_norm, .cur = at_w};
+    if (resumed)
+        sl_obj_set_passes(o, top.passes);
+    else
+        top = (struct lbfgs_top){.gnorm0 = at_w.grad_norm, .cur = at_w};
     const int have_top = resumed || st == SL_OK;
     int64_t iter = top.iter;
     struct sl_fg_info cur = top.cur;
@@ -361,8 +363,10 @@ enum sl_status sl_lbfgs(struct sl_objective *o, double *w, const struct sl_optim
     /* A stop leaves w, g and the stored pairs as they were at the top of
      * the loop (only k may have been cleared since: top keeps it). */
     if (st == SL_ERR_INTERRUPTED) {
-        if (have_top) lbfgs_state(&ss, w, &h, &top, ss_i64, ss_f64);
-        else ss.n = 0;
+        if (have_top)
+            lbfgs_state(&ss, w, &h, &top, ss_i64, ss_f64);
+        else
+            ss.n = 0;
         sl_ckpt_offer(ck, &ss, 1);
     }
     *res = (struct sl_optim_result){.iterations = iter, .converged = converged, .final = cur};

@@ -236,8 +236,10 @@ enum sl_status sl_newton(struct sl_objective *o, double *w, const struct sl_opti
         newton_state(&ss, o, w, &top, ss_i64, ss_f64);
         sl_ckpt_offer(ck, &ss, 0);
         const int64_t cg = trpcg(o, *delta, nt.g, nt.M, nt.s, &nt.wk);
-        if (cg < 0) st = SL_ERR_INTERRUPTED;
-        else *cg_in_iter += cg;
+        if (cg < 0)
+            st = SL_ERR_INTERRUPTED;
+        else
+            *cg_in_iter += cg;
         if (st) break;
         for (int64_t i = 0; i < n; i++)
             nt.w_new[i] = w[i] + nt.s[i];
@@ -271,8 +273,10 @@ enum sl_status sl_newton(struct sl_objective *o, double *w, const struct sl_opti
     /* A stop leaves w, the radius and the counts as they were at the top of
      * the loop: that state is saved, and a resumed run repeats the pass. */
     if (st == SL_ERR_INTERRUPTED) {
-        if (have_top) newton_state(&ss, o, w, &top, ss_i64, ss_f64);
-        else ss.n = 0;
+        if (have_top)
+            newton_state(&ss, o, w, &top, ss_i64, ss_f64);
+        else
+            ss.n = 0;
         sl_ckpt_offer(ck, &ss, 1);
     }
     *res = (struct sl_optim_result){.iterations = *iter, .converged = converged, .final = *cur};

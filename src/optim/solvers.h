@@ -9,11 +9,11 @@ enum sl_status sl_newton(struct sl_objective *o, double *w, const struct sl_opti
                          sl_iter_fn cb, void *ctx, const struct sl_optim_ckpt *ck,
                          struct sl_optim_result *res) SL_WARN_UNUSED;
 enum sl_status sl_lbfgs(struct sl_objective *o, double *w, const struct sl_optim_opts *opt,
-                         sl_iter_fn cb, void *ctx, const struct sl_optim_ckpt *ck,
-                         struct sl_optim_result *res) SL_WARN_UNUSED;
+                        sl_iter_fn cb, void *ctx, const struct sl_optim_ckpt *ck,
+                        struct sl_optim_result *res) SL_WARN_UNUSED;
 enum sl_status sl_sgd(struct sl_objective *o, double *w, const struct sl_optim_opts *opt,
-                         sl_iter_fn cb, void *ctx, const struct sl_optim_ckpt *ck,
-                         struct sl_optim_result *res) SL_WARN_UNUSED;
+                      sl_iter_fn cb, void *ctx, const struct sl_optim_ckpt *ck,
+                      struct sl_optim_result *res) SL_WARN_UNUSED;
 
 /* The time and collective time of the step being taken. */
 struct sl_step_clock {

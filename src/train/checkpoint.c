@@ -96,8 +96,10 @@ static int ckpt_seq(const char *name) {
 }
 
 static void ckpt_path(char *out, size_t cap, const char *dir, int seq, const char *file) {
-    if (file) snprintf(out, cap, "%s/ckpt-%06d/%s", dir, seq, file);
-    else snprintf(out, cap, "%s/ckpt-%06d", dir, seq);
+    if (file)
+        snprintf(out, cap, "%s/ckpt-%06d/%s", dir, seq, file);
+    else
+        snprintf(out, cap, "%s/ckpt-%06d", dir, seq);
 }
 
 /* Rank 0. *latest <- the highest seq with a manifest (-1: none); *max <-
@@ -161,7 +163,8 @@ static void remove_ckpt(const char *dir, int seq) {
         }
         closedir(d);
     }
-    if (rmdir(path) != 0 && errno != ENOENT) sl_warn("could not remove %s: %s", path, strerror(errno));
+    if (rmdir(path) != 0 && errno != ENOENT)
+        sl_warn("could not remove %s: %s", path, strerror(errno));
 }
 
 /* Rank 0: every checkpoint older than seq, complete or not. */
@@ -237,8 +240,10 @@ static int get_i64(const cJSON *o, const char *key, int64_t *out, int hex) {
     if (!cJSON_IsString(x)) return -1;
     char *end = NULL;
     errno = 0;
-    if (hex) *out = (int64_t)strtoull(x->valuestring, &end, 16);
-    else *out = strtoll(x->valuestring, &end, 10);
+    if (hex)
+        *out = (int64_t)strtoull(x->valuestring, &end, 16);
+    else
+        *out = strtoll(x->valuestring, &end, 10);
     return errno || !*x->valuestring || *end ? -1 : 0;
 }
 
@@ -273,10 +278,10 @@ static enum sl_status read_manifest(const char *dir, int seq, const struct sl_ck
     const cJSON *job = cJSON_GetObjectItemCaseSensitive(root, "job");
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "slices");
     enum sl_status st = SL_OK;
-    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, FORMAT_NAME) != 0 || !cJSON_IsNumber(ver) ||
-        !cJSON_IsNumber(ranks) || !cJSON_IsNumber(it) || !cJSON_IsObject(job) ||
-        !cJSON_IsArray(arr) || ranks->valuedouble < 1 || ranks->valuedouble > 1e6 ||
-        cJSON_GetArraySize(arr) != (int)ranks->valuedouble) {
+    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, FORMAT_NAME) != 0 ||
+        !cJSON_IsNumber(ver) || !cJSON_IsNumber(ranks) || !cJSON_IsNumber(it) ||
+        !cJSON_IsObject(job) || !cJSON_IsArray(arr) || ranks->valuedouble < 1 ||
+        ranks->valuedouble > 1e6 || cJSON_GetArraySize(arr) != (int)ranks->valuedouble) {
         st = sl_err_set(err, SL_ERR_IO, "%s: not a shardlearn checkpoint manifest", path);
     } else if (ver->valueint != FORMAT_VERSION) {
         st = sl_err_set(err, SL_ERR_IO, "%s: checkpoint format version %d, this build reads %d",
@@ -285,11 +290,11 @@ static enum sl_status read_manifest(const char *dir, int seq, const struct sl_ck
         st = compare_job(job, j, path, err);
     }
     if (!st) {
-        *m = (struct manifest){.seq = seq,
-                               .ranks = (int)ranks->valuedouble,
-                               .iteration = (int64_t)it->valuedouble,
-                               .slices = sl_calloc((size_t)ranks->valuedouble,
-                                                   sizeof(struct sl_ckpt_slice))};
+        *m = (struct manifest){
+            .seq = seq,
+            .ranks = (int)ranks->valuedouble,
+            .iteration = (int64_t)it->valuedouble,
+            .slices = sl_calloc((size_t)ranks->valuedouble, sizeof(struct sl_ckpt_slice))};
         int r = 0;
         const cJSON *x;
         cJSON_ArrayForEach(x, arr) {

@@ -84,15 +84,20 @@ static enum sl_status read_rank_file(const char *dir, int q, const struct sl_ckp
     memset(f, 0, sizeof *f);
     f->buf = sl_read_file(path, &f->len);
     if (!f->buf)
-        return sl_err_set(err, SL_ERR_IO, "%s: %s (a damaged checkpoint: remove %s to start afresh)",
-                          path, strerror(errno), dir);
+        return sl_err_set(err, SL_ERR_IO,
+                          "%s: %s (a damaged checkpoint: remove %s to start afresh)", path,
+                          strerror(errno), dir);
     const char *bad = NULL;
-    if ((int64_t)f->len != want->bytes) bad = "its size differs from the manifest's";
-    else if (sl_ckpt_hash(f->buf, f->len) != want->hash) bad = "its hash differs from the manifest's";
-    else if (f->len < sizeof f->head) bad = "too short";
+    if ((int64_t)f->len != want->bytes)
+        bad = "its size differs from the manifest's";
+    else if (sl_ckpt_hash(f->buf, f->len) != want->hash)
+        bad = "its hash differs from the manifest's";
+    else if (f->len < sizeof f->head)
+        bad = "too short";
     if (!bad) {
         memcpy(&f->head, f->buf, sizeof f->head);
-        if (memcmp(f->head.magic, MAGIC, sizeof MAGIC) != 0) bad = "not a shardlearn checkpoint slice";
+        if (memcmp(f->head.magic, MAGIC, sizeof MAGIC) != 0)
+            bad = "not a shardlearn checkpoint slice";
         else if (f->head.nsec > SL_STATE_MAX ||
                  f->len < sizeof f->head + f->head.nsec * sizeof(struct file_sec))
             bad = "bad section count";
@@ -105,7 +110,8 @@ static enum sl_status read_rank_file(const char *dir, int q, const struct sl_ckp
             const struct file_sec *x = &f->secs[i];
             const int64_t need = x->kind == SL_STATE_SLICE ? x->rows * f->head.n_loc : x->n;
             if ((x->elem != 1 && x->elem != 4 && x->elem != 8) || x->n < 0 || x->n != need ||
-                x->offset < 0 || (uint64_t)x->offset + (uint64_t)x->n * (uint64_t)x->elem > f->len ||
+                x->offset < 0 ||
+                (uint64_t)x->offset + (uint64_t)x->n * (uint64_t)x->elem > f->len ||
                 memchr(x->name, '\0', sizeof x->name) == NULL)
                 bad = "a section lies outside the file";
         }

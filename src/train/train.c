@@ -122,7 +122,8 @@ static enum sl_status open_checkpoints(struct run *r, const struct sl_shard *sha
     struct sl_train_report *rep = r->report;
     const int64_t row = (int64_t)sizeof *rep->history;
     if (!h || h->n % row != 0)
-        return sl_err_set(err, SL_ERR_ARG, "%s: the checkpoint holds no history", r->p->checkpoint.dir);
+        return sl_err_set(err, SL_ERR_ARG, "%s: the checkpoint holds no history",
+                          r->p->checkpoint.dir);
     rep->n_history = r->cap_history = h->n / row;
     rep->history = sl_malloc((size_t)(h->n ? h->n : 1));
     if (h->n) memcpy(rep->history, h->data, (size_t)h->n);
@@ -154,8 +155,8 @@ static enum sl_status fit(struct run *r, const struct sl_shard *shard, struct sl
                                          r->p->checkpoint.dir ? &ck : NULL, &rep->result);
     sl_ckpt_loaded_free(&ld);
     if (st == SL_ERR_ARG && ck.resume)
-        sl_err_set(err, st, "%s: the checkpoint does not fit the %s solver",
-                   r->p->checkpoint.dir, sl_optimizer_name(r->p->optim.kind));
+        sl_err_set(err, st, "%s: the checkpoint does not fit the %s solver", r->p->checkpoint.dir,
+                   sl_optimizer_name(r->p->optim.kind));
     rep->compute_seconds = sl_obj_compute_seconds(r->obj);
     rep->allreduce_seconds = r->c->allreduce_seconds - ar0;
     rep->passes = sl_obj_passes(r->obj);
