@@ -65,6 +65,9 @@ struct sl_ckpt_params {
  * complete checkpoint in dir: 0, or -1 when there is none (or no note).
  * The job is not checked here: sl_train does that. */
 int sl_checkpoint_note(const char *dir, char *out, size_t cap);
+/* Not collective (one process calls it): removes every checkpoint in dir,
+ * complete or not - the job they belong to has finished. */
+void sl_checkpoint_clear(const char *dir);
 
 struct sl_train_params {
     struct sl_optim_opts optim; /* sl_optim_opts_init: newton, tol 1e-6, ... (optim.h) */

@@ -54,6 +54,9 @@ extern const struct sl_choice SL_FORMAT_CHOICES[];
  * (and between CG steps) and agreed over the ranks. */
 extern volatile sig_atomic_t sl_stop_signal;
 void sl_install_signal_handlers(void);
+/* SIGUSR1 too, for train: the graceful stop that mpirun forwards at once
+ * (README: Checkpoints and stop signals). Other commands keep its default. */
+void sl_install_usr1_handler(void);
 /* The exit status for the signal that stopped the job. */
 int sl_interrupted_code(void);
 

@@ -35,8 +35,13 @@ void sl_install_signal_handlers(void) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    /* What Slurm's --signal and a forwarding mpirun deliver for a graceful
-     * stop (README: Checkpoints and stop signals). */
+}
+
+void sl_install_usr1_handler(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
     sigaction(SIGUSR1, &sa, NULL);
 }
 

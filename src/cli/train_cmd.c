@@ -258,6 +258,9 @@ static int finish_run(struct sl_comm *c, const struct train_args *a, const struc
     struct sl_err err;
     sl_err_clear(&err);
     const int ok = write_outputs(c, a, shard, model, rep, t, &err) == SL_OK;
+    /* The job is done: its checkpoints go, and the same command trains afresh.
+     * (Kept when the outputs failed: the rerun then continues from them.) */
+    if (ok && a->checkpoint_dir && c->rank == 0) sl_checkpoint_clear(a->checkpoint_dir);
     struct sl_tracker *tr = prog->tr;
     if (tr) {
         train_log_final(tr, rep, t, a->validation != NULL);
@@ -362,6 +365,7 @@ int sl_cmd_train(int argc, char **argv, struct sl_comm *c) {
     int code = parse_args(argc, argv, c, &a);
     if (code >= 0) return code;
     sl_set_blas_threads((int)a.blas_threads);
+    sl_install_usr1_handler();
     /* t.total holds the start until the end, when it becomes the duration. */
     struct train_times t = {.total = sl_wtime()};
     /* The journal comes first, so even a run that fails on its data is recorded. */

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,6 +184,10 @@ static void prune(const char *dir, int seq) {
     for (int i = 0; i < n; i++)
         remove_ckpt(dir, old[i]);
     free(old);
+}
+
+void sl_checkpoint_clear(const char *dir) {
+    prune(dir, INT_MAX);
 }
 
 /* So that a rename survives a crash: fsync the directory holding it. */

@@ -137,6 +137,7 @@ for opt in CASES:
     check("resuming from" in r.stdout, f"{opt}: the rerun did not resume:\n{r.stdout[-1500:]}")
     check(os.path.exists(model) and same_bytes(model, full),
           f"{opt}: the resumed model differs from the uninterrupted one")
+    check(ckpts(cdir)[0] == [], f"{opt}: checkpoints left after the job finished: {ckpts(cdir)[0]}")
 
     # On another rank count: the slices are redistributed.
     model3 = os.path.join(d, f"{opt}-resumed3.json")
