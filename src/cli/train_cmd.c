@@ -92,6 +92,8 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
         return SL_EXIT_OK;
     }
     if (!st && !a->data) st = sl_err_set(&err, SL_ERR_ARG, "train needs --data FILE");
+    if (!st && a->checkpoint_every >= 0 && !a->checkpoint_dir)
+        st = sl_err_set(&err, SL_ERR_ARG, "--checkpoint-every needs --checkpoint-dir DIR");
     if (st) {
         if (c->rank == 0) sl_error("%s (see shardlearn train --help)", err.msg);
         return SL_EXIT_USAGE;
@@ -361,9 +363,10 @@ int sl_cmd_train(int argc, char **argv, struct sl_comm *c) {
                            .format = SL_FORMAT_AUTO,
                            .blas_threads = 1,
                            .flush_timeout = 10.0,
-                           .checkpoint_every = d.checkpoint.every_seconds};
+                           .checkpoint_every = -1.0}; /* not given */
     int code = parse_args(argc, argv, c, &a);
     if (code >= 0) return code;
+    if (a.checkpoint_every < 0) a.checkpoint_every = d.checkpoint.every_seconds;
     sl_set_blas_threads((int)a.blas_threads);
     sl_install_usr1_handler();
     /* t.total holds the start until the end, when it becomes the duration. */

@@ -159,6 +159,12 @@ check(r.returncode == 1 and any("another job: l2 is 0.001 here, 1e-07 there" in 
       f"another job: exit {r.returncode}, errors {errs}")
 check(not os.path.exists(bad), "another job: a model file was written")
 
+# --checkpoint-every alone is a usage error.
+r = run(2, "newton", bad, ["--checkpoint-every", "5"])
+errs = [l for l in r.stderr.splitlines() if "error" in l]
+check(r.returncode == 2 and any("--checkpoint-every needs --checkpoint-dir" in l for l in errs),
+      f"--checkpoint-every alone: exit {r.returncode}, errors {errs}")
+
 # A truncated slice: refused, naming the file.
 tdir = shutil.copytree(os.path.join(d, "newton-ckpt-copy"), os.path.join(d, "trunc"))
 slice1 = glob.glob(os.path.join(tdir, "ckpt-*", "rank-00001.bin"))[0]
