@@ -4,5 +4,5 @@
 add_test(NAME checkpoint_resume
          COMMAND ${SL_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/reference/test_checkpoint.py
                  $<TARGET_FILE:shardlearn> ${MPIEXEC_EXECUTABLE})
-set_tests_properties(checkpoint_resume PROPERTIES ENVIRONMENT "${SL_TEST_ENV}" TIMEOUT 300
+set_tests_properties(checkpoint_resume PROPERTIES ENVIRONMENT "${SL_TEST_ENV}" TIMEOUT 600
                      WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/reference)
