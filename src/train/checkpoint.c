@@ -391,7 +391,7 @@ static enum sl_status write_slice(const struct sl_ckpt *k, const char *path,
                                   const struct sl_optim_state *s, struct sl_ckpt_slice *sl,
                                   struct sl_err *err) {
     size_t len = 0;
-    void *buf = sl_ckpt_encode(s, k->lo, k->n_loc, &len);
+    void *buf = sl_ckpt_encode(s, k->c->rank, k->lo, k->n_loc, &len);
     *sl = (struct sl_ckpt_slice){
         .lo = k->lo, .n_loc = k->n_loc, .bytes = (int64_t)len, .hash = sl_ckpt_hash(buf, len)};
     char file[4300];

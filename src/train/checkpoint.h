@@ -5,8 +5,8 @@
  *
  * A rank file holds a solver state (optim.h) as sections: SLICE sections
  * carry this rank's part [lo, lo + n_loc) of global vectors, so a run can
- * continue on another rank count; SAME sections the same bytes everywhere;
- * RANK sections a rank's own state. Each rank writes its file atomically
+ * continue on another rank count; SAME sections, the same on every rank, are
+ * kept once, in rank 0's file; RANK sections hold a rank's own state. Each rank writes its file atomically
  * (temporary file, fsync, rename); rank 0 then writes the manifest the same
  * way, naming the job, the layout and every file's size and FNV-1a hash. A
  * checkpoint without a manifest is incomplete and ignored; older
@@ -76,11 +76,13 @@ enum sl_status sl_ckpt_write(struct sl_ckpt *k, const struct sl_optim_state *s, 
 
 /* ckpt_file.c: rank files. */
 uint64_t sl_ckpt_hash(const void *p, size_t n);
-/* The rank file of s (caller frees), *len bytes. */
-void *sl_ckpt_encode(const struct sl_optim_state *s, int64_t lo, int64_t n_loc, size_t *len);
+/* The rank file of s (caller frees), *len bytes; SAME sections only in
+ * rank 0's. */
+void *sl_ckpt_encode(const struct sl_optim_state *s, int rank, int64_t lo, int64_t n_loc,
+                     size_t *len);
 /* out <- this rank's part [lo, lo + n_loc) of the checkpoint in dir, made
- * of the files of `ranks` ranks listed in sl (same rank count: only this
- * rank's own file is read; else the files that overlap and rank 0's).
+ * of the files of `ranks` ranks listed in sl (rank 0's file and, on the same
+ * rank count, this rank's own; else those that overlap its range).
  * Files are checked against the manifest's sizes and hashes. */
 enum sl_status sl_ckpt_assemble(const char *dir, const struct sl_ckpt_slice *sl, int ranks,
                                 int rank, int size, int64_t lo, int64_t n_loc,

@@ -41,12 +41,18 @@ static size_t round8(size_t x) {
     return (x + 7) & ~(size_t)7;
 }
 
-void *sl_ckpt_encode(const struct sl_optim_state *s, int64_t lo, int64_t n_loc, size_t *len) {
-    size_t off = sizeof(struct file_head) + (size_t)s->n * sizeof(struct file_sec);
+void *sl_ckpt_encode(const struct sl_optim_state *s, int rank, int64_t lo, int64_t n_loc,
+                     size_t *len) {
+    /* SAME sections only in rank 0's file: one copy of SGD's whole model, not one a rank. */
+    const struct sl_state_sec *in[SL_STATE_MAX];
+    int n = 0;
+    for (int i = 0; i < s->n; i++)
+        if (s->sec[i].kind != SL_STATE_SAME || rank == 0) in[n++] = &s->sec[i];
+    size_t off = sizeof(struct file_head) + (size_t)n * sizeof(struct file_sec);
     struct file_sec secs[SL_STATE_MAX];
     memset(secs, 0, sizeof secs);
-    for (int i = 0; i < s->n; i++) {
-        const struct sl_state_sec *x = &s->sec[i];
+    for (int i = 0; i < n; i++) {
+        const struct sl_state_sec *x = in[i];
         memcpy(secs[i].name, x->name, sizeof secs[i].name);
         secs[i].kind = x->kind;
         secs[i].elem = x->elem;
@@ -57,14 +63,13 @@ void *sl_ckpt_encode(const struct sl_optim_state *s, int64_t lo, int64_t n_loc, 
         off += (size_t)x->n * (size_t)x->elem;
     }
     char *buf = sl_calloc(off, 1);
-    struct file_head h = {.nsec = (uint32_t)s->n, .pad = 0, .lo = lo, .n_loc = n_loc};
+    struct file_head h = {.nsec = (uint32_t)n, .pad = 0, .lo = lo, .n_loc = n_loc};
     memcpy(h.magic, MAGIC, sizeof MAGIC);
     memcpy(buf, &h, sizeof h);
-    memcpy(buf + sizeof h, secs, (size_t)s->n * sizeof(struct file_sec));
-    for (int i = 0; i < s->n; i++)
-        if (s->sec[i].n > 0)
-            memcpy(buf + secs[i].offset, s->sec[i].data,
-                   (size_t)s->sec[i].n * (size_t)s->sec[i].elem);
+    memcpy(buf + sizeof h, secs, (size_t)n * sizeof(struct file_sec));
+    for (int i = 0; i < n; i++)
+        if (in[i]->n > 0)
+            memcpy(buf + secs[i].offset, in[i]->data, (size_t)in[i]->n * (size_t)in[i]->elem);
     *len = off;
     return buf;
 }
@@ -155,20 +160,34 @@ static enum sl_status fill_slice(const struct file_sec *x, struct rank_file *fil
     return SL_OK;
 }
 
-/* out <- every section of this rank's part, from the files read. */
+/* out <- every section of this rank's part, from the files read: rank 0's
+ * lists them all and holds the SAME ones; slices come from the files that
+ * overlap this rank's range (its own on the same rank count), RANK
+ * sections from its own file. */
 static enum sl_status assemble(struct rank_file *files, int ranks, int rank, int same, int64_t lo,
                                int64_t n_loc, const char *dir, struct sl_ckpt_loaded *out,
                                struct sl_err *err) {
-    const struct rank_file *own = same ? &files[rank] : &files[0];
-    for (uint32_t i = 0; i < own->head.nsec; i++) {
-        const struct file_sec *x = &own->secs[i];
+    const struct rank_file *f0 = &files[0];
+    for (uint32_t i = 0; i < f0->head.nsec; i++) {
+        const struct file_sec *x = &f0->secs[i];
         if (x->kind == SL_STATE_RANK && !same) continue; /* the solver starts that part afresh */
-        const int64_t n = x->kind == SL_STATE_SLICE ? x->rows * n_loc : x->n;
+        const struct file_sec *from = x;
+        const char *base = f0->buf;
+        if (x->kind == SL_STATE_RANK) {
+            from = find_sec(&files[rank], x->name);
+            base = files[rank].buf;
+            if (!from || from->kind != x->kind || from->elem != x->elem)
+                return sl_err_set(err, SL_ERR_IO,
+                                  "%s/rank-%05d.bin: section %s differs from rank 0's (a damaged "
+                                  "checkpoint: remove %s to start afresh)",
+                                  dir, rank, x->name, dir);
+        }
+        const int64_t n = x->kind == SL_STATE_SLICE ? x->rows * n_loc : from->n;
         char *mem = sl_calloc((size_t)(n ? n : 1), (size_t)x->elem);
         out->mem[out->state.n] = mem;
         sl_state_add(&out->state, x->name, (enum sl_state_kind)x->kind, x->elem, x->rows, n, mem);
-        if (x->kind != SL_STATE_SLICE || same) {
-            if (n > 0) memcpy(mem, own->buf + x->offset, (size_t)n * (size_t)x->elem);
+        if (x->kind != SL_STATE_SLICE) {
+            if (n > 0) memcpy(mem, base + from->offset, (size_t)n * (size_t)x->elem);
             continue;
         }
         enum sl_status st = fill_slice(x, files, ranks, lo, n_loc, mem, dir, err);
@@ -186,7 +205,7 @@ enum sl_status sl_ckpt_assemble(const char *dir, const struct sl_ckpt_slice *sl,
     enum sl_status st = SL_OK;
     for (int q = 0; q < ranks && !st; q++) {
         const int overlaps = sl[q].lo < lo + n_loc && lo < sl[q].lo + sl[q].n_loc;
-        const int need = same ? q == rank : (q == 0 || overlaps);
+        const int need = q == 0 || (same ? q == rank : overlaps);
         if (need) st = read_rank_file(dir, q, &sl[q], &files[q], err);
     }
     if (!st) st = assemble(files, ranks, rank, same, lo, n_loc, dir, out, err);
