@@ -9,3 +9,7 @@ sl_mpi_test(optim test_optim 300 1 2 4)
 # The log handler an embedding program sets.
 sl_c_test(test_log)
 sl_mpi_test(log test_log 60 2)
+
+# Optimiser state for checkpoints: a saved state continues a run bit for bit.
+sl_c_test(test_ckpt_state)
+sl_mpi_test(ckpt_state test_ckpt_state 120 1 2 3)

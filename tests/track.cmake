@@ -9,3 +9,5 @@ sl_track_test(track_live test_tracking.py)
 sl_track_test(track_faults test_tracking_faults.py)
 sl_track_test(track_hostile test_tracking_hostile.py)
 sl_track_test(track_secrets test_secrets.py)
+# A run stopped with a checkpoint (SIGUSR1, kill -9) and resumed stays one MLflow run.
+sl_track_test(track_checkpoint test_checkpoint_tracking.py)

@@ -86,6 +86,15 @@ void sl_obj_hv(struct sl_objective *o, const double *v, double *hv);
 /* Collective. v: (k) each rank's partial sums (dot products over its slices)
  * <- their sums over the ranks, the same on every rank. */
 void sl_obj_sum(struct sl_objective *o, double *v, int k);
+/* sl_obj_sum with the stop flag carried along: returns 1 on every rank
+ * when any rank's stop flag is set (v is then summed all the same). For a
+ * long inner loop (Newton's CG steps) to notice a stop. */
+int sl_obj_sum_poll(struct sl_objective *o, double *v, int k);
+/* Not collective: whether this rank's stop flag is set (the caller agrees
+ * on it with the other ranks, e.g. in a sum it makes anyway). */
+int sl_obj_stop_requested(const struct sl_objective *o);
+/* Sets the pass count (a resumed run continues the count it saved). */
+void sl_obj_set_passes(struct sl_objective *o, int64_t passes);
 /* Collective. The whole vector (dim) of which x: (n_loc) is this rank's
  * slice. Points into the objective's buffer: valid until its next call. */
 const double *sl_obj_gather(struct sl_objective *o, const double *x);

@@ -67,6 +67,61 @@ struct sl_optim_result {
 enum sl_status sl_optimize(struct sl_objective *o, double *w, const struct sl_optim_opts *opt,
                            sl_iter_fn cb, void *ctx, struct sl_optim_result *res) SL_WARN_UNUSED;
 
+/* A solver's state at an iteration boundary (epoch boundary for SGD), as
+ * named sections, so that a run can be saved and continued exactly
+ * (train.h: checkpoints). The solver fills the sections with pointers to its
+ * own buffers (valid only during the save call); a restored state's sections
+ * point at memory its loader owns. Kinds:
+ *   SLICE: rows x (n_loc): each row this rank's slice of a global (dim)
+ *          vector, so it can be redistributed to another rank count;
+ *   SAME:  the same bytes on every rank (scalars, whole models);
+ *   RANK:  this rank's own (SGD's row order and random stream): restored
+ *          only on the same rank count. */
+enum sl_state_kind { SL_STATE_SLICE = 0, SL_STATE_SAME = 1, SL_STATE_RANK = 2 };
+#define SL_STATE_NAME 24
+#define SL_STATE_MAX 16
+struct sl_state_sec {
+    char name[SL_STATE_NAME];
+    int kind;     /* enum sl_state_kind */
+    int elem;     /* bytes per element: 4 (float), 8 (double, int64) or 1 */
+    int64_t rows; /* SLICE: vectors; else 1 */
+    int64_t n;    /* elements in all (SLICE: rows * n_loc) */
+    void *data;
+};
+struct sl_optim_state {
+    int n;
+    struct sl_state_sec sec[SL_STATE_MAX];
+};
+
+/* Appends a section (asserts there is room and the name fits). */
+void sl_state_add(struct sl_optim_state *s, const char *name, enum sl_state_kind kind, int elem,
+                  int64_t rows, int64_t n, const void *data);
+/* The section of that name, or NULL. */
+const struct sl_state_sec *sl_state_find(const struct sl_optim_state *s, const char *name);
+/* dst: (n elements of elem bytes) <- the section; 0, or -1 (dst untouched)
+ * when it is missing or of another shape. */
+int sl_state_get(const struct sl_optim_state *s, const char *name, int elem, int64_t n, void *dst);
+
+/* Called by the solver on every rank at each iteration boundary (stopping
+ * 0) and, when a stop was agreed, with the state of the last boundary
+ * (stopping 1) before it returns SL_ERR_INTERRUPTED. Collective: it may
+ * write a checkpoint. It may append sections to s. */
+typedef void (*sl_save_fn)(struct sl_optim_state *s, int stopping, void *ctx);
+
+struct sl_optim_ckpt {
+    const struct sl_optim_state *resume; /* NULL: start from w */
+    sl_save_fn save;                     /* NULL: none */
+    void *ctx;
+};
+
+/* sl_optimize, continuing from ck->resume when it is set (w's entry value is
+ * then ignored) and offering the state to ck->save at each boundary.
+ * ck may be NULL. SL_ERR_ARG when resume does not fit this solver and
+ * problem (the caller checks the job's identity first). */
+enum sl_status sl_optimize_ckpt(struct sl_objective *o, double *w, const struct sl_optim_opts *opt,
+                                sl_iter_fn cb, void *ctx, const struct sl_optim_ckpt *ck,
+                                struct sl_optim_result *res) SL_WARN_UNUSED;
+
 /* "newton", "lbfgs", "sgd"; "?" for anything else. */
 const char *sl_optimizer_name(enum sl_optimizer k);
 /* The optimizer of that name: 0, or -1 when there is none. */

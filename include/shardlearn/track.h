@@ -38,6 +38,17 @@ struct sl_tracker; /* opaque */
 enum sl_status sl_tracker_create(struct sl_tracker **out, const struct sl_track_config *cfg,
                                  struct sl_err *err) SL_WARN_UNUSED;
 
+/* Continues the run whose directory is run_dir (made by an earlier
+ * sl_tracker_create, e.g. before a stop with a checkpoint): the same
+ * journal and the same MLflow run, RUNNING again. *last_step <- the largest
+ * metric step already in the journal, so the caller logs no point twice.
+ * Caller owns *out. SL_ERR_IO when the journal cannot be continued. */
+enum sl_status sl_tracker_reopen(struct sl_tracker **out, const struct sl_track_config *cfg,
+                                 const char *run_dir, int64_t *last_step,
+                                 struct sl_err *err) SL_WARN_UNUSED;
+/* The run directory (the tracker's; NULL for NULL). */
+const char *sl_tracker_run_dir(const struct sl_tracker *t);
+
 /* Journal records. Strings are copied. */
 void sl_tracker_param(struct sl_tracker *t, const char *key, const char *value);
 void sl_tracker_tag(struct sl_tracker *t, const char *key, const char *value);

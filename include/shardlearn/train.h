@@ -18,6 +18,7 @@
 #define SHARDLEARN_TRAIN_H
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "shardlearn/comm.h"
@@ -41,6 +42,33 @@ struct sl_train_iter {
  * point; it must not call collectives on the training communicator. */
 typedef void (*sl_train_iter_fn)(const struct sl_train_iter *row, void *ctx);
 
+/* Checkpoints (README: Checkpoints and stop signals). With dir set, a run
+ * continues from the latest complete checkpoint of the same job in dir, if
+ * any, writes one every every_seconds at an iteration boundary, and one when
+ * a stop is requested (then sl_train returns SL_ERR_INTERRUPTED with
+ * report->checkpointed set). The job's identity is the data's name and size
+ * given here, the data's shape and every parameter that changes the
+ * numbers; a checkpoint of another job in dir is an error naming what
+ * differs. */
+struct sl_ckpt_params {
+    const char *dir;             /* NULL: no checkpoints */
+    double every_seconds;        /* 600; 0: at every iteration boundary */
+    const char *data_name;       /* the training data's name (a path), part of the identity */
+    int64_t data_bytes;          /* its size in bytes (-1: unknown) */
+    const char *validation_name; /* NULL: none */
+    /* NULL: none. Rank 0's: a line of text kept with each checkpoint (the
+     * CLI keeps its tracking run there); sl_checkpoint_note reads it back. */
+    const char *note;
+};
+
+/* Not collective, reads only. out (cap bytes) <- the note of the latest
+ * complete checkpoint in dir: 0, or -1 when there is none (or no note).
+ * The job is not checked here: sl_train does that. */
+int sl_checkpoint_note(const char *dir, char *out, size_t cap);
+/* Not collective (one process calls it): removes every checkpoint in dir,
+ * complete or not - the job they belong to has finished. */
+void sl_checkpoint_clear(const char *dir);
+
 struct sl_train_params {
     struct sl_optim_opts optim; /* sl_optim_opts_init: newton, tol 1e-6, ... (optim.h) */
     double l2;                  /* 1e-4: lambda in F (objective.h) */
@@ -53,6 +81,7 @@ struct sl_train_params {
     /* NULL: none. A flag a signal handler sets: training stops at the next
      * evaluation on every rank and sl_train returns SL_ERR_INTERRUPTED. */
     const volatile sig_atomic_t *stop_flag;
+    struct sl_ckpt_params checkpoint; /* dir NULL: none */
 };
 
 /* What a run did. history: (n_history) one row per iteration, the same on
@@ -66,6 +95,8 @@ struct sl_train_report {
     double compute_seconds;   /* this rank's local passes */
     double allreduce_seconds; /* this rank's time in the optimiser's collectives */
     int64_t passes;           /* passes over the shard */
+    int64_t resumed_from;     /* iterations taken from a checkpoint (0: started afresh) */
+    int checkpointed;         /* SL_ERR_INTERRUPTED: the stop's checkpoint was written */
 };
 
 void sl_train_params_init(struct sl_train_params *p);
@@ -78,8 +109,9 @@ const char *sl_check_params(const struct sl_train_params *p);
  * On SL_OK, *model holds the weights in the file's numbering (free with
  * sl_model_free) and *report the run (free with sl_train_report_free).
  * SL_ERR_INTERRUPTED: a stop was requested; *report holds the iterations
- * made, *model is empty. SL_ERR_ARG: bad parameters (err says which).
- * The same status on every rank. */
+ * made, *model is empty; with checkpoints, report->checkpointed says
+ * whether the run can be continued from where it stopped. SL_ERR_ARG: bad parameters (err says
+ * which). The same status on every rank. */
 enum sl_status sl_train(struct sl_comm *c, struct sl_shard *shard, const struct sl_train_params *p,
                         struct sl_model *model, struct sl_train_report *report,
                         struct sl_err *err) SL_WARN_UNUSED;

@@ -16,6 +16,10 @@
 #define SL_EXIT_USAGE 2
 #define SL_EXIT_INT 130  /* SIGINT */
 #define SL_EXIT_TERM 143 /* SIGTERM */
+#define SL_EXIT_USR1 138 /* SIGUSR1, without a checkpoint */
+/* Stopped by a signal after writing a checkpoint: run the same command
+ * again to continue (EX_TEMPFAIL of sysexits.h, "try again later"). */
+#define SL_EXIT_CHECKPOINTED 75
 
 enum sl_arg_kind { SL_ARG_FLAG, SL_ARG_STR, SL_ARG_INT, SL_ARG_F64, SL_ARG_CHOICE, SL_ARG_LIST };
 
@@ -63,9 +67,13 @@ enum sl_status sl_opt_set(const struct sl_opt *o, const char *v, const char *lab
 /* The input formats, by name, for --format. */
 extern const struct sl_choice SL_FORMAT_CHOICES[];
 
-/* Set by SIGINT/SIGTERM on every rank; read at iteration boundaries. */
+/* Set by SIGINT/SIGTERM/SIGUSR1 on every rank; read at each evaluation
+ * (and between CG steps) and agreed over the ranks. */
 extern volatile sig_atomic_t sl_stop_signal;
 void sl_install_signal_handlers(void);
+/* SIGUSR1 too, for train: the graceful stop that mpirun forwards at once
+ * (README: Checkpoints and stop signals). Other commands keep its default. */
+void sl_install_usr1_handler(void);
 /* The exit status for the signal that stopped the job. */
 int sl_interrupted_code(void);
 

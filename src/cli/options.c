@@ -15,7 +15,9 @@ static void on_signal(int sig) {
 }
 
 int sl_interrupted_code(void) {
-    return sl_stop_signal == SIGINT ? SL_EXIT_INT : SL_EXIT_TERM;
+    if (sl_stop_signal == SIGINT) return SL_EXIT_INT;
+    if (sl_stop_signal == SIGUSR1) return SL_EXIT_USR1;
+    return SL_EXIT_TERM;
 }
 
 const struct sl_choice SL_FORMAT_CHOICES[] = {
@@ -33,6 +35,14 @@ void sl_install_signal_handlers(void) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+}
+
+void sl_install_usr1_handler(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
 }
 
 static const struct sl_opt *find(const struct sl_opt *t, const char *name, size_t len) {

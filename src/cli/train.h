@@ -17,7 +17,8 @@ struct train_args {
     int format, optimizer; /* enum sl_format, enum sl_optimizer */
     int zero_based, no_intercept, quiet, average;
     int64_t n_features, max_iter, lbfgs_m, batch_size, epochs, sync_every, seed, blas_threads;
-    double l2, tol, lr, lr_decay, flush_timeout;
+    double l2, tol, lr, lr_decay, flush_timeout, checkpoint_every;
+    const char *checkpoint_dir;
     const char *tracking_uri, *experiment, *run_name, *tracking_dir, *register_model;
     const char *config; /* --config FILE, or NULL */
     char *resolved;     /* every option's final value, canonical JSON (config.json); owned */
@@ -34,14 +35,24 @@ struct train_times {
  * iteration's metrics in the journal. */
 struct train_progress {
     const struct train_args *a;
-    struct sl_tracker *tr; /* rank 0 only, may be NULL */
-    double track_seconds;  /* rank 0: training-thread time inside tracker calls */
+    struct sl_tracker *tr;  /* rank 0 only, may be NULL */
+    double track_seconds;   /* rank 0: training-thread time inside tracker calls */
+    int64_t logged_through; /* a continued run: steps already in its journal */
+};
+
+/* Rank 0's tracker; with --checkpoint-dir it may continue the run of the
+ * checkpoint being resumed (README: Checkpoints and stop signals). */
+struct train_tracking {
+    struct sl_tracker *tr; /* NULL elsewhere or when tracking is off */
+    int reopened;          /* tr continues an earlier run's journal */
+    int64_t last_step;     /* its largest metric step so far */
 };
 void train_on_iter(const struct sl_train_iter *row, void *ctx);
 
-/* Params and tags of the run, into the journal (rank 0). */
+/* Params (unless params is 0: a continued run has them) and tags of the
+ * run, into the journal (rank 0). */
 void train_log_params(struct sl_tracker *tr, const struct train_args *a, const struct sl_shard *s,
-                      const struct sl_comm *c, const char *hosts);
+                      const struct sl_comm *c, const char *hosts, int params);
 /* Final metrics at step 0, into the journal. */
 void train_log_final(struct sl_tracker *tr, const struct sl_train_report *rep,
                      const struct train_times *t, int validation);

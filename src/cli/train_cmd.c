@@ -1,8 +1,11 @@
 /* train_cmd.c - `shardlearn train`: parse the options, load the shards, train
  * through sl_train, write the model and metrics (rank 0), and record the run
  * in the tracking journal (rank 0). */
+#define _XOPEN_SOURCE 700 /* realpath */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -94,6 +97,10 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
             "at exit wait at most S seconds for the server (default 10)", 0, 1e9),
         STR("register-model", &a->register_model, "NAME",
             "register the model under NAME in the MLflow model registry"),
+        STR("checkpoint-dir", &a->checkpoint_dir, "DIR",
+            "continue from the latest checkpoint in DIR and write new ones there"),
+        F64("checkpoint-every", &a->checkpoint_every, "S",
+            "with --checkpoint-dir: a checkpoint every S seconds (default 600)", 0, 1e9),
         {.name = NULL}};
     struct sl_err err;
     sl_err_clear(&err);
@@ -115,9 +122,16 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
     }
     if (!st && !a->data)
         st = sl_err_set(&err, SL_ERR_ARG, "train needs --data FILE (or data: in --config)");
+    if (!st && a->checkpoint_every >= 0 && !a->checkpoint_dir)
+        st = sl_err_set(&err, SL_ERR_ARG, "--checkpoint-every needs --checkpoint-dir DIR");
     if (st) {
         if (c->rank == 0) sl_error("%s (see shardlearn train --help)", err.msg);
         return SL_EXIT_USAGE;
+    }
+    if (a->checkpoint_every < 0) { /* not given: the library's default */
+        struct sl_train_params d;
+        sl_train_params_init(&d);
+        a->checkpoint_every = d.checkpoint.every_seconds;
     }
     resolve(opts, a);
     return -1;
@@ -151,6 +165,17 @@ static void train_params(const struct train_args *a, struct sl_train_params *p) 
     p->l2 = a->l2;
     p->fit_intercept = !a->no_intercept;
     p->stop_flag = &sl_stop_signal;
+    p->checkpoint.dir = a->checkpoint_dir;
+    p->checkpoint.every_seconds = a->checkpoint_every;
+    /* The data by its absolute path, so that a job resumed from another
+     * directory, or with the path spelled otherwise, is the same job. */
+    static char data_path[PATH_MAX], val_path[PATH_MAX];
+    p->checkpoint.data_name = realpath(a->data, data_path) ? data_path : a->data;
+    struct stat sb;
+    p->checkpoint.data_bytes = stat(a->data, &sb) == 0 ? (int64_t)sb.st_size : -1;
+    p->checkpoint.validation_name = !a->validation                      ? NULL
+                                    : realpath(a->validation, val_path) ? val_path
+                                                                        : a->validation;
 }
 
 /* hosts: distinct host names of all ranks, comma-separated (collective). */
@@ -172,23 +197,42 @@ static void gather_hosts(struct sl_comm *c, char *out, size_t cap) {
     free(all);
 }
 
-/* Rank 0's tracker; NULL elsewhere or when the journal cannot be written. */
-static struct sl_tracker *start_tracking(const struct train_args *a, const struct sl_comm *c) {
-    if (c->rank != 0) return NULL;
+/* Rank 0's tracker; none elsewhere or when the journal cannot be written.
+ * With --checkpoint-dir, the run of the checkpoint to resume (its note names
+ * the run directory) is continued: the same MLflow run, no second one. */
+static void start_tracking(const struct train_args *a, const struct sl_comm *c,
+                           struct train_tracking *tt) {
+    *tt = (struct train_tracking){.tr = NULL, .reopened = 0, .last_step = 0};
+    if (c->rank != 0) return;
     const struct sl_track_config tc = {.tracking_uri = a->tracking_uri,
                                        .experiment_name = a->experiment,
                                        .run_name = a->run_name,
                                        .tracking_dir = a->tracking_dir,
                                        .flush_timeout_s = a->flush_timeout,
                                        .register_model = a->register_model};
-    struct sl_tracker *tr = NULL;
     struct sl_err err;
     sl_err_clear(&err);
-    if (sl_tracker_create(&tr, &tc, &err) != SL_OK) {
-        sl_warn("tracking disabled: %s", err.msg);
-        return NULL;
+    char run_dir[PATH_MAX];
+    if (a->checkpoint_dir && sl_checkpoint_note(a->checkpoint_dir, run_dir, sizeof run_dir) == 0) {
+        if (sl_tracker_reopen(&tt->tr, &tc, run_dir, &tt->last_step, &err) == SL_OK) {
+            tt->reopened = 1;
+            return;
+        }
+        sl_warn("tracking: cannot continue the checkpoint's run (%s); starting a new one", err.msg);
+        sl_err_clear(&err);
     }
-    return tr;
+    if (sl_tracker_create(&tt->tr, &tc, &err) != SL_OK) sl_warn("tracking disabled: %s", err.msg);
+}
+
+/* The run's end in the journal after a failure. A continued run that failed
+ * before it made any progress (a checkpoint of another job, data gone)
+ * stays as it was, stopped and resumable. */
+static void track_failure(const struct train_tracking *tt, const char *msg, int progressed) {
+    if (!tt->tr) return;
+    if (tt->reopened && !progressed)
+        sl_tracker_finish(tt->tr, "KILLED", NULL);
+    else
+        sl_tracker_finish(tt->tr, "FAILED", msg);
 }
 
 /* Collective. The training shard, and the validation shard when asked. */
@@ -263,6 +307,9 @@ static int finish_run(struct sl_comm *c, const struct train_args *a, const struc
     struct sl_err err;
     sl_err_clear(&err);
     const int ok = write_outputs(c, a, shard, model, rep, t, &err) == SL_OK;
+    /* The job is done: its checkpoints go, and the same command trains afresh.
+     * (Kept when the outputs failed: the rerun then continues from them.) */
+    if (ok && a->checkpoint_dir && c->rank == 0) sl_checkpoint_clear(a->checkpoint_dir);
     struct sl_tracker *tr = prog->tr;
     if (tr) {
         train_log_final(tr, rep, t, a->validation != NULL);
@@ -275,8 +322,9 @@ static int finish_run(struct sl_comm *c, const struct train_args *a, const struc
 }
 
 /* Collective: loads the data, trains, writes. Returns the exit code. */
-static int run_training(struct sl_comm *c, const struct train_args *a, struct sl_tracker *tr,
-                        struct train_times *t) {
+static int run_training(struct sl_comm *c, const struct train_args *a,
+                        const struct train_tracking *tt, struct train_times *t) {
+    struct sl_tracker *tr = tt->tr;
     struct sl_err err;
     sl_err_clear(&err);
     struct sl_shard shard, val;
@@ -284,21 +332,25 @@ static int run_training(struct sl_comm *c, const struct train_args *a, struct sl
     if (st) {
         if (err.msg[0]) sl_error("%s", err.msg);
         sl_share_error(c, &err);
-        if (tr) sl_tracker_finish(tr, "FAILED", err.msg);
+        track_failure(tt, err.msg, 0);
         return SL_EXIT_FAIL;
     }
     t->load = sl_wtime() - t->total;
     char hosts[1024];
     gather_hosts(c, hosts, sizeof hosts);
     double t_params = sl_wtime();
-    if (tr) train_log_params(tr, a, &shard, c, hosts);
+    if (tr) train_log_params(tr, a, &shard, c, hosts, !tt->reopened);
     t->tracking += sl_wtime() - t_params;
     sl_info("data %s: %lld rows, %lld features, %lld nonzeros on %d rank(s), loaded in %.3fs",
             a->data, (long long)shard.n_rows_global, (long long)shard.n_features,
             (long long)shard.nnz_global, c->size, t->load);
-    struct train_progress prog = {.a = a, .tr = tr, .track_seconds = 0.0};
+    struct train_progress prog = {
+        .a = a, .tr = tr, .track_seconds = 0.0, .logged_through = tt->last_step};
     struct sl_train_params p;
     train_params(a, &p);
+    /* The run directory by its absolute path: the job may resume elsewhere. */
+    char run_dir[PATH_MAX];
+    if (tr) p.checkpoint.note = realpath(sl_tracker_run_dir(tr), run_dir) ? run_dir : NULL;
     p.validation = a->validation ? &val : NULL;
     p.on_iter = train_on_iter;
     p.ctx = &prog;
@@ -306,14 +358,27 @@ static int run_training(struct sl_comm *c, const struct train_args *a, struct sl
     struct sl_train_report rep;
     st = sl_train(c, &shard, &p, &model, &rep, &err);
     int code;
-    if (st == SL_ERR_INTERRUPTED) {
+    if (st == SL_ERR_INTERRUPTED && rep.checkpointed) {
+        sl_info("stopped by signal %d after %lld iteration(s): checkpoint written to %s; run the "
+                "same command again to continue (exit %d)",
+                (int)sl_stop_signal, (long long)rep.n_history, a->checkpoint_dir,
+                SL_EXIT_CHECKPOINTED);
+        code = SL_EXIT_CHECKPOINTED;
+        if (tr) {
+            char why[96];
+            snprintf(why, sizeof why, "signal %d after iteration %lld; checkpointed",
+                     (int)sl_stop_signal, (long long)rep.n_history);
+            sl_tracker_tag(tr, "shardlearn.preempted", why);
+            sl_tracker_finish(tr, "KILLED", NULL);
+        }
+    } else if (st == SL_ERR_INTERRUPTED) {
         sl_info("interrupted: stopping without writing the model");
         code = sl_interrupted_code();
         if (tr) sl_tracker_finish(tr, "KILLED", NULL);
     } else if (st) {
         if (err.msg[0]) sl_error("%s", err.msg);
         sl_share_error(c, &err);
-        if (tr) sl_tracker_finish(tr, "FAILED", err.msg);
+        track_failure(tt, err.msg, rep.n_history > rep.resumed_from);
         code = SL_EXIT_FAIL;
     } else {
         code = finish_run(c, a, &shard, &model, &rep, t, &prog);
@@ -344,7 +409,8 @@ int sl_cmd_train(int argc, char **argv, struct sl_comm *c) {
                            .average = d.optim.average,
                            .format = SL_FORMAT_AUTO,
                            .blas_threads = 1,
-                           .flush_timeout = 10.0};
+                           .flush_timeout = 10.0,
+                           .checkpoint_every = -1.0}; /* not given */
     struct sl_config cfg = {.strs = NULL};
     int code = parse_args(argc, argv, c, &a, &cfg);
     if (code >= 0) {
@@ -352,14 +418,16 @@ int sl_cmd_train(int argc, char **argv, struct sl_comm *c) {
         return code;
     }
     sl_set_blas_threads((int)a.blas_threads);
+    sl_install_usr1_handler();
     /* t.total holds the start until the end, when it becomes the duration. */
     struct train_times t = {.total = sl_wtime()};
     /* The journal comes first, so even a run that fails on its data is recorded. */
-    struct sl_tracker *tr = start_tracking(&a, c);
-    if (tr) log_config(tr, &a);
+    struct train_tracking tt;
+    start_tracking(&a, c, &tt);
+    if (tt.tr) log_config(tt.tr, &a);
     t.tracking = sl_wtime() - t.total;
-    code = run_training(c, &a, tr, &t);
-    sl_tracker_destroy(tr);
+    code = run_training(c, &a, &tt, &t);
+    sl_tracker_destroy(tt.tr);
     cJSON_free(a.resolved);
     sl_config_free(&cfg);
     return code;

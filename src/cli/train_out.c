@@ -25,7 +25,9 @@ void train_on_iter(const struct sl_train_iter *row, void *ctx) {
                 it->objective, it->logloss, it->grad_norm, it->accuracy, it->seconds,
                 it->allreduce_seconds, v);
     }
-    if (!p->tr) return;
+    /* A continued run's journal may already hold steps past its checkpoint
+     * (a run killed after a later iteration): the same numbers, logged once. */
+    if (!p->tr || it->step <= p->logged_through) return;
     double t0 = sl_wtime();
     const int64_t ts = sl_now_ms(), step = it->step;
     sl_tracker_metric(p->tr, "objective", it->objective, step, ts);
@@ -59,8 +61,9 @@ static const char *yes(int b) {
     return b ? "true" : "false";
 }
 
-void train_log_params(struct sl_tracker *tr, const struct train_args *a, const struct sl_shard *s,
-                      const struct sl_comm *c, const char *hosts) {
+/* The run's params: every option that shaped it, and the data's shape. */
+static void log_params(struct sl_tracker *tr, const struct train_args *a, const struct sl_shard *s,
+                       const struct sl_comm *c) {
     sl_tracker_param(tr, "loss", "logistic");
     sl_tracker_param(tr, "optimizer", sl_optimizer_name((enum sl_optimizer)a->optimizer));
     param_fmt(tr, "l2", "%.17g", a->l2);
@@ -83,6 +86,11 @@ void train_log_params(struct sl_tracker *tr, const struct train_args *a, const s
     param_fmt(tr, "n_rows", "%lld", (long long)s->n_rows_global);
     param_fmt(tr, "n_features", "%lld", (long long)s->n_features);
     param_fmt(tr, "nnz", "%lld", (long long)s->nnz_global);
+}
+
+void train_log_params(struct sl_tracker *tr, const struct train_args *a, const struct sl_shard *s,
+                      const struct sl_comm *c, const char *hosts, int params) {
+    if (params) log_params(tr, a, s, c);
     sl_tracker_tag(tr, "shardlearn.version", SL_VERSION_STRING);
     char v[32];
     snprintf(v, sizeof v, "%d", c->size);

@@ -121,6 +121,25 @@ void sl_obj_sum(struct sl_objective *o, double *v, int k) {
     if (o->comm->size > 1) sl_comm_sum_f64(o->comm, v, (size_t)k);
 }
 
+int sl_obj_sum_poll(struct sl_objective *o, double *v, int k) {
+    /* At most 4 values are summed here: keep them and the flag on the stack. */
+    SL_ASSERT(k >= 0 && k <= 4);
+    double buf[5];
+    memcpy(buf, v, sizeof(double) * (size_t)k);
+    buf[k] = (o->stop_flag && *o->stop_flag) ? 1.0 : 0.0;
+    sl_comm_sum_f64(o->comm, buf, (size_t)k + 1);
+    memcpy(v, buf, sizeof(double) * (size_t)k);
+    return buf[k] > 0;
+}
+
+int sl_obj_stop_requested(const struct sl_objective *o) {
+    return o->stop_flag && *o->stop_flag;
+}
+
+void sl_obj_set_passes(struct sl_objective *o, int64_t passes) {
+    o->passes = passes;
+}
+
 /* Of this rank's slice, the elements [0, n) that are weights; the rest (at
  * most the last one) is the intercept. A slice may be empty, or hold only the
  * intercept, when there are more ranks than elements. */

@@ -241,23 +241,100 @@ static double descent_slope(struct sl_objective *o, struct history *h, const dou
     return d0;
 }
 
+/* What L-BFGS carries from one pass of its loop to the next, besides w and
+ * the history; the gradient is evaluated again at w, to the same bits. */
+struct lbfgs_top {
+    int64_t iter, k, head, passes;
+    double gnorm0;
+    struct sl_fg_info cur;
+};
+
+/* s <- the state at the top of the loop (k: the pairs in use there). */
+static void lbfgs_state(struct sl_optim_state *s, const double *w, const struct history *h,
+                        const struct lbfgs_top *t, int64_t *i64, double *f64) {
+    i64[0] = t->iter;
+    i64[1] = t->k;
+    i64[2] = t->head;
+    i64[3] = t->passes;
+    i64[4] = h->m;
+    f64[0] = t->gnorm0;
+    sl_info_pack(&t->cur, f64 + 1);
+    const int64_t n = h->n, m = h->m;
+    *s = (struct sl_optim_state){.n = 0};
+    sl_state_add(s, "lbfgs.w", SL_STATE_SLICE, 8, 1, n, w);
+    sl_state_add(s, "lbfgs.S", SL_STATE_SLICE, 4, m, m * n, h->S);
+    sl_state_add(s, "lbfgs.Y", SL_STATE_SLICE, 4, m, m * n, h->Y);
+    sl_state_add(s, "lbfgs.rho", SL_STATE_SAME, 8, 1, m, h->rho);
+    sl_state_add(s, "lbfgs.yy", SL_STATE_SAME, 8, 1, m, h->yy);
+    sl_state_add(s, "lbfgs.i64", SL_STATE_SAME, 8, 1, 5, i64);
+    sl_state_add(s, "lbfgs.f64", SL_STATE_SAME, 8, 1, 5, f64);
+}
+
+/* w, h and t <- a saved state; SL_ERR_ARG when it does not fit. */
+static enum sl_status lbfgs_restore(const struct sl_optim_state *rs, double *w, struct history *h,
+                                    struct lbfgs_top *t) {
+    const int64_t n = h->n, m = h->m;
+    int64_t i64[5];
+    double f64[5];
+    if (sl_state_get(rs, "lbfgs.i64", 8, 5, i64) || i64[4] != m ||
+        sl_state_get(rs, "lbfgs.f64", 8, 5, f64) || sl_state_get(rs, "lbfgs.w", 8, n, w) ||
+        sl_state_get(rs, "lbfgs.S", 4, m * n, h->S) ||
+        sl_state_get(rs, "lbfgs.Y", 4, m * n, h->Y) ||
+        sl_state_get(rs, "lbfgs.rho", 8, m, h->rho) || sl_state_get(rs, "lbfgs.yy", 8, m, h->yy))
+        return SL_ERR_ARG;
+    *t = (struct lbfgs_top){
+        .iter = i64[0], .k = i64[1], .head = i64[2], .passes = i64[3], .gnorm0 = f64[0]};
+    sl_info_unpack(f64 + 1, &t->cur);
+    h->k = (int)t->k;
+    h->head = (int)t->head;
+    return SL_OK;
+}
+
 enum sl_status sl_lbfgs(struct sl_objective *o, double *w, const struct sl_optim_opts *opt,
-                        sl_iter_fn cb, void *ctx, struct sl_optim_result *res) {
+                        sl_iter_fn cb, void *ctx, const struct sl_optim_ckpt *ck,
+                        struct sl_optim_result *res) {
     const int64_t n = sl_obj_shape(o)->n_loc;
     struct history h;
     history_alloc(&h, opt->lbfgs_m > 0 ? opt->lbfgs_m : 10, n);
     /* Every vector here is this rank's slice, (n_loc) (objective.h). */
     double *mem = sl_calloc((size_t)(4 * (n ? n : 1)), sizeof(double));
     double *g = mem, *p = g + n, *x = p + n, *gx = x + n;
-    struct sl_fg_info cur = {0};
     memset(res, 0, sizeof *res);
-    int64_t iter = 0;
-    enum sl_status st = sl_obj_fg(o, w, g, NULL, &cur);
-    const double gnorm0 = cur.grad_norm;
+    struct lbfgs_top top = {0};
+    const struct sl_optim_state *rs = ck ? ck->resume : NULL;
+    /* An empty state: stopped before the first pass of the loop. */
+    const int resumed = sl_state_find(rs, "lbfgs.i64") != NULL;
+    enum sl_status st = resumed ? lbfgs_restore(rs, w, &h, &top) : SL_OK;
+    if (st) {
+        history_free(&h);
+        free(mem);
+        return st;
+    }
+    struct sl_fg_info at_w = {0};
+    st = sl_obj_fg(o, w, g, NULL, &at_w);
+    if (resumed)
+        sl_obj_set_passes(o, top.passes);
+    else
+        top = (struct lbfgs_top){.gnorm0 = at_w.grad_norm, .cur = at_w};
+    const int have_top = resumed || st == SL_OK;
+    int64_t iter = top.iter;
+    struct sl_fg_info cur = top.cur;
+    const double gnorm0 = top.gnorm0;
     int converged = gnorm0 == 0.0;
     struct sl_step_clock clock;
     sl_step_clock_start(&clock, o);
+    struct sl_optim_state ss;
+    int64_t ss_i64[5];
+    double ss_f64[5];
     while (!st && !converged && iter < opt->max_iter) {
+        top = (struct lbfgs_top){.iter = iter,
+                                 .k = h.k,
+                                 .head = h.head,
+                                 .passes = sl_obj_passes(o),
+                                 .gnorm0 = gnorm0,
+                                 .cur = cur};
+        lbfgs_state(&ss, w, &h, &top, ss_i64, ss_f64);
+        sl_ckpt_offer(ck, &ss, 0);
         two_loop(o, &h, g, p);
         const double d0 = descent_slope(o, &h, g, p);
         const double a1 = h.k == 0 ? fmin(1.0, 1.0 / sqrt(-d0)) : 1.0;
@@ -282,6 +359,15 @@ enum sl_status sl_lbfgs(struct sl_objective *o, double *w, const struct sl_optim
         iter++;
         sl_step_report(&clock, o, cb, ctx, iter, &cur, 0, w);
         converged = sl_converged(&cur, f_prev, gnorm0, opt->tol);
+    }
+    /* A stop leaves w, g and the stored pairs as they were at the top of
+     * the loop (only k may have been cleared since: top keeps it). */
+    if (st == SL_ERR_INTERRUPTED) {
+        if (have_top)
+            lbfgs_state(&ss, w, &h, &top, ss_i64, ss_f64);
+        else
+            ss.n = 0;
+        sl_ckpt_offer(ck, &ss, 1);
     }
     *res = (struct sl_optim_result){.iterations = iter, .converged = converged, .final = cur};
     history_free(&h);

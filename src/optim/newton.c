@@ -22,7 +22,8 @@ struct pcg_work {
 };
 
 /* Solves H s = -g approximately inside ||s||_M <= delta. r <- -g - H s.
- * Returns the number of CG steps (Hessian-vector products). */
+ * Returns the number of CG steps (Hessian-vector products), or -1 when a
+ * stop was agreed between two steps (s is then of no use). */
 static int64_t trpcg(struct sl_objective *o, double delta, const double *g, const double *M,
                      double *s, struct pcg_work *wk) {
     const int64_t n = sl_obj_shape(o)->n_loc, dim = sl_obj_shape(o)->dim;
@@ -43,7 +44,9 @@ static int64_t trpcg(struct sl_objective *o, double delta, const double *g, cons
         steps++;
         sl_obj_hv(o, d, hd);
         double dhd = sl_dot(d, hd, n);
-        sl_obj_sum(o, &dhd, 1);
+        /* A CG solve can take many Hessian products: look for a stop with
+         * each one, at no extra collective. */
+        if (sl_obj_sum_poll(o, &dhd, 1)) return -1;
         double alpha = ztr / dhd;
         sl_axpy(alpha, d, s, n);
         double s_m = sl_dot_m(s, M, s, n);
@@ -146,53 +149,137 @@ static void newton_accept(struct sl_objective *o, double *w, struct newton *nt) 
     precond(o, nt->diag, nt->M);
 }
 
+/* What Newton carries from one pass of its loop to the next; the rest
+ * (gradient, diagonal, preconditioner) is evaluated again at w, to the same
+ * bits. */
+struct newton_top {
+    int64_t iter, cg_in_iter, passes;
+    double delta, gnorm0;
+    struct sl_fg_info cur;
+};
+
+/* s <- the state at the top of the loop, pointing into top and w. */
+static void newton_state(struct sl_optim_state *s, struct sl_objective *o, const double *w,
+                         const struct newton_top *t, int64_t *i64, double *f64) {
+    i64[0] = t->iter;
+    i64[1] = t->cg_in_iter;
+    i64[2] = t->passes;
+    f64[0] = t->delta;
+    f64[1] = t->gnorm0;
+    sl_info_pack(&t->cur, f64 + 2);
+    const int64_t n = sl_obj_shape(o)->n_loc;
+    *s = (struct sl_optim_state){.n = 0};
+    sl_state_add(s, "newton.w", SL_STATE_SLICE, 8, 1, n, w);
+    sl_state_add(s, "newton.i64", SL_STATE_SAME, 8, 1, 3, i64);
+    sl_state_add(s, "newton.f64", SL_STATE_SAME, 8, 1, 6, f64);
+}
+
+/* Starts afresh from w, or from a saved state (w <- its iterate). */
+static enum sl_status newton_begin(struct sl_objective *o, double *w, struct newton *nt,
+                                   const struct sl_optim_state *rs, struct newton_top *t) {
+    memset(t, 0, sizeof *t);
+    /* An empty state: stopped before the first pass of the loop. */
+    if (!rs || !sl_state_find(rs, "newton.i64")) {
+        enum sl_status st = newton_start(o, w, nt, &t->cur, &t->delta);
+        t->gnorm0 = t->cur.grad_norm;
+        return st;
+    }
+    int64_t i64[3];
+    double f64[6];
+    if (sl_state_get(rs, "newton.w", 8, sl_obj_shape(o)->n_loc, w) ||
+        sl_state_get(rs, "newton.i64", 8, 3, i64) || sl_state_get(rs, "newton.f64", 8, 6, f64))
+        return SL_ERR_ARG;
+    t->iter = i64[0];
+    t->cg_in_iter = i64[1];
+    t->passes = i64[2];
+    t->delta = f64[0];
+    t->gnorm0 = f64[1];
+    sl_info_unpack(f64 + 2, &t->cur);
+    double delta_start;
+    struct sl_fg_info at_w;
+    enum sl_status st = newton_start(o, w, nt, &at_w, &delta_start);
+    sl_obj_set_passes(o, i64[2]);
+    return st;
+}
+
 enum sl_status sl_newton(struct sl_objective *o, double *w, const struct sl_optim_opts *opt,
-                         sl_iter_fn cb, void *ctx, struct sl_optim_result *res) {
+                         sl_iter_fn cb, void *ctx, const struct sl_optim_ckpt *ck,
+                         struct sl_optim_result *res) {
     const double eta0 = 1e-4;
     const int64_t n = sl_obj_shape(o)->n_loc;
     struct newton nt;
     newton_alloc(&nt, n);
-    struct sl_fg_info cur = {0}, trial;
+    struct sl_fg_info trial;
     memset(res, 0, sizeof *res);
-    int64_t iter = 0, cg_in_iter = 0;
-    double delta = 0.0;
-    enum sl_status st = newton_start(o, w, &nt, &cur, &delta);
-    const double gnorm0 = cur.grad_norm;
+    struct newton_top top;
+    const struct sl_optim_state *rs = ck ? ck->resume : NULL;
+    enum sl_status st = newton_begin(o, w, &nt, rs, &top);
+    if (st == SL_ERR_ARG) {
+        free(nt.mem);
+        return st;
+    }
+    /* Whether top holds a state to save (not when stopped in the first evaluation). */
+    const int have_top = st == SL_OK || sl_state_find(rs, "newton.i64");
+    /* The loop's state lives in top (saved at every pass) under short names. */
+    int64_t *const iter = &top.iter, *const cg_in_iter = &top.cg_in_iter;
+    double *const delta = &top.delta;
+    struct sl_fg_info *const cur = &top.cur;
+    const double gnorm0 = top.gnorm0;
     int converged = !st && gnorm0 == 0.0;
     struct sl_step_clock clock;
     sl_step_clock_start(&clock, o);
-    while (!st && !converged && iter < opt->max_iter) {
-        cg_in_iter += trpcg(o, delta, nt.g, nt.M, nt.s, &nt.wk);
+    struct sl_optim_state ss;
+    int64_t ss_i64[3];
+    double ss_f64[6];
+    while (!st && !converged && *iter < opt->max_iter) {
+        top.passes = sl_obj_passes(o);
+        newton_state(&ss, o, w, &top, ss_i64, ss_f64);
+        sl_ckpt_offer(ck, &ss, 0);
+        const int64_t cg = trpcg(o, *delta, nt.g, nt.M, nt.s, &nt.wk);
+        if (cg < 0)
+            st = SL_ERR_INTERRUPTED;
+        else
+            *cg_in_iter += cg;
+        if (st) break;
         for (int64_t i = 0; i < n; i++)
             nt.w_new[i] = w[i] + nt.s[i];
         double q[2] = {sl_dot(nt.g, nt.s, n), sl_dot(nt.s, nt.wk.r, n)};
         sl_obj_sum(o, q, 2);
         const double gs = q[0], prered = -0.5 * (gs - q[1]);
         if ((st = sl_obj_fg(o, nt.w_new, nt.g_new, nt.diag_new, &trial))) break;
-        const double actred = cur.objective - trial.objective;
+        const double actred = cur->objective - trial.objective;
         double snorm = sl_dot_m(nt.s, nt.M, nt.s, n);
         sl_obj_sum(o, &snorm, 1);
         snorm = sqrt(snorm);
-        if (iter == 0) delta = fmin(delta, snorm);
-        delta = next_radius(delta, snorm, gs, trial.objective - cur.objective, actred, prered);
+        if (*iter == 0) *delta = fmin(*delta, snorm);
+        *delta = next_radius(*delta, snorm, gs, trial.objective - cur->objective, actred, prered);
         if (actred > eta0 * prered) {
-            const double f_prev = cur.objective;
-            iter++;
+            const double f_prev = cur->objective;
+            (*iter)++;
             newton_accept(o, w, &nt);
-            cur = trial;
-            sl_step_report(&clock, o, cb, ctx, iter, &cur, cg_in_iter, w);
-            cg_in_iter = 0;
-            if ((converged = sl_converged(&cur, f_prev, gnorm0, opt->tol))) break;
+            *cur = trial;
+            sl_step_report(&clock, o, cb, ctx, *iter, cur, *cg_in_iter, w);
+            *cg_in_iter = 0;
+            if ((converged = sl_converged(cur, f_prev, gnorm0, opt->tol))) break;
         }
         /* Nothing left to gain at double precision: as TRON, stop here. */
-        if (fabs(actred) <= 1e-12 * fabs(cur.objective) &&
-            fabs(prered) <= 1e-12 * fabs(cur.objective)) {
+        if (fabs(actred) <= 1e-12 * fabs(cur->objective) &&
+            fabs(prered) <= 1e-12 * fabs(cur->objective)) {
             converged = 1;
             break;
         }
         if (actred <= 0 && prered <= 0) break;
     }
-    *res = (struct sl_optim_result){.iterations = iter, .converged = converged, .final = cur};
+    /* A stop leaves w, the radius and the counts as they were at the top of
+     * the loop: that state is saved, and a resumed run repeats the pass. */
+    if (st == SL_ERR_INTERRUPTED) {
+        if (have_top)
+            newton_state(&ss, o, w, &top, ss_i64, ss_f64);
+        else
+            ss.n = 0;
+        sl_ckpt_offer(ck, &ss, 1);
+    }
+    *res = (struct sl_optim_result){.iterations = *iter, .converged = converged, .final = *cur};
     free(nt.mem);
     return st;
 }

@@ -22,13 +22,19 @@ void sl_optim_opts_init(struct sl_optim_opts *o) {
 
 enum sl_status sl_optimize(struct sl_objective *o, double *w, const struct sl_optim_opts *opt,
                            sl_iter_fn cb, void *ctx, struct sl_optim_result *res) {
+    return sl_optimize_ckpt(o, w, opt, cb, ctx, NULL, res);
+}
+
+enum sl_status sl_optimize_ckpt(struct sl_objective *o, double *w, const struct sl_optim_opts *opt,
+                                sl_iter_fn cb, void *ctx, const struct sl_optim_ckpt *ck,
+                                struct sl_optim_result *res) {
     switch (opt->kind) {
     case SL_OPT_NEWTON:
-        return sl_newton(o, w, opt, cb, ctx, res);
+        return sl_newton(o, w, opt, cb, ctx, ck, res);
     case SL_OPT_LBFGS:
-        return sl_lbfgs(o, w, opt, cb, ctx, res);
+        return sl_lbfgs(o, w, opt, cb, ctx, ck, res);
     case SL_OPT_SGD:
-        return sl_sgd(o, w, opt, cb, ctx, res);
+        return sl_sgd(o, w, opt, cb, ctx, ck, res);
     }
     return SL_ERR_ARG;
 }

@@ -94,16 +94,21 @@ static int64_t next_batch(struct sgd *st) {
 }
 
 /* Average over ranks, weighted by rows: w = sum_r share_r w_r; then fold
- * the result into the running mean once averaging has started. */
-static void synchronise(struct sgd *st, int averaging) {
+ * the result into the running mean once averaging has started. Returns 1
+ * on every rank when a stop was requested on any (the flag rides along in
+ * wf[dim]). */
+static int synchronise(struct sgd *st, int averaging) {
     const int64_t nc = st->sh->n_cols, n = st->sh->dim;
     struct sl_comm *c = sl_obj_comm(st->o);
     materialize(st);
     if (st->sh->fit_intercept) st->wf[nc] = st->b;
+    double stop = sl_obj_stop_requested(st->o) ? 1.0 : 0.0;
     if (c->size > 1) {
         for (int64_t j = 0; j < n; j++)
             st->wf[j] *= st->share;
-        sl_comm_sum_f64(c, st->wf, (size_t)n);
+        st->wf[n] = stop;
+        sl_comm_sum_f64(c, st->wf, (size_t)n + 1);
+        stop = st->wf[n];
     }
     st->b = st->sh->fit_intercept ? st->wf[nc] : 0.0;
     if (st->avg && averaging) {
@@ -111,18 +116,24 @@ static void synchronise(struct sgd *st, int averaging) {
         for (int64_t j = 0; j < n; j++)
             st->avg[j] += (st->wf[j] - st->avg[j]) / (double)st->n_avg;
     }
+    return stop > 0;
 }
 
-/* One epoch of local steps, synchronising every K steps and at its end;
- * t counts steps over the whole run (for the step size schedule). */
-static void sgd_epoch(struct sgd *st, int epoch, int64_t *t) {
+/* An epoch's local steps from step k0 on, synchronising every K steps and
+ * at its end; t counts steps over the whole run (for the step size
+ * schedule). Returns the steps of the epoch done: fewer than steps when a
+ * stop was agreed at a synchronisation (the model is whole there). */
+static int64_t sgd_epoch(struct sgd *st, int epoch, int64_t k0, int64_t *t) {
     const int averaging = epoch >= st->opt->epochs / 2 + 1;
-    for (int64_t k = 0; k < st->steps; k++, (*t)++) {
+    for (int64_t k = k0; k < st->steps; k++) {
         int64_t nb = next_batch(st);
         double lr = st->opt->lr / (1.0 + st->opt->lr_decay * (double)*t / (double)st->steps);
         if (nb > 0) sgd_step(st, nb, lr);
-        if ((*t + 1) % st->K == 0 || k == st->steps - 1) synchronise(st, averaging);
+        const int sync = (*t + 1) % st->K == 0 || k == st->steps - 1;
+        (*t)++;
+        if (sync && synchronise(st, averaging)) return k + 1;
     }
+    return st->steps;
 }
 
 static void sgd_init(struct sgd *st, struct sl_objective *o, const double *w,
@@ -141,7 +152,7 @@ static void sgd_init(struct sgd *st, struct sl_objective *o, const double *w,
                        .K = opt->sync_every > 0 ? opt->sync_every : 1,
                        .steps = (sh->n_rows_global + per_round - 1) / per_round,
                        .share = (double)sh->n_rows / (double)sh->n_rows_global,
-                       .wf = sl_malloc(sizeof(double) * (size_t)(n ? n : 1)),
+                       .wf = sl_calloc((size_t)n + 1, sizeof(double)), /* + the stop flag */
                        .scale = 1.0,
                        .r = sl_calloc((size_t)B, sizeof(double)),
                        .perm = sl_malloc(sizeof(int64_t) * (size_t)(sh->n_rows ? sh->n_rows : 1)),
@@ -157,26 +168,120 @@ static void sgd_init(struct sgd *st, struct sl_objective *o, const double *w,
         st->perm[i] = i;
 }
 
+/* Where SGD's loop stands at an epoch boundary. */
+struct sgd_top {
+    int64_t epoch;     /* the epoch begun last (0: none) */
+    int64_t step;      /* its steps done */
+    int64_t evaluated; /* 1 when all are, and its evaluation and record too */
+    int64_t t, passes;
+    struct sl_fg_info info;
+};
+
+/* s <- the state at an epoch boundary: the model is synchronised there
+ * (scale 1, the same on every rank); the row order is each rank's own. */
+static void sgd_state(struct sl_optim_state *s, const struct sgd *st, const struct sgd_top *t,
+                      int64_t *i64, double *f64, uint64_t *rk) {
+    i64[0] = t->epoch;
+    i64[1] = t->evaluated;
+    i64[2] = t->t;
+    i64[3] = t->passes;
+    i64[4] = st->n_avg;
+    i64[5] = t->step;
+    f64[0] = st->b;
+    sl_info_pack(&t->info, f64 + 1);
+    rk[0] = (uint64_t)st->pos;
+    rk[1] = st->rng;
+    const int64_t dim = st->sh->dim;
+    *s = (struct sl_optim_state){.n = 0};
+    sl_state_add(s, "sgd.wf", SL_STATE_SAME, 8, 1, dim, st->wf);
+    sl_state_add(s, "sgd.avg", SL_STATE_SAME, 8, 1, st->avg ? dim : 0, st->avg);
+    sl_state_add(s, "sgd.i64", SL_STATE_SAME, 8, 1, 6, i64);
+    sl_state_add(s, "sgd.f64", SL_STATE_SAME, 8, 1, 5, f64);
+    sl_state_add(s, "sgd.perm", SL_STATE_RANK, 8, 1, st->sh->n_rows, st->perm);
+    sl_state_add(s, "sgd.rank", SL_STATE_RANK, 8, 1, 2, rk);
+}
+
+/* st and t <- a saved state. Without this rank's row order (another rank
+ * count) the rows are taken in a new order, its stream derived from the
+ * seed, the rank and the epoch. SL_ERR_ARG when the state does not fit. */
+static enum sl_status sgd_restore(const struct sl_optim_state *rs, struct sgd *st,
+                                  struct sgd_top *t) {
+    const int64_t dim = st->sh->dim;
+    int64_t i64[6];
+    double f64[5];
+    uint64_t rk[2];
+    if (sl_state_get(rs, "sgd.i64", 8, 6, i64) || sl_state_get(rs, "sgd.f64", 8, 5, f64) ||
+        sl_state_get(rs, "sgd.wf", 8, dim, st->wf) ||
+        sl_state_get(rs, "sgd.avg", 8, st->avg ? dim : 0, st->avg))
+        return SL_ERR_ARG;
+    *t = (struct sgd_top){
+        .epoch = i64[0], .step = i64[5], .evaluated = i64[1], .t = i64[2], .passes = i64[3]};
+    st->n_avg = i64[4];
+    st->b = f64[0];
+    sl_info_unpack(f64 + 1, &t->info);
+    if (sl_state_get(rs, "sgd.perm", 8, st->sh->n_rows, st->perm) == 0 &&
+        sl_state_get(rs, "sgd.rank", 8, 2, rk) == 0) {
+        st->pos = (int64_t)rk[0];
+        st->rng = rk[1];
+    } else {
+        st->rng ^= (uint64_t)t->epoch * 0xD1B54A32D192ED03ull;
+    }
+    return SL_OK;
+}
+
 enum sl_status sl_sgd(struct sl_objective *o, double *w, const struct sl_optim_opts *opt,
-                      sl_iter_fn cb, void *ctx, struct sl_optim_result *res) {
+                      sl_iter_fn cb, void *ctx, const struct sl_optim_ckpt *ck,
+                      struct sl_optim_result *res) {
     struct sgd st;
     sgd_init(&st, o, w, opt);
     const struct sl_obj_shape *sh = st.sh;
     double *g = sl_calloc((size_t)(sh->n_loc ? sh->n_loc : 1), sizeof(double));
-    struct sl_fg_info info = {0};
     memset(res, 0, sizeof *res);
-    enum sl_status rc = SL_OK;
-    int64_t t = 0;
+    struct sgd_top top = {.evaluated = 1};
+    const struct sl_optim_state *rs = ck ? ck->resume : NULL;
+    enum sl_status rc = sl_state_find(rs, "sgd.i64") ? sgd_restore(rs, &st, &top) : SL_OK;
+    if (top.epoch > 0) {
+        sl_obj_set_passes(o, top.passes);
+        res->iterations = top.evaluated ? top.epoch : top.epoch - 1;
+    }
+    struct sl_fg_info info = top.info;
     struct sl_step_clock clock;
     sl_step_clock_start(&clock, o);
-    for (int epoch = 1; epoch <= opt->epochs; epoch++) {
-        sgd_epoch(&st, epoch, &t);
+    struct sl_optim_state ss;
+    int64_t ss_i64[6];
+    double ss_f64[5];
+    uint64_t ss_rk[2];
+    const int first = (int)(top.evaluated ? top.epoch + 1 : top.epoch);
+    for (int epoch = first; !rc && epoch <= opt->epochs; epoch++) {
+        const int64_t k0 = epoch == top.epoch ? top.step : 0;
+        top.step = sgd_epoch(&st, epoch, k0, &top.t);
+        top.epoch = epoch;
+        top.evaluated = 0;
+        top.passes = sl_obj_passes(o);
+        if (top.step < st.steps) {
+            rc = SL_ERR_INTERRUPTED;
+            break;
+        }
         /* Full objective of the model (the averaged one once averaging has
          * started): one more pass per epoch. */
         const double *model = (st.n_avg > 0 ? st.avg : st.wf) + sh->lo; /* the same on every rank */
         if ((rc = sl_obj_fg(o, model, g, NULL, &info))) break;
         res->iterations = epoch;
         sl_step_report(&clock, o, cb, ctx, epoch, &info, 0, model);
+        top.evaluated = 1;
+        top.passes = sl_obj_passes(o);
+        top.info = info;
+        if (epoch < opt->epochs) {
+            sgd_state(&ss, &st, &top, ss_i64, ss_f64, ss_rk);
+            sl_ckpt_offer(ck, &ss, 0);
+        }
+    }
+    /* A stop is seen at a synchronisation or in an epoch's evaluation: the
+     * steps done are kept, and a resumed run takes the rest of the epoch
+     * (or only its evaluation) first. */
+    if (rc == SL_ERR_INTERRUPTED) {
+        sgd_state(&ss, &st, &top, ss_i64, ss_f64, ss_rk);
+        sl_ckpt_offer(ck, &ss, 1);
     }
     memcpy(w, (st.n_avg > 0 ? st.avg : st.wf) + sh->lo, sizeof(double) * (size_t)sh->n_loc);
     res->final = info;

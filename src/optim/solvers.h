@@ -6,11 +6,14 @@
 #include "shardlearn/optim.h"
 
 enum sl_status sl_newton(struct sl_objective *o, double *w, const struct sl_optim_opts *opt,
-                         sl_iter_fn cb, void *ctx, struct sl_optim_result *res) SL_WARN_UNUSED;
+                         sl_iter_fn cb, void *ctx, const struct sl_optim_ckpt *ck,
+                         struct sl_optim_result *res) SL_WARN_UNUSED;
 enum sl_status sl_lbfgs(struct sl_objective *o, double *w, const struct sl_optim_opts *opt,
-                        sl_iter_fn cb, void *ctx, struct sl_optim_result *res) SL_WARN_UNUSED;
+                        sl_iter_fn cb, void *ctx, const struct sl_optim_ckpt *ck,
+                        struct sl_optim_result *res) SL_WARN_UNUSED;
 enum sl_status sl_sgd(struct sl_objective *o, double *w, const struct sl_optim_opts *opt,
-                      sl_iter_fn cb, void *ctx, struct sl_optim_result *res) SL_WARN_UNUSED;
+                      sl_iter_fn cb, void *ctx, const struct sl_optim_ckpt *ck,
+                      struct sl_optim_result *res) SL_WARN_UNUSED;
 
 /* The time and collective time of the step being taken. */
 struct sl_step_clock {
@@ -27,5 +30,11 @@ void sl_step_report(struct sl_step_clock *k, struct sl_objective *o, sl_iter_fn 
  * cur: the gradient has shrunk by tol, or F fell by less than 1e-3 tol
  * relative. */
 int sl_converged(const struct sl_fg_info *cur, double f_prev, double gnorm0, double tol);
+
+/* The record of an evaluation as state: f64 (4) <-> info. */
+void sl_info_pack(const struct sl_fg_info *in, double out[4]);
+void sl_info_unpack(const double in[4], struct sl_fg_info *out);
+/* Offers s to ck->save, if any. */
+void sl_ckpt_offer(const struct sl_optim_ckpt *ck, struct sl_optim_state *s, int stopping);
 
 #endif

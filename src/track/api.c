@@ -363,3 +363,12 @@ enum sl_deliver sl_api_finish_run(struct sl_http *h, const struct sl_sync_state 
     cJSON_Delete(req);
     return r;
 }
+
+enum sl_deliver sl_api_reopen_run(struct sl_http *h, const struct sl_sync_state *st) {
+    cJSON *req = cJSON_CreateObject();
+    cJSON_AddStringToObject(req, "run_id", st->run_id);
+    cJSON_AddStringToObject(req, "status", "RUNNING");
+    enum sl_deliver r = api(h, "POST", "/api/2.0/mlflow/runs/update", req, NULL);
+    cJSON_Delete(req);
+    return r;
+}

@@ -61,4 +61,7 @@ enum sl_deliver sl_api_create_version(struct sl_http *h, const char *name, const
 enum sl_deliver sl_api_finish_run(struct sl_http *h, const struct sl_sync_state *st,
                                   const cJSON *rec);
 
+/* runs/update with status RUNNING: a run continued after it ended. */
+enum sl_deliver sl_api_reopen_run(struct sl_http *h, const struct sl_sync_state *st);
+
 #endif

@@ -105,7 +105,7 @@ static enum sl_deliver upload(struct delivery *d, const cJSON *rec) {
     return sl_api_upload(d->h, d->st, d->run_dir, local, path);
 }
 
-/* An artifact, register or finish record ending at rec_end: acknowledged on
+/* An artifact, register, finish or reopen record ending at rec_end: acknowledged on
  * its own, after everything before it. */
 static enum sl_deliver send_alone(struct delivery *d, const char *type, const cJSON *rec,
                                   int64_t rec_end) {
@@ -115,6 +115,9 @@ static enum sl_deliver send_alone(struct delivery *d, const char *type, const cJ
         r = upload(d, rec);
     } else if (r == SL_DELIVER_DONE && !strcmp(type, "register")) {
         r = sl_api_register_model(d->h, d->run_dir, d->st, rec);
+    } else if (r == SL_DELIVER_DONE && !strcmp(type, "reopen")) {
+        r = sl_api_reopen_run(d->h, d->st);
+        if (r == SL_DELIVER_DONE) d->st->finished_sent = 0;
     } else if (r == SL_DELIVER_DONE) {
         r = sl_api_finish_run(d->h, d->st, rec);
         if (r == SL_DELIVER_DONE) d->st->finished_sent = 1;
@@ -133,7 +136,8 @@ static enum sl_deliver deliver_record(struct delivery *d, const cJSON *rec, int6
     if (!type) type = "";
     if (!strcmp(type, "param") || !strcmp(type, "tag") || !strcmp(type, "metric"))
         return add_entity(d, type, rec, at, rec_end, line_len);
-    if (!strcmp(type, "artifact") || !strcmp(type, "register") || !strcmp(type, "finish"))
+    if (!strcmp(type, "artifact") || !strcmp(type, "register") || !strcmp(type, "finish") ||
+        !strcmp(type, "reopen"))
         return send_alone(d, type, rec, rec_end);
     d->b.end = rec_end; /* the start record and anything unknown: nothing to send */
     return SL_DELIVER_DONE;

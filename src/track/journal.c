@@ -534,3 +534,58 @@ char *sl_journal_read_tail(const char *run_dir, int64_t offset, size_t *len) {
     *len = n;
     return buf;
 }
+
+/* The largest seq and metric step of the whole records in text (len bytes). */
+static void scan_records(const char *text, size_t len, int64_t *seq, int64_t *step) {
+    *seq = *step = 0;
+    size_t pos = 0;
+    while (pos < len) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        const size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
+        cJSON *r = cJSON_ParseWithLength(text + pos, n);
+        const int64_t q = (int64_t)sl_jnum(r, "seq", 0);
+        if (q > *seq) *seq = q;
+        const char *type = sl_jstr(r, "type");
+        if (type && strcmp(type, "metric") == 0) {
+            const int64_t s = (int64_t)sl_jnum(r, "step", 0);
+            if (s > *step) *step = s;
+        }
+        cJSON_Delete(r);
+        pos += n + 1;
+    }
+}
+
+enum sl_status sl_journal_reopen(struct sl_journal *j, const char *run_dir, int64_t *last_step,
+                                 struct sl_err *err) {
+    *j = (struct sl_journal){.fd = -1};
+    *last_step = 0;
+    if (strlen(run_dir) >= sizeof j->dir)
+        return sl_err_set(err, SL_ERR_IO, "%s: path too long", run_dir);
+    snprintf(j->dir, sizeof j->dir, "%s", run_dir);
+    char path[PATH_MAX + 32];
+    journal_path(run_dir, path, sizeof path);
+    cJSON *start = sl_journal_read_start(run_dir);
+    cJSON_Delete(start);
+    if (!start) return sl_err_set(err, SL_ERR_IO, "%s: not a shardlearn run journal", path);
+    j->fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+    if (j->fd < 0) return sl_err_set(err, SL_ERR_IO, "%s: %s", path, strerror(errno));
+    if (flock(j->fd, LOCK_EX | LOCK_NB) != 0) {
+        close(j->fd);
+        j->fd = -1;
+        return sl_err_set(err, SL_ERR_IO, "%s: another process is writing this run", path);
+    }
+    size_t len = 0, whole = 0;
+    char *text = sl_read_file(path, &len);
+    cJSON_Delete(text ? last_record(text, len, &whole) : NULL);
+    if (!text || (whole < len && ftruncate(j->fd, (off_t)whole) != 0)) {
+        free(text);
+        close(j->fd);
+        j->fd = -1;
+        return sl_err_set(err, SL_ERR_IO, "%s: %s", path, strerror(errno));
+    }
+    scan_records(text, whole, &j->seq, last_step);
+    free(text);
+    j->size = (int64_t)whole;
+    append(j, record("reopen"));
+    return SL_OK;
+}

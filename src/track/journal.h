@@ -6,7 +6,8 @@
  *                   "seq"; written only by the training thread
  *   state.json      what the server has acknowledged (state.h)
  *   artifacts/      copies of the files to upload, so a later mlflow-sync has them
- * Record types: start, param, tag, metric, artifact, register, finish.
+ * Record types: start, param, tag, metric, artifact, register, finish, reopen
+ * (a run continued after a finish: RUNNING again).
  * The writer holds an exclusive flock on journal.jsonl while it runs, so a
  * reader can tell a run still at work from one that was killed. */
 #ifndef SHARDLEARN_TRACK_JOURNAL_H
@@ -41,6 +42,14 @@ struct sl_journal {
  * and appends the start record and the run's standard tags (run name, user,
  * source, git commit, shardlearn.run_uuid). Close with sl_journal_close. */
 enum sl_status sl_journal_create(struct sl_journal *j, const struct sl_track_config *cfg,
+                                 struct sl_err *err) SL_WARN_UNUSED;
+/* Opens the journal of an existing run directory to continue it (a run
+ * resumed from a checkpoint): takes the writer's lock, cuts a torn last
+ * line, and appends a reopen record (the sender makes the run RUNNING
+ * again). *last_step <- the largest step of a metric record in it (0: none),
+ * so that the caller logs no point twice. SL_ERR_IO when it cannot be opened,
+ * is not a journal, or another process is writing it. */
+enum sl_status sl_journal_reopen(struct sl_journal *j, const char *run_dir, int64_t *last_step,
                                  struct sl_err *err) SL_WARN_UNUSED;
 /* Writes the records appended since the last call: 0, or -1 when the write
  * failed (j->failed says why; the file keeps every whole record before it,

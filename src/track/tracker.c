@@ -64,16 +64,13 @@ static void *syncer_main(void *arg) {
     return NULL;
 }
 
-enum sl_status sl_tracker_create(struct sl_tracker **out, const struct sl_track_config *cfg,
-                                 struct sl_err *err) {
-    *out = NULL;
-    struct sl_journal journal;
-    enum sl_status st = sl_journal_create(&journal, cfg, err);
-    if (st != SL_OK) return st;
+/* The tracker around an open journal: its threads, and the line saying where it is. */
+static struct sl_tracker *tracker_start(const struct sl_journal *journal,
+                                        const struct sl_track_config *cfg, int reopened) {
     const char *uri = sl_tracking_uri(cfg->tracking_uri);
     struct sl_tracker *t = sl_malloc(sizeof *t);
     *t = (struct sl_tracker){
-        .journal = journal,
+        .journal = *journal,
         .uri = uri ? strdup(uri) : NULL,
         .flush_timeout = cfg->flush_timeout_s,
         .register_model = cfg->register_model ? strdup(cfg->register_model) : NULL,
@@ -86,11 +83,34 @@ enum sl_status sl_tracker_create(struct sl_tracker **out, const struct sl_track_
     const char *dir = t->journal.dir;
     if (t->uri && sl_sender_start(&t->sender, dir, t->uri) != 0)
         sl_warn("tracking: cannot start the sender thread; the journal is kept in %s", dir);
-    sl_info("tracking: run journal %s%s", dir,
+    sl_info("tracking: %s %s%s", reopened ? "continuing run journal" : "run journal", dir,
             t->uri ? ""
                    : " (no tracking URI: journal only, deliver later with shardlearn mlflow-sync)");
-    *out = t;
+    return t;
+}
+
+enum sl_status sl_tracker_create(struct sl_tracker **out, const struct sl_track_config *cfg,
+                                 struct sl_err *err) {
+    *out = NULL;
+    struct sl_journal journal;
+    enum sl_status st = sl_journal_create(&journal, cfg, err);
+    if (st != SL_OK) return st;
+    *out = tracker_start(&journal, cfg, 0);
     return SL_OK;
+}
+
+enum sl_status sl_tracker_reopen(struct sl_tracker **out, const struct sl_track_config *cfg,
+                                 const char *run_dir, int64_t *last_step, struct sl_err *err) {
+    *out = NULL;
+    struct sl_journal journal;
+    enum sl_status st = sl_journal_reopen(&journal, run_dir, last_step, err);
+    if (st != SL_OK) return st;
+    *out = tracker_start(&journal, cfg, 1);
+    return SL_OK;
+}
+
+const char *sl_tracker_run_dir(const struct sl_tracker *t) {
+    return t ? t->journal.dir : NULL;
 }
 
 double sl_tracker_sender_cpu(struct sl_tracker *t) {

@@ -8,7 +8,9 @@
 
 #include "data/colmap.h"
 #include "model/kernels.h"
+#include "shardlearn/log.h"
 #include "shardlearn/objective.h"
+#include "train/checkpoint.h"
 
 void sl_train_params_init(struct sl_train_params *p) {
     *p = (struct sl_train_params){.l2 = 1e-4,
@@ -16,7 +18,13 @@ void sl_train_params_init(struct sl_train_params *p) {
                                   .validation = NULL,
                                   .on_iter = NULL,
                                   .ctx = NULL,
-                                  .stop_flag = NULL};
+                                  .stop_flag = NULL,
+                                  .checkpoint = {.dir = NULL,
+                                                 .every_seconds = 600.0,
+                                                 .data_name = NULL,
+                                                 .data_bytes = -1,
+                                                 .validation_name = NULL,
+                                                 .note = NULL}};
     sl_optim_opts_init(&p->optim);
 }
 
@@ -33,6 +41,8 @@ const char *sl_check_params(const struct sl_train_params *p) {
     if (!(o->lr_decay >= 0) || !isfinite(o->lr_decay))
         return "optim.lr_decay: must be a finite number >= 0";
     if (o->sync_every < 1) return "optim.sync_every: must be >= 1";
+    if (!(p->checkpoint.every_seconds >= 0) || !isfinite(p->checkpoint.every_seconds))
+        return "checkpoint.every_seconds: must be a finite number >= 0";
     return NULL;
 }
 
@@ -46,6 +56,7 @@ struct run {
     double *val_margins;  /* (validation rows) */
     struct sl_train_report *report;
     int64_t cap_history;
+    struct sl_ckpt ck; /* with checkpoints */
 };
 
 /* view <- the whole model at this rank's slice w_loc (collective: gathers). */
@@ -79,14 +90,73 @@ static void on_iter(const struct sl_iter_info *it, const double *w, void *ctx) {
     if (r->p->on_iter) r->p->on_iter(&row, r->p->ctx);
 }
 
-/* Optimises from w = 0 and fills the report; the model on SL_OK. */
-static enum sl_status fit(struct run *r, struct sl_model *model) {
+/* The optimiser's save hook: a checkpoint when one is due or on a stop,
+ * with the history so far. */
+static void on_save(struct sl_optim_state *s, int stopping, void *ctx) {
+    struct run *r = ctx;
+    if (!stopping && !sl_ckpt_due(&r->ck)) return;
+    struct sl_train_report *rep = r->report;
+    sl_state_add(s, "train.history", SL_STATE_SAME, 1, 1,
+                 rep->n_history * (int64_t)sizeof *rep->history, rep->history);
+    struct sl_err err;
+    sl_err_clear(&err);
+    enum sl_status st = sl_ckpt_write(&r->ck, s, rep->n_history, &err);
+    if (st && r->c->rank == 0) sl_warn("checkpoint not written: %s", err.msg);
+    if (stopping) rep->checkpointed = st == SL_OK;
+}
+
+/* With checkpoints: the state to resume from (ld, none when there is no
+ * checkpoint yet) and the history it holds. */
+static enum sl_status open_checkpoints(struct run *r, const struct sl_shard *shard,
+                                       struct sl_ckpt_loaded *ld, struct sl_optim_ckpt *ck,
+                                       struct sl_err *err) {
+    const struct sl_obj_shape *sh = sl_obj_shape(r->obj);
+    struct sl_ckpt_job job;
+    sl_ckpt_job_make(&job, r->p, shard, sh->dim);
+    int found = 0;
+    enum sl_status st = sl_ckpt_open(&r->ck, r->c, &r->p->checkpoint, &job, sh, ld, &found, err);
+    if (st) return st;
+    *ck = (struct sl_optim_ckpt){.resume = found ? &ld->state : NULL, .save = on_save, .ctx = r};
+    if (!found) return SL_OK;
+    const struct sl_state_sec *h = sl_state_find(&ld->state, "train.history");
+    struct sl_train_report *rep = r->report;
+    const int64_t row = (int64_t)sizeof *rep->history;
+    if (!h || h->n % row != 0)
+        return sl_err_set(err, SL_ERR_ARG, "%s: the checkpoint holds no history",
+                          r->p->checkpoint.dir);
+    rep->n_history = r->cap_history = h->n / row;
+    rep->history = sl_malloc((size_t)(h->n ? h->n : 1));
+    if (h->n) memcpy(rep->history, h->data, (size_t)h->n);
+    rep->resumed_from = ld->iteration;
+    return SL_OK;
+}
+
+/* Optimises from w = 0, or from a checkpoint, and fills the report; the
+ * model on SL_OK. */
+static enum sl_status fit(struct run *r, const struct sl_shard *shard, struct sl_model *model,
+                          struct sl_err *err) {
     const struct sl_obj_shape *sh = sl_obj_shape(r->obj);
     struct sl_train_report *rep = r->report;
+    struct sl_ckpt_loaded ld;
+    memset(&ld, 0, sizeof ld);
+    struct sl_optim_ckpt ck = {.resume = NULL, .save = NULL, .ctx = NULL};
+    if (r->p->checkpoint.dir) {
+        enum sl_status st = open_checkpoints(r, shard, &ld, &ck, err);
+        if (st && r->c->rank != 0) sl_err_clear(err); /* rank 0 reports it */
+        if (st) {
+            sl_ckpt_loaded_free(&ld);
+            return st;
+        }
+    }
     /* w: this rank's slice of the weights (objective.h). */
     double *w = sl_calloc((size_t)(sh->n_loc ? sh->n_loc : 1), sizeof(double));
     const double ar0 = r->c->allreduce_seconds;
-    enum sl_status st = sl_optimize(r->obj, w, &r->p->optim, on_iter, r, &rep->result);
+    enum sl_status st = sl_optimize_ckpt(r->obj, w, &r->p->optim, on_iter, r,
+                                         r->p->checkpoint.dir ? &ck : NULL, &rep->result);
+    sl_ckpt_loaded_free(&ld);
+    if (st == SL_ERR_ARG && ck.resume)
+        sl_err_set(err, st, "%s: the checkpoint does not fit the %s solver", r->p->checkpoint.dir,
+                   sl_optimizer_name(r->p->optim.kind));
     rep->compute_seconds = sl_obj_compute_seconds(r->obj);
     rep->allreduce_seconds = r->c->allreduce_seconds - ar0;
     rep->passes = sl_obj_passes(r->obj);
@@ -126,7 +196,7 @@ enum sl_status sl_train(struct sl_comm *c, struct sl_shard *shard, const struct 
             r.val_margins = sl_calloc((size_t)(p->validation->n_rows ? p->validation->n_rows : 1),
                                       sizeof(double));
         report->n_cols_used = map.n_used;
-        st = fit(&r, model);
+        st = fit(&r, shard, model, err);
     } else if (c->rank == 0) {
         sl_err_set(err, st,
                    "the data is too large for the dense kernels (rows or features "
