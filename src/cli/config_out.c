@@ -43,7 +43,9 @@ static cJSON *value_of(const struct sl_opt *o) {
         snprintf(num, sizeof num, "%lld", (long long)x);
         return cJSON_CreateRaw(num);
     }
-    case SL_ARG_F64:
+    case SL_ARG_F64: /* outside the range: "not given" (checkpoint-every without a directory) */
+        if (!(*(const double *)o->dst >= o->min && *(const double *)o->dst <= o->max))
+            return cJSON_CreateNull();
         shortest(*(const double *)o->dst, num, sizeof num);
         return cJSON_CreateRaw(num);
     case SL_ARG_LIST: { /* a repeatable option: its values in the order given */

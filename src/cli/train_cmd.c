@@ -128,7 +128,7 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
         if (c->rank == 0) sl_error("%s (see shardlearn train --help)", err.msg);
         return SL_EXIT_USAGE;
     }
-    if (a->checkpoint_every < 0) { /* not given: the library's default */
+    if (a->checkpoint_dir && a->checkpoint_every < 0) { /* not given: the library's default */
         struct sl_train_params d;
         sl_train_params_init(&d);
         a->checkpoint_every = d.checkpoint.every_seconds;
@@ -166,7 +166,7 @@ static void train_params(const struct train_args *a, struct sl_train_params *p) 
     p->fit_intercept = !a->no_intercept;
     p->stop_flag = &sl_stop_signal;
     p->checkpoint.dir = a->checkpoint_dir;
-    p->checkpoint.every_seconds = a->checkpoint_every;
+    if (a->checkpoint_every >= 0) p->checkpoint.every_seconds = a->checkpoint_every;
     /* The data by its absolute path, so that a job resumed from another
      * directory, or with the path spelled otherwise, is the same job. */
     static char data_path[PATH_MAX], val_path[PATH_MAX];

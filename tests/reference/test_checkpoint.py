@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from common import BIN, MPIRUN, check, finish, load_model, mpi_env, workdir
+from common import BIN, MPIRUN, check, children, finish, load_model, mpi_env, workdir
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tracking"))
 from track_common import long_data  # noqa: E402
@@ -194,8 +194,7 @@ all_, done = ckpts(pdir)
 check(p.poll() is None and done and int(done[-1][-6:]) >= 2,
       f"periodic: no third checkpoint while running ({all_})")
 check(most <= 2, f"periodic: old checkpoints kept: {most} directories at once")
-ranks = [int(x) for x in os.listdir("/proc") if x.isdigit() and
-         open(f"/proc/{x}/stat").read().split(") ")[1].split()[1] == str(p.pid)]
+ranks = children(p.pid)
 check(len(ranks) == 2, f"periodic: rank processes {ranks}")
 if ranks:
     os.kill(sorted(ranks)[1], signal.SIGKILL)

@@ -16,7 +16,7 @@ import signal
 import time
 
 from mlflow_server import MlflowServer
-from track_common import (PER_ITER, Watched, check, finish, long_data, run_dir, state, train,
+from track_common import (PER_ITER, Watched, check, children, finish, long_data, run_dir, state, train,
                           uuid_of, workdir)
 
 EXIT_CHECKPOINTED = 75
@@ -113,8 +113,7 @@ with MlflowServer() as srv:
     m = latest_manifest(cdir) or {"iteration": 0}
     ok = ok and wait_until(lambda: iters(w) >= m["iteration"] + 10 or not w.running())
     check(ok and w.running(), "kill -9: the run ended before a checkpoint and ten more iterations")
-    ranks = [int(x) for x in os.listdir("/proc") if x.isdigit() and
-             open(f"/proc/{x}/stat").read().split(") ")[1].split()[1] == str(w.proc.pid)]
+    ranks = children(w.proc.pid)
     check(len(ranks) == 2, f"kill -9: rank processes {ranks}")
     if ranks:
         os.kill(sorted(ranks)[1], signal.SIGKILL)
