@@ -3,10 +3,10 @@
 # evaluate on held-out data (train --validation), then gate the run against
 # models:/NAME@ALIAS and promote it when every rule holds.
 #   scripts/ci-regression.sh [options] [-- TRAIN_OPTIONS...]
-# Exit status: 0 the gate passed (the run is now NAME@ALIAS), 1 a rule is
-# broken (nothing promoted), 2 the gate could not run: a bad argument, a
-# training that failed, a run the server did not take, a side the gate could
-# not read (130/143 when interrupted). Every outcome leaves OUT/junit.xml and
+# Exit status: 0 the gate passed (the run is now NAME@ALIAS, unless
+# --no-promote), 1 a rule is broken (nothing promoted), 2 the gate could not
+# run: a bad argument, a training that failed, a run the server did not take,
+# a side the gate could not read (130/143 when interrupted). Every outcome leaves OUT/junit.xml and
 # OUT/summary.md saying why. See README "Regression runs in CI".
 set -euo pipefail
 
@@ -19,6 +19,8 @@ usage: scripts/ci-regression.sh [options] [-- TRAIN_OPTIONS...]
   --alias ALIAS        alias of the model to beat and to move (default champion; $SL_CI_ALIAS)
   --rules FILE         gate rules (default examples/ci/rules.txt; $SL_CI_RULES)
   --np N               MPI ranks (default 2; $SL_CI_NP)
+  --no-promote         gate only, never move the alias (a merge request's run);
+                       SL_CI_PROMOTE=0 does the same
   --out DIR            outputs: junit.xml summary.md model.json metrics.json run_id
                        train.log runs/ (default ci-out; $SL_CI_OUT)
   --tracking-uri URI   MLflow server (default $MLFLOW_TRACKING_URI)
@@ -48,11 +50,13 @@ out=${SL_CI_OUT:-ci-out}
 uri=${MLFLOW_TRACKING_URI:-}
 bin=${SHARDLEARN:-}
 mpirun=${MPIRUN:-mpirun}
+promote=${SL_CI_PROMOTE:-1}
 
 while [ $# -gt 0 ]; do
   opt=$1
   case $opt in
     -h | --help) usage; exit 0 ;;
+    --no-promote) promote=0; shift; continue ;;
     --) shift; break ;;
     --config | --validation | --model | --alias | --rules | --np | --out | --tracking-uri | \
       --shardlearn | --mpirun)
@@ -87,6 +91,11 @@ for f in "$config" "$validation" "$rules"; do
   [ -f "$f" ] && [ -r "$f" ] || die "$f: no such readable file"
 done
 [ -n "$model" ] && [ -n "$alias_" ] || die "--model and --alias must not be empty"
+case $promote in
+  1 | true) promote_opt=(--promote "$model@$alias_") ;;
+  0 | false) promote_opt=() ;;
+  *) die "SL_CI_PROMOTE: '$promote' is not 1/true or 0/false" ;;
+esac
 mkdir -p "$out/runs" || die "$out: cannot create the output directory"
 
 # This run's reports only: a file left by an earlier run is never mistaken
@@ -164,7 +173,7 @@ echo
 
 rc=0
 "$bin" gate --tracking-uri "$uri" --baseline "models:/$model@$alias_" --candidate "runs:/$run_id" \
-  --rules "$rules" --junit "$out/junit.xml" --summary "$out/summary.md" --promote "$model@$alias_" || rc=$?
+  --rules "$rules" --junit "$out/junit.xml" --summary "$out/summary.md" ${promote_opt[@]+"${promote_opt[@]}"} || rc=$?
 case $rc in
   0 | 1 | 2) exit "$rc" ;;
   *) exit "$(status_of "$rc")" ;;

@@ -7,6 +7,7 @@
    broken rules as <failure>s, the champion unchanged, nothing registered or
    tagged, the failure appended to $GITHUB_STEP_SUMMARY;
 3. a better run (`-- --l2 1e-3`): exit 0, its version 2 is the champion;
+   the same with SL_CI_PROMOTE=0 (a merge request) passes and moves nothing;
 4. a training that fails (bad data): exit 2, a JUnit <error> naming the
    data line, the champion unchanged.
 Everything is read back from the server's REST API and the files written."""
@@ -29,8 +30,8 @@ step_summary = os.path.join(d, "step-summary.md")
 gh_output = os.path.join(d, "github-output")
 
 
-def ci(srv, *train_opts):
-    env = mpi_env({"MLFLOW_TRACKING_URI": srv.url, "SHARDLEARN": BIN, "MPIRUN": MPIRUN,
+def ci(srv, *train_opts, promote="1"):
+    env = mpi_env({"SL_CI_PROMOTE": promote, "MLFLOW_TRACKING_URI": srv.url, "SHARDLEARN": BIN, "MPIRUN": MPIRUN,
                    "GITHUB_STEP_SUMMARY": step_summary, "GITHUB_OUTPUT": gh_output})
     env.pop("MLFLOW_EXPERIMENT_NAME", None)
     args = [SCRIPT, "--np", "2", "--out", out]
@@ -119,6 +120,15 @@ with MlflowServer() as srv:
     cases, _ = junit(os.path.join(out, "junit.xml"))
     check(len(cases) == 2 and all(v == "pass" for v, _ in cases.values()), f"run 3 junit: {cases}")
 
+    # A merge request's run (SL_CI_PROMOTE=0): the same options pass the gate,
+    # but nothing is registered, moved or tagged.
+    p = ci(srv, "--l2", "1e-3", promote="0")
+    r = run_id_file()
+    check(p.returncode == 0 and "gate passed" in p.stdout and "promoted" not in p.stdout,
+          f"no-promote: exit {p.returncode}\n{p.stdout}{p.stderr}")
+    check(alias()["run_id"] == r3 and len(versions()) == 2 and "shardlearn.gate" not in tags(r),
+          f"no-promote moved something: {alias()} {versions()}")
+
     # 4. Training fails: exit 2, the JUnit file says why, nothing moves and no
     # report of run 3 is left to be mistaken for this run's.
     bad = os.path.join(d, "bad.svm")
@@ -132,7 +142,7 @@ with MlflowServer() as srv:
     check(not os.path.exists(os.path.join(out, "run_id")) and not os.path.exists(os.path.join(out, "model.json")),
           "run 4 left run 3's run_id or model")
     check(alias()["version"] == "2" and len(versions()) == 2, "run 4 changed the registry")
-    check(len(glob.glob(os.path.join(out, "runs", "*"))) == 4, "one journal per run")
+    check(len(glob.glob(os.path.join(out, "runs", "*"))) == 5, "one journal per run")
 
     # Bad arguments: exit 2 with one line, before anything runs.
     for args, want in ((["--np", "0"], "--np"), (["--rules", os.path.join(d, "none.txt")], "none.txt"),
