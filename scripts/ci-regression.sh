@@ -88,9 +88,9 @@ fi
 [ -n "$uri" ] || die "no MLflow server: set MLFLOW_TRACKING_URI or give --tracking-uri URI"
 [[ $np =~ ^[1-9][0-9]*$ ]] || die "--np: '$np' is not a positive whole number"
 for f in "$config" "$validation" "$rules"; do
-  [ -f "$f" ] && [ -r "$f" ] || die "$f: no such readable file"
+  [[ -f $f && -r $f ]] || die "$f: no such readable file"
 done
-[ -n "$model" ] && [ -n "$alias_" ] || die "--model and --alias must not be empty"
+[[ -n $model && -n $alias_ ]] || die "--model and --alias must not be empty"
 case $promote in
   1 | true) promote_opt=(--promote "$model@$alias_") ;;
   0 | false) promote_opt=() ;;
@@ -140,7 +140,8 @@ export OMPI_MCA_orte_tmpdir_base
 trap 'rm -rf "$OMPI_MCA_orte_tmpdir_base"' EXIT
 
 # Run directories are <UTC time>-<id>; this run's is the one that is new.
-before=$(ls -1 "$out/runs")
+list_runs() { find "$out/runs" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort; }
+before=$(list_runs)
 set +e
 "$mpirun" -np "$np" "$bin" train --config "$config" --validation "$validation" \
   --tracking-uri "$uri" --tracking-dir "$out/runs" --tracking-flush-timeout 30 \
@@ -151,8 +152,8 @@ if [ "$rc" -ne 0 ]; then
   [ "$rc" -lt 128 ] || exit "$rc"
   fail train "training failed (exit $rc); its output is in $out/train.log" "$out/train.log"
 fi
-new=$(comm -13 <(printf '%s\n' "$before" | sort) <(ls -1 "$out/runs" | sort))
-[ -n "$new" ] && [ "$(printf '%s\n' "$new" | wc -l)" -eq 1 ] ||
+new=$(comm -13 <(printf '%s\n' "$before") <(list_runs))
+[[ -n $new && $(printf '%s\n' "$new" | wc -l) -eq 1 ]] ||
   fail train "cannot tell this run's journal in $out/runs (new: ${new:-none})"
 run_dir="$out/runs/$new"
 
