@@ -9,3 +9,7 @@ sl_mpi_test(optim test_optim 300 1 2 4)
 # The log handler an embedding program sets.
 sl_c_test(test_log)
 sl_mpi_test(log test_log 60 2)
+
+# The communicator's counters and hook, and the system metrics monitor.
+sl_c_test(test_comm)
+sl_mpi_test(comm test_comm 60 1 3)
