@@ -9,6 +9,7 @@
 
 #include "shardlearn/comm.h"
 #include "shardlearn/data.h"
+#include "shardlearn/sysmetrics.h"
 #include "shardlearn/track.h"
 #include "shardlearn/train.h"
 
@@ -18,6 +19,8 @@ struct train_args {
     int zero_based, no_intercept, quiet, average;
     int64_t n_features, max_iter, lbfgs_m, batch_size, epochs, sync_every, seed, blas_threads;
     double l2, tol, lr, lr_decay, flush_timeout;
+    int system_metrics;             /* --system-metrics: system/ metrics in the run */
+    double system_metrics_interval; /* --system-metrics-interval, seconds */
     const char *tracking_uri, *experiment, *run_name, *tracking_dir, *register_model;
     const char *config; /* --config FILE, or NULL */
     char *resolved;     /* every option's final value, canonical JSON (config.json); owned */
@@ -26,8 +29,10 @@ struct train_args {
 /* What the train command measured around sl_train (seconds; rank 0's). */
 struct train_times {
     double load, total;
-    double tracking;   /* the training thread's time in tracker calls */
-    double sender_cpu; /* the tracker's sender thread's CPU time */
+    double tracking;             /* the training thread's time in tracker calls */
+    double sender_cpu;           /* the tracker's sender thread's CPU time */
+    struct sl_sys_sample *ranks; /* (ranks) every rank's last system sample; owned */
+    double sysmet;               /* rank 0's time in the system metrics monitor */
 };
 
 /* The per-iteration hook: progress line (rank 0, unless quiet) and the
@@ -38,6 +43,17 @@ struct train_progress {
     double track_seconds;  /* rank 0: training-thread time inside tracker calls */
 };
 void train_on_iter(const struct sl_train_iter *row, void *ctx);
+
+/* train_sysmet.c. Collective: the defaults of --system-metrics and
+ * --system-metrics-interval from MLflow's variables
+ * MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING and
+ * MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL; -1 to go on, else the exit code
+ * (every rank alike) after a bad value. */
+int train_sysmet_env(struct sl_comm *c, struct train_args *a);
+/* Collective: the monitor, reporting to p->tr (rank 0) when it is on. */
+struct sl_sysmon *train_sysmet_start(struct sl_comm *c, struct train_progress *p);
+/* Collective: the last sample; t->ranks and t->sysmet on rank 0. */
+void train_sysmet_stop(struct sl_sysmon *m, const struct sl_comm *c, struct train_times *t);
 
 /* Params and tags of the run, into the journal (rank 0). */
 void train_log_params(struct sl_tracker *tr, const struct train_args *a, const struct sl_shard *s,

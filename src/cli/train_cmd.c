@@ -94,6 +94,13 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
             "at exit wait at most S seconds for the server (default 10)", 0, 1e9),
         STR("register-model", &a->register_model, "NAME",
             "register the model under NAME in the MLflow model registry"),
+        FLAG("system-metrics", &a->system_metrics,
+             "record every rank's memory, CPU and collectives as system/ metrics (default on; "
+             "$MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING)"),
+        F64("system-metrics-interval", &a->system_metrics_interval, "S",
+            "sample system metrics at most every S seconds (default 10; "
+            "$MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL)",
+            0.1, 1e9),
         {.name = NULL}};
     struct sl_err err;
     sl_err_clear(&err);
@@ -279,9 +286,12 @@ static int run_training(struct sl_comm *c, const struct train_args *a, struct sl
                         struct train_times *t) {
     struct sl_err err;
     sl_err_clear(&err);
+    struct train_progress prog = {.a = a, .tr = tr, .track_seconds = 0.0};
+    struct sl_sysmon *mon = train_sysmet_start(c, &prog);
     struct sl_shard shard, val;
     enum sl_status st = load_data(c, a, &shard, &val, &err);
     if (st) {
+        train_sysmet_stop(mon, c, t);
         if (err.msg[0]) sl_error("%s", err.msg);
         sl_share_error(c, &err);
         if (tr) sl_tracker_finish(tr, "FAILED", err.msg);
@@ -296,7 +306,6 @@ static int run_training(struct sl_comm *c, const struct train_args *a, struct sl
     sl_info("data %s: %lld rows, %lld features, %lld nonzeros on %d rank(s), loaded in %.3fs",
             a->data, (long long)shard.n_rows_global, (long long)shard.n_features,
             (long long)shard.nnz_global, c->size, t->load);
-    struct train_progress prog = {.a = a, .tr = tr, .track_seconds = 0.0};
     struct sl_train_params p;
     train_params(a, &p);
     p.validation = a->validation ? &val : NULL;
@@ -305,6 +314,7 @@ static int run_training(struct sl_comm *c, const struct train_args *a, struct sl
     struct sl_model model;
     struct sl_train_report rep;
     st = sl_train(c, &shard, &p, &model, &rep, &err);
+    train_sysmet_stop(mon, c, t); /* the last sample, before the run is finished */
     int code;
     if (st == SL_ERR_INTERRUPTED) {
         sl_info("interrupted: stopping without writing the model");
@@ -344,9 +354,12 @@ int sl_cmd_train(int argc, char **argv, struct sl_comm *c) {
                            .average = d.optim.average,
                            .format = SL_FORMAT_AUTO,
                            .blas_threads = 1,
-                           .flush_timeout = 10.0};
+                           .flush_timeout = 10.0,
+                           .system_metrics = 1,
+                           .system_metrics_interval = 10.0};
     struct sl_config cfg = {.strs = NULL};
-    int code = parse_args(argc, argv, c, &a, &cfg);
+    int code = train_sysmet_env(c, &a);
+    if (code < 0) code = parse_args(argc, argv, c, &a, &cfg);
     if (code >= 0) {
         sl_config_free(&cfg);
         return code;
@@ -360,6 +373,7 @@ int sl_cmd_train(int argc, char **argv, struct sl_comm *c) {
     t.tracking = sl_wtime() - t.total;
     code = run_training(c, &a, tr, &t);
     sl_tracker_destroy(tr);
+    free(t.ranks);
     cJSON_free(a.resolved);
     sl_config_free(&cfg);
     return code;
