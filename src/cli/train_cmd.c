@@ -98,7 +98,7 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
              "record every rank's memory, CPU and collectives as system/ metrics (default on; "
              "$MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING)"),
         F64("system-metrics-interval", &a->system_metrics_interval, "S",
-            "sample system metrics at most every S seconds (default 10; "
+            "at least S seconds between system metrics samples (default 10; "
             "$MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL)",
             0.1, 1e9),
         {.name = NULL}};

@@ -45,7 +45,13 @@ int train_sysmet_env(struct sl_comm *c, struct train_args *a) {
         else
             a->system_metrics_interval = x;
     }
-    /* The ranks of a job on several hosts need not see the same variables. */
+    /* The ranks of a job on several hosts need not see the same variables:
+     * every rank exits alike, and the message says whose it was. */
+    if (err.msg[0] && c->rank != 0) {
+        char mine[sizeof err.msg];
+        snprintf(mine, sizeof mine, "%s", err.msg);
+        snprintf(err.msg, sizeof err.msg, "[rank %d] %s", c->rank, mine);
+    }
     sl_share_error(c, &err);
     if (!err.msg[0]) return -1;
     if (c->rank == 0) sl_error("%s", err.msg);

@@ -8,9 +8,10 @@ the last sample's. MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING=false turns them off,
 every rank."""
 import json
 import os
+import subprocess
 
 from mlflow_server import MlflowServer
-from track_common import check, finish, long_data, run_dir, state, train, workdir
+from track_common import BIN, MPIRUN, check, finish, long_data, mpi_env, run_dir, state, train, workdir
 
 NAMES = ["process_memory_rss_megabytes", "process_memory_peak_megabytes",
          "process_cpu_utilization_percentage", "collective_time_seconds", "collective_megabytes"]
@@ -101,4 +102,12 @@ with MlflowServer() as srv:
         errs = [l for l in p.stderr.splitlines() if "error:" in l]
         check(p.returncode == 2 and len(errs) == 1 and var in errs[0], f"{var}={val}: {p.returncode} {p.stderr}")
         check(not os.path.exists(os.path.join(d, "bad-" + var)), f"{var}={val}: a run directory")
+    # Only rank 1 sees the bad value (a host mpirun passed no variables to): still no hang.
+    args = ["train", "--data", small, "--tracking-dir", os.path.join(d, "bad-rank1"), "--quiet"]
+    p = subprocess.run([MPIRUN, "--oversubscribe", "-np", "1", BIN] + args +
+                       [":", "-np", "1", "env", "MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL=abc", BIN] + args,
+                       capture_output=True, text=True, env=mpi_env(NO_URI), timeout=120)
+    errs = [l for l in p.stderr.splitlines() if "error:" in l]
+    check(p.returncode == 2 and len(errs) == 1 and "[rank 1] MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL" in errs[0],
+          f"bad value on rank 1 only: {p.returncode} {p.stderr}")
 finish()
