@@ -13,3 +13,7 @@ sl_mpi_test(log test_log 60 2)
 # Optimiser state for checkpoints: a saved state continues a run bit for bit.
 sl_c_test(test_ckpt_state)
 sl_mpi_test(ckpt_state test_ckpt_state 120 1 2 3)
+
+# The communicator's counters and hook, and the system metrics monitor.
+sl_c_test(test_comm)
+sl_mpi_test(comm test_comm 60 1 3)

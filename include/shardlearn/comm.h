@@ -5,7 +5,8 @@
  * job. Every function here but sl_comm_init is collective over it: all its
  * ranks call it in the same order. Reductions are in place and split into
  * chunks of at most INT_MAX elements, so counts above 2^31 work. Time spent
- * in the optimisers' collectives is accumulated so they can report it. */
+ * in the optimisers' collectives is accumulated so they can report it, and
+ * every collective's time and bytes in `total` (sysmetrics.h reports them). */
 #ifndef SHARDLEARN_COMM_H
 #define SHARDLEARN_COMM_H
 
@@ -17,12 +18,33 @@
 extern "C" {
 #endif
 
+/* This rank's collectives so far. bytes: the payload as this rank sees it
+ * (n * element size for a reduction, broadcast or scan of n; for a gather,
+ * the gathered whole where it is received, the rank's own part elsewhere),
+ * not what MPI's algorithm sends on the wire. */
+struct sl_comm_stats {
+    double seconds; /* wall time inside them */
+    double bytes;
+    int64_t calls; /* the same on every rank: the collectives are called in order */
+};
+
+/* Called on every rank after the collective that brings total.calls to
+ * hook_at, so at the same point of the program on every rank; it may call
+ * collectives, which are then neither counted nor hooked (quiet is set). */
+struct sl_comm;
+typedef void (*sl_comm_hook_fn)(struct sl_comm *c, void *ctx);
+
 struct sl_comm {
     MPI_Comm comm; /* the caller's; not duplicated, not freed */
     int rank;
     int size;
     double allreduce_seconds; /* wall time inside the sums and gathers of vectors */
     int64_t allreduce_calls;
+    struct sl_comm_stats total; /* every collective but the quiet ones */
+    sl_comm_hook_fn hook;       /* NULL: none (sysmetrics.h sets it) */
+    void *hook_ctx;
+    int64_t hook_at;
+    int quiet; /* nonzero: collectives are not counted and do not call the hook */
 };
 
 /* Not collective. MPI must be initialised; comm stays the caller's. Also
@@ -56,6 +78,8 @@ int sl_comm_first_error(struct sl_comm *c, int has_error, int64_t key);
 /* Gathers variable-length double arrays to root in rank order.
  * out (on root): sum of all n; ignored elsewhere. */
 void sl_comm_gather_f64(struct sl_comm *c, const double *in, int64_t n, double *out, int root);
+/* The same for n doubles from every rank: out (on root): (size * n). */
+void sl_comm_gather_fixed_f64(struct sl_comm *c, const double *in, int n, double *out, int root);
 
 #ifdef __cplusplus
 }

@@ -5,8 +5,9 @@
  * optimiser minimises it (optim.h), sl_train wires these together and
  * returns a model (train.h, model.h), and rank 0 records the run for MLflow
  * (track.h); runs.h reads finished runs back to compare them. comm.h wraps
- * the caller's communicator; status.h, log.h, clock.h and fileio.h are the
- * shared basics. version.h is generated. */
+ * the caller's communicator, sysmetrics.h samples every rank's memory, CPU
+ * and collectives; status.h, log.h, clock.h and fileio.h are the shared
+ * basics. version.h is generated. */
 #ifndef SHARDLEARN_SHARDLEARN_H
 #define SHARDLEARN_SHARDLEARN_H
 
@@ -20,6 +21,7 @@
 #include "shardlearn/optim.h"
 #include "shardlearn/runs.h"
 #include "shardlearn/status.h"
+#include "shardlearn/sysmetrics.h"
 #include "shardlearn/track.h"
 #include "shardlearn/train.h"
 #include "shardlearn/version.h"

@@ -38,13 +38,20 @@ struct sl_tracker; /* opaque */
 enum sl_status sl_tracker_create(struct sl_tracker **out, const struct sl_track_config *cfg,
                                  struct sl_err *err) SL_WARN_UNUSED;
 
+/* Where a continued run's journal stands, so the caller logs no point twice:
+ * system metrics (keys under system/, sampled by time) count their steps
+ * apart from the iterations'. */
+struct sl_track_resume {
+    int64_t last_step;   /* the largest step of a metric not under system/ (0: none) */
+    int64_t system_next; /* one past the largest step of a system/ metric (0: none) */
+};
+
 /* Continues the run whose directory is run_dir (made by an earlier
  * sl_tracker_create, e.g. before a stop with a checkpoint): the same
- * journal and the same MLflow run, RUNNING again. *last_step <- the largest
- * metric step already in the journal, so the caller logs no point twice.
- * Caller owns *out. SL_ERR_IO when the journal cannot be continued. */
+ * journal and the same MLflow run, RUNNING again. *at <- where its journal
+ * stands. Caller owns *out. SL_ERR_IO when the journal cannot be continued. */
 enum sl_status sl_tracker_reopen(struct sl_tracker **out, const struct sl_track_config *cfg,
-                                 const char *run_dir, int64_t *last_step,
+                                 const char *run_dir, struct sl_track_resume *at,
                                  struct sl_err *err) SL_WARN_UNUSED;
 /* The run directory (the tracker's; NULL for NULL). */
 const char *sl_tracker_run_dir(const struct sl_tracker *t);

@@ -9,6 +9,7 @@
 
 #include "shardlearn/comm.h"
 #include "shardlearn/data.h"
+#include "shardlearn/sysmetrics.h"
 #include "shardlearn/track.h"
 #include "shardlearn/train.h"
 
@@ -19,6 +20,8 @@ struct train_args {
     int64_t n_features, max_iter, lbfgs_m, batch_size, epochs, sync_every, seed, blas_threads;
     double l2, tol, lr, lr_decay, flush_timeout, checkpoint_every;
     const char *checkpoint_dir;
+    int system_metrics;             /* --system-metrics: system/ metrics in the run */
+    double system_metrics_interval; /* --system-metrics-interval, seconds */
     const char *tracking_uri, *experiment, *run_name, *tracking_dir, *register_model;
     const char *config; /* --config FILE, or NULL */
     char *resolved;     /* every option's final value, canonical JSON (config.json); owned */
@@ -27,8 +30,10 @@ struct train_args {
 /* What the train command measured around sl_train (seconds; rank 0's). */
 struct train_times {
     double load, total;
-    double tracking;   /* the training thread's time in tracker calls */
-    double sender_cpu; /* the tracker's sender thread's CPU time */
+    double tracking;             /* the training thread's time in tracker calls */
+    double sender_cpu;           /* the tracker's sender thread's CPU time */
+    struct sl_sys_sample *ranks; /* (ranks) every rank's last system sample; owned */
+    double sysmet;               /* rank 0's time in the system metrics monitor */
 };
 
 /* The per-iteration hook: progress line (rank 0, unless quiet) and the
@@ -38,6 +43,7 @@ struct train_progress {
     struct sl_tracker *tr;  /* rank 0 only, may be NULL */
     double track_seconds;   /* rank 0: training-thread time inside tracker calls */
     int64_t logged_through; /* a continued run: steps already in its journal */
+    int64_t system_step0;   /* a continued run: the step of its first system/ sample */
 };
 
 /* Rank 0's tracker; with --checkpoint-dir it may continue the run of the
@@ -45,9 +51,20 @@ struct train_progress {
 struct train_tracking {
     struct sl_tracker *tr; /* NULL elsewhere or when tracking is off */
     int reopened;          /* tr continues an earlier run's journal */
-    int64_t last_step;     /* its largest metric step so far */
+    struct sl_track_resume at; /* where its journal stands */
 };
 void train_on_iter(const struct sl_train_iter *row, void *ctx);
+
+/* train_sysmet.c. Collective: the defaults of --system-metrics and
+ * --system-metrics-interval from MLflow's variables
+ * MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING and
+ * MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL; -1 to go on, else the exit code
+ * (every rank alike) after a bad value. */
+int train_sysmet_env(struct sl_comm *c, struct train_args *a);
+/* Collective: the monitor, reporting to p->tr (rank 0) when it is on. */
+struct sl_sysmon *train_sysmet_start(struct sl_comm *c, struct train_progress *p);
+/* Collective: the last sample; t->ranks and t->sysmet on rank 0. */
+void train_sysmet_stop(struct sl_sysmon *m, const struct sl_comm *c, struct train_times *t);
 
 /* Params (unless params is 0: a continued run has them) and tags of the
  * run, into the journal (rank 0). */

@@ -101,6 +101,13 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
             "continue from the latest checkpoint in DIR and write new ones there"),
         F64("checkpoint-every", &a->checkpoint_every, "S",
             "with --checkpoint-dir: a checkpoint every S seconds (default 600)", 0, 1e9),
+        FLAG("system-metrics", &a->system_metrics,
+             "record every rank's memory, CPU and collectives as system/ metrics (default on; "
+             "$MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING)"),
+        F64("system-metrics-interval", &a->system_metrics_interval, "S",
+            "at least S seconds between system metrics samples (default 10; "
+            "$MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL)",
+            0.1, 1e9),
         {.name = NULL}};
     struct sl_err err;
     sl_err_clear(&err);
@@ -202,7 +209,7 @@ static void gather_hosts(struct sl_comm *c, char *out, size_t cap) {
  * the run directory) is continued: the same MLflow run, no second one. */
 static void start_tracking(const struct train_args *a, const struct sl_comm *c,
                            struct train_tracking *tt) {
-    *tt = (struct train_tracking){.tr = NULL, .reopened = 0, .last_step = 0};
+    *tt = (struct train_tracking){.tr = NULL, .reopened = 0, .at = {.last_step = 0, .system_next = 0}};
     if (c->rank != 0) return;
     const struct sl_track_config tc = {.tracking_uri = a->tracking_uri,
                                        .experiment_name = a->experiment,
@@ -214,7 +221,7 @@ static void start_tracking(const struct train_args *a, const struct sl_comm *c,
     sl_err_clear(&err);
     char run_dir[PATH_MAX];
     if (a->checkpoint_dir && sl_checkpoint_note(a->checkpoint_dir, run_dir, sizeof run_dir) == 0) {
-        if (sl_tracker_reopen(&tt->tr, &tc, run_dir, &tt->last_step, &err) == SL_OK) {
+        if (sl_tracker_reopen(&tt->tr, &tc, run_dir, &tt->at, &err) == SL_OK) {
             tt->reopened = 1;
             return;
         }
@@ -327,9 +334,14 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
     struct sl_tracker *tr = tt->tr;
     struct sl_err err;
     sl_err_clear(&err);
+    struct train_progress prog = {
+        .a = a, .tr = tr, .track_seconds = 0.0, .logged_through = tt->at.last_step,
+        .system_step0 = tt->at.system_next};
+    struct sl_sysmon *mon = train_sysmet_start(c, &prog);
     struct sl_shard shard, val;
     enum sl_status st = load_data(c, a, &shard, &val, &err);
     if (st) {
+        train_sysmet_stop(mon, c, t);
         if (err.msg[0]) sl_error("%s", err.msg);
         sl_share_error(c, &err);
         track_failure(tt, err.msg, 0);
@@ -344,8 +356,6 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
     sl_info("data %s: %lld rows, %lld features, %lld nonzeros on %d rank(s), loaded in %.3fs",
             a->data, (long long)shard.n_rows_global, (long long)shard.n_features,
             (long long)shard.nnz_global, c->size, t->load);
-    struct train_progress prog = {
-        .a = a, .tr = tr, .track_seconds = 0.0, .logged_through = tt->last_step};
     struct sl_train_params p;
     train_params(a, &p);
     /* The run directory by its absolute path: the job may resume elsewhere. */
@@ -357,6 +367,7 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
     struct sl_model model;
     struct sl_train_report rep;
     st = sl_train(c, &shard, &p, &model, &rep, &err);
+    train_sysmet_stop(mon, c, t); /* the last sample, before the run is finished */
     int code;
     if (st == SL_ERR_INTERRUPTED && rep.checkpointed) {
         sl_info("stopped by signal %d after %lld iteration(s): checkpoint written to %s; run the "
@@ -410,9 +421,12 @@ int sl_cmd_train(int argc, char **argv, struct sl_comm *c) {
                            .format = SL_FORMAT_AUTO,
                            .blas_threads = 1,
                            .flush_timeout = 10.0,
-                           .checkpoint_every = -1.0}; /* not given */
+                           .checkpoint_every = -1.0, /* not given */
+                           .system_metrics = 1,
+                           .system_metrics_interval = 10.0};
     struct sl_config cfg = {.strs = NULL};
-    int code = parse_args(argc, argv, c, &a, &cfg);
+    int code = train_sysmet_env(c, &a);
+    if (code < 0) code = parse_args(argc, argv, c, &a, &cfg);
     if (code >= 0) {
         sl_config_free(&cfg);
         return code;
@@ -428,6 +442,7 @@ int sl_cmd_train(int argc, char **argv, struct sl_comm *c) {
     t.tracking = sl_wtime() - t.total;
     code = run_training(c, &a, &tt, &t);
     sl_tracker_destroy(tt.tr);
+    free(t.ranks);
     cJSON_free(a.resolved);
     sl_config_free(&cfg);
     return code;

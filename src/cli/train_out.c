@@ -145,6 +145,21 @@ static void write_history(FILE *f, const struct sl_train_report *rep, int valida
     fputs("]}\n", f);
 }
 
+/* Every rank's last system sample: peak memory and collective totals. */
+static void write_ranks(FILE *f, const struct sl_comm *c, const struct train_times *t) {
+    static const char *const keys[] = {"peak_rss_megabytes", "collective_seconds",
+                                       "collective_megabytes"};
+    fputs(" \"ranks\": [", f);
+    for (int r = 0; r < c->size; r++) {
+        const struct sl_sys_sample *s = &t->ranks[r];
+        const double x[] = {s->peak_rss_megabytes, s->collective_seconds, s->collective_megabytes};
+        fprintf(f, "%s\n  {\"rank\": %d", r ? "," : "", r);
+        json_fields(f, keys, x, 3);
+        fputs("}", f);
+    }
+    fputs("],\n", f);
+}
+
 void train_write_metrics(FILE *f, const struct train_args *a, const struct sl_shard *s,
                          const struct sl_comm *c, const struct sl_train_report *rep,
                          const struct train_times *t) {
@@ -163,9 +178,11 @@ void train_write_metrics(FILE *f, const struct train_args *a, const struct sl_sh
     if (a->resolved) fprintf(f, " \"config\": %s,\n", a->resolved);
     fprintf(f,
             " \"timings\": {\"load\": %.6f, \"compute\": %.6f, \"allreduce\": %.6f, "
-            "\"total\": %.6f, \"tracking\": %.6f, \"tracking_sender_cpu\": %.6f},\n",
+            "\"total\": %.6f, \"tracking\": %.6f, \"tracking_sender_cpu\": %.6f, "
+            "\"system_metrics\": %.6f},\n",
             t->load, rep->compute_seconds, rep->allreduce_seconds, t->total, t->tracking,
-            t->sender_cpu);
+            t->sender_cpu, t->sysmet);
+    if (t->ranks) write_ranks(f, c, t);
     if (a->validation) {
         static const char *const vkeys[] = {"logloss", "accuracy", "auc"};
         const double v[] = {rep->validation.logloss, rep->validation.accuracy, rep->validation.auc};

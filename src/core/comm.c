@@ -1,7 +1,9 @@
 /* comm.c - the only file that calls MPI: the collectives, each on the
  * caller's communicator, every reduction in place and split into chunks of
  * at most INT_MAX elements; and ending the job when an assertion or an
- * allocation fails, so that no rank is left waiting in a collective. */
+ * allocation fails, so that no rank is left waiting in a collective.
+ * Each collective adds its time and bytes to c->total (one clock read on
+ * each side) and may call the hook (comm.h) once it returns. */
 #include "shardlearn/comm.h"
 
 #include <limits.h>
@@ -50,12 +52,32 @@ void sl_comm_init(struct sl_comm *c, MPI_Comm comm) {
     MPI_Comm_size(comm, &c->size);
     c->allreduce_seconds = 0.0;
     c->allreduce_calls = 0;
+    c->total = (struct sl_comm_stats){.seconds = 0.0, .bytes = 0.0, .calls = 0};
+    c->hook = NULL;
+    c->hook_ctx = NULL;
+    c->hook_at = 0;
+    c->quiet = 0;
     sl_log_init(c->rank);
+}
+
+/* A collective that began at t0 (sl_wtime) is over: count it and, when due,
+ * call the hook with collectives made quiet. */
+static void done(struct sl_comm *c, double t0, double bytes) {
+    if (c->quiet) return;
+    c->total.seconds += sl_wtime() - t0;
+    c->total.bytes += bytes;
+    c->total.calls++;
+    if (c->hook && c->total.calls >= c->hook_at) {
+        c->quiet = 1;
+        c->hook(c, c->hook_ctx);
+        c->quiet = 0;
+    }
 }
 
 static void allreduce(struct sl_comm *c, void *buf, size_t n, size_t elem, MPI_Datatype t,
                       MPI_Op op) {
     double t0 = sl_wtime();
+    const double bytes = (double)n * (double)elem;
     char *p = buf;
     while (n > 0) {
         int k = n > (size_t)INT_MAX ? INT_MAX : (int)n;
@@ -66,6 +88,7 @@ static void allreduce(struct sl_comm *c, void *buf, size_t n, size_t elem, MPI_D
     }
     c->allreduce_seconds += sl_wtime() - t0;
     c->allreduce_calls++;
+    done(c, t0, bytes);
 }
 
 void sl_comm_sum_f64(struct sl_comm *c, double *buf, size_t n) {
@@ -98,36 +121,47 @@ static int *int_counts(const struct sl_comm *c, const int64_t *counts) {
 
 void sl_comm_allgather_f64(struct sl_comm *c, const double *in, double *out,
                            const int64_t *counts) {
+    double t0 = sl_wtime();
     if (c->size == 1) {
         memcpy(out, in, sizeof(double) * (size_t)counts[0]);
+        done(c, t0, 0.0); /* no MPI call, but the call counts stay alike */
         return;
     }
-    double t0 = sl_wtime();
     int *ic = int_counts(c, counts);
     int rc =
         MPI_Allgatherv(in, ic[c->rank], MPI_DOUBLE, out, ic, ic + c->size, MPI_DOUBLE, c->comm);
     SL_ASSERT(rc == MPI_SUCCESS);
+    const double bytes = (double)sizeof(double) * (double)(ic[2 * c->size - 1] + ic[c->size - 1]);
     free(ic);
     c->allreduce_seconds += sl_wtime() - t0;
     c->allreduce_calls++;
+    done(c, t0, bytes);
 }
 
 int64_t sl_comm_exscan_i64(struct sl_comm *c, int64_t v) {
+    double t0 = sl_wtime();
     int64_t out = 0;
     MPI_Exscan(&v, &out, 1, MPI_INT64_T, MPI_SUM, c->comm);
+    done(c, t0, sizeof v);
     return c->rank == 0 ? 0 : out; /* Exscan leaves rank 0's result undefined */
 }
 
 void sl_comm_allgather_i64(struct sl_comm *c, int64_t v, int64_t *out) {
+    double t0 = sl_wtime();
     MPI_Allgather(&v, 1, MPI_INT64_T, out, 1, MPI_INT64_T, c->comm);
+    done(c, t0, (double)sizeof v * c->size);
 }
 
 void sl_comm_allgather_bytes(struct sl_comm *c, const void *in, size_t n, void *out) {
     SL_ASSERT(n <= (size_t)INT_MAX);
+    double t0 = sl_wtime();
     MPI_Allgather(in, (int)n, MPI_BYTE, out, (int)n, MPI_BYTE, c->comm);
+    done(c, t0, (double)n * c->size);
 }
 
 void sl_comm_bcast(struct sl_comm *c, void *buf, size_t bytes, int root) {
+    double t0 = sl_wtime();
+    const double total = (double)bytes;
     char *p = buf;
     while (bytes > 0) {
         int k = bytes > (size_t)INT_MAX ? INT_MAX : (int)bytes;
@@ -135,6 +169,7 @@ void sl_comm_bcast(struct sl_comm *c, void *buf, size_t bytes, int root) {
         p += k;
         bytes -= (size_t)k;
     }
+    done(c, t0, total);
 }
 
 int sl_comm_first_error(struct sl_comm *c, int has_error, int64_t key) {
@@ -150,6 +185,8 @@ int sl_comm_first_error(struct sl_comm *c, int has_error, int64_t key) {
 
 void sl_comm_gather_f64(struct sl_comm *c, const double *in, int64_t n, double *out, int root) {
     /* Point-to-point in rank order, chunked, so totals above INT_MAX work. */
+    double t0 = sl_wtime();
+    double bytes = (double)sizeof(double) * (double)n;
     const int64_t chunk = 1 << 24;
     int64_t *counts = NULL;
     if (c->rank == root) counts = sl_malloc(sizeof(int64_t) * (size_t)c->size);
@@ -168,6 +205,7 @@ void sl_comm_gather_f64(struct sl_comm *c, const double *in, int64_t n, double *
             }
             at += counts[r];
         }
+        bytes = (double)sizeof(double) * (double)at;
         free(counts);
     } else {
         for (int64_t off = 0; off < n; off += chunk) {
@@ -175,4 +213,12 @@ void sl_comm_gather_f64(struct sl_comm *c, const double *in, int64_t n, double *
             MPI_Send(in + off, k, MPI_DOUBLE, root, 7, c->comm);
         }
     }
+    done(c, t0, bytes);
+}
+
+void sl_comm_gather_fixed_f64(struct sl_comm *c, const double *in, int n, double *out, int root) {
+    double t0 = sl_wtime();
+    int rc = MPI_Gather(in, n, MPI_DOUBLE, out, n, MPI_DOUBLE, root, c->comm);
+    SL_ASSERT(rc == MPI_SUCCESS);
+    done(c, t0, (double)sizeof(double) * n * (c->rank == root ? c->size : 1));
 }

@@ -536,8 +536,9 @@ char *sl_journal_read_tail(const char *run_dir, int64_t offset, size_t *len) {
 }
 
 /* The largest seq and metric step of the whole records in text (len bytes). */
-static void scan_records(const char *text, size_t len, int64_t *seq, int64_t *step) {
-    *seq = *step = 0;
+static void scan_records(const char *text, size_t len, int64_t *seq, struct sl_track_resume *at) {
+    *seq = 0;
+    *at = (struct sl_track_resume){.last_step = 0, .system_next = 0};
     size_t pos = 0;
     while (pos < len) {
         const char *nl = memchr(text + pos, '\n', len - pos);
@@ -548,17 +549,22 @@ static void scan_records(const char *text, size_t len, int64_t *seq, int64_t *st
         const char *type = sl_jstr(r, "type");
         if (type && strcmp(type, "metric") == 0) {
             const int64_t s = (int64_t)sl_jnum(r, "step", 0);
-            if (s > *step) *step = s;
+            const char *key = sl_jstr(r, "key");
+            if (key && strncmp(key, "system/", 7) == 0) {
+                if (s + 1 > at->system_next) at->system_next = s + 1;
+            } else if (s > at->last_step) {
+                at->last_step = s;
+            }
         }
         cJSON_Delete(r);
         pos += n + 1;
     }
 }
 
-enum sl_status sl_journal_reopen(struct sl_journal *j, const char *run_dir, int64_t *last_step,
-                                 struct sl_err *err) {
+enum sl_status sl_journal_reopen(struct sl_journal *j, const char *run_dir,
+                                 struct sl_track_resume *at, struct sl_err *err) {
     *j = (struct sl_journal){.fd = -1};
-    *last_step = 0;
+    *at = (struct sl_track_resume){.last_step = 0, .system_next = 0};
     if (strlen(run_dir) >= sizeof j->dir)
         return sl_err_set(err, SL_ERR_IO, "%s: path too long", run_dir);
     snprintf(j->dir, sizeof j->dir, "%s", run_dir);
@@ -583,7 +589,7 @@ enum sl_status sl_journal_reopen(struct sl_journal *j, const char *run_dir, int6
         j->fd = -1;
         return sl_err_set(err, SL_ERR_IO, "%s: %s", path, strerror(errno));
     }
-    scan_records(text, whole, &j->seq, last_step);
+    scan_records(text, whole, &j->seq, at);
     free(text);
     j->size = (int64_t)whole;
     append(j, record("reopen"));

@@ -46,10 +46,10 @@ enum sl_status sl_journal_create(struct sl_journal *j, const struct sl_track_con
 /* Opens the journal of an existing run directory to continue it (a run
  * resumed from a checkpoint): takes the writer's lock, cuts a torn last
  * line, and appends a reopen record (the sender makes the run RUNNING
- * again). *last_step <- the largest step of a metric record in it (0: none),
- * so that the caller logs no point twice. SL_ERR_IO when it cannot be opened,
+ * again). *at <- where its metric records stand (shardlearn/track.h), so
+ * that the caller logs no point twice. SL_ERR_IO when it cannot be opened,
  * is not a journal, or another process is writing it. */
-enum sl_status sl_journal_reopen(struct sl_journal *j, const char *run_dir, int64_t *last_step,
+enum sl_status sl_journal_reopen(struct sl_journal *j, const char *run_dir, struct sl_track_resume *at,
                                  struct sl_err *err) SL_WARN_UNUSED;
 /* Writes the records appended since the last call: 0, or -1 when the write
  * failed (j->failed says why; the file keeps every whole record before it,

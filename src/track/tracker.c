@@ -100,10 +100,10 @@ enum sl_status sl_tracker_create(struct sl_tracker **out, const struct sl_track_
 }
 
 enum sl_status sl_tracker_reopen(struct sl_tracker **out, const struct sl_track_config *cfg,
-                                 const char *run_dir, int64_t *last_step, struct sl_err *err) {
+                                 const char *run_dir, struct sl_track_resume *at, struct sl_err *err) {
     *out = NULL;
     struct sl_journal journal;
-    enum sl_status st = sl_journal_reopen(&journal, run_dir, last_step, err);
+    enum sl_status st = sl_journal_reopen(&journal, run_dir, at, err);
     if (st != SL_OK) return st;
     *out = tracker_start(&journal, cfg, 1);
     return SL_OK;

@@ -8,7 +8,8 @@
      an uninterrupted run;
   2. kill -9 of a rank after periodic checkpoints, when the journal already
      holds iterations past the last checkpoint: the rerun recomputes them
-     but logs none twice; the same histories, FINISHED."""
+     but logs none twice; the same histories, FINISHED.
+In both, the system/ metrics of the two attempts are one series, each step once."""
 import glob
 import json
 import os
@@ -66,6 +67,12 @@ def check_resumed(srv, what, tdir, ref_id, n_ref):
     for key in ("seconds_per_iter", "allreduce_seconds"):
         steps = [s for s, _ in points(srv, run_id, key)]
         check(steps == list(range(1, n_ref + 1)), f"{what}: {key} steps are not 1..{n_ref} once each")
+    # System metrics are sampled by time: the continued run's samples go on
+    # after the first attempt's, each step once.
+    for key in ("system/rank_0/process_memory_rss_megabytes", "system/rank_1/collective_megabytes"):
+        steps = [s for s, _ in points(srv, run_id, key)]
+        check(len(steps) >= 4 and steps == list(range(len(steps))),
+              f"{what}: {key} steps {steps[:4]}..{steps[-4:]} are not 0..n-1 once each")
     finals = {m["key"]: m["value"] for m in run["data"].get("metrics", [])}
     ref_finals = {m["key"]: m["value"] for m in srv.run(ref_id)["data"].get("metrics", [])}
     check(finals.get("final_objective") == ref_finals.get("final_objective"),
@@ -82,7 +89,8 @@ with MlflowServer() as srv:
 
     # 1. SIGUSR1, then the same command.
     tdir, cdir = os.path.join(d, "usr1-runs"), os.path.join(d, "usr1-ckpt")
-    extra = ["--tracking-uri", srv.url, "--tracking-dir", tdir, "--checkpoint-dir", cdir]
+    extra = ["--tracking-uri", srv.url, "--tracking-dir", tdir, "--checkpoint-dir", cdir,
+             "--system-metrics-interval", "0.1"]
     w = Watched(2, ARGS + extra)
     check(wait_until(lambda: iters(w) >= 30 or not w.running()) and w.running(),
           "SIGUSR1: the run ended before iteration 30")
@@ -107,7 +115,7 @@ with MlflowServer() as srv:
     # 2. kill -9 of a rank between periodic checkpoints.
     tdir, cdir = os.path.join(d, "kill-runs"), os.path.join(d, "kill-ckpt")
     extra = ["--tracking-uri", srv.url, "--tracking-dir", tdir, "--checkpoint-dir", cdir,
-             "--checkpoint-every", "0.2"]
+             "--checkpoint-every", "0.2", "--system-metrics-interval", "0.1"]
     w = Watched(2, ARGS + extra)
     ok = wait_until(lambda: (latest_manifest(cdir) or {}).get("iteration", 0) >= 20 or not w.running())
     m = latest_manifest(cdir) or {"iteration": 0}
