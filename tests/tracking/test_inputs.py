@@ -7,7 +7,8 @@
 - Logged model: READY, source run, params, model.json byte-identical among its
   artifacts, the run's final metrics linked to it (model_id).
 - Server down during training, then mlflow-sync (twice, and once more with state.json
-  lost): the data sets and the logged model arrive once.
+  lost): the data sets and the logged model arrive once. A logged-model create whose
+  answer is lost (held past the client's timeout, then applied): still one model.
 - A server without logged models (a proxy answering 404 for /logged-models, as MLflow
   2.x does): the run finishes, the model is a run artifact, one info line says so."""
 import json
@@ -144,6 +145,16 @@ with MlflowServer() as srv:
         check_model(srv, st["run_id"], st["experiment_id"], os.path.join(d, "down-model.json"), attempt)
         hist = srv.history(st["run_id"], "final_objective")
         check(len(hist) == 1, f"{attempt}: final_objective has {len(hist)} points")
+
+    # The create's answer lost: the model is found again by its run_uuid tag, not made twice.
+    with FaultProxy(srv.url, delay=5, hold_once=("POST", "/api/2.0/mlflow/logged-models")) as proxy:
+        td, args = run_args("lost", proxy.url)
+        p = train(1, args, env={"MLFLOW_TRACKING_URI": "", "MLFLOW_HTTP_REQUEST_TIMEOUT": "2"})
+        check(p.returncode == 0, f"lost answer: train failed: {p.stderr}")
+        check(proxy.hold_once is None, "lost answer: the create was never held")
+        st = state(run_dir(td))
+        check(st.get("finished_sent") is True, f"lost answer: not delivered within the flush timeout: {st}")
+        check_model(srv, st["run_id"], st["experiment_id"], os.path.join(d, "lost-model.json"), "lost answer")
 
     # A server without logged models: the model stays a run artifact, one info line.
     with FaultProxy(srv.url, not_found=["/logged-models"]) as proxy:
