@@ -107,8 +107,8 @@ static enum sl_deliver upload(struct delivery *d, const cJSON *rec) {
     return sl_api_upload(d->h, d->st, d->run_dir, local, path);
 }
 
-/* An artifact, input, logged_model, register or finish record ending at rec_end: acknowledged on
- * its own, after everything before it. */
+/* An artifact, input, logged_model, register or finish record ending at
+ * rec_end: acknowledged on its own, after everything before it. */
 static enum sl_deliver send_alone(struct delivery *d, const char *type, const cJSON *rec,
                                   int64_t rec_end) {
     /* Everything before it first, in order. */

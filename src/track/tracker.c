@@ -146,7 +146,9 @@ static void note_model_file(struct sl_tracker *t, const char *artifact_path) {
     t->has_model = 1;
     t->model_files =
         sl_realloc(t->model_files, sizeof *t->model_files * (size_t)(t->n_model_files + 1));
-    t->model_files[t->n_model_files++] = strdup(artifact_path);
+    const size_t n = strlen(artifact_path) + 1;
+    t->model_files[t->n_model_files] = sl_malloc(n); /* sl_malloc never returns NULL */
+    memcpy(t->model_files[t->n_model_files++], artifact_path, n);
 }
 
 void sl_tracker_artifact(struct sl_tracker *t, const char *local_path, const char *artifact_path) {
