@@ -103,7 +103,7 @@ read -r -a mpi_libs <<< "$(mpicc --showme:link)"
 san=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 cflags=(-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L "${san[@]}" -Isrc -Iinclude
         -Itests/fuzz "${mpi_cflags[@]}")
-libs=("${mpi_libs[@]}" -lcjson -lyaml -lcurl -lopenblas -lm -lpthread)
+libs=("${mpi_libs[@]}" -lcjson -lyaml -lcurl -lz -lopenblas -lm -lpthread)
 
 core=(src/core/*.c)
 data=(src/data/*.c)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "data/reader.h"
 #include "shardlearn/data.h"
@@ -67,15 +68,14 @@ static void good_cases(struct sl_comm *c) {
     struct sl_err err;
     struct sl_load_opts o = {.format = SL_FORMAT_AUTO};
 
-    write_file("good.svm",
-               "# a comment line\n"
-               "+1 1:0.5 3:-2e-3 # trailing comment\n"
-               "\n"
-               "-1 qid:7 2:1.25\r\n"
-               "1 1:1 2:2 3:3 4:4\n"
-               "-1\n"
-               "+1 4:1e2", /* no newline at the end */
-               path, sizeof path);
+    static const char good[] = "# a comment line\n"
+                               "+1 1:0.5 3:-2e-3 # trailing comment\n"
+                               "\n"
+                               "-1 qid:7 2:1.25\r\n"
+                               "1 1:1 2:2 3:3 4:4\n"
+                               "-1\n"
+                               "+1 4:1e2"; /* no newline at the end */
+    write_file("good.svm", good, path, sizeof path);
     const struct row want[] = {{1, 2, {0, 2}, {0.5, -2e-3}},
                                {-1, 1, {1}, {1.25}},
                                {1, 4, {0, 1, 2, 3}, {1, 2, 3, 4}},
@@ -84,6 +84,11 @@ static void good_cases(struct sl_comm *c) {
     CHECK(sl_shard_load(&s, path, &o, c, &err) == SL_OK, "good.svm: %s", err.msg);
     CHECK(s.n_features == 4 && s.nnz_global == 8 && !s.labels01 && !s.dense, "good.svm shape");
     check_rows(&s, want, 5, 0, "good.svm");
+    /* The digest: the whole file's CRC-32 from the ranks' pieces, whatever their number. */
+    const uLong crc = crc32(0L, (const Bytef *)good, (uInt)strlen(good));
+    CHECK(s.file_crc32 == (uint32_t)crc && s.file_bytes == (int64_t)strlen(good),
+          "good.svm digest on %d rank(s): %08x/%lld, want %08lx/%zu", c->size,
+          (unsigned)s.file_crc32, (long long)s.file_bytes, crc, strlen(good));
     sl_shard_free(&s);
 
     write_file("zero.svm", "1 0:1 5:2\n0 1:3\n", path, sizeof path);

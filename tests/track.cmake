@@ -12,3 +12,4 @@ sl_track_test(track_secrets test_secrets.py)
 # A run stopped with a checkpoint (SIGUSR1, kill -9) and resumed stays one MLflow run.
 sl_track_test(track_checkpoint test_checkpoint_tracking.py)
 sl_track_test(track_system_metrics test_system_metrics.py)
+sl_track_test(track_inputs test_inputs.py)

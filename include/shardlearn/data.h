@@ -38,6 +38,10 @@ struct sl_shard {
     int32_t *indices;    /* CSR: (nnz) 0-based column, strictly increasing in a row */
     double *values;      /* CSR: (nnz); dense: (n_rows, d) row-major */
     int64_t bytes;       /* bytes of the file parsed by this rank */
+    int64_t file_bytes;  /* bytes of the whole file */
+    uint32_t file_crc32; /* zlib's CRC-32 of the whole file, the same on every rank and
+                            for any rank count: each rank's CRC of its own byte range,
+                            combined in rank order (crc32_combine) */
     double load_seconds; /* wall time of this rank's read + parse */
 };
 

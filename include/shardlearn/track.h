@@ -70,6 +70,24 @@ void sl_tracker_artifact(struct sl_tracker *t, const char *local_path, const cha
 /* The same for len bytes at data (copied into the run directory at once). */
 void sl_tracker_artifact_data(struct sl_tracker *t, const void *data, size_t len,
                               const char *artifact_path);
+/* A data set the run read, shown in MLflow's Datasets panel (runs/log-inputs).
+ * schema and profile are JSON strings (MLflow stores them as text). */
+struct sl_track_dataset {
+    const char *name;        /* e.g. the file's base name */
+    const char *digest;      /* at most 36 characters: MLflow's limit */
+    const char *source_type; /* NULL: "local" */
+    const char *source;      /* JSON, e.g. {"uri": "/data/train.svm"} */
+    const char *schema;      /* JSON or NULL */
+    const char *profile;     /* JSON or NULL */
+    const char *context;     /* "training" or "validation" (tag mlflow.data.context) */
+};
+void sl_tracker_dataset(struct sl_tracker *t, const struct sl_track_dataset *d);
+/* Records the "model/..." artifacts recorded so far as an MLflow 3 logged
+ * model called name, with the run's params and the run as its source; the
+ * metrics recorded after this call are linked to it (their model_id). On a
+ * server without logged models (MLflow 2.x) the model stays a run artifact.
+ * Nothing happens when no model artifact was recorded. */
+void sl_tracker_logged_model(struct sl_tracker *t, const char *name);
 /* status: "FINISHED", "FAILED" (error_message set as a tag) or "KILLED". */
 void sl_tracker_finish(struct sl_tracker *t, const char *status, const char *error_message);
 /* Waits at most flush_timeout_s for the sender, then leaves the rest in the

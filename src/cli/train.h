@@ -73,9 +73,20 @@ void train_log_params(struct sl_tracker *tr, const struct train_args *a, const s
 /* Final metrics at step 0, into the journal. */
 void train_log_final(struct sl_tracker *tr, const struct sl_train_report *rep,
                      const struct train_times *t, int validation);
-/* metrics.json: final metrics, timings and the history. */
+/* metrics.json: final metrics, data digests, timings and the history. */
 void train_write_metrics(FILE *f, const struct train_args *a, const struct sl_shard *s,
-                         const struct sl_comm *c, const struct sl_train_report *rep,
-                         const struct train_times *t);
+                         const struct sl_shard *val, const struct sl_comm *c,
+                         const struct sl_train_report *rep, const struct train_times *t);
+
+/* train_data.c. The digest of a loaded file: "<crc32 hex>-<bytes>". */
+#define TRAIN_DIGEST_LEN 40
+void train_data_digest(const struct sl_shard *s, char out[TRAIN_DIGEST_LEN]);
+/* The training (and validation) data set into the journal, for MLflow's
+ * Datasets panel; tr may be NULL. */
+void train_log_datasets(struct sl_tracker *tr, const struct train_args *a,
+                        const struct sl_shard *shard, const struct sl_shard *val);
+/* metrics.json's "data" (and "validation_data") fields, with ",\n" after. */
+void train_write_datasets(FILE *f, const struct train_args *a, const struct sl_shard *shard,
+                          const struct sl_shard *val);
 
 #endif

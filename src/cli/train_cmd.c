@@ -262,9 +262,9 @@ static enum sl_status load_data(struct sl_comm *c, const struct train_args *a,
 /* Rank 0 writes the model and metrics: both appear, or neither does and
  * whatever was at their paths before stays as it was. */
 static enum sl_status write_files(const struct train_args *a, const struct sl_shard *shard,
-                                  const struct sl_comm *c, const struct sl_model *model,
-                                  const struct sl_train_report *rep, const struct train_times *t,
-                                  struct sl_err *err) {
+                                  const struct sl_shard *val, const struct sl_comm *c,
+                                  const struct sl_model *model, const struct sl_train_report *rep,
+                                  const struct train_times *t, struct sl_err *err) {
     struct sl_atomic_file mf = {.f = NULL}, xf = {.f = NULL};
     enum sl_status st = SL_OK;
     if (a->model_out && !(st = sl_atomic_open(&mf, a->model_out, err))) {
@@ -272,7 +272,7 @@ static enum sl_status write_files(const struct train_args *a, const struct sl_sh
         st = sl_atomic_finish(&mf, err);
     }
     if (!st && a->metrics_out && !(st = sl_atomic_open(&xf, a->metrics_out, err))) {
-        train_write_metrics(xf.f, a, shard, c, rep, t);
+        train_write_metrics(xf.f, a, shard, val, c, rep, t);
         st = sl_atomic_finish(&xf, err);
     }
     if (!st && a->model_out) st = sl_atomic_publish(&mf, err);
@@ -286,11 +286,11 @@ static enum sl_status write_files(const struct train_args *a, const struct sl_sh
 
 /* Rank 0 writes; every rank learns the outcome so that all exit alike. */
 static enum sl_status write_outputs(struct sl_comm *c, const struct train_args *a,
-                                    const struct sl_shard *shard, const struct sl_model *model,
-                                    const struct sl_train_report *rep, const struct train_times *t,
-                                    struct sl_err *err) {
+                                    const struct sl_shard *shard, const struct sl_shard *val,
+                                    const struct sl_model *model, const struct sl_train_report *rep,
+                                    const struct train_times *t, struct sl_err *err) {
     enum sl_status st = SL_OK;
-    if (c->rank == 0 && (st = write_files(a, shard, c, model, rep, t, err)))
+    if (c->rank == 0 && (st = write_files(a, shard, val, c, model, rep, t, err)))
         sl_error("%s", err->msg);
     int64_t ok = st == SL_OK;
     sl_comm_bcast(c, &ok, sizeof ok, 0);
@@ -300,8 +300,9 @@ static enum sl_status write_outputs(struct sl_comm *c, const struct train_args *
 /* After training: the summary line, the outputs, the journal's final
  * records. Returns the exit code. */
 static int finish_run(struct sl_comm *c, const struct train_args *a, const struct sl_shard *shard,
-                      const struct sl_model *model, const struct sl_train_report *rep,
-                      struct train_times *t, struct train_progress *prog) {
+                      const struct sl_shard *val, const struct sl_model *model,
+                      const struct sl_train_report *rep, struct train_times *t,
+                      struct train_progress *prog) {
     t->total = sl_wtime() - t->total;
     t->tracking += prog->track_seconds;
     t->sender_cpu = sl_tracker_sender_cpu(prog->tr);
@@ -313,14 +314,17 @@ static int finish_run(struct sl_comm *c, const struct train_args *a, const struc
             t->total, rep->allreduce_seconds);
     struct sl_err err;
     sl_err_clear(&err);
-    const int ok = write_outputs(c, a, shard, model, rep, t, &err) == SL_OK;
+    const int ok = write_outputs(c, a, shard, val, model, rep, t, &err) == SL_OK;
     /* The job is done: its checkpoints go, and the same command trains afresh.
      * (Kept when the outputs failed: the rerun then continues from them.) */
     if (ok && a->checkpoint_dir && c->rank == 0) sl_checkpoint_clear(a->checkpoint_dir);
     struct sl_tracker *tr = prog->tr;
     if (tr) {
-        train_log_final(tr, rep, t, a->validation != NULL);
+        /* The model first, as a logged model too: the final metrics after
+         * it are linked to it in MLflow 3. */
         if (ok && a->model_out) sl_tracker_artifact(tr, a->model_out, "model/model.json");
+        sl_tracker_logged_model(tr, "model");
+        train_log_final(tr, rep, t, a->validation != NULL);
         if (ok && a->metrics_out) sl_tracker_artifact(tr, a->metrics_out, "metrics.json");
         sl_tracker_commit(tr);
         sl_tracker_finish(tr, ok ? "FINISHED" : "FAILED", ok ? NULL : err.msg);
@@ -352,6 +356,7 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
     gather_hosts(c, hosts, sizeof hosts);
     double t_params = sl_wtime();
     if (tr) train_log_params(tr, a, &shard, c, hosts, !tt->reopened);
+    train_log_datasets(tr, a, &shard, &val);
     t->tracking += sl_wtime() - t_params;
     sl_info("data %s: %lld rows, %lld features, %lld nonzeros on %d rank(s), loaded in %.3fs",
             a->data, (long long)shard.n_rows_global, (long long)shard.n_features,
@@ -392,7 +397,7 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
         track_failure(tt, err.msg, rep.n_history > rep.resumed_from);
         code = SL_EXIT_FAIL;
     } else {
-        code = finish_run(c, a, &shard, &model, &rep, t, &prog);
+        code = finish_run(c, a, &shard, &val, &model, &rep, t, &prog);
         sl_model_free(&model);
     }
     sl_train_report_free(&rep);

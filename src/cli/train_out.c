@@ -161,8 +161,8 @@ static void write_ranks(FILE *f, const struct sl_comm *c, const struct train_tim
 }
 
 void train_write_metrics(FILE *f, const struct train_args *a, const struct sl_shard *s,
-                         const struct sl_comm *c, const struct sl_train_report *rep,
-                         const struct train_times *t) {
+                         const struct sl_shard *val, const struct sl_comm *c,
+                         const struct sl_train_report *rep, const struct train_times *t) {
     const struct sl_fg_info *fin = &rep->result.final;
     fputs("{", f);
     sl_json_put_field(f, "objective", fin->objective);
@@ -175,6 +175,7 @@ void train_write_metrics(FILE *f, const struct train_args *a, const struct sl_sh
             (long long)rep->result.iterations, yes(rep->result.converged),
             sl_optimizer_name((enum sl_optimizer)a->optimizer), (long long)s->n_rows_global,
             (long long)s->n_features, (long long)s->nnz_global, c->size);
+    train_write_datasets(f, a, s, val);
     if (a->resolved) fprintf(f, " \"config\": %s,\n", a->resolved);
     fprintf(f,
             " \"timings\": {\"load\": %.6f, \"compute\": %.6f, \"allreduce\": %.6f, "

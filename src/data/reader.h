@@ -22,6 +22,7 @@ struct sl_range {
     size_t cap, len, off;          /* off: start of the unconsumed bytes */
     int err;                       /* errno of a failure */
     int io_failed;
+    uint32_t crc; /* zlib crc32 of the bytes [begin, pos) read so far */
 };
 
 /* This rank's byte range [*begin, *end) of a file of `size` bytes before it is

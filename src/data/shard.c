@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "data/reader.h"
 #include "shardlearn/clock.h"
@@ -112,6 +113,25 @@ static void parse(struct sl_range *r, enum sl_format fmt, const struct sl_load_o
     }
 }
 
+/* Collective. s->file_crc32 and file_bytes from every rank's CRC of its
+ * byte range (crc, s->bytes bytes): the ranges tile the file in rank order,
+ * so crc32_combine gives the CRC of the whole file, the same for any rank
+ * count, with no second pass over the data. */
+static void file_digest(struct sl_shard *s, uint32_t crc, struct sl_comm *c) {
+    int64_t *v = sl_malloc(sizeof(int64_t) * 2 * (size_t)c->size);
+    sl_comm_allgather_i64(c, (int64_t)crc, v);
+    sl_comm_allgather_i64(c, s->bytes, v + c->size);
+    uLong all = 0;
+    int64_t total = 0;
+    for (int q = 0; q < c->size; q++) {
+        all = crc32_combine(all, (uLong)v[q], (z_off_t)v[c->size + q]);
+        total += v[c->size + q];
+    }
+    free(v);
+    s->file_crc32 = (uint32_t)all;
+    s->file_bytes = total;
+}
+
 enum sl_status sl_shard_load(struct sl_shard *s, const char *path, const struct sl_load_opts *o,
                              struct sl_comm *c, struct sl_err *err) {
     memset(s, 0, sizeof *s);
@@ -131,13 +151,16 @@ enum sl_status sl_shard_load(struct sl_shard *s, const char *path, const struct 
         ls.status = SL_ERR_IO;
         snprintf(ls.msg, sizeof ls.msg, "%s: the ranks saw different versions", CHANGED);
     }
+    uint32_t crc = 0;
     if (opened) {
         if (ls.status == SL_OK) parse(&r, fmt, o, s, &ls);
         s->bytes = r.end - r.begin;
+        crc = r.crc;
         sl_range_close(&r);
     }
     enum sl_status st = agree_error(c, &ls, path, err);
     if (st == SL_OK) st = finish_shard(s, fmt, o, c, &ls, path, err);
+    if (st == SL_OK) file_digest(s, crc, c);
     if (st != SL_OK) {
         sl_shard_free(s);
         return st;

@@ -261,13 +261,13 @@ static const char *proxied_root(const char *artifact_uri) {
     return s;
 }
 
-enum sl_deliver sl_api_upload(struct sl_http *h, const struct sl_sync_state *st,
-                              const char *run_dir, const char *local, const char *artifact_path) {
-    const char *root = proxied_root(st->artifact_uri);
+enum sl_deliver sl_api_upload_to(struct sl_http *h, const char *artifact_uri, const char *run_dir,
+                                 const char *local, const char *artifact_path) {
+    const char *root = proxied_root(artifact_uri);
     if (!root) {
         sl_warn("tracking: the run's artifact store (%s) is not served by the tracking server "
                 "(start it with --serve-artifacts); %s stays in %s/artifacts",
-                st->artifact_uri, artifact_path, run_dir);
+                artifact_uri, artifact_path, run_dir);
         return SL_DELIVER_DONE;
     }
     size_t len = 0;
@@ -282,6 +282,11 @@ enum sl_deliver sl_api_upload(struct sl_http *h, const struct sl_sync_state *st,
         sl_http_request(h, "PUT", path, data, len, "Content-Type: application/octet-stream", 1);
     free(data);
     return r;
+}
+
+enum sl_deliver sl_api_upload(struct sl_http *h, const struct sl_sync_state *st,
+                              const char *run_dir, const char *local, const char *artifact_path) {
+    return sl_api_upload_to(h, st->artifact_uri, run_dir, local, artifact_path);
 }
 
 enum sl_deliver sl_api_ensure_registered_model(struct sl_http *h, const char *name) {

@@ -41,6 +41,21 @@ enum sl_deliver sl_api_metric_history(struct sl_http *h, const char *run_id, con
  * skipped (DONE); run_dir is for those messages. */
 enum sl_deliver sl_api_upload(struct sl_http *h, const struct sl_sync_state *st,
                               const char *run_dir, const char *local, const char *artifact_path);
+/* The same into any proxied artifact location (a logged model's). */
+enum sl_deliver sl_api_upload_to(struct sl_http *h, const char *artifact_uri, const char *run_dir,
+                                 const char *local, const char *artifact_path);
+/* runs/log-inputs for an input record (idempotent on the server: a data set
+ * is kept once per name and digest, and linked to a run once). A server
+ * that refuses it is reported and skipped (DONE). */
+enum sl_deliver sl_api_log_input(struct sl_http *h, const struct sl_sync_state *st,
+                                 const cJSON *rec);
+/* The run's MLflow 3 logged model for a logged_model record: found by its
+ * shardlearn.run_uuid tag (run_uuid) or created once, its files uploaded,
+ * then finalised READY; state->model_id is saved. A server without logged
+ * models (404) keeps the model as a run artifact: one line, DONE. */
+enum sl_deliver sl_api_logged_model(struct sl_http *h, const char *run_dir,
+                                    struct sl_sync_state *st, const cJSON *rec,
+                                    const char *run_uuid);
 /* Registers the run's model as rec.name (rec.artifact_path, default "model"),
  * once per run. */
 enum sl_deliver sl_api_register_model(struct sl_http *h, const char *run_dir,

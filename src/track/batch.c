@@ -147,6 +147,9 @@ static void add_metric(struct sl_batch *b, const char *key, const cJSON *rec) {
     }
     cJSON_AddNumberToObject(m, "timestamp", sl_jnum(rec, "timestamp", 0));
     cJSON_AddNumberToObject(m, "step", sl_jnum(rec, "step", 0));
+    /* The final metrics, recorded after the logged model: shown with it. */
+    if (cJSON_IsTrue(cJSON_GetObjectItem(rec, "model")) && b->model_id && b->model_id[0])
+        cJSON_AddStringToObject(m, "model_id", b->model_id);
     cJSON_AddItemToArray(b->metrics, m);
     b->n_metrics++;
 }

@@ -22,7 +22,8 @@ struct sl_batch {
     int64_t end;             /* journal offset after the last record in it */
     struct sl_history *hist; /* (n_hist) histories fetched so far */
     int n_hist;
-    cJSON *run_params; /* a resumed run's params as they were ({key: value}), or NULL; owned */
+    const char *model_id; /* the run's logged model for metrics marked "model", or "" */
+    cJSON *run_params;    /* a resumed run's params as they were ({key: value}), or NULL; owned */
 };
 
 /* Starts an empty request for run_id (dropping any previous one). */

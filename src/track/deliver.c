@@ -58,6 +58,7 @@ struct delivery {
     const char *run_dir;
     struct sl_sync_state *st;
     struct sl_batch b;
+    char run_uuid[64]; /* the start record's, to find the run's logged model */
 };
 
 /* Waits out an unanswered request (see sl_api_note_unsettled), then finds
@@ -86,6 +87,7 @@ static enum sl_deliver add_entity(struct delivery *d, const char *type, const cJ
     if (r == SL_DELIVER_DONE && sl_batch_full_for(&d->b, type, line_len))
         r = sl_batch_send(d->h, &d->b, d->run_dir, d->st);
     if (r == SL_DELIVER_DONE) {
+        d->b.model_id = d->st->model_id;
         if (!skip) sl_batch_add(&d->b, type, rec, line_len);
         d->b.end = rec_end;
     }
@@ -105,14 +107,18 @@ static enum sl_deliver upload(struct delivery *d, const cJSON *rec) {
     return sl_api_upload(d->h, d->st, d->run_dir, local, path);
 }
 
-/* An artifact, register, finish or reopen record ending at rec_end: acknowledged on
- * its own, after everything before it. */
+/* An artifact, input, logged_model, register, finish or reopen record
+ * ending at rec_end: acknowledged on its own, after everything before it. */
 static enum sl_deliver send_alone(struct delivery *d, const char *type, const cJSON *rec,
                                   int64_t rec_end) {
     /* Everything before it first, in order. */
     enum sl_deliver r = sl_batch_send(d->h, &d->b, d->run_dir, d->st);
     if (r == SL_DELIVER_DONE && !strcmp(type, "artifact")) {
         r = upload(d, rec);
+    } else if (r == SL_DELIVER_DONE && !strcmp(type, "input")) {
+        r = sl_api_log_input(d->h, d->st, rec);
+    } else if (r == SL_DELIVER_DONE && !strcmp(type, "logged_model")) {
+        r = sl_api_logged_model(d->h, d->run_dir, d->st, rec, d->run_uuid);
     } else if (r == SL_DELIVER_DONE && !strcmp(type, "register")) {
         r = sl_api_register_model(d->h, d->run_dir, d->st, rec);
     } else if (r == SL_DELIVER_DONE && !strcmp(type, "reopen")) {
@@ -137,7 +143,7 @@ static enum sl_deliver deliver_record(struct delivery *d, const cJSON *rec, int6
     if (!strcmp(type, "param") || !strcmp(type, "tag") || !strcmp(type, "metric"))
         return add_entity(d, type, rec, at, rec_end, line_len);
     if (!strcmp(type, "artifact") || !strcmp(type, "register") || !strcmp(type, "finish") ||
-        !strcmp(type, "reopen"))
+        !strcmp(type, "reopen") || !strcmp(type, "input") || !strcmp(type, "logged_model"))
         return send_alone(d, type, rec, rec_end);
     d->b.end = rec_end; /* the start record and anything unknown: nothing to send */
     return SL_DELIVER_DONE;
@@ -191,13 +197,15 @@ enum sl_deliver sl_mlflow_deliver(struct sl_mlflow_conn *conn, const char *run_d
     cJSON *run_params = NULL;
     if (tail && sl_jstr(start, "resume_run_id") && strstr(tail, "\"type\":\"param\""))
         r = sl_api_resumed_params(h, st, &run_params);
-    cJSON_Delete(start);
     struct delivery d = {
         .h = h,
         .run_dir = run_dir,
         .st = st,
         .b = {.run_params = run_params, .end = base},
     };
+    const char *uuid = sl_jstr(start, "run_uuid");
+    snprintf(d.run_uuid, sizeof d.run_uuid, "%s", uuid ? uuid : "");
+    cJSON_Delete(start);
     sl_batch_reset(&d.b, st->run_id);
     if (r == SL_DELIVER_DONE && tail) r = deliver_lines(&d, tail, len, base);
     if (r == SL_DELIVER_DONE) r = sl_batch_send(h, &d.b, run_dir, st);

@@ -276,6 +276,8 @@ void sl_journal_close(struct sl_journal *j) {
     fsync(j->fd);
     close(j->fd);
     free(j->buf);
+    cJSON_Delete(j->params);
+    j->params = NULL;
     j->buf = NULL;
     j->fd = -1;
 }
@@ -287,6 +289,10 @@ void sl_journal_kv(struct sl_journal *j, const char *type, const char *key, cons
     cJSON_AddStringToObject(r, "key", k);
     cJSON_AddStringToObject(r, "value", value ? value : "");
     append(j, r);
+    if (strcmp(type, "param") != 0) return;
+    if (!j->params) j->params = cJSON_CreateObject();
+    cJSON_DeleteItemFromObjectCaseSensitive(j->params, k);
+    cJSON_AddStringToObject(j->params, k, value ? value : "");
 }
 
 void sl_journal_metric(struct sl_journal *j, const char *key, double value, int64_t step,
@@ -308,6 +314,7 @@ void sl_journal_metric(struct sl_journal *j, const char *key, double value, int6
     }
     cJSON_AddNumberToObject(r, "step", (double)step);
     cJSON_AddNumberToObject(r, "timestamp", (double)ts_ms);
+    if (j->link_model) cJSON_AddTrueToObject(r, "model");
     append(j, r);
 }
 
@@ -399,6 +406,31 @@ int sl_journal_artifact_data(struct sl_journal *j, const void *data, size_t len,
     }
     artifact_record(j, artifact_path);
     return 0;
+}
+
+void sl_journal_input(struct sl_journal *j, const struct sl_track_dataset *d) {
+    cJSON *r = record("input");
+    cJSON_AddStringToObject(r, "name", d->name ? d->name : "dataset");
+    cJSON_AddStringToObject(r, "digest", d->digest ? d->digest : "");
+    cJSON_AddStringToObject(r, "source_type", d->source_type ? d->source_type : "local");
+    cJSON_AddStringToObject(r, "source", d->source ? d->source : "{}");
+    if (d->schema) cJSON_AddStringToObject(r, "schema", d->schema);
+    if (d->profile) cJSON_AddStringToObject(r, "profile", d->profile);
+    cJSON_AddStringToObject(r, "context", d->context ? d->context : "training");
+    append(j, r);
+}
+
+void sl_journal_logged_model(struct sl_journal *j, const char *name, const char *const *files,
+                             int n) {
+    cJSON *r = record("logged_model");
+    cJSON_AddStringToObject(r, "name", name);
+    cJSON *fa = cJSON_AddArrayToObject(r, "files");
+    for (int i = 0; i < n; i++)
+        cJSON_AddItemToArray(fa, cJSON_CreateString(files[i]));
+    cJSON_AddItemToObject(r, "params",
+                          j->params ? cJSON_Duplicate(j->params, 1) : cJSON_CreateObject());
+    append(j, r);
+    j->link_model = 1;
 }
 
 void sl_journal_register(struct sl_journal *j, const char *name) {

@@ -7,7 +7,10 @@
  *   state.json      what the server has acknowledged (state.h)
  *   artifacts/      copies of the files to upload, so a later mlflow-sync has them
  * Record types: start, param, tag, metric, artifact, register, finish, reopen
- * (a run continued after a finish: RUNNING again).
+ * (a run continued after a finish: RUNNING again), and for MLflow 3: input
+ * (a data set, runs/log-inputs) and logged_model (the model's files, params
+ * and source run; the metric records after it carry "model": true, and are
+ * linked to it).
  * The writer holds an exclusive flock on journal.jsonl while it runs, so a
  * reader can tell a run still at work from one that was killed. */
 #ifndef SHARDLEARN_TRACK_JOURNAL_H
@@ -33,9 +36,11 @@ struct sl_journal {
     int fd;             /* journal.jsonl, opened for appending */
     char *buf;          /* (cap) records not yet written, len bytes */
     size_t len, cap;
-    int64_t size; /* bytes of whole records in the file */
-    int64_t seq;  /* of the last record */
-    int failed;   /* errno of the write that failed; 0 while it works */
+    int64_t size;   /* bytes of whole records in the file */
+    int64_t seq;    /* of the last record */
+    int failed;     /* errno of the write that failed; 0 while it works */
+    cJSON *params;  /* {key: value} of the param records so far, for logged_model; owned */
+    int link_model; /* a logged_model record was written: later metrics are the model's */
 };
 
 /* Creates <tracking_dir>/<UTC time>-<id>/ with artifacts/ and journal.jsonl,
@@ -71,6 +76,13 @@ int sl_journal_artifact(struct sl_journal *j, const char *local_path, const char
 /* The same for bytes held in memory (len of them at data). */
 int sl_journal_artifact_data(struct sl_journal *j, const void *data, size_t len,
                              const char *artifact_path);
+/* An input record: a data set the run read (see struct sl_track_dataset). */
+void sl_journal_input(struct sl_journal *j, const struct sl_track_dataset *d);
+/* A logged_model record called name, whose files are the run artifacts
+ * files[0..n) (each "model/<file>", uploaded as <file>), with the params
+ * recorded so far; metric records after it are marked as the model's. */
+void sl_journal_logged_model(struct sl_journal *j, const char *name, const char *const *files,
+                             int n);
 /* A request to register the run's "model" artifact as the model name. */
 void sl_journal_register(struct sl_journal *j, const char *name);
 void sl_journal_finish(struct sl_journal *j, const char *status);

@@ -49,6 +49,7 @@ enum sl_status sl_state_load(const char *run_dir, struct sl_sync_state *st) {
     copy_str(st->experiment_id, sizeof st->experiment_id, cJSON_GetObjectItem(j, "experiment_id"));
     copy_str(st->run_id, sizeof st->run_id, cJSON_GetObjectItem(j, "run_id"));
     copy_str(st->artifact_uri, sizeof st->artifact_uri, cJSON_GetObjectItem(j, "artifact_uri"));
+    copy_str(st->model_id, sizeof st->model_id, cJSON_GetObjectItem(j, "model_id"));
     int bad = !cJSON_IsObject(j);
     st->acked = int_or(j, "acked", 0, &bad);
     st->pending_from = int_or(j, "pending_from", -1, &bad);
@@ -66,6 +67,7 @@ enum sl_status sl_state_save(const char *run_dir, const struct sl_sync_state *st
     cJSON_AddStringToObject(j, "experiment_id", st->experiment_id);
     cJSON_AddStringToObject(j, "run_id", st->run_id);
     cJSON_AddStringToObject(j, "artifact_uri", st->artifact_uri);
+    if (st->model_id[0]) cJSON_AddStringToObject(j, "model_id", st->model_id);
     cJSON_AddNumberToObject(j, "acked", (double)st->acked);
     cJSON_AddNumberToObject(j, "pending_from", (double)st->pending_from);
     cJSON_AddNumberToObject(j, "pending_to", (double)st->pending_to);

@@ -17,6 +17,7 @@ struct sl_sync_state {
     char experiment_id[64];
     char run_id[64];
     char artifact_uri[1024];
+    char model_id[64];    /* the run's MLflow 3 logged model, "" until it is created */
     int64_t acked;        /* journal bytes delivered */
     int64_t pending_from; /* a request for journal bytes [from, to) was sent but */
     int64_t pending_to;   /* not yet acknowledged; -1 when none */

@@ -33,7 +33,9 @@ struct sl_tracker {
     char *uri;                 /* NULL: journal only */
     double flush_timeout;
     char *register_model;
-    int has_model; /* a "model/..." artifact was recorded */
+    int has_model;      /* a "model/..." artifact was recorded */
+    char **model_files; /* (n_model_files) the "model/..." artifact paths */
+    int n_model_files;
     int finished;
     /* syncer: fsyncs the journal after each commit */
     pthread_t syncer;
@@ -158,17 +160,38 @@ void sl_tracker_commit(struct sl_tracker *t) {
     sl_sender_notify(&t->sender);
 }
 
+/* A "model/..." artifact: one of the logged model's files. */
+static void note_model_file(struct sl_tracker *t, const char *artifact_path) {
+    if (strncmp(artifact_path, "model/", 6) != 0) return;
+    t->has_model = 1;
+    t->model_files =
+        sl_realloc(t->model_files, sizeof *t->model_files * (size_t)(t->n_model_files + 1));
+    const size_t n = strlen(artifact_path) + 1;
+    t->model_files[t->n_model_files] = sl_malloc(n); /* sl_malloc never returns NULL */
+    memcpy(t->model_files[t->n_model_files++], artifact_path, n);
+}
+
 void sl_tracker_artifact(struct sl_tracker *t, const char *local_path, const char *artifact_path) {
     if (!t || t->stopped) return;
     if (sl_journal_artifact(&t->journal, local_path, artifact_path) != 0) return;
-    if (strncmp(artifact_path, "model/", 6) == 0) t->has_model = 1;
+    note_model_file(t, artifact_path);
+}
+
+void sl_tracker_dataset(struct sl_tracker *t, const struct sl_track_dataset *d) {
+    if (t && !t->stopped) sl_journal_input(&t->journal, d);
+}
+
+void sl_tracker_logged_model(struct sl_tracker *t, const char *name) {
+    if (!t || t->stopped || !t->n_model_files) return;
+    sl_journal_logged_model(&t->journal, name, (const char *const *)t->model_files,
+                            t->n_model_files);
 }
 
 void sl_tracker_artifact_data(struct sl_tracker *t, const void *data, size_t len,
                               const char *artifact_path) {
     if (!t || t->stopped) return;
     if (sl_journal_artifact_data(&t->journal, data, len, artifact_path) != 0) return;
-    if (strncmp(artifact_path, "model/", 6) == 0) t->has_model = 1;
+    note_model_file(t, artifact_path);
 }
 
 void sl_tracker_finish(struct sl_tracker *t, const char *status, const char *error_message) {
@@ -199,5 +222,8 @@ void sl_tracker_destroy(struct sl_tracker *t) {
     pthread_cond_destroy(&t->sync_cv);
     free(t->uri);
     free(t->register_model);
+    for (int i = 0; i < t->n_model_files; i++)
+        free(t->model_files[i]);
+    free(t->model_files);
     free(t);
 }

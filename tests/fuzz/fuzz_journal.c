@@ -125,9 +125,13 @@ static int is(const char *path, const char *api) {
 }
 
 /* A server that accepts everything, with MLflow's answer shapes. */
+/* A logged model's info as MLflow 3 answers it, status LOGGED_MODEL_<s>. */
+#define MODEL_INFO(s)                                                                              \
+    "{\"model_id\":\"m-fuzz\",\"experiment_id\":\"1\",\"name\":\"model\",\"artifact_uri\":"        \
+    "\"mlflow-artifacts:/1/models/m-fuzz/artifacts\",\"status\":\"LOGGED_MODEL_" s "\"}"
+
 static void canned_server(const char *method, const char *path, const char *body, size_t body_len,
                           struct fuzz_answer *out) {
-    (void)method;
     const char *a = NULL;
     if (is(path, "/api/2.0/mlflow/experiments/get-by-name"))
         a = "{\"experiment\":{\"experiment_id\":\"1\",\"name\":\"fuzz-exp\","
@@ -152,7 +156,15 @@ static void canned_server(const char *method, const char *path, const char *body
     else if (is(path, "/api/2.0/mlflow-artifacts/artifacts/")) {
         check_upload(path);
         a = "{}";
-    } else if (is(path, "/api/2.0/mlflow/registered-models/create"))
+    } else if (is(path, "/api/2.0/mlflow/runs/log-inputs"))
+        a = "{}";
+    else if (is(path, "/api/2.0/mlflow/logged-models/search"))
+        a = "{\"models\":[]}";
+    else if (is(path, "/api/2.0/mlflow/logged-models"))
+        /* create (POST) and finalise (PATCH .../<id>) both answer the model */
+        a = !strcmp(method, "PATCH") ? "{\"model\":{\"info\":" MODEL_INFO("READY") "}}"
+                                     : "{\"model\":{\"info\":" MODEL_INFO("PENDING") "}}";
+    else if (is(path, "/api/2.0/mlflow/registered-models/create"))
         a = "{\"registered_model\":{\"name\":\"fuzzmodel\"}}";
     else if (is(path, "/api/2.0/mlflow/model-versions/search"))
         a = "{\"model_versions\":[]}";

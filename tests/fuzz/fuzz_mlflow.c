@@ -11,8 +11,11 @@
  * When the answers run out the server stops answering (no connection).
  * The run (byte & 3):
  *   0  a new run in experiment "fuzz-exp": experiments/get-by-name (and
- *      create), runs/search, runs/create, log-batch, the artifact upload,
- *      registered-models/create, model-versions/search and create, runs/update
+ *      create), runs/search, runs/create, log-batch, runs/log-inputs,
+ *      log-batch, the artifact upload, logged-models/search (and create, the
+ *      model's upload, its PATCH to READY), log-batch of the final metric
+ *      with model_id, registered-models/create, model-versions/search and
+ *      create, runs/update
  *   1  a resumed run (MLFLOW_RUN_ID): runs/get, runs/update, runs/get for its
  *      params, then as 0
  *   2  run 0 known from state.json, with a log-batch whose answer was lost:
@@ -48,17 +51,25 @@ static const char JOURNAL_NEW[] =
     "\"f5a7b010d804c430ba98d090f71c79b3\",\"seq\":3}\n"
     "{\"type\":\"param\",\"key\":\"optimizer\",\"value\":\"lbfgs\",\"seq\":4}\n"
     "{\"type\":\"param\",\"key\":\"l2\",\"value\":\"0.0001\",\"seq\":5}\n"
+    "{\"type\":\"input\",\"name\":\"train.svm\",\"digest\":\"0ac2126f-485618\",\"source_type\":"
+    "\"local\",\"source\":\"{\\\"uri\\\":\\\"/data/train.svm\\\"}\",\"schema\":\"{\\\"format\\\":"
+    "\\\"libsvm\\\",\\\"rows\\\":4000}\",\"profile\":\"{\\\"bytes\\\":485618}\",\"context\":"
+    "\"training\",\"seq\":6}\n"
     "{\"type\":\"metric\",\"key\":\"objective\",\"value\":0.67975284054865059,\"step\":1,"
-    "\"timestamp\":1795965337820,\"seq\":6}\n"
-    "{\"type\":\"metric\",\"key\":\"accuracy\",\"value\":0.60850000000000004,\"step\":1,"
     "\"timestamp\":1795965337820,\"seq\":7}\n"
+    "{\"type\":\"metric\",\"key\":\"accuracy\",\"value\":0.60850000000000004,\"step\":1,"
+    "\"timestamp\":1795965337820,\"seq\":8}\n"
     "{\"type\":\"metric\",\"key\":\"objective\",\"value\":0.60057758177940057,\"step\":2,"
-    "\"timestamp\":1795965337821,\"seq\":8}\n"
-    "{\"type\":\"metric\",\"key\":\"grad_norm\",\"value\":\"NaN\",\"step\":2,"
     "\"timestamp\":1795965337821,\"seq\":9}\n"
-    "{\"type\":\"artifact\",\"path\":\"model/model.json\",\"seq\":10}\n"
-    "{\"type\":\"register\",\"name\":\"fuzzmodel\",\"artifact_path\":\"model\",\"seq\":11}\n"
-    "{\"type\":\"finish\",\"status\":\"FINISHED\",\"end_time\":1795965337822,\"seq\":12}\n";
+    "{\"type\":\"metric\",\"key\":\"grad_norm\",\"value\":\"NaN\",\"step\":2,"
+    "\"timestamp\":1795965337821,\"seq\":10}\n"
+    "{\"type\":\"artifact\",\"path\":\"model/model.json\",\"seq\":11}\n"
+    "{\"type\":\"logged_model\",\"name\":\"model\",\"files\":[\"model/model.json\"],\"params\":"
+    "{\"optimizer\":\"lbfgs\",\"l2\":\"0.0001\"},\"seq\":12}\n"
+    "{\"type\":\"metric\",\"key\":\"final_objective\",\"value\":0.5,\"step\":0,"
+    "\"timestamp\":1795965337822,\"model\":true,\"seq\":13}\n"
+    "{\"type\":\"register\",\"name\":\"fuzzmodel\",\"artifact_path\":\"model\",\"seq\":14}\n"
+    "{\"type\":\"finish\",\"status\":\"FINISHED\",\"end_time\":1795965337822,\"seq\":15}\n";
 
 /* The same run resumed from MLFLOW_RUN_ID: no name, no experiment. */
 static const char JOURNAL_RESUMED[] =
