@@ -235,6 +235,7 @@ void sl_journal_metric(struct sl_journal *j, const char *key, double value, int6
 
 /* to <- a copy of from, made whole or not at all (temporary file, fsync,
  * rename). -1 with errno set on failure. */
+/* 0, -1 when from cannot be read, 1 when to cannot be written (errno set). */
 static int copy_file(const char *from, const char *to) {
     FILE *in = fopen(from, "rb");
     if (!in) return -1;
@@ -242,8 +243,10 @@ static int copy_file(const char *from, const char *to) {
     enum sl_status st = sl_atomic_open(&out, to, NULL);
     if (st != SL_OK) {
         if (st == SL_ERR_ARG) errno = ENAMETOOLONG; /* the only argument it refuses */
+        const int e = errno;
         fclose(in);
-        return -1;
+        errno = e;
+        return 1;
     }
     char buf[1 << 16];
     size_t k;
@@ -258,7 +261,10 @@ static int copy_file(const char *from, const char *to) {
         return -1;
     }
     /* A short write leaves the stream's error flag set: commit checks it. */
-    return sl_atomic_commit(&out, NULL) == SL_OK ? 0 : -1;
+    errno = 0;
+    if (sl_atomic_commit(&out, NULL) == SL_OK) return 0;
+    if (!errno) errno = EIO;
+    return 1;
 }
 
 void sl_journal_artifact_file(const char *run_dir, const char *artifact_path, char *out,
@@ -266,7 +272,9 @@ void sl_journal_artifact_file(const char *run_dir, const char *artifact_path, ch
     snprintf(out, cap, "%s/artifacts/%s", run_dir, artifact_path);
 }
 
-/* The run's copy of artifact_path, with its directories made: 0, or -1 (reported). */
+/* The run's copy of artifact_path, with its directories made: 0, -1
+ * (reported) for a path outside the artifacts, 1 (errno) when the
+ * directories cannot be made. */
 static int artifact_dst(struct sl_journal *j, const char *artifact_path, char *dst, size_t cap) {
     if (!sl_artifact_path_ok(artifact_path)) {
         sl_warn("tracking: artifact path '%s' leaves the run's artifacts; not recorded",
@@ -278,11 +286,7 @@ static int artifact_dst(struct sl_journal *j, const char *artifact_path, char *d
     snprintf(dir, sizeof dir, "%s", dst);
     char *slash = strrchr(dir, '/');
     if (slash) *slash = '\0';
-    if (mkdir_p(dir) != 0) {
-        sl_warn("tracking: cannot create %s: %s", dir, strerror(errno));
-        return -1;
-    }
-    return 0;
+    return mkdir_p(dir) != 0 ? 1 : 0;
 }
 
 static void artifact_record(struct sl_journal *j, const char *artifact_path) {
@@ -294,11 +298,12 @@ static void artifact_record(struct sl_journal *j, const char *artifact_path) {
 int sl_journal_artifact(struct sl_journal *j, const char *local_path, const char *artifact_path) {
     /* A copy in the run directory, so a later mlflow-sync still has it. */
     char dst[PATH_MAX * 2];
-    if (artifact_dst(j, artifact_path, dst, sizeof dst) != 0) return -1;
-    if (copy_file(local_path, dst) != 0) {
-        sl_warn("tracking: cannot copy %s into %s: %s", local_path, j->dir, strerror(errno));
-        return -1;
-    }
+    int r = artifact_dst(j, artifact_path, dst, sizeof dst);
+    if (r != 0) return r;
+    r = copy_file(local_path, dst);
+    if (r < 0)
+        sl_warn("tracking: cannot read %s for the run's artifacts: %s", local_path, strerror(errno));
+    if (r != 0) return r;
     artifact_record(j, artifact_path);
     return 0;
 }
@@ -306,18 +311,18 @@ int sl_journal_artifact(struct sl_journal *j, const char *local_path, const char
 int sl_journal_artifact_data(struct sl_journal *j, const void *data, size_t len,
                              const char *artifact_path) {
     char dst[PATH_MAX * 2];
-    if (artifact_dst(j, artifact_path, dst, sizeof dst) != 0) return -1;
+    const int r = artifact_dst(j, artifact_path, dst, sizeof dst);
+    if (r != 0) return r;
     struct sl_atomic_file out;
-    struct sl_err err;
-    sl_err_clear(&err);
-    enum sl_status st = sl_atomic_open(&out, dst, &err);
+    errno = 0;
+    enum sl_status st = sl_atomic_open(&out, dst, NULL);
     if (st == SL_OK) {
         fwrite(data, 1, len, out.f); /* a short write leaves the error flag: commit checks it */
-        st = sl_atomic_commit(&out, &err);
+        st = sl_atomic_commit(&out, NULL);
     }
     if (st != SL_OK) {
-        sl_warn("tracking: cannot write %s: %s", dst, err.msg);
-        return -1;
+        if (!errno) errno = EIO;
+        return 1;
     }
     artifact_record(j, artifact_path);
     return 0;

@@ -71,7 +71,10 @@ void sl_journal_kv(struct sl_journal *j, const char *type, const char *key, cons
 void sl_journal_metric(struct sl_journal *j, const char *key, double value, int64_t step,
                        int64_t ts_ms);
 /* Copies local_path into artifacts/artifact_path and appends an artifact
- * record: 0, or -1 (reported) when the copy fails and nothing is recorded. */
+ * record: 0; -1 (reported) when artifact_path leaves the artifacts or
+ * local_path cannot be read; 1 (not reported, errno set) when the run
+ * directory cannot be written (a full disk): the journal is as good as
+ * failed. Nothing is recorded unless 0. */
 int sl_journal_artifact(struct sl_journal *j, const char *local_path, const char *artifact_path);
 /* The same for bytes held in memory (len of them at data). */
 int sl_journal_artifact_data(struct sl_journal *j, const void *data, size_t len,

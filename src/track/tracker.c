@@ -132,16 +132,44 @@ void sl_tracker_metric(struct sl_tracker *t, const char *key, double value, int6
     if (t) sl_journal_metric(&t->journal, key, value, step, ts_ms);
 }
 
-/* The journal failed (errno e): one warning, then tracking stops. The
- * sender is let go at once: it has no finish record to wait for. */
-static void stop_tracking(struct sl_tracker *t, int e) {
+/* A "model/..." artifact: one of the logged model's files. */
+static void note_model_file(struct sl_tracker *t, const char *artifact_path) {
+    if (strncmp(artifact_path, "model/", 6) != 0) return;
+    t->has_model = 1;
+    t->model_files =
+        sl_realloc(t->model_files, sizeof *t->model_files * (size_t)(t->n_model_files + 1));
+    const size_t n = strlen(artifact_path) + 1;
+    t->model_files[t->n_model_files] = sl_malloc(n); /* sl_malloc never returns NULL */
+    memcpy(t->model_files[t->n_model_files++], artifact_path, n);
+}
+
+/* The run directory failed (errno e, writing file in it): one warning,
+ * then tracking stops. The sender is let go at once: it has no finish
+ * record to wait for. */
+static void stop_tracking_at(struct sl_tracker *t, int e, const char *file) {
     if (t->stopped) return;
     t->stopped = 1;
     sl_journal_fail(&t->journal, e);
-    sl_warn("tracking: cannot write %s/journal.jsonl: %s; tracking stops here, training goes on "
+    sl_warn("tracking: cannot write %s/%s: %s; tracking stops here, training goes on "
             "(the journal keeps everything before; deliver it with: shardlearn mlflow-sync %s)",
-            t->journal.dir, strerror(t->journal.failed), t->journal.dir);
+            t->journal.dir, file, strerror(t->journal.failed), t->journal.dir);
     sl_sender_abandon(&t->sender);
+}
+
+static void stop_tracking(struct sl_tracker *t, int e) {
+    stop_tracking_at(t, e, "journal.jsonl");
+}
+
+/* After a journal artifact call (r as it returns): the file is one of the
+ * model's, or the run directory cannot be written (tracking stops). */
+static void artifact_done(struct sl_tracker *t, int r, const char *artifact_path) {
+    if (r == 0) {
+        note_model_file(t, artifact_path);
+    } else if (r > 0) {
+        char file[PATH_MAX];
+        snprintf(file, sizeof file, "artifacts/%s", artifact_path);
+        stop_tracking_at(t, errno ? errno : EIO, file);
+    }
 }
 
 void sl_tracker_commit(struct sl_tracker *t) {
@@ -160,21 +188,10 @@ void sl_tracker_commit(struct sl_tracker *t) {
     sl_sender_notify(&t->sender);
 }
 
-/* A "model/..." artifact: one of the logged model's files. */
-static void note_model_file(struct sl_tracker *t, const char *artifact_path) {
-    if (strncmp(artifact_path, "model/", 6) != 0) return;
-    t->has_model = 1;
-    t->model_files =
-        sl_realloc(t->model_files, sizeof *t->model_files * (size_t)(t->n_model_files + 1));
-    const size_t n = strlen(artifact_path) + 1;
-    t->model_files[t->n_model_files] = sl_malloc(n); /* sl_malloc never returns NULL */
-    memcpy(t->model_files[t->n_model_files++], artifact_path, n);
-}
-
 void sl_tracker_artifact(struct sl_tracker *t, const char *local_path, const char *artifact_path) {
     if (!t || t->stopped) return;
-    if (sl_journal_artifact(&t->journal, local_path, artifact_path) != 0) return;
-    note_model_file(t, artifact_path);
+    const int r = sl_journal_artifact(&t->journal, local_path, artifact_path);
+    artifact_done(t, r, artifact_path);
 }
 
 void sl_tracker_dataset(struct sl_tracker *t, const struct sl_track_dataset *d) {
@@ -190,8 +207,8 @@ void sl_tracker_logged_model(struct sl_tracker *t, const char *name) {
 void sl_tracker_artifact_data(struct sl_tracker *t, const void *data, size_t len,
                               const char *artifact_path) {
     if (!t || t->stopped) return;
-    if (sl_journal_artifact_data(&t->journal, data, len, artifact_path) != 0) return;
-    note_model_file(t, artifact_path);
+    const int r = sl_journal_artifact_data(&t->journal, data, len, artifact_path);
+    artifact_done(t, r, artifact_path);
 }
 
 void sl_tracker_finish(struct sl_tracker *t, const char *status, const char *error_message) {

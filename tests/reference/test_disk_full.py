@@ -85,8 +85,24 @@ try:
     for f in os.listdir(small):
         os.remove(os.path.join(small, f))
 
+    # The disk fills with the run's first artifact (config.json, written at
+    # the start): the same, one warning naming it, training goes on.
+    fill(keep_free=4 * 1024)
+    out = os.path.join(d, "config-full.json")
+    p = run(["train", "--data", TRAIN, "--optimizer", "sgd", "--epochs", "5", "--quiet",
+             "--model-out", out, "--tracking-dir", os.path.join(small, "runs")], np_=2,
+            check_rc=False)
+    warns = [l for l in p.stderr.splitlines() if "warning" in l]
+    print(f"config.json on a full disk: exit {p.returncode}, warnings {warns}", flush=True)
+    check(p.returncode == 0 and os.path.exists(out), f"config full: training failed: {p.stderr}")
+    check(len(warns) == 1 and "artifacts/config.json: No space left on device" in warns[0]
+          and "tracking stops here" in warns[0], f"config full: {warns}")
+    for f in os.listdir(small):
+        subprocess.run(["rm", "-rf", os.path.join(small, f)])
+
     # The journal fills the disk mid-run: one warning, training goes on.
-    fill(keep_free=6 * 1024)
+    # (Room for config.json's page first.)
+    fill(keep_free=10 * 1024)
     out = os.path.join(d, "journal-full.json")
     p = run(["train", "--data", TRAIN, "--optimizer", "sgd", "--epochs", "40", "--quiet",
              "--model-out", out, "--tracking-dir", os.path.join(small, "runs")], np_=2,
