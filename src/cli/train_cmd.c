@@ -338,6 +338,27 @@ static int finish_run(struct sl_comm *c, const struct train_args *a, const struc
 }
 
 /* Collective: loads the data, trains, writes. Returns the exit code. */
+/* sl_train, with rank 0 watching for a preemption notice under
+ * --watch-preemption (the notice reaches the other ranks through the stop
+ * agreement). by: what stopped the run, for messages ("a preemption notice",
+ * "signal 10"). */
+static enum sl_status train_watched(struct sl_comm *c, const struct train_args *a,
+                                    struct sl_shard *shard, const struct sl_train_params *p,
+                                    struct sl_model *model, struct sl_train_report *rep,
+                                    struct sl_err *err, char *by, size_t cap) {
+    struct sl_preempt_watch *watch = a->watch_preemption && c->rank == 0
+                                         ? sl_preempt_watch_start(&sl_stop_signal, SIGTERM)
+                                         : NULL;
+    enum sl_status st = sl_train(c, shard, p, model, rep, err);
+    const int preempted = sl_preempt_noticed(watch);
+    sl_preempt_watch_stop(watch);
+    if (preempted)
+        snprintf(by, cap, "a preemption notice");
+    else
+        snprintf(by, cap, "signal %d", (int)sl_stop_signal);
+    return st;
+}
+
 static int run_training(struct sl_comm *c, const struct train_args *a,
                         const struct train_tracking *tt, struct train_times *t) {
     struct sl_tracker *tr = tt->tr;
@@ -378,19 +399,9 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
     p.ctx = &prog;
     struct sl_model model;
     struct sl_train_report rep;
-    /* Rank 0 only: the notice reaches the others through the stop agreement. */
-    struct sl_preempt_watch *watch = a->watch_preemption && c->rank == 0
-                                         ? sl_preempt_watch_start(&sl_stop_signal, SIGTERM)
-                                         : NULL;
-    st = sl_train(c, &shard, &p, &model, &rep, &err);
-    const int preempted = sl_preempt_noticed(watch);
-    sl_preempt_watch_stop(watch);
-    train_sysmet_stop(mon, c, t); /* the last sample, before the run is finished */
     char by[48];
-    if (preempted)
-        snprintf(by, sizeof by, "a preemption notice");
-    else
-        snprintf(by, sizeof by, "signal %d", (int)sl_stop_signal);
+    st = train_watched(c, a, &shard, &p, &model, &rep, &err, by, sizeof by);
+    train_sysmet_stop(mon, c, t); /* the last sample, before the run is finished */
     int code;
     if (st == SL_ERR_INTERRUPTED && rep.checkpointed) {
         sl_info("stopped by %s after %lld iteration(s): checkpoint written to %s; run the "
