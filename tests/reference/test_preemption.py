@@ -6,14 +6,16 @@ request until the value changes or timeout_sec passes.
 
   1. an uninterrupted lbfgs run on 2 ranks (no watcher);
   2. the same with --watch-preemption --checkpoint-dir: the server flips to
-     TRUE after iteration 10 is printed; exit 75, one complete checkpoint, no
+     TRUE after iteration 5 is printed; exit 75, one complete checkpoint, no
      model file, the one-line notice, the shardlearn.preempted tag in the
      journal; the server saw Metadata-Flavor: Google, wait_for_change=true and
      the ETag it had given back as last_etag;
   3. the same command again (the server, like a new VM, says FALSE): exit 0
      and the uninterrupted run's model byte for byte, ending promptly although
      the watcher's request is being held;
-  4. GCE_METADATA_HOST at a closed port: one warning, exit 0, the same model."""
+  4. a server that answers 503 once after answering: one warning, a retry,
+     and the notice still stops an SGD run without --checkpoint-dir (143);
+  5. GCE_METADATA_HOST at a closed port: one warning, exit 0, the same model."""
 import glob
 import os
 import socket
@@ -36,7 +38,8 @@ d = workdir()
 DATA = os.path.join(d, "data.svm")
 long_data(DATA)
 RUNS = os.path.join(d, "runs")
-OPTS = ["--optimizer", "lbfgs", "--tol", "1e-12", "--l2", "1e-3", "--max-iter", "1000"]
+OPTS = ["--optimizer", "lbfgs", "--tol", "1e-12", "--l2", "1e-5", "--max-iter", "1000"]  # 251 iters
+SGD = ["--optimizer", "sgd", "--batch-size", "8", "--epochs", "1000", "--l2", "1e-5"]  # stopped long before
 
 
 class FakeMetadata:
@@ -47,6 +50,7 @@ class FakeMetadata:
         self.version, self.value = 1, "FALSE"
         self.requests = []  # (Metadata-Flavor header, query dict), in order
         self.etags = set()  # every ETag given out
+        self.fail_next = 0  # answer this many requests with 503
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -60,6 +64,11 @@ class FakeMetadata:
                 with outer.cond:
                     outer.requests.append((flavor, q))
                     outer.cond.notify_all()
+                with outer.cond:
+                    fail = outer.fail_next > 0
+                    outer.fail_next -= fail
+                if fail:
+                    return self.answer(503, "unavailable", None)
                 if u.path != PATH:
                     return self.answer(404, "not found", None)
                 if flavor != "Google":
@@ -101,11 +110,12 @@ class FakeMetadata:
             self.value = value
             self.cond.notify_all()
 
-    def held(self, timeout=20):
-        """Waits until a request that the server holds has arrived."""
+    def held(self, n=1, timeout=20):
+        """Waits until n requests for the current ETag (held unless failed) have arrived."""
         with self.cond:
             return self.cond.wait_for(
-                lambda: any(q.get("last_etag") == self.etag() for _, q in self.requests), timeout)
+                lambda: sum(q.get("last_etag") == self.etag() for _, q in self.requests) >= n,
+                timeout)
 
     def close(self):
         self.set("FALSE")  # releases held requests
@@ -113,9 +123,9 @@ class FakeMetadata:
         self.httpd.server_close()
 
 
-def cmd(model, extra=()):
+def cmd(model, extra=(), opts=OPTS):
     return [MPIRUN, "--oversubscribe", "-np", "2", BIN, "train", "--data", DATA, "--model-out",
-            model, "--tracking-dir", RUNS] + OPTS + list(extra)
+            model, "--tracking-dir", RUNS] + opts + list(extra)
 
 
 def same_bytes(a, b):
@@ -142,10 +152,10 @@ try:
     t0 = time.monotonic()
     while time.monotonic() - t0 < 60 and p.poll() is None:
         log.seek(0)
-        if "iter     10 " in log.read():
+        if "iter      5 " in log.read():
             break
         time.sleep(0.005)
-    check(p.poll() is None, "the watched run ended before iteration 10")
+    check(p.poll() is None, "the watched run ended before iteration 5")
     check(srv.held(), "the watcher never made a request that the server holds")
     srv.set("TRUE")
     try:
@@ -190,6 +200,34 @@ try:
           "rerun: the model differs from the uninterrupted run's")
     check(NOTICE not in r.stdout and not warnings(r.stderr), f"rerun: {warnings(r.stderr)}")
     print(f"rerun with a held metadata request: {took:.1f}s", flush=True)
+
+    # A server that fails once after answering: one warning, a retry after
+    # 1 s, and the notice still stops the run (SGD, no --checkpoint-dir: exit
+    # 143 as for SIGTERM, nothing written).
+    srv.set("FALSE")
+    model = os.path.join(d, "retry.json")
+    log = open(os.path.join(d, "retry.log"), "w+")
+    p = subprocess.Popen(cmd(model, ["--watch-preemption"], SGD), stdout=log,
+                         stderr=subprocess.STDOUT, env=env)
+    check(srv.held(), "retry: the watcher never made a request that the server holds")
+    with srv.cond:
+        srv.fail_next = 1
+    srv.set("FALSE")  # answers the held request; the next one fails
+    check(srv.held(n=2), "retry: no request after the failed one")
+    srv.set("TRUE")
+    try:
+        p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        check(False, "retry: after the notice the job hung")
+    log.seek(0)
+    out = log.read()
+    w = warnings(out)
+    check(p.returncode == 143 and not os.path.exists(model),
+          f"retry: exit {p.returncode}, want 143 and no model\n{out[-2000:]}")
+    check(len(w) == 1 and "HTTP 503; retrying" in w[0], f"retry: warnings {w}")
+    check(out.count(NOTICE) == 1, f"retry: {out.count(NOTICE)} notice lines, want 1")
 finally:
     srv.close()
 
