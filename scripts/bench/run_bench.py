@@ -34,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 from common import csr_bytes, load_npz, objective, read_liblinear_model, shard_rows  # noqa: E402
+import stop_bench  # noqa: E402
 
 TARGET_REL = 1e-6          # time to F <= F* (1 + TARGET_REL)
 BYTES_PER_NNZ = 12         # int32 column index + float64 value
@@ -76,6 +77,10 @@ def parse_args():
     ap.add_argument("--tracking-reps", type=int, default=5,
                     help="rounds of the tracking measurement (after one warm-up round)")
     ap.add_argument("--skip-tracking", action="store_true")
+    ap.add_argument("--skip-stop", action="store_true",
+                    help="skip signal-to-exit and the cost of periodic checkpoints")
+    ap.add_argument("--stop-after", type=float, default=5.0,
+                    help="signal to exit: SIGUSR1 this many seconds after the first iteration")
     ap.add_argument("--skip-control", action="store_true",
                     help="skip the in-cache control runs (the same pass over 4096 columns)")
     ap.add_argument("--spark-budget", type=float, default=360.0,
@@ -491,6 +496,13 @@ def main():
     if not a.skip_tracking:
         tracking = measure_tracking(b, a)
 
+    # ---- stopping: signal to exit, periodic checkpoints -----------------------------------
+    stop = None
+    if not a.skip_stop:
+        log("shardlearn lbfgs, 2 ranks, --checkpoint-dir: SIGUSR1, and checkpoints every iteration")
+        stop = stop_bench.measure_stop(b, a)
+        log("  " + stop_bench.render(stop))
+
     # ---- F*, targets, tables -------------------------------------------------------------
     all_F = [r["F"] for r in sl.values() if "F" in r] + [r["F"] for r in ll + skll + sklb + sksgd]
     fstar = min(all_F)
@@ -567,6 +579,7 @@ def main():
     res["tracking"] = tracking
     res["control"] = control
     res["scaling"] = scaling
+    res["stop"] = stop
 
     decide(res)
     res["elapsed_s"] = time.time() - t_start
@@ -667,6 +680,8 @@ def decide(res):
                                      f"({q['min']:+.1f} … {q['max']:+.1f}); medians "
                                      f"{100 * (med[mode] / med['off'] - 1):+.1f}%; noise ±{noise:.0f}%",
                             "met": met})
+    if res.get("stop"):
+        targets.append(stop_bench.target(res["stop"]))
     res["targets"] = targets
 
 
@@ -959,6 +974,9 @@ def render_markdown(res):
         L.append(f"CPU seconds the mlflow server's processes used during a run (median): off {c['off']:.2f}, "
                  f"live {c['live']:.2f}, down {c['down']:.2f}. The noise in the targets below is half the "
                  f"spread of tracking off alone.")
+    if res.get("stop"):
+        L.append("")
+        L.append(stop_bench.render(res["stop"]))
     L.append("")
     L.append(f"Default optimizer by this run: **{res['default_optimizer']}** (reached the target sooner on 2 ranks).")
     L.append("")

@@ -20,6 +20,7 @@ struct train_args {
     int64_t n_features, max_iter, lbfgs_m, batch_size, epochs, sync_every, seed, blas_threads;
     double l2, tol, lr, lr_decay, flush_timeout, checkpoint_every;
     const char *checkpoint_dir;
+    int watch_preemption;           /* --watch-preemption: rank 0 polls GCE's metadata server */
     int system_metrics;             /* --system-metrics: system/ metrics in the run */
     double system_metrics_interval; /* --system-metrics-interval, seconds */
     const char *tracking_uri, *experiment, *run_name, *tracking_dir, *register_model;

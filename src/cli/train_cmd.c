@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/config.h"
+#include "cli/preempt.h"
 #include "cli/train.h"
 #include "shardlearn/clock.h"
 #include "shardlearn/fileio.h"
@@ -101,6 +102,9 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
             "continue from the latest checkpoint in DIR and write new ones there"),
         F64("checkpoint-every", &a->checkpoint_every, "S",
             "with --checkpoint-dir: a checkpoint every S seconds (default 600)", 0, 1e9),
+        FLAG("watch-preemption", &a->watch_preemption,
+             "stop (and checkpoint) on Compute Engine's preemption notice "
+             "($GCE_METADATA_HOST, default metadata.google.internal)"),
         FLAG("system-metrics", &a->system_metrics,
              "record every rank's memory, CPU and collectives as system/ metrics (default on; "
              "$MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING)"),
@@ -209,7 +213,8 @@ static void gather_hosts(struct sl_comm *c, char *out, size_t cap) {
  * the run directory) is continued: the same MLflow run, no second one. */
 static void start_tracking(const struct train_args *a, const struct sl_comm *c,
                            struct train_tracking *tt) {
-    *tt = (struct train_tracking){.tr = NULL, .reopened = 0, .at = {.last_step = 0, .system_next = 0}};
+    *tt = (struct train_tracking){
+        .tr = NULL, .reopened = 0, .at = {.last_step = 0, .system_next = 0}};
     if (c->rank != 0) return;
     const struct sl_track_config tc = {.tracking_uri = a->tracking_uri,
                                        .experiment_name = a->experiment,
@@ -333,14 +338,37 @@ static int finish_run(struct sl_comm *c, const struct train_args *a, const struc
 }
 
 /* Collective: loads the data, trains, writes. Returns the exit code. */
+/* sl_train, with rank 0 watching for a preemption notice under
+ * --watch-preemption (the notice reaches the other ranks through the stop
+ * agreement). by: what stopped the run, for messages ("a preemption notice",
+ * "signal 10"). */
+static enum sl_status train_watched(struct sl_comm *c, const struct train_args *a,
+                                    struct sl_shard *shard, const struct sl_train_params *p,
+                                    struct sl_model *model, struct sl_train_report *rep,
+                                    struct sl_err *err, char *by, size_t cap) {
+    struct sl_preempt_watch *watch = a->watch_preemption && c->rank == 0
+                                         ? sl_preempt_watch_start(&sl_stop_signal, SIGTERM)
+                                         : NULL;
+    enum sl_status st = sl_train(c, shard, p, model, rep, err);
+    const int preempted = sl_preempt_noticed(watch);
+    sl_preempt_watch_stop(watch);
+    if (preempted)
+        snprintf(by, cap, "a preemption notice");
+    else
+        snprintf(by, cap, "signal %d", (int)sl_stop_signal);
+    return st;
+}
+
 static int run_training(struct sl_comm *c, const struct train_args *a,
                         const struct train_tracking *tt, struct train_times *t) {
     struct sl_tracker *tr = tt->tr;
     struct sl_err err;
     sl_err_clear(&err);
-    struct train_progress prog = {
-        .a = a, .tr = tr, .track_seconds = 0.0, .logged_through = tt->at.last_step,
-        .system_step0 = tt->at.system_next};
+    struct train_progress prog = {.a = a,
+                                  .tr = tr,
+                                  .track_seconds = 0.0,
+                                  .logged_through = tt->at.last_step,
+                                  .system_step0 = tt->at.system_next};
     struct sl_sysmon *mon = train_sysmet_start(c, &prog);
     struct sl_shard shard, val;
     enum sl_status st = load_data(c, a, &shard, &val, &err);
@@ -371,19 +399,19 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
     p.ctx = &prog;
     struct sl_model model;
     struct sl_train_report rep;
-    st = sl_train(c, &shard, &p, &model, &rep, &err);
+    char by[48];
+    st = train_watched(c, a, &shard, &p, &model, &rep, &err, by, sizeof by);
     train_sysmet_stop(mon, c, t); /* the last sample, before the run is finished */
     int code;
     if (st == SL_ERR_INTERRUPTED && rep.checkpointed) {
-        sl_info("stopped by signal %d after %lld iteration(s): checkpoint written to %s; run the "
+        sl_info("stopped by %s after %lld iteration(s): checkpoint written to %s; run the "
                 "same command again to continue (exit %d)",
-                (int)sl_stop_signal, (long long)rep.n_history, a->checkpoint_dir,
-                SL_EXIT_CHECKPOINTED);
+                by, (long long)rep.n_history, a->checkpoint_dir, SL_EXIT_CHECKPOINTED);
         code = SL_EXIT_CHECKPOINTED;
         if (tr) {
             char why[96];
-            snprintf(why, sizeof why, "signal %d after iteration %lld; checkpointed",
-                     (int)sl_stop_signal, (long long)rep.n_history);
+            snprintf(why, sizeof why, "%s after iteration %lld; checkpointed", by,
+                     (long long)rep.n_history);
             sl_tracker_tag(tr, "shardlearn.preempted", why);
             sl_tracker_finish(tr, "KILLED", NULL);
         }
