@@ -11,7 +11,8 @@
  * Checks beyond "no crash": the start record is a "start"; the tail is the
  * journal's complete lines, from the start and from a third in; a journal
  * with a start record is delivered to its end (DONE, acked = its complete
- * lines), and for a new run the finish is sent when there is one and every
+ * lines), and for a new run the finish is sent when there is one (and no
+ * reopen record after it: a continued run is RUNNING again) and every
  * param, tag and metric record with a key reaches the server once; every
  * log-batch request is JSON within MLflow's limits (batch.c). */
 #include <math.h>
@@ -196,7 +197,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 /* What delivery should do with the complete lines of a journal. */
 struct expected {
     long entities; /* param, tag and metric records with a key: one log-batch entry each */
-    int finish;    /* a finish record */
+    int finish;    /* a finish record after the last reopen record */
 };
 
 static void expect(char *tail, size_t len, struct expected *e) {
@@ -215,6 +216,7 @@ static void expect(char *tail, size_t len, struct expected *e) {
         const int valued = strcmp(t, "metric") != 0 || cJSON_IsNumber(v) || cJSON_IsString(v);
         if (entity && has_key && valued) e->entities++;
         if (!strcmp(t, "finish")) e->finish = 1;
+        if (!strcmp(t, "reopen")) e->finish = 0; /* a continued run is RUNNING again */
         cJSON_Delete(rec);
         *nl = '\n';
         pos = (size_t)(nl - tail) + 1;
