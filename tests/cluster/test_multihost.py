@@ -10,8 +10,10 @@ hostfile, with Open MPI restricted to TCP over the bridge.
 Checked: 2 ranks (one per host) and 4 ranks (two per host) give the model of
 1 rank on one host within 1e-6 relative on the weights; the MLflow run (a
 real `mlflow server` on hostA's own loopback) has the tag shardlearn.hosts
-"hostA,hostB"; the namespaces are gone afterwards, also when a check fails or
-the test is stopped (SIGTERM from ctest's timeout).
+"hostA,hostB"; the namespaces are gone afterwards, also when a check fails,
+a run hangs (the test's own timeouts end before ctest's) or the test is
+stopped by SIGTERM or SIGINT. Those of an earlier run that was killed with
+SIGKILL are removed at the start.
 
 Needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN), `ip` and `unshare`; without them
 it exits 77 (skipped) and says why.
@@ -20,6 +22,7 @@ it exits 77 (skipped) and says why.
   test_multihost.py --inner SHARDLEARN MPIRUN    (inner: runs in hostA)"""
 import atexit
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -43,15 +46,31 @@ def skip(reason):
     sys.exit(77)
 
 
-def our_namespaces():
+def namespaces():
     out = ip("netns", "list", check=False).stdout
-    return [l.split()[0] for l in out.splitlines() if l.split() and l.split()[0].startswith(TAG + "-")]
+    return [l.split()[0] for l in out.splitlines() if l.split()]
 
 
-def cleanup():
+def our_namespaces():
+    return [ns for ns in namespaces() if ns.startswith(TAG + "-")]
+
+
+def stale_namespaces():
+    """Namespaces of an earlier run of this test that was killed (SIGKILL
+    leaves no chance to clean up): the pid in their name is gone."""
+    names = set(HOSTS) | {"bridge"}
+    stale = []
+    for ns in namespaces():
+        m = re.fullmatch(r"sl(\d+)-(\w+)", ns)
+        if m and m.group(2) in names and not os.path.exists(f"/proc/{m.group(1)}"):
+            stale.append(ns)
+    return stale
+
+
+def cleanup(which=our_namespaces):
     """Kills what still runs in our namespaces, then deletes them: the veths
     and the bridge go with them. Safe to call twice."""
-    for ns in our_namespaces():
+    for ns in which():
         for pid in ip("netns", "pids", ns, check=False).stdout.split():
             try:
                 os.kill(int(pid), signal.SIGKILL)
@@ -109,7 +128,7 @@ def outer(bin_, mpirun):
     for tool in ("ip", "unshare"):
         if not shutil.which(tool):
             skip(f"`{tool}` not found")
-    # ctest's timeout sends SIGTERM: leave through `finally` all the same.
+    # A stop signal leaves through `finally` all the same.
     leave_on_signals()
     atexit.register(cleanup)
     child = None
@@ -119,6 +138,7 @@ def outer(bin_, mpirun):
             ip("netns", "del", BRIDGE_NS)
         except subprocess.CalledProcessError as e:
             skip(f"cannot create a network namespace: {e.stderr.strip()}")
+        cleanup(stale_namespaces)
         build_cluster()
         env = dict(os.environ, SL_NETNS_MAP=" ".join(f"{h}={NS[h]}" for h in HOSTS))
         cmd = in_host("hostA", [sys.executable, os.path.abspath(__file__), "--inner", bin_, mpirun])
