@@ -139,7 +139,11 @@ def outer(bin_, mpirun):
         except subprocess.CalledProcessError as e:
             skip(f"cannot create a network namespace: {e.stderr.strip()}")
         cleanup(stale_namespaces)
-        build_cluster()
+        try:
+            build_cluster()
+        except subprocess.CalledProcessError as e:
+            print(f"FAIL building the cluster: {' '.join(e.cmd)}: {e.stderr.strip()}")
+            sys.exit(1)
         env = dict(os.environ, SL_NETNS_MAP=" ".join(f"{h}={NS[h]}" for h in HOSTS))
         cmd = in_host("hostA", [sys.executable, os.path.abspath(__file__), "--inner", bin_, mpirun])
         child = subprocess.Popen(cmd, env=env)
