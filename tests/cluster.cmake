@@ -1,0 +1,8 @@
+# A cluster on one machine: network namespaces joined by a bridge play the
+# hosts; mpirun reaches them through an rsh agent (tests/cluster/netns-rsh).
+# Needs root; skipped (exit 77) where namespaces cannot be created.
+add_test(NAME cluster_multihost
+         COMMAND ${SL_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cluster/test_multihost.py
+                 $<TARGET_FILE:shardlearn> ${MPIEXEC_EXECUTABLE})
+set_tests_properties(cluster_multihost PROPERTIES ENVIRONMENT "${SL_TEST_ENV}" TIMEOUT 300
+                     SKIP_RETURN_CODE 77 WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
