@@ -82,6 +82,9 @@ static void check_values(const struct sl_config *cfg) {
         case SL_ARG_FLAG:
             FUZZ_CHECK(*(int *)o->dst == 0 || *(int *)o->dst == 1, "%s", o->name);
             break;
+        case SL_ARG_LIST: /* train has no repeatable option; the table has none */
+            FUZZ_CHECK(0, "%s: a list in the table", o->name);
+            break;
         }
     }
     FUZZ_CHECK(v.config == UNSET_STR, "config set from a file");

@@ -28,7 +28,6 @@
  * the journal, and reaches its end exactly when delivery says DONE, which
  * also means the finish record was sent; a pending window lies inside the
  * journal; a failure comes with a message. */
-#define _GNU_SOURCE /* memmem */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -112,45 +111,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     return 0;
 }
 
-/* The answers still to give. */
-static struct {
-    const uint8_t *p, *end;
-    int exhausted;
-} g_in;
-
-#define SEP "\n~~~\n"
 #define MAX_REQUESTS 64 /* no new delivery after this many requests in one input */
-#define HUGE_BODY (64 * 1024)
-
-static void scripted_server(const char *method, const char *path, const char *body, size_t body_len,
-                            struct fuzz_answer *out) {
-    (void)method, (void)path, (void)body, (void)body_len;
-    *out = (struct fuzz_answer){.status = 0, .transport = FUZZ_REFUSED};
-    if (g_in.exhausted) return;
-    const uint8_t *p = g_in.p, *end = g_in.end;
-    const uint8_t *sep = memmem(p, (size_t)(end - p), SEP, sizeof SEP - 1);
-    const uint8_t *chunk_end = sep ? sep : end;
-    if (sep)
-        g_in.p = sep + sizeof SEP - 1;
-    else
-        g_in.exhausted = 1;
-    size_t n = (size_t)(chunk_end - p);
-    long status = 200;
-    size_t repeat = 1;
-    if (n >= 4 && p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' &&
-        p[2] <= '9' && (p[3] == ' ' || p[3] == '*' || p[3] == '\n')) {
-        status = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
-        if (p[3] == '*') repeat = n > 4 ? HUGE_BODY / (n - 4) + 1 : 1;
-        p += 4;
-        n -= 4;
-    }
-    if (status < 100) {
-        out->transport = (enum fuzz_transport)(status % 3);
-        return;
-    }
-    *out =
-        (struct fuzz_answer){.status = status, .body = (const char *)p, .len = n, .repeat = repeat};
-}
 
 /* The journal offset is a line boundary of j. */
 static int at_line_start(const char *j, size_t len, int64_t at) {
@@ -160,9 +121,6 @@ static int at_line_start(const char *j, size_t len, int64_t at) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     const int run = data[0] & 3;
-    g_in.p = data + 1;
-    g_in.end = data + size;
-    g_in.exhausted = 0;
     const char *dir = run == 1 ? g_resumed : g_new;
     const char *journal = run == 1 ? JOURNAL_RESUMED : JOURNAL_NEW;
     const size_t len = strlen(journal);
@@ -179,7 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (run == 2) st.pending_from = 0, st.pending_to = (int64_t)len;
     }
 
-    fuzz_http_set_server(scripted_server);
+    fuzz_http_script(data + 1, size - 1);
     struct sl_mlflow_conn *conn = sl_mlflow_conn_create("http://127.0.0.1:5000");
     FUZZ_CHECK(conn != NULL, "conn");
     fuzz_http_take_count();

@@ -15,7 +15,6 @@
  * metrics; metrics read have non-empty keys, each once, and a run id; a
  * model version read names its model and version; a promotion names the
  * version. */
-#define _GNU_SOURCE /* memmem */
 #include <string.h>
 
 #include "fuzz_util.h"
@@ -23,40 +22,6 @@
 #include "shardlearn/runs.h"
 
 FUZZ_QUIET_INITIALIZE
-
-static struct {
-    const uint8_t *p, *end;
-    int exhausted;
-} g_in;
-
-#define SEP "\n~~~\n"
-
-static void scripted_server(const char *method, const char *path, const char *body, size_t body_len,
-                            struct fuzz_answer *out) {
-    (void)method, (void)path, (void)body, (void)body_len;
-    *out = (struct fuzz_answer){.status = 0, .transport = FUZZ_REFUSED};
-    if (g_in.exhausted) return;
-    const uint8_t *p = g_in.p, *end = g_in.end;
-    const uint8_t *sep = memmem(p, (size_t)(end - p), SEP, sizeof SEP - 1);
-    const uint8_t *chunk_end = sep ? sep : end;
-    if (sep)
-        g_in.p = sep + sizeof SEP - 1;
-    else
-        g_in.exhausted = 1;
-    size_t n = (size_t)(chunk_end - p);
-    long status = 200;
-    if (n >= 4 && p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' &&
-        p[2] <= '9' && (p[3] == ' ' || p[3] == '\n')) {
-        status = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
-        p += 4;
-        n -= 4;
-    }
-    if (status < 100) {
-        out->transport = (enum fuzz_transport)(status % 3);
-        return;
-    }
-    *out = (struct fuzz_answer){.status = status, .body = (const char *)p, .len = n, .repeat = 1};
-}
 
 static void check_failure(enum sl_status st, const struct sl_err *err) {
     FUZZ_CHECK((st == SL_ERR_IO || st == SL_ERR_NET) && err->msg[0] != '\0',
@@ -113,10 +78,7 @@ static void check_promote(void) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     const int call = data[0] & 3;
-    g_in.p = data + 1;
-    g_in.end = data + size;
-    g_in.exhausted = 0;
-    fuzz_http_set_server(scripted_server);
+    fuzz_http_script(data + 1, size - 1);
     if (call == 0) check_metrics("runs:/0a1b2c3d4e5f40718293a4b5c6d7e8f9", 0);
     if (call == 1) check_metrics("models:/m/3", 1);
     if (call == 2) check_metrics("models:/m@champion", 1);

@@ -1,4 +1,5 @@
 /* http_stub.c - see http_stub.h; replaces src/track/http.c. */
+#define _GNU_SOURCE /* memmem */
 #include "http_stub.h"
 
 #include <math.h>
@@ -16,6 +17,52 @@ static long g_last_status;
 
 void fuzz_http_set_server(fuzz_server_fn fn) {
     g_server = fn;
+}
+
+/* The answers still to give. */
+static struct {
+    const uint8_t *p, *end;
+    int exhausted;
+} g_script;
+
+#define SEP "\n~~~\n"
+#define HUGE_BODY (64 * 1024)
+
+static void scripted_server(const char *method, const char *path, const char *body, size_t body_len,
+                            struct fuzz_answer *out) {
+    (void)method, (void)path, (void)body, (void)body_len;
+    *out = (struct fuzz_answer){.status = 0, .transport = FUZZ_REFUSED};
+    if (g_script.exhausted) return;
+    const uint8_t *p = g_script.p, *end = g_script.end;
+    const uint8_t *sep = memmem(p, (size_t)(end - p), SEP, sizeof SEP - 1);
+    const uint8_t *chunk_end = sep ? sep : end;
+    if (sep)
+        g_script.p = sep + sizeof SEP - 1;
+    else
+        g_script.exhausted = 1;
+    size_t n = (size_t)(chunk_end - p);
+    long status = 200;
+    size_t repeat = 1;
+    if (n >= 4 && p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' &&
+        p[2] <= '9' && (p[3] == ' ' || p[3] == '*' || p[3] == '\n')) {
+        status = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+        if (p[3] == '*') repeat = n > 4 ? HUGE_BODY / (n - 4) + 1 : 1;
+        p += 4;
+        n -= 4;
+    }
+    if (status < 100) {
+        out->transport = (enum fuzz_transport)(status % 3);
+        return;
+    }
+    *out =
+        (struct fuzz_answer){.status = status, .body = (const char *)p, .len = n, .repeat = repeat};
+}
+
+void fuzz_http_script(const uint8_t *script, size_t len) {
+    g_script.p = script;
+    g_script.end = script + len;
+    g_script.exhausted = 0;
+    g_server = scripted_server;
 }
 
 long fuzz_http_last_status(void) {

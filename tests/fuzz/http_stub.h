@@ -8,6 +8,7 @@
 #define SHARDLEARN_FUZZ_HTTP_STUB_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum fuzz_transport {
     FUZZ_REFUSED = 0, /* no connection: the request never reached the server */
@@ -30,6 +31,13 @@ typedef void (*fuzz_server_fn)(const char *method, const char *path, const char 
 
 /* The server that answers from now on; NULL: every request is refused. */
 void fuzz_http_set_server(fuzz_server_fn fn);
+/* A server that gives the answers in script, one per request, in order:
+ * `STATUS body` separated by "\n~~~\n" (000 no connection, 001 timeout,
+ * 002 bad URL; `STATUS*body` repeats the body to 64 KiB; a piece without
+ * a status is a 200), then refuses every request. script must outlive the
+ * requests. Installs it as the server. */
+void fuzz_http_script(const uint8_t *script, size_t len);
+
 /* Requests sent since the last call (each retry counts). */
 long fuzz_http_take_count(void);
 /* The HTTP status of the last answer (0: none). */
