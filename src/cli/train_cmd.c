@@ -403,11 +403,10 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
     st = train_watched(c, a, &shard, &p, &model, &rep, &err, by, sizeof by);
     train_sysmet_stop(mon, c, t); /* the last sample, before the run is finished */
     int code;
+    /* A stop: the journal first. mpirun stops forwarding the ranks' output
+     * once it is signalled, so a line printed first can block until the
+     * SIGKILL that follows one second after the SIGTERM. */
     if (st == SL_ERR_INTERRUPTED && rep.checkpointed) {
-        sl_info("stopped by %s after %lld iteration(s): checkpoint written to %s; run the "
-                "same command again to continue (exit %d)",
-                by, (long long)rep.n_history, a->checkpoint_dir, SL_EXIT_CHECKPOINTED);
-        code = SL_EXIT_CHECKPOINTED;
         if (tr) {
             char why[96];
             snprintf(why, sizeof why, "%s after iteration %lld; checkpointed", by,
@@ -415,10 +414,14 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
             sl_tracker_tag(tr, "shardlearn.preempted", why);
             sl_tracker_finish(tr, "KILLED", NULL);
         }
+        sl_info("stopped by %s after %lld iteration(s): checkpoint written to %s; run the "
+                "same command again to continue (exit %d)",
+                by, (long long)rep.n_history, a->checkpoint_dir, SL_EXIT_CHECKPOINTED);
+        code = SL_EXIT_CHECKPOINTED;
     } else if (st == SL_ERR_INTERRUPTED) {
+        if (tr) sl_tracker_finish(tr, "KILLED", NULL);
         sl_info("interrupted: stopping without writing the model");
         code = sl_interrupted_code();
-        if (tr) sl_tracker_finish(tr, "KILLED", NULL);
     } else if (st) {
         if (err.msg[0]) sl_error("%s", err.msg);
         sl_share_error(c, &err);
