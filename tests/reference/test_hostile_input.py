@@ -11,6 +11,7 @@ line, where there is one), a non-zero exit and no output file.
   - a data file that grows, or is cut and rewritten, while the ranks read it."""
 import filecmp
 import os
+import re
 import threading
 
 from common import check, error_lines, finish, run, workdir
@@ -35,7 +36,8 @@ def fails(what, p, says, outputs=()):
     errs = error_lines(p.stderr)
     print(f"{what}: exit {p.returncode}: {errs}", flush=True)
     check(p.returncode != 0, f"{what}: exit status 0")
-    check(len(errs) == 1 and says in errs[0], f"{what}: errors {errs}, want one with {says!r}")
+    said = says.search(errs[0]) if errs and isinstance(says, re.Pattern) else errs and says in errs[0]
+    check(len(errs) == 1 and said, f"{what}: errors {errs}, want one with {says!r}")
     for o in outputs:
         check(not os.path.exists(o), f"{what}: {o} written")
 
@@ -110,6 +112,13 @@ for grow in (True, False):
     finally:
         stop.set()
         writer.join()
+    # Growing changes the size, which every rank sees. Cut and rewritten, the
+    # file has the same size after every cycle and its mtime moves in clock
+    # ticks (~4 ms), so a rewrite inside one tick is invisible to stat: a
+    # rank may meet the torn line first. Still one error naming the file, and
+    # no model.
+    says = "changed while it was being read" if grow else re.compile(
+        r"changed while it was being read|moving\.svm:\d+: ")
     fails(f"a file that {'grows' if grow else 'is cut and rewritten'} while it is read", p,
-          "changed while it was being read", [model])
+          says, [model])
 finish()
