@@ -123,6 +123,19 @@ class FakeMetadata:
         self.httpd.server_close()
 
 
+def ended(p, log, hung):
+    """Waits for the job (killed, with a failed check saying hung, after 60 s);
+    its whole output."""
+    try:
+        p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        check(False, hung)
+    log.seek(0)
+    return log.read()
+
+
 def cmd(model, extra=(), opts=OPTS):
     return [MPIRUN, "--oversubscribe", "-np", "2", BIN, "train", "--data", DATA, "--model-out",
             model, "--tracking-dir", RUNS] + opts + list(extra)
@@ -158,14 +171,7 @@ try:
     check(p.poll() is None, "the watched run ended before iteration 5")
     check(srv.held(), "the watcher never made a request that the server holds")
     srv.set("TRUE")
-    try:
-        p.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
-        check(False, "after the notice the job hung")
-    log.seek(0)
-    out = log.read()
+    out = ended(p, log, "after the notice the job hung")
     check(p.returncode == EXIT_CHECKPOINTED,
           f"notice: exit {p.returncode}, want {EXIT_CHECKPOINTED}\n{out[-2000:]}")
     check(out.count(NOTICE) == 1, f"notice: {out.count(NOTICE)} notice lines, want 1")
@@ -215,14 +221,7 @@ try:
     srv.set("FALSE")  # answers the held request; the next one fails
     check(srv.held(n=2), "retry: no request after the failed one")
     srv.set("TRUE")
-    try:
-        p.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
-        check(False, "retry: after the notice the job hung")
-    log.seek(0)
-    out = log.read()
+    out = ended(p, log, "retry: after the notice the job hung")
     w = warnings(out)
     check(p.returncode == 143 and not os.path.exists(model),
           f"retry: exit {p.returncode}, want 143 and no model\n{out[-2000:]}")
