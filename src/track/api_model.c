@@ -47,6 +47,12 @@ enum sl_deliver sl_api_log_input(struct sl_http *h, const struct sl_sync_state *
         copy_field(ds, rec, fields[i]);
     cJSON_AddItemToArray(cJSON_AddArrayToObject(req, "datasets"), in);
     enum sl_deliver r = sl_api_call(h, "POST", "/api/2.0/mlflow/runs/log-inputs", req, NULL, 0);
+    /* MLflow's server looks for the data set and then inserts it: when two
+     * runs log the same new data set at the same moment, one insert breaks
+     * the unique (experiment, name, digest) constraint and is answered 400.
+     * The data set exists by then, so the same request once more links it. */
+    if (r == SL_DELIVER_REJECTED)
+        r = sl_api_call(h, "POST", "/api/2.0/mlflow/runs/log-inputs", req, NULL, 0);
     cJSON_Delete(req);
     if (r != SL_DELIVER_REJECTED) return r;
     /* A data set is a description of the run, not its results: one the

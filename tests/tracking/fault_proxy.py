@@ -19,7 +19,7 @@ import urllib.request
 class FaultProxy:
     def __init__(self, upstream, fail_rate=0.0, delay_rate=0.0, delay=0.0, require_auth=None, seed=1,
                  tls=None, garbage_rate=0.0, huge_first=0, not_found=(),
-                 hold_once=None):
+                 hold_once=None, reject_once=None):
         self.upstream = upstream
         self.fail_rate = fail_rate        # share of requests answered 500/503 by the proxy itself
         self.delay_rate = delay_rate      # share held `delay` seconds, then forwarded
@@ -29,6 +29,7 @@ class FaultProxy:
         self.garbage_rate = garbage_rate  # share answered 200 with a body that is not JSON
         self.huge_first = huge_first      # the first this many requests get a 300 MB answer
         self.hold_once = hold_once        # (method, path): the first such request is held `delay` s, then forwarded
+        self.reject_once = reject_once    # (method, path): the first such request is answered (status, body) by the proxy
         self.not_found = tuple(not_found)  # path parts answered 404 as a server without them (MLflow 2.x)
         self.count = 0
         self.faults = 0
@@ -54,6 +55,9 @@ class FaultProxy:
                     hold = not fail and fault < proxy.fail_rate + proxy.delay_rate
                     if proxy.hold_once and (self.command, self.path.split("?")[0]) == proxy.hold_once:
                         hold, proxy.hold_once = True, None
+                    reject = None
+                    if proxy.reject_once and (self.command, self.path.split("?")[0]) == proxy.reject_once[:2]:
+                        reject, proxy.reject_once = proxy.reject_once[2:], None
                     junk = not fail and not hold and \
                         fault < proxy.fail_rate + proxy.delay_rate + proxy.garbage_rate
                     huge = n <= proxy.huge_first
@@ -63,6 +67,8 @@ class FaultProxy:
                                       "fail" if fail else "hold" if hold else ""))
                 if proxy.require_auth is not None and self.headers.get("Authorization") != proxy.require_auth:
                     return self.reply(401, b'{"error_code": "UNAUTHENTICATED", "message": "bad credentials"}')
+                if reject:
+                    return self.reply(*reject)
                 if any(part in self.path for part in proxy.not_found):  # Flask's own 404 page
                     return self.reply(404, b"<!doctype html><title>404 Not Found</title>",
                                       {"Content-Type": "text/html"})

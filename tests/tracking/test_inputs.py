@@ -9,6 +9,10 @@
 - Server down during training, then mlflow-sync (twice, and once more with state.json
   lost): the data sets and the logged model arrive once. A logged-model create whose
   answer is lost (held past the client's timeout, then applied): still one model.
+- Two runs logging one new data set at once: MLflow's server answers one of them
+  400 (a unique-constraint error), and the run sends it again and links the data set
+  (the proxy gives that answer to the first log-inputs; track_live's twin runs meet
+  the real race now and then).
 - A server without logged models (a proxy answering 404 for /logged-models, as MLflow
   2.x does): the run finishes, the model is a run artifact, one info line says so."""
 import json
@@ -155,6 +159,16 @@ with MlflowServer() as srv:
         st = state(run_dir(td))
         check(st.get("finished_sent") is True, f"lost answer: not delivered within the flush timeout: {st}")
         check_model(srv, st["run_id"], st["experiment_id"], os.path.join(d, "lost-model.json"), "lost answer")
+
+    # The answer MLflow's server gives the loser of two concurrent inserts of one data set.
+    race = (b'{"error_code": "BAD_REQUEST", "message": "(sqlite3.IntegrityError) UNIQUE constraint failed: '
+            b'datasets.experiment_id, datasets.name, datasets.digest"}')
+    with FaultProxy(srv.url, reject_once=("POST", "/api/2.0/mlflow/runs/log-inputs", 400, race)) as proxy:
+        td, args = run_args("race", proxy.url)
+        p = train(1, args, env={"MLFLOW_TRACKING_URI": ""})
+        check(p.returncode == 0 and p.stderr == "", f"data set race: exit {p.returncode}: {p.stderr}")
+        check(proxy.reject_once is None, "data set race: no log-inputs was answered 400")
+        check_inputs(srv, state(run_dir(td))["run_id"], os.path.join(d, "race-metrics.json"), "data set race")
 
     # A server without logged models: the model stays a run artifact, one info line.
     with FaultProxy(srv.url, not_found=["/logged-models"]) as proxy:

@@ -129,11 +129,15 @@ with MlflowServer() as srv:
                                       text=True, env=mpi_env()))
     for p in procs:
         out, err = p.communicate(timeout=300)
-        check(p.returncode == 0 and "error" not in err, f"twin run: {err}")
+        check(p.returncode == 0 and err == "", f"twin run: exit {p.returncode}: {err}")
     exps = [state(run_dir(os.path.join(d, f"twin{i}")))["experiment_id"] for i in range(2)]
     check(exps[0] == exps[1], f"twins landed in experiments {exps}")
     found = srv.post("runs/search", {"experiment_ids": [exps[0]]}).get("runs", [])
     check(len(found) == 2 and all(r["info"]["status"] == "FINISHED" for r in found), f"twin runs {len(found)}")
+    # Both linked to the one data set, which two inserts at once may have raced to create.
+    for r in found:
+        names = [i["dataset"]["name"] for i in srv.run(r["info"]["run_id"]).get("inputs", {}).get("dataset_inputs", [])]
+        check(names == ["train.svm"], f"twin run {r['info']['run_id']}: data sets {names}")
 # The commit tag from a linked worktree (`git worktree add`: .git is a file
 # naming the gitdir, the branches are in the main repository's), with its
 # branch in a loose ref and then only in packed-refs. No server: the journal.
