@@ -21,7 +21,7 @@ if [ ! -x /usr/bin/time ]; then
 fi
 # Spark MLlib, a peer, needs a Java runtime and pyspark (unless --skip-spark).
 case " $* " in
-  *" --skip-spark "* | *" --render "*) ;;
+  *" --skip-spark "* | *" --render "* | *" --only-stop "*) ;;
   *)
     if ! command -v java >/dev/null 2>&1; then
       SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

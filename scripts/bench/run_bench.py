@@ -79,6 +79,9 @@ def parse_args():
     ap.add_argument("--skip-tracking", action="store_true")
     ap.add_argument("--skip-stop", action="store_true",
                     help="skip signal-to-exit and the cost of periodic checkpoints")
+    ap.add_argument("--only-stop", action="store_true",
+                    help="measure only the stopping figures (signal to exit, checkpoint cost); with "
+                         "--write-doc, put just their paragraph and target row into docs/benchmark.md")
     ap.add_argument("--stop-after", type=float, default=5.0,
                     help="signal to exit: SIGUSR1 this many seconds after the first iteration")
     ap.add_argument("--skip-control", action="store_true",
@@ -400,6 +403,9 @@ def main():
     log(f"data: {n} rows, {b.d} features, {nnz} nonzeros, {file_bytes / 1e6:.0f} MB of text; "
         f"lambda = {b.lam:g} (C = {b.C:g}), no intercept")
 
+    if a.only_stop:
+        return stop_only(b, a)
+
     res = {"command": "scripts/bench.sh " + " ".join(sys.argv[1:]),
            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "host": socket.gethostname(), "machine": machine_info(),
@@ -681,7 +687,7 @@ def decide(res):
                                      f"{100 * (med[mode] / med['off'] - 1):+.1f}%; noise ±{noise:.0f}%",
                             "met": met})
     if res.get("stop"):
-        targets.append(stop_bench.target(res["stop"]))
+        targets.extend(stop_bench.targets(res["stop"]))
     res["targets"] = targets
 
 
@@ -998,6 +1004,42 @@ def fmt_param(solver, p):
     if "liblinear-train" in solver:
         return f"-e {p:g}"
     return f"tol {p:g}"
+
+
+def stop_only(b, a):
+    """--only-stop: the stopping figures alone, into OUT/stop.json, into
+    OUT/bench.json's "stop" when a full run's is there (so --render keeps
+    them), and with --write-doc into the doc's results: the stopping
+    paragraph and the signal-to-exit target row replace those of an
+    earlier run, dated, since the rest of the results are older."""
+    log("shardlearn lbfgs, 2 ranks, --checkpoint-dir: SIGUSR1, and checkpoints every iteration")
+    st = stop_bench.measure_stop(b, a)
+    date = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    para = stop_bench.render(st)
+    log("  " + para)
+    ts = stop_bench.targets(st)
+    out = Path(a.out)
+    (out / "stop.json").write_text(json.dumps({"date": date, "machine": machine_info(), "stop": st,
+                                               "targets": ts}, indent=1) + "\n")
+    if (out / "bench.json").exists():
+        res = json.loads((out / "bench.json").read_text())
+        res["stop"] = st
+        (out / "bench.json").write_text(json.dumps(res, indent=1) + "\n")
+    if not a.write_doc:
+        return
+    doc = ROOT / "docs" / "benchmark.md"
+    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+    head, rest = doc.read_text().split(begin, 1)
+    block, tail = rest.split(end, 1)
+    lines = [l for l in block.split("\n")
+             if not l.startswith(("Stopping (",) + tuple("| " + t["target"] for t in ts))]
+    at = next(i for i, l in enumerate(lines) if l.startswith("Default optimizer"))
+    lines[at:at] = [f"{para} (`scripts/bench.sh --only-stop`, {date})", ""]
+    last_row = max(i for i, l in enumerate(lines) if l.startswith("| "))
+    lines[last_row + 1:last_row + 1] = [f"| {t['target']} | {t['value']} | {'yes' if t['met'] else '**no**'} |"
+                                        for t in ts]
+    doc.write_text(head + begin + "\n".join(lines) + end + tail)
+    log(f"updated {doc}")
 
 
 def write_doc(md):

@@ -89,7 +89,10 @@ def render(st):
             f"`--checkpoint-every 60` costs {st['every_60_pct']:.2f}% of training.")
 
 
-def target(st):
-    v = st["signal_to_exit_s"]
-    return {"target": "signal to exit < 10 s (SIGUSR1 to mpirun, --checkpoint-dir, 2 ranks)",
-            "value": f"{v:.2f} s", "met": v < 10}
+def targets(st):
+    """The issue's two stopping targets, as rows of the targets table."""
+    v, pct = st["signal_to_exit_s"], st["every_60_pct"]
+    return [{"target": "signal to exit < 10 s (SIGUSR1 to mpirun, --checkpoint-dir, 2 ranks)",
+             "value": f"{v:.2f} s", "met": v < 10},
+            {"target": "--checkpoint-every 60 costs < 2% of training (lbfgs, 2 ranks)",
+             "value": f"{pct:.2f}% ({st['seconds_per_checkpoint']:.2f} s a checkpoint)", "met": pct < 2}]
