@@ -1,0 +1,224 @@
+"""examples/slurm/train.sbatch under a real Slurm (README: Running on a
+cluster, Slurm). The test starts a single-machine Slurm (tests/cluster/
+slurm_cluster.py: munged, slurmctld, slurmd) and a real MLflow server, and
+submits the example script unmodified, its settings given through the
+environment (sbatch --export=ALL) and the node count on sbatch's command line:
+SGD on 2 ranks with a checkpoint every second.
+
+Once the job has written its first checkpoint, it gets the warning the way
+--signal=B:USR1@120 gives it (scancel --batch --signal=USR1: the batch shell
+only). Checked: the script passes it on, the ranks checkpoint and exit 75, the
+script requeues the job, which Slurm starts again (Restarts=1, PENDING in
+between), and the second start resumes from the checkpoint and ends with
+JobState COMPLETED, exit 0, the same model file byte for byte as an
+uninterrupted mpirun run outside Slurm on 2 ranks, no checkpoint left, and one
+FINISHED MLflow run with every epoch's metric once.
+
+The daemons, the job and the MLflow server are stopped also when a check
+fails or the test gets SIGTERM/SIGINT; those of an earlier run that was killed
+with SIGKILL are stopped at the start. Without Slurm or munge, or not as root
+(the configuration runs the daemons as root), it exits 77 and says why.
+
+  test_slurm.py SHARDLEARN MPIRUN"""
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+SBATCH = os.path.join(ROOT, "examples", "slurm", "train.sbatch")
+sys.path.insert(0, os.path.join(HERE, "..", "tracking"))
+sys.path.insert(0, HERE)
+from slurm_cluster import SlurmCluster, missing_tools, stop_stale  # noqa: E402
+
+EXIT_CHECKPOINTED = 75
+EPOCHS = 100  # about 6 s on 2 ranks of a loaded 2-core machine
+OPTS = ["--optimizer", "sgd", "--batch-size", "8", "--epochs", str(EPOCHS), "--l2", "1e-5"]
+EXPERIMENT = "slurm-requeue"
+DONE = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL",
+        "DEADLINE", "PREEMPTED"}
+
+
+def skip(reason):
+    print(f"SKIP: {reason}")
+    sys.exit(77)
+
+
+def leave_on_signals():
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda s, f: sys.exit(128 + s))
+
+
+def hold_signals():
+    """Clean-up runs to its end: a stop signal that arrives now waits."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+
+
+def read(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def same_bytes(a, b):
+    with open(a, "rb") as f, open(b, "rb") as g:
+        return f.read() == g.read()
+
+
+def start_in_background(srv):
+    """srv.start() in a thread (MLflow takes seconds to come up): a function
+    that waits for it and raises what it raised."""
+    err = []
+
+    def go():
+        try:
+            srv.start()
+        except Exception as e:  # noqa: BLE001 - handed to the waiter
+            err.append(e)
+
+    t = threading.Thread(target=go, daemon=True)
+    t.start()
+
+    def wait():
+        t.join(150)
+        if t.is_alive():
+            raise RuntimeError("mlflow server: no answer in 150 s")
+        if err:
+            raise err[0]
+
+    return wait
+
+
+def wait_for(what, cond, timeout, poll=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(poll)
+    raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
+
+
+def main(bin_, mpirun):
+    from common import check, finish, mpi_env, workdir
+    from mlflow_server import MlflowServer
+    from track_common import long_data
+
+    d = workdir()
+    cluster = SlurmCluster(cpus=2)
+    srv = MlflowServer()
+    try:
+        stale = stop_stale()
+        if stale:
+            print(f"stopped processes of an earlier, killed run: {stale}", flush=True)
+        mlflow_up = start_in_background(srv)
+        cluster.start()
+        data = os.path.join(d, "data.svm")
+        long_data(data)
+
+        # The uninterrupted run, outside Slurm, on the same rank count.
+        full = os.path.join(d, "full.json")
+        env = mpi_env()
+        env.pop("MLFLOW_TRACKING_URI", None)
+        r = subprocess.run([mpirun, "--oversubscribe", "-np", "2", bin_, "train", "--data", data,
+                            "--model-out", full, "--tracking-dir", os.path.join(d, "runs-full")]
+                           + OPTS, capture_output=True, text=True, env=env, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError(f"uninterrupted run: exit {r.returncode}\n{r.stderr[-2000:]}")
+        mlflow_up()
+
+        # The job: the example script as it is, set through the environment.
+        shared = os.path.join(d, "shared")
+        ckpt = os.path.join(shared, "ckpts")
+        model = os.path.join(shared, "model.json")
+        out = os.path.join(d, "job.out")
+        job_env = mpi_env(dict(cluster.env, SL_BIN=bin_, SL_DATA=data, SL_OPTS=" ".join(OPTS),
+                               SL_SHARED=shared, SL_CKPT_DIR=ckpt, SL_CKPT_EVERY="1",
+                               SL_MODEL_OUT=model, SL_RUNS_DIR=os.path.join(shared, "runs"),
+                               MLFLOW_TRACKING_URI=srv.url, MLFLOW_EXPERIMENT_NAME=EXPERIMENT,
+                               PATH=os.path.dirname(mpirun) + os.pathsep + os.environ["PATH"]))
+        r = cluster.client(["sbatch", "--parsable", "--export=ALL", "--nodes=1", "--ntasks-per-node=2",
+                            f"--chdir={d}", f"--output={out}", SBATCH], env=job_env)
+        job = r.stdout.strip().split(";")[0]
+        print(f"submitted job {job}", flush=True)
+
+        # The warning, once the first checkpoint is complete.
+        manifests = os.path.join(ckpt, "ckpt-*", "manifest.json")
+        wait_for("the job's first checkpoint", lambda: glob.glob(manifests)
+                 or cluster.job(job).get("JobState") in DONE, 60)
+        state = cluster.job(job).get("JobState")
+        if state != "RUNNING":
+            raise RuntimeError(f"at the first checkpoint the job is {state}, not RUNNING\n{read(out)}")
+        first = sorted(glob.glob(manifests))
+        print(f"first checkpoint {first}; scancel --batch --signal=USR1 {job}", flush=True)
+        cluster.client(["scancel", "--batch", "--signal=USR1", job])
+
+        # Requeued, started again, finished.
+        seen = []
+
+        def ended():
+            s = cluster.job(job)
+            st = s.get("JobState")
+            if st and (not seen or seen[-1] != st):
+                seen.append(st)
+            return s if st in DONE else None
+
+        final = wait_for("the job to end", ended, 90, poll=0.2)
+        text = read(out)
+        print(f"job {job} states after the warning: {' -> '.join(seen)}", flush=True)
+        print(text, flush=True)
+        check(final.get("JobState") == "COMPLETED" and final.get("ExitCode") == "0:0",
+              f"job ended {final.get('JobState')} with ExitCode {final.get('ExitCode')}")
+        check(final.get("Restarts") == "1", f"Restarts={final.get('Restarts')}, want 1 (one requeue)")
+        check("PENDING" in seen, f"the job never went back to the queue: states {seen}")
+        check(text.count(f"train.sbatch: job {job}, start ") == 2
+              and f"train.sbatch: job {job}, start 2," in text,
+              "the output does not show the script starting twice (start 1, start 2)")
+        check(text.count("train.sbatch: warning signal: asking the ranks to checkpoint") == 1,
+              "the script did not pass the warning on once")
+        check(text.count("stopped by signal 10 after") == 1, "no 'stopped by signal 10' line")
+        check(text.count(f"(exit 75): requeueing job {job}") == 1, "no requeue line")
+        check(text.count(f"resuming from {ckpt}/ckpt-") == 1, "the second start did not resume")
+        check(text.rstrip().endswith("train.sbatch: done, exit 0"), "the output does not end with exit 0")
+        check(os.path.exists(model) and same_bytes(model, full),
+              "the requeued job's model differs from the uninterrupted run's")
+        check(not glob.glob(os.path.join(ckpt, "*")),
+              f"checkpoints left after the run finished: {glob.glob(os.path.join(ckpt, '*'))}")
+
+        # One MLflow run, continued across the requeue: every epoch once.
+        exp = srv.get("experiments/get-by-name", experiment_name=EXPERIMENT)["experiment"]
+        runs = srv.post("runs/search", {"experiment_ids": [exp["experiment_id"]],
+                                        "run_view_type": "ALL"}).get("runs", [])
+        check(len(runs) == 1, f"{len(runs)} MLflow runs, want 1 (the resumed job continues its run)")
+        if runs:
+            info = runs[0]["info"]
+            check(info["status"] == "FINISHED", f"MLflow run {info['status']}, want FINISHED")
+            steps = sorted(p["step"] for p in srv.history(info["run_id"], "objective"))
+            check(steps == list(range(1, EPOCHS + 1)),
+                  f"objective logged at {len(steps)} steps, want 1..{EPOCHS} once each")
+    except RuntimeError as e:
+        check(False, f"{e}\n{cluster.logs()}")
+    finally:
+        hold_signals()
+        cluster.stop()
+        srv.close()
+        shutil.rmtree(d, ignore_errors=True)
+    finish()
+
+
+if __name__ == "__main__":
+    if os.geteuid() != 0:
+        skip("the test's Slurm runs its daemons and the job as root")
+    missing = missing_tools()
+    if missing:
+        skip(f"not installed: {', '.join(missing)} (scripts/deps.sh installs slurm-wlm and munge)")
+    sys.path.insert(0, os.path.join(HERE, "..", "reference"))
+    leave_on_signals()
+    main(os.path.abspath(sys.argv[1]), sys.argv[2])
