@@ -22,7 +22,6 @@ with SIGKILL are stopped at the start. Without Slurm or munge, or not as root
   test_slurm.py SHARDLEARN MPIRUN"""
 import glob
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -34,7 +33,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 SBATCH = os.path.join(ROOT, "examples", "slurm", "train.sbatch")
 sys.path.insert(0, os.path.join(HERE, "..", "tracking"))
 sys.path.insert(0, HERE)
-from slurm_cluster import SlurmCluster, missing_tools, stop_stale  # noqa: E402
+from slurm_cluster import MARK, SlurmCluster, missing_tools, stop_stale  # noqa: E402
 
 EXIT_CHECKPOINTED = 75
 EPOCHS = 100  # about 6 s on 2 ranks of a loaded 2-core machine
@@ -107,17 +106,22 @@ def wait_for(what, cond, timeout, poll=0.1):
 
 
 def main(bin_, mpirun):
-    from common import check, finish, mpi_env, workdir
+    from common import check, finish, mpi_env
     from mlflow_server import MlflowServer
     from track_common import long_data
 
-    d = workdir()
+    stale = stop_stale()
+    if stale:
+        print(f"stopped processes of an earlier run of this test that was killed: {stale}", flush=True)
     cluster = SlurmCluster(cpus=2)
+    # Everything this test starts carries the cluster's mark (the MLflow server and the
+    # uninterrupted run too), and the data lives in the cluster's directory: a later run
+    # cleans up after this one if it is killed with SIGKILL.
+    os.environ[MARK] = cluster.dir
+    d = cluster.path("work")
+    os.mkdir(d)
     srv = MlflowServer()
     try:
-        stale = stop_stale()
-        if stale:
-            print(f"stopped processes of an earlier, killed run: {stale}", flush=True)
         mlflow_up = start_in_background(srv)
         cluster.start()
         data = os.path.join(d, "data.svm")
@@ -173,7 +177,8 @@ def main(bin_, mpirun):
         final = wait_for("the job to end", ended, 90, poll=0.2)
         text = read(out)
         print(f"job {job} states after the warning: {' -> '.join(seen)}", flush=True)
-        print(text, flush=True)
+        # The job's output without its per-epoch progress lines.
+        print("\n".join(l for l in text.splitlines() if not l.startswith("epoch ")), flush=True)
         check(final.get("JobState") == "COMPLETED" and final.get("ExitCode") == "0:0",
               f"job ended {final.get('JobState')} with ExitCode {final.get('ExitCode')}")
         check(final.get("Restarts") == "1", f"Restarts={final.get('Restarts')}, want 1 (one requeue)")
@@ -207,9 +212,8 @@ def main(bin_, mpirun):
         check(False, f"{e}\n{cluster.logs()}")
     finally:
         hold_signals()
-        cluster.stop()
         srv.close()
-        shutil.rmtree(d, ignore_errors=True)
+        cluster.stop()
     finish()
 
 
