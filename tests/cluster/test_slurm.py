@@ -3,7 +3,8 @@ cluster, Slurm). The test starts a single-machine Slurm (tests/cluster/
 slurm_cluster.py: munged, slurmctld, slurmd) and a real MLflow server, and
 submits the example script unmodified, its settings given through the
 environment (sbatch --export=ALL) and the node count on sbatch's command line:
-SGD on 2 ranks with a checkpoint every second.
+SGD on 2 ranks with a checkpoint every second, launched once by mpirun and
+once by srun --mpi=pmix (SL_LAUNCHER), one job after the other.
 
 Once the job has written its first checkpoint, it gets the warning the way
 --signal=B:USR1@120 gives it (scancel --batch --signal=USR1: the batch shell
@@ -38,7 +39,6 @@ from slurm_cluster import MARK, SlurmCluster, missing_tools, stop_stale  # noqa:
 EXIT_CHECKPOINTED = 75
 EPOCHS = 100  # about 6 s on 2 ranks of a loaded 2-core machine
 OPTS = ["--optimizer", "sgd", "--batch-size", "8", "--epochs", str(EPOCHS), "--l2", "1e-5"]
-EXPERIMENT = "slurm-requeue"
 DONE = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL",
         "DEADLINE", "PREEMPTED"}
 
@@ -105,6 +105,87 @@ def wait_for(what, cond, timeout, poll=0.1):
     raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
 
 
+def requeued_job(cluster, srv, launcher, bin_, mpirun, d, data, full):
+    """Submits the example with SL_LAUNCHER=launcher, warns it after its first
+    checkpoint and checks the requeue, the resume and the result."""
+    from common import check, mpi_env
+
+    def ck(ok, what):
+        check(ok, f"{launcher}: {what}")
+
+    shared = os.path.join(d, launcher)
+    ckpt = os.path.join(shared, "ckpts")
+    model = os.path.join(shared, "model.json")
+    out = os.path.join(d, f"{launcher}.out")
+    experiment = f"slurm-{launcher}"
+    job_env = mpi_env(dict(cluster.env, SL_BIN=bin_, SL_DATA=data, SL_OPTS=" ".join(OPTS),
+                           SL_SHARED=shared, SL_CKPT_DIR=ckpt, SL_CKPT_EVERY="1",
+                           SL_MODEL_OUT=model, SL_RUNS_DIR=os.path.join(shared, "runs"),
+                           MLFLOW_TRACKING_URI=srv.url, MLFLOW_EXPERIMENT_NAME=experiment,
+                           SL_LAUNCHER=launcher,
+                           PATH=os.path.dirname(mpirun) + os.pathsep + os.environ["PATH"]))
+    r = cluster.client(["sbatch", "--parsable", "--export=ALL", "--nodes=1", "--ntasks-per-node=2",
+                        f"--chdir={d}", f"--output={out}", SBATCH], env=job_env)
+    job = r.stdout.strip().split(";")[0]
+    print(f"{launcher}: submitted job {job}", flush=True)
+
+    # The warning, once the first checkpoint is complete.
+    manifests = os.path.join(ckpt, "ckpt-*", "manifest.json")
+    wait_for("the job's first checkpoint", lambda: glob.glob(manifests)
+             or cluster.job(job).get("JobState") in DONE, 60)
+    state = cluster.job(job).get("JobState")
+    if state != "RUNNING":
+        raise RuntimeError(f"at the first checkpoint the job is {state}, not RUNNING\n{read(out)}")
+    first = sorted(glob.glob(manifests))
+    print(f"{launcher}: first checkpoint {first}; scancel --batch --signal=USR1 {job}", flush=True)
+    cluster.client(["scancel", "--batch", "--signal=USR1", job])
+
+    # Requeued, started again, finished.
+    seen = []
+
+    def ended():
+        s = cluster.job(job)
+        st = s.get("JobState")
+        if st and (not seen or seen[-1] != st):
+            seen.append(st)
+        return s if st in DONE else None
+
+    final = wait_for("the job to end", ended, 90, poll=0.2)
+    text = read(out)
+    print(f"{launcher}: job {job} states after the warning: {' -> '.join(seen)}", flush=True)
+    # The job's output without its per-epoch progress lines.
+    print("\n".join(l for l in text.splitlines() if not l.startswith("epoch ")), flush=True)
+    ck(final.get("JobState") == "COMPLETED" and final.get("ExitCode") == "0:0",
+          f"job ended {final.get('JobState')} with ExitCode {final.get('ExitCode')}")
+    ck(final.get("Restarts") == "1", f"Restarts={final.get('Restarts')}, want 1 (one requeue)")
+    ck("PENDING" in seen, f"the job never went back to the queue: states {seen}")
+    ck(text.count(f"train.sbatch: job {job}, start ") == 2
+          and f"train.sbatch: job {job}, start 2," in text,
+          "the output does not show the script starting twice (start 1, start 2)")
+    ck(text.count("train.sbatch: warning signal: asking the ranks to checkpoint") == 1,
+          "the script did not pass the warning on once")
+    ck(text.count("stopped by signal 10 after") == 1, "no 'stopped by signal 10' line")
+    ck(text.count(f"(exit 75): requeueing job {job}") == 1, "no requeue line")
+    ck(text.count(f"resuming from {ckpt}/ckpt-") == 1, "the second start did not resume")
+    ck(text.rstrip().endswith("train.sbatch: done, exit 0"), "the output does not end with exit 0")
+    ck(os.path.exists(model) and same_bytes(model, full),
+          "the requeued job's model differs from the uninterrupted run's")
+    ck(not glob.glob(os.path.join(ckpt, "*")),
+          f"checkpoints left after the run finished: {glob.glob(os.path.join(ckpt, '*'))}")
+
+    # One MLflow run, continued across the requeue: every epoch once.
+    exp = srv.get("experiments/get-by-name", experiment_name=experiment)["experiment"]
+    runs = srv.post("runs/search", {"experiment_ids": [exp["experiment_id"]],
+                                    "run_view_type": "ALL"}).get("runs", [])
+    ck(len(runs) == 1, f"{len(runs)} MLflow runs, want 1 (the resumed job continues its run)")
+    if runs:
+        info = runs[0]["info"]
+        ck(info["status"] == "FINISHED", f"MLflow run {info['status']}, want FINISHED")
+        steps = sorted(p["step"] for p in srv.history(info["run_id"], "objective"))
+        ck(steps == list(range(1, EPOCHS + 1)),
+              f"objective logged at {len(steps)} steps, want 1..{EPOCHS} once each")
+
+
 def main(bin_, mpirun):
     from common import check, finish, mpi_env
     from mlflow_server import MlflowServer
@@ -138,76 +219,11 @@ def main(bin_, mpirun):
             raise RuntimeError(f"uninterrupted run: exit {r.returncode}\n{r.stderr[-2000:]}")
         mlflow_up()
 
-        # The job: the example script as it is, set through the environment.
-        shared = os.path.join(d, "shared")
-        ckpt = os.path.join(shared, "ckpts")
-        model = os.path.join(shared, "model.json")
-        out = os.path.join(d, "job.out")
-        job_env = mpi_env(dict(cluster.env, SL_BIN=bin_, SL_DATA=data, SL_OPTS=" ".join(OPTS),
-                               SL_SHARED=shared, SL_CKPT_DIR=ckpt, SL_CKPT_EVERY="1",
-                               SL_MODEL_OUT=model, SL_RUNS_DIR=os.path.join(shared, "runs"),
-                               MLFLOW_TRACKING_URI=srv.url, MLFLOW_EXPERIMENT_NAME=EXPERIMENT,
-                               PATH=os.path.dirname(mpirun) + os.pathsep + os.environ["PATH"]))
-        r = cluster.client(["sbatch", "--parsable", "--export=ALL", "--nodes=1", "--ntasks-per-node=2",
-                            f"--chdir={d}", f"--output={out}", SBATCH], env=job_env)
-        job = r.stdout.strip().split(";")[0]
-        print(f"submitted job {job}", flush=True)
-
-        # The warning, once the first checkpoint is complete.
-        manifests = os.path.join(ckpt, "ckpt-*", "manifest.json")
-        wait_for("the job's first checkpoint", lambda: glob.glob(manifests)
-                 or cluster.job(job).get("JobState") in DONE, 60)
-        state = cluster.job(job).get("JobState")
-        if state != "RUNNING":
-            raise RuntimeError(f"at the first checkpoint the job is {state}, not RUNNING\n{read(out)}")
-        first = sorted(glob.glob(manifests))
-        print(f"first checkpoint {first}; scancel --batch --signal=USR1 {job}", flush=True)
-        cluster.client(["scancel", "--batch", "--signal=USR1", job])
-
-        # Requeued, started again, finished.
-        seen = []
-
-        def ended():
-            s = cluster.job(job)
-            st = s.get("JobState")
-            if st and (not seen or seen[-1] != st):
-                seen.append(st)
-            return s if st in DONE else None
-
-        final = wait_for("the job to end", ended, 90, poll=0.2)
-        text = read(out)
-        print(f"job {job} states after the warning: {' -> '.join(seen)}", flush=True)
-        # The job's output without its per-epoch progress lines.
-        print("\n".join(l for l in text.splitlines() if not l.startswith("epoch ")), flush=True)
-        check(final.get("JobState") == "COMPLETED" and final.get("ExitCode") == "0:0",
-              f"job ended {final.get('JobState')} with ExitCode {final.get('ExitCode')}")
-        check(final.get("Restarts") == "1", f"Restarts={final.get('Restarts')}, want 1 (one requeue)")
-        check("PENDING" in seen, f"the job never went back to the queue: states {seen}")
-        check(text.count(f"train.sbatch: job {job}, start ") == 2
-              and f"train.sbatch: job {job}, start 2," in text,
-              "the output does not show the script starting twice (start 1, start 2)")
-        check(text.count("train.sbatch: warning signal: asking the ranks to checkpoint") == 1,
-              "the script did not pass the warning on once")
-        check(text.count("stopped by signal 10 after") == 1, "no 'stopped by signal 10' line")
-        check(text.count(f"(exit 75): requeueing job {job}") == 1, "no requeue line")
-        check(text.count(f"resuming from {ckpt}/ckpt-") == 1, "the second start did not resume")
-        check(text.rstrip().endswith("train.sbatch: done, exit 0"), "the output does not end with exit 0")
-        check(os.path.exists(model) and same_bytes(model, full),
-              "the requeued job's model differs from the uninterrupted run's")
-        check(not glob.glob(os.path.join(ckpt, "*")),
-              f"checkpoints left after the run finished: {glob.glob(os.path.join(ckpt, '*'))}")
-
-        # One MLflow run, continued across the requeue: every epoch once.
-        exp = srv.get("experiments/get-by-name", experiment_name=EXPERIMENT)["experiment"]
-        runs = srv.post("runs/search", {"experiment_ids": [exp["experiment_id"]],
-                                        "run_view_type": "ALL"}).get("runs", [])
-        check(len(runs) == 1, f"{len(runs)} MLflow runs, want 1 (the resumed job continues its run)")
-        if runs:
-            info = runs[0]["info"]
-            check(info["status"] == "FINISHED", f"MLflow run {info['status']}, want FINISHED")
-            steps = sorted(p["step"] for p in srv.history(info["run_id"], "objective"))
-            check(steps == list(range(1, EPOCHS + 1)),
-                  f"objective logged at {len(steps)} steps, want 1..{EPOCHS} once each")
+        for launcher in ("mpirun", "srun"):
+            try:
+                requeued_job(cluster, srv, launcher, bin_, mpirun, d, data, full)
+            except RuntimeError as e:
+                raise RuntimeError(f"{launcher}: {e}") from e
     except RuntimeError as e:
         check(False, f"{e}\n{cluster.logs()}")
     finally:
