@@ -37,10 +37,17 @@ sys.path.insert(0, HERE)
 from slurm_cluster import MARK, SlurmCluster, missing_tools, stop_stale  # noqa: E402
 
 EXIT_CHECKPOINTED = 75
-EPOCHS = 100  # about 6 s on 2 ranks of a loaded 2-core machine
+EPOCHS = 60  # 4-8 s on 2 ranks of a loaded 2-core machine: the warning comes after 1-2 s
 OPTS = ["--optimizer", "sgd", "--batch-size", "8", "--epochs", str(EPOCHS), "--l2", "1e-5"]
 DONE = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL",
         "DEADLINE", "PREEMPTED"}
+
+
+T0 = time.monotonic()
+
+
+def say(what):
+    print(f"[{time.monotonic() - T0:5.1f} s] {what}", flush=True)
 
 
 def skip(reason):
@@ -127,7 +134,7 @@ def requeued_job(cluster, srv, launcher, bin_, mpirun, d, data, full):
     r = cluster.client(["sbatch", "--parsable", "--export=ALL", "--nodes=1", "--ntasks-per-node=2",
                         f"--chdir={d}", f"--output={out}", SBATCH], env=job_env)
     job = r.stdout.strip().split(";")[0]
-    print(f"{launcher}: submitted job {job}", flush=True)
+    say(f"{launcher}: submitted job {job}")
 
     # The warning, once the first checkpoint is complete.
     manifests = os.path.join(ckpt, "ckpt-*", "manifest.json")
@@ -137,7 +144,7 @@ def requeued_job(cluster, srv, launcher, bin_, mpirun, d, data, full):
     if state != "RUNNING":
         raise RuntimeError(f"at the first checkpoint the job is {state}, not RUNNING\n{read(out)}")
     first = sorted(glob.glob(manifests))
-    print(f"{launcher}: first checkpoint {first}; scancel --batch --signal=USR1 {job}", flush=True)
+    say(f"{launcher}: first checkpoint {first}; scancel --batch --signal=USR1 {job}")
     cluster.client(["scancel", "--batch", "--signal=USR1", job])
 
     # Requeued, started again, finished.
@@ -152,7 +159,7 @@ def requeued_job(cluster, srv, launcher, bin_, mpirun, d, data, full):
 
     final = wait_for("the job to end", ended, 90, poll=0.2)
     text = read(out)
-    print(f"{launcher}: job {job} states after the warning: {' -> '.join(seen)}", flush=True)
+    say(f"{launcher}: job {job} ended; states after the warning: {' -> '.join(seen)}")
     # The job's output without its per-epoch progress lines.
     print("\n".join(l for l in text.splitlines() if not l.startswith("epoch ")), flush=True)
     ck(final.get("JobState") == "COMPLETED" and final.get("ExitCode") == "0:0",
@@ -205,8 +212,10 @@ def main(bin_, mpirun):
     try:
         mlflow_up = start_in_background(srv)
         cluster.start()
+        say("Slurm is up")
         data = os.path.join(d, "data.svm")
         long_data(data)
+        say("data written")
 
         # The uninterrupted run, outside Slurm, on the same rank count.
         full = os.path.join(d, "full.json")
@@ -217,7 +226,9 @@ def main(bin_, mpirun):
                            + OPTS, capture_output=True, text=True, env=env, timeout=120)
         if r.returncode != 0:
             raise RuntimeError(f"uninterrupted run: exit {r.returncode}\n{r.stderr[-2000:]}")
+        say("uninterrupted run done")
         mlflow_up()
+        say("MLflow is up")
 
         for launcher in ("mpirun", "srun"):
             try:
