@@ -131,6 +131,10 @@ def requeued_job(cluster, srv, launcher, bin_, mpirun, d, data, full):
                            MLFLOW_TRACKING_URI=srv.url, MLFLOW_EXPERIMENT_NAME=experiment,
                            SL_LAUNCHER=launcher,
                            PATH=os.path.dirname(mpirun) + os.pathsep + os.environ["PATH"]))
+    # Open MPI's session directory: the script's own, per job, under the job's TMPDIR.
+    job_env.pop("OMPI_MCA_orte_tmpdir_base")
+    job_env["TMPDIR"] = tmp = os.path.join(d, f"{launcher}-tmp")
+    os.mkdir(tmp)
     r = cluster.client(["sbatch", "--parsable", "--export=ALL", "--nodes=1", "--ntasks-per-node=2",
                         f"--chdir={d}", f"--output={out}", SBATCH], env=job_env)
     job = r.stdout.strip().split(";")[0]
@@ -177,6 +181,7 @@ def requeued_job(cluster, srv, launcher, bin_, mpirun, d, data, full):
     ck(text.rstrip().endswith("train.sbatch: done, exit 0"), "the output does not end with exit 0")
     ck(os.path.exists(model) and same_bytes(model, full),
           "the requeued job's model differs from the uninterrupted run's")
+    ck(not os.listdir(tmp), f"left in the job's TMPDIR: {os.listdir(tmp)}")
     ck(not glob.glob(os.path.join(ckpt, "*")),
           f"checkpoints left after the run finished: {glob.glob(os.path.join(ckpt, '*'))}")
 
