@@ -96,7 +96,7 @@ class SlurmCluster:
         self.conf = os.path.join(self.dir, "slurm.conf")
         self.cpus = cpus
         self.procs = []
-        for sub in ("munge", "state", "spool", "log"):
+        for sub in ("munge", "state", "spool", "log", "tmp"):
             os.mkdir(os.path.join(self.dir, sub), 0o755)
         self.socket = os.path.join(self.dir, "munge", "munge.socket")
         self.env = dict(os.environ, SLURM_CONF=self.conf, **{MARK: self.dir})
@@ -143,6 +143,9 @@ SelectTypeParameters=CR_CPU
 ReturnToService=2
 PropagateResourceLimits=NONE
 SlurmdParameters=config_overrides
+# Job and PMIx temporary files here: in /tmp they are named by job id, which
+# restarts at 1 in every test cluster.
+TmpFS={d}/tmp
 KillWait=5
 MinJobAge=600
 NodeName={self.host} NodeAddr=127.0.0.1 CPUs={self.cpus} State=UNKNOWN
@@ -150,6 +153,9 @@ PartitionName=test Nodes={self.host} Default=YES MaxTime=INFINITE State=UP
 """
         with open(self.conf, "w") as f:
             f.write(conf)
+        # mpi.conf, beside slurm.conf: srun --mpi=pmix's client directories.
+        with open(self.path("mpi.conf"), "w") as f:
+            f.write(f"PMIxCliTmpDirBase={d}/tmp\n")
 
     def _daemon(self, name, cmd):
         log = open(self.path("log", f"{name}.out"), "ab")
