@@ -22,13 +22,13 @@ import subprocess
 import tempfile
 import time
 
-DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "scontrol", "scancel", "sinfo")
+TOOLS = ("munged", "slurmctld", "slurmd", "sbatch", "scontrol", "scancel", "sinfo")
 PREFIX = "sl-slurm-"
 MARK = "SL_SLURM_TEST"
 
 
 def missing_tools():
-    return [t for t in DAEMONS if not shutil.which(t)]
+    return [t for t in TOOLS if not shutil.which(t)]
 
 
 def free_port():

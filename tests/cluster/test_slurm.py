@@ -167,23 +167,23 @@ def requeued_job(cluster, srv, launcher, bin_, mpirun, d, data, full):
     # The job's output without its per-epoch progress lines.
     print("\n".join(l for l in text.splitlines() if not l.startswith("epoch ")), flush=True)
     ck(final.get("JobState") == "COMPLETED" and final.get("ExitCode") == "0:0",
-          f"job ended {final.get('JobState')} with ExitCode {final.get('ExitCode')}")
+       f"job ended {final.get('JobState')} with ExitCode {final.get('ExitCode')}")
     ck(final.get("Restarts") == "1", f"Restarts={final.get('Restarts')}, want 1 (one requeue)")
     ck("PENDING" in seen, f"the job never went back to the queue: states {seen}")
     ck(text.count(f"train.sbatch: job {job}, start ") == 2
-          and f"train.sbatch: job {job}, start 2," in text,
-          "the output does not show the script starting twice (start 1, start 2)")
+       and f"train.sbatch: job {job}, start 2," in text,
+       "the output does not show the script starting twice (start 1, start 2)")
     ck(text.count("train.sbatch: warning signal: asking the ranks to checkpoint") == 1,
-          "the script did not pass the warning on once")
+       "the script did not pass the warning on once")
     ck(text.count("stopped by signal 10 after") == 1, "no 'stopped by signal 10' line")
     ck(text.count(f"(exit 75): requeueing job {job}") == 1, "no requeue line")
     ck(text.count(f"resuming from {ckpt}/ckpt-") == 1, "the second start did not resume")
     ck(text.rstrip().endswith("train.sbatch: done, exit 0"), "the output does not end with exit 0")
     ck(os.path.exists(model) and same_bytes(model, full),
-          "the requeued job's model differs from the uninterrupted run's")
+       "the requeued job's model differs from the uninterrupted run's")
     ck(not os.listdir(tmp), f"left in the job's TMPDIR: {os.listdir(tmp)}")
     ck(not glob.glob(os.path.join(ckpt, "*")),
-          f"checkpoints left after the run finished: {glob.glob(os.path.join(ckpt, '*'))}")
+       f"checkpoints left after the run finished: {glob.glob(os.path.join(ckpt, '*'))}")
 
     # One MLflow run, continued across the requeue: every epoch once.
     exp = srv.get("experiments/get-by-name", experiment_name=experiment)["experiment"]
@@ -195,7 +195,7 @@ def requeued_job(cluster, srv, launcher, bin_, mpirun, d, data, full):
         ck(info["status"] == "FINISHED", f"MLflow run {info['status']}, want FINISHED")
         steps = sorted(p["step"] for p in srv.history(info["run_id"], "objective"))
         ck(steps == list(range(1, EPOCHS + 1)),
-              f"objective logged at {len(steps)} steps, want 1..{EPOCHS} once each")
+           f"objective logged at {len(steps)} steps, want 1..{EPOCHS} once each")
 
 
 def main(bin_, mpirun):
