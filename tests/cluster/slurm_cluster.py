@@ -27,8 +27,12 @@ PREFIX = "sl-slurm-"
 MARK = "SL_SLURM_TEST"
 
 
+# The daemons are in /usr/sbin, which a PATH may lack.
+PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+
+
 def missing_tools():
-    return [t for t in TOOLS if not shutil.which(t)]
+    return [t for t in TOOLS if not shutil.which(t, path=PATH)]
 
 
 def free_port():
@@ -99,7 +103,7 @@ class SlurmCluster:
         for sub in ("munge", "state", "spool", "log", "tmp"):
             os.mkdir(os.path.join(self.dir, sub), 0o755)
         self.socket = os.path.join(self.dir, "munge", "munge.socket")
-        self.env = dict(os.environ, SLURM_CONF=self.conf, **{MARK: self.dir})
+        self.env = dict(os.environ, SLURM_CONF=self.conf, PATH=PATH, **{MARK: self.dir})
 
     def path(self, *parts):
         return os.path.join(self.dir, *parts)
