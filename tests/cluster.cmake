@@ -6,3 +6,13 @@ add_test(NAME cluster_multihost
                  $<TARGET_FILE:shardlearn> ${MPIEXEC_EXECUTABLE})
 set_tests_properties(cluster_multihost PROPERTIES ENVIRONMENT "${SL_TEST_ENV}" TIMEOUT 300
                      SKIP_RETURN_CODE 77 WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+
+# examples/slurm/train.sbatch under a real single-machine Slurm (munged,
+# slurmctld, slurmd in a temporary directory; tests/cluster/slurm_cluster.py):
+# warned mid-run, the job checkpoints, requeues itself, resumes and ends with
+# the uninterrupted model. Skipped (exit 77) without slurm-wlm and munge.
+add_test(NAME cluster_slurm
+         COMMAND ${SL_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cluster/test_slurm.py
+                 $<TARGET_FILE:shardlearn> ${MPIEXEC_EXECUTABLE})
+set_tests_properties(cluster_slurm PROPERTIES ENVIRONMENT "${SL_TEST_ENV}" TIMEOUT 300
+                     SKIP_RETURN_CODE 77 WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
