@@ -1,0 +1,168 @@
+#!/bin/bash
+# One task of the Cloud Batch job in examples/gcp/batch-job.json (filled in
+# and submitted by scripts/gcp/submit-batch.sh). Every task runs it twice:
+#
+#   SL_STEP=prepare  on every VM, before the first barrier: checks the bucket
+#                    mount and the data, installs Open MPI and the libraries
+#                    shardlearn needs when they are missing, and copies the
+#                    shardlearn binary out of the bucket.
+#   SL_STEP=train    after the barrier: task 0 runs mpirun over the hosts in
+#                    $BATCH_HOSTS_FILE and exits with its exit code (75 =
+#                    checkpointed, which the job's lifecyclePolicies retry);
+#                    the other tasks exit 0 and wait at the final barrier.
+#
+# Everything comes from the environment, so a test can point it at local
+# things (tests/cluster/test_batch_task.py):
+#   BATCH_TASK_INDEX, BATCH_HOSTS_FILE   set by Batch
+#   SL_MOUNT          where the bucket is mounted      (/mnt/disks/shardlearn)
+#   SL_DATA           training data, inside the bucket (required)
+#   SL_OUT            this job's directory in the bucket: ckpts/, runs/,
+#                     model.json, metrics.json          (required)
+#   SL_TRAIN_ARGS     train options, one per line       (none)
+#   SL_SLOTS_PER_HOST ranks per VM                      (1)
+#   SL_NETWORK        CIDR or interface for MPI traffic (any)
+#   SL_MPI_ARGS       more mpirun arguments, split on blanks (none)
+#   SL_BIN            the shardlearn to run             (/usr/local/bin/shardlearn)
+#   SL_BIN_SRC        prepare copies it from the bucket to SL_BIN (bin/shardlearn)
+#   SL_MPIRUN         mpirun                            (mpirun)
+#   SL_APT_PACKAGES   what prepare installs when mpirun is missing
+#   MLFLOW_TRACKING_URI, MLFLOW_EXPERIMENT_NAME, MLFLOW_TRACKING_TOKEN
+set -uo pipefail
+
+EXIT_CHECKPOINTED=75
+me="task ${BATCH_TASK_INDEX:-?}"
+
+die() {
+  echo "task.sh: $me: error: $*" >&2
+  exit 1
+}
+
+# A path inside the bucket, or an absolute path as it is.
+in_bucket() {
+  case $1 in
+    /*) printf '%s\n' "$1" ;;
+    *) printf '%s\n' "$SL_MOUNT/$1" ;;
+  esac
+}
+
+check_env() {
+  [[ ${BATCH_TASK_INDEX:-} =~ ^[0-9]+$ ]] || die "BATCH_TASK_INDEX is '${BATCH_TASK_INDEX:-}', not a task index"
+  [ -n "${SL_DATA:-}" ] || die "SL_DATA is not set (the data's path in the bucket)"
+  [ -n "${SL_OUT:-}" ] || die "SL_OUT is not set (this job's directory in the bucket)"
+  [ -d "$SL_MOUNT" ] || die "$SL_MOUNT: the bucket is not mounted (no such directory)"
+  DATA=$(in_bucket "$SL_DATA")
+  OUT=$(in_bucket "$SL_OUT")
+  [ -r "$DATA" ] || die "$DATA: the training data is not readable (SL_DATA=$SL_DATA)"
+  [[ $SLOTS =~ ^[1-9][0-9]*$ ]] || die "SL_SLOTS_PER_HOST is '$SLOTS', not a whole number >= 1"
+}
+
+prepare() {
+  if ! command -v "$MPIRUN" >/dev/null; then
+    echo "$me: installing $SL_APT_PACKAGES"
+    export DEBIAN_FRONTEND=noninteractive
+    # shellcheck disable=SC2086 # a list of package names
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends $SL_APT_PACKAGES >/dev/null; } ||
+      die "apt-get could not install $SL_APT_PACKAGES"
+  fi
+  if [ ! -x "$BIN" ]; then
+    local src
+    src=$(in_bucket "$SL_BIN_SRC")
+    [ -f "$src" ] || die "$BIN is missing and so is $src (SL_BIN_SRC) to copy it from"
+    install -D -m 0755 "$src" "$BIN" || die "cannot install $src as $BIN"
+  fi
+  "$BIN" --version >/dev/null 2>&1 || die "$BIN does not run (built for another system?)"
+  mkdir -p "$OUT" || die "cannot create $OUT in the bucket"
+  echo "$me on $(hostname): ready ($("$BIN" --version 2>&1 | head -n1), $(command -v "$MPIRUN"))"
+}
+
+# The Open MPI hostfile: one line per VM of $BATCH_HOSTS_FILE with its slots,
+# this VM first so that rank 0 (the model, the journal, MLflow, the
+# preemption watcher) runs beside mpirun.
+write_hostfile() {
+  local hosts=() self line h
+  self=$(hostname)
+  while IFS= read -r line || [ -n "$line" ]; do
+    line=${line%%#*}
+    for h in $line; do
+      [[ " ${hosts[*]} " == *" $h "* ]] || hosts+=("$h")
+    done
+  done <"$BATCH_HOSTS_FILE"
+  [ ${#hosts[@]} -gt 0 ] || die "$BATCH_HOSTS_FILE lists no hosts"
+  for h in "${hosts[@]}"; do
+    if [ "$h" = "$self" ] || [ "${h%%.*}" = "${self%%.*}" ]; then
+      echo "$h slots=$SLOTS"
+    fi
+  done >"$1"
+  for h in "${hosts[@]}"; do
+    if [ "$h" != "$self" ] && [ "${h%%.*}" != "${self%%.*}" ]; then
+      echo "$h slots=$SLOTS"
+    fi
+  done >>"$1"
+  NP=$((${#hosts[@]} * SLOTS))
+}
+
+train() {
+  if [ "$BATCH_TASK_INDEX" != 0 ]; then
+    echo "$me on $(hostname): task 0 runs mpirun; waiting at the final barrier"
+    return 0
+  fi
+  [ -r "${BATCH_HOSTS_FILE:-}" ] || die "BATCH_HOSTS_FILE '${BATCH_HOSTS_FILE:-}' is not readable (requireHostsFile)"
+  local hostfile
+  hostfile=$(mktemp) || die "mktemp failed"
+  trap 'rm -f "$hostfile"' EXIT
+  write_hostfile "$hostfile"
+
+  local mpi=(--hostfile "$hostfile" -np "$NP")
+  if [ -n "${SL_NETWORK:-}" ]; then
+    mpi+=(--mca btl "tcp,vader,self" --mca btl_tcp_if_include "$SL_NETWORK" --mca oob_tcp_if_include "$SL_NETWORK")
+  fi
+  # shellcheck disable=SC2206 # documented as split on blanks
+  mpi+=(${SL_MPI_ARGS:-})
+  # The token goes to the ranks through the environment, never the command line.
+  [ -n "${MLFLOW_TRACKING_TOKEN:-}" ] && mpi+=(-x MLFLOW_TRACKING_TOKEN)
+  local args=()
+  [ -n "${SL_TRAIN_ARGS:-}" ] && mapfile -t args <<<"$SL_TRAIN_ARGS"
+  local cmd=("$BIN" train --data "$DATA" --checkpoint-dir "$OUT/ckpts" --watch-preemption
+    --model-out "$OUT/model.json" --metrics-out "$OUT/metrics.json" --tracking-dir "$OUT/runs")
+  [ -n "${MLFLOW_TRACKING_URI:-}" ] && cmd+=(--tracking-uri "$MLFLOW_TRACKING_URI")
+  [ -n "${MLFLOW_EXPERIMENT_NAME:-}" ] && cmd+=(--experiment "$MLFLOW_EXPERIMENT_NAME")
+  cmd+=("${args[@]}")
+
+  # Batch runs the runnables as root.
+  if [ "$(id -u)" = 0 ]; then
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  fi
+  echo "$me on $(hostname): $NP rank(s) on $(wc -l <"$hostfile") host(s): ${cmd[*]}"
+  "$MPIRUN" "${mpi[@]}" "${cmd[@]}" &
+  local pid=$! rc
+  # A stop (SIGTERM when the VM shuts down or the job is cancelled) reaches
+  # the ranks as SIGUSR1, the signal Open MPI forwards at once: they
+  # checkpoint and exit 75. A SIGTERM to mpirun would leave them a second.
+  trap 'kill -USR1 $pid 2>/dev/null' TERM INT USR1
+  wait "$pid"
+  rc=$?
+  while kill -0 "$pid" 2>/dev/null; do # wait returned early for a trap
+    wait "$pid"
+    rc=$?
+  done
+  case $rc in
+    0) echo "$me: done: model in $OUT/model.json" ;;
+    "$EXIT_CHECKPOINTED") echo "$me: checkpointed in $OUT/ckpts: exit $rc, for Batch to retry the task" ;;
+    *) echo "$me: mpirun exited $rc" >&2 ;;
+  esac
+  exit "$rc"
+}
+
+SL_MOUNT=${SL_MOUNT:-/mnt/disks/shardlearn}
+SL_BIN_SRC=${SL_BIN_SRC:-bin/shardlearn}
+SL_APT_PACKAGES=${SL_APT_PACKAGES:-openmpi-bin libopenblas0 libcurl4 libcjson1 libyaml-0-2 libssl3 zlib1g libzstd1}
+BIN=${SL_BIN:-/usr/local/bin/shardlearn}
+MPIRUN=${SL_MPIRUN:-mpirun}
+SLOTS=${SL_SLOTS_PER_HOST:-1}
+
+check_env
+case ${SL_STEP:-} in
+  prepare) prepare ;;
+  train) train ;;
+  *) die "SL_STEP is '${SL_STEP:-}': prepare or train" ;;
+esac
