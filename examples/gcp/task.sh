@@ -1,15 +1,21 @@
 #!/bin/bash
 # One task of the Cloud Batch job in examples/gcp/batch-job.json (filled in
-# and submitted by scripts/gcp/submit-batch.sh). Every task runs it twice:
+# and submitted by scripts/gcp/submit-batch.sh). Every task runs it
+# three times:
 #
 #   SL_STEP=prepare  on every VM, before the first barrier: checks the bucket
 #                    mount and the data, installs Open MPI and the libraries
 #                    shardlearn needs when they are missing, and copies the
 #                    shardlearn binary out of the bucket.
+#   SL_STEP=watch    on every VM, in the background from then on: passes
+#                    this VM's preemption notice (from the metadata server)
+#                    on to task 0 through the bucket.
 #   SL_STEP=train    after the barrier: task 0 runs mpirun over the hosts in
 #                    $BATCH_HOSTS_FILE and exits with its exit code (75 =
 #                    checkpointed, which the job's lifecyclePolicies retry);
 #                    the other tasks exit 0 and wait at the final barrier.
+#                    While mpirun runs, a notice from any VM stops it with
+#                    SIGUSR1: a checkpoint, and exit 75.
 #
 # Everything comes from the environment, so a test can point it at local
 # things (tests/cluster/test_batch_task.py):
@@ -26,6 +32,8 @@
 #   SL_BIN_SRC        prepare copies it from the bucket to SL_BIN (bin/shardlearn)
 #   SL_MPIRUN         mpirun                            (mpirun)
 #   SL_APT_PACKAGES   what prepare installs when mpirun is missing
+#   GCE_METADATA_HOST the metadata server               (metadata.google.internal)
+#   SL_NOTICE_POLL    seconds between task 0's looks for a notice (1)
 #   MLFLOW_TRACKING_URI, MLFLOW_EXPERIMENT_NAME, MLFLOW_TRACKING_TOKEN
 set -uo pipefail
 
@@ -76,8 +84,9 @@ prepare() {
 }
 
 # The Open MPI hostfile: one line per VM of $BATCH_HOSTS_FILE with its slots,
-# this VM first so that rank 0 (the model, the journal, MLflow, the
-# preemption watcher) runs beside mpirun.
+# this VM first, so that rank 0 (the model, the journal, MLflow, the
+# preemption watcher) runs beside mpirun. (Open MPI 4.1 maps the local node
+# first anyway; the order says so rather than relying on it.)
 write_hostfile() {
   local hosts=() self line h
   self=$(hostname)
@@ -132,25 +141,68 @@ train() {
   if [ "$(id -u)" = 0 ]; then
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
   fi
+  # Notices of this attempt only: an earlier attempt's VMs are gone.
+  rm -rf "$NOTICES"
   echo "$me on $(hostname): $NP rank(s) on $(wc -l <"$hostfile") host(s): ${cmd[*]}"
   "$MPIRUN" "${mpi[@]}" "${cmd[@]}" &
-  local pid=$! rc
+  local pid=$! rc notice=''
   # A stop (SIGTERM when the VM shuts down or the job is cancelled) reaches
   # the ranks as SIGUSR1, the signal Open MPI forwards at once: they
   # checkpoint and exit 75. A SIGTERM to mpirun would leave them a second.
   trap 'kill -USR1 $pid 2>/dev/null' TERM INT USR1
+  # Rank 0 watches this VM's notice itself (--watch-preemption); another VM's
+  # comes from its watch step through the bucket.
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ -z "$notice" ] && [ -d "$NOTICES" ]; then
+      notice=$(find "$NOTICES" -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | head -n1)
+      if [ -n "$notice" ]; then
+        echo "$me: preemption notice on $notice: checkpointing"
+        kill -USR1 "$pid" 2>/dev/null
+      fi
+    fi
+    sleep "${SL_NOTICE_POLL:-1}" &
+    wait $! 2>/dev/null
+  done
   wait "$pid"
   rc=$?
-  while kill -0 "$pid" 2>/dev/null; do # wait returned early for a trap
-    wait "$pid"
-    rc=$?
-  done
+  # A preempted VM that took its ranks before they could checkpoint: the
+  # last periodic checkpoint is there to continue from, so this is a retry too.
+  if [ -n "$notice" ] && [ "$rc" != 0 ] && [ "$rc" != "$EXIT_CHECKPOINTED" ]; then
+    echo "$me: mpirun exited $rc after $notice was preempted: exit $EXIT_CHECKPOINTED to continue from the last checkpoint" >&2
+    rc=$EXIT_CHECKPOINTED
+  fi
   case $rc in
     0) echo "$me: done: model in $OUT/model.json" ;;
     "$EXIT_CHECKPOINTED") echo "$me: checkpointed in $OUT/ckpts: exit $rc, for Batch to retry the task" ;;
     *) echo "$me: mpirun exited $rc" >&2 ;;
   esac
   exit "$rc"
+}
+
+# Every VM (a background runnable): long-polls its own metadata server and,
+# when instance/preempted turns TRUE, leaves a notice in the bucket for task 0,
+# which stops the run with a checkpoint while this VM has its ~30 s left.
+watch() {
+  local host=${GCE_METADATA_HOST:-metadata.google.internal} etag=NONE v hdr warned=0
+  hdr=$(mktemp) || die "mktemp failed"
+  while :; do
+    if v=$(curl -sS -f -m 90 -D "$hdr" -H 'Metadata-Flavor: Google' \
+      "http://$host/computeMetadata/v1/instance/preempted?wait_for_change=true&timeout_sec=60&last_etag=$etag" 2>&1); then
+      etag=$(tr -d '\r' <"$hdr" | awk 'tolower($1) == "etag:" { print $2 }')
+      [ -n "$etag" ] || etag=NONE
+      if [ "$v" = TRUE ]; then
+        if ! { mkdir -p "$NOTICES" && date -u +%FT%TZ >"$NOTICES/$(hostname)"; }; then
+          die "cannot leave the preemption notice in $NOTICES"
+        fi
+        echo "$me on $(hostname): preemption notice: passed on to task 0"
+        return 0
+      fi
+    else
+      [ $warned = 1 ] || echo "$me: warning: no metadata server at $host ($v): retrying every 10 s" >&2
+      warned=1
+      sleep 10
+    fi
+  done
 }
 
 SL_MOUNT=${SL_MOUNT:-/mnt/disks/shardlearn}
@@ -161,8 +213,10 @@ MPIRUN=${SL_MPIRUN:-mpirun}
 SLOTS=${SL_SLOTS_PER_HOST:-1}
 
 check_env
+NOTICES=$OUT/preempted
 case ${SL_STEP:-} in
   prepare) prepare ;;
+  watch) watch ;;
   train) train ;;
-  *) die "SL_STEP is '${SL_STEP:-}': prepare or train" ;;
+  *) die "SL_STEP is '${SL_STEP:-}': prepare, watch or train" ;;
 esac

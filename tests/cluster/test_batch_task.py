@@ -1,8 +1,8 @@
 """The Google Cloud Batch job (examples/gcp), run here: the task script itself
 on two network-namespace "hosts", batch0 and batch1 (tests/cluster/netns.py,
 on 10.211.8.0/24, so it runs beside cluster_multihost), with what Batch would
-give it - BATCH_TASK_INDEX, a BATCH_HOSTS_FILE (written batch1 first: the
-script must put its own host first) - and a local directory standing in for
+give it - BATCH_TASK_INDEX, a BATCH_HOSTS_FILE (written batch1 first, as
+Batch's order need not be ours) - and a local directory standing in for
 the Cloud Storage bucket mounted on every VM. Open MPI reaches batch1 through
 tests/cluster/netns-rsh where Batch's VMs use ssh (permissiveSsh).
 
@@ -20,11 +20,15 @@ Checked:
      mid-run: exit 75 (what the job's lifecyclePolicies retry), a complete
      checkpoint in the bucket and no model; the task run again resumes from it
      and writes the model of step 3 byte for byte, in the same tracking run;
-  5. the job spec: examples/gcp/batch-job.json and scripts/gcp/submit-batch.sh
+  5. a preemption notice on the other VM: task 1's watch step long-polls a
+     fake metadata server in batch1 (tests/cluster/fake_metadata.py) that
+     turns TRUE mid-run; task 0 gets the notice through the bucket and exits
+     75 with a checkpoint; the rerun (which ignores the old notice) ends as in 4;
+  6. the job spec: examples/gcp/batch-job.json and scripts/gcp/submit-batch.sh
      --dry-run for two argument sets validate against
      tests/cluster/batch_job.schema.json (written from Google's Batch API
      reference) and hold what was asked; broken copies (a misspelled field, a
-     wrong type, a bad enum, a second runnable kind) are rejected; bad
+     wrong type, a bad enum, a second runnable kind, ...) are rejected; bad
      arguments are one line and exit 2; without gcloud, a clear error; with a
      stand-in gcloud, the call is `batch jobs submit NAME --location REGION
      --config -` with the dry run's JSON on stdin.
@@ -36,6 +40,7 @@ import copy
 import glob
 import json
 import os
+import select
 import shutil
 import signal
 import stat
@@ -59,10 +64,11 @@ TASK = os.path.join(ROOT, "examples", "gcp", "task.sh")
 TEMPLATE = os.path.join(ROOT, "examples", "gcp", "batch-job.json")
 SUBMIT = os.path.join(ROOT, "scripts", "gcp", "submit-batch.sh")
 SCHEMA = os.path.join(HERE, "batch_job.schema.json")
+FAKE_METADATA = os.path.join(HERE, "fake_metadata.py")
 SUBNET = "10.211.8.0/24"
 CLUSTER = Cluster("slb", SUBNET, {"batch0": "10.211.8.1", "batch1": "10.211.8.2"})
 EXIT_CHECKPOINTED = 75
-# 251 L-BFGS iterations on long_data: long enough to be stopped mid-run.
+# 267 L-BFGS iterations on long_data(n=150000), about 3 s: long enough to stop mid-run.
 TRAIN = ["--optimizer", "lbfgs", "--tol", "1e-12", "--l2", "1e-5", "--max-iter", "1000"]
 BIN = os.path.abspath(BIN)
 
@@ -76,7 +82,8 @@ def task_env(d, out, index, extra=None):
                # --bind-to none: each host would pin its rank to core 0, the same core here.
                SL_MPI_ARGS=f"--mca plm_rsh_agent {RSH} --bind-to none",
                SL_TRAIN_ARGS="\n".join(TRAIN),
-               GCE_METADATA_HOST="127.0.0.1:1")  # closed: the watcher warns once and trains on
+               GCE_METADATA_HOST="127.0.0.1:1",
+               SL_NOTICE_POLL="0.2")  # closed: the watcher warns once and trains on
     for k in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_TRACKING_TOKEN"):
         env.pop(k, None)
     env.update(extra or {})
@@ -162,52 +169,101 @@ def check_full(d, ref):
     return model
 
 
-def check_stop_and_resume(d, full_model):
-    """4: SIGUSR1 to the task script, exit 75, rerun resumes."""
-    out = os.path.join(d, "bucket", "jobs", "stopped")
-    log_path = os.path.join(d, "stopped.log")
-    with open(log_path, "w+") as log:
-        p = subprocess.Popen(task_cmd(0), stdout=log, stderr=subprocess.STDOUT,
-                             env=task_env(d, "jobs/stopped", 0, {"SL_STEP": "train"}))
-        try:
-            seen = False
-            t0 = time.monotonic()
-            while time.monotonic() - t0 < 60 and p.poll() is None:
-                log.seek(0)
-                if "iter     20 " in log.read():
-                    seen = True
-                    break
-                time.sleep(0.02)
-            check(seen, "stop: iteration 20 never printed")
-            # ip netns exec, unshare and sh exec in turn: the pid is the task script's bash.
-            with open(f"/proc/{p.pid}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-            check(argv[:2] == [b"bash", TASK.encode()], f"stop: pid {p.pid} runs {argv}")
-            p.send_signal(signal.SIGUSR1)
-            rc = p.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            check(False, "stop: the task did not exit within 60 s of SIGUSR1")
-            stop(p)
-            rc = None
-        log.seek(0)
-        text = log.read()
-    check(rc == EXIT_CHECKPOINTED, f"stop: exit {rc}, want {EXIT_CHECKPOINTED}\n{text[-3000:]}")
-    check(len(manifests(out)) == 1, f"stop: complete checkpoints in the bucket: {manifests(out)}")
-    check(not os.path.exists(os.path.join(out, "model.json")), "stop: a model file was written")
-    runs_before, _ = journal_tags(out)
+def start_logged(cmd, env, log_path):
+    log = open(log_path, "w+")
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log
 
-    p = run_task(d, "jobs/stopped", 0, "train")
+
+def wait_marker(p, log, marker, timeout=60):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout and p.poll() is None:
+        log.seek(0)
+        if marker in log.read():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def finish_stopped(p, log, what, timeout=60):
+    """The exit code (None if it hung) and the output."""
+    try:
+        rc = p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        check(False, f"{what}: the task did not exit within {timeout} s")
+        stop(p)
+        rc = None
+    log.seek(0)
+    text = log.read()
+    log.close()
+    return rc, text
+
+
+def check_resume(d, job, full_model, what):
+    """After a stop: exit 75 was checked; one checkpoint, no model; the task
+    run again resumes and ends with the uninterrupted model, same run."""
+    out = os.path.join(d, "bucket", "jobs", job)
+    check(len(manifests(out)) == 1, f"{what}: complete checkpoints in the bucket: {manifests(out)}")
+    check(not os.path.exists(os.path.join(out, "model.json")), f"{what}: a model file was written")
+    runs_before, _ = journal_tags(out)
+    p = run_task(d, f"jobs/{job}", 0, "train")
     check(p.returncode == 0 and "resuming from" in p.stdout + p.stderr,
-          f"rerun: exit {p.returncode}\n{p.stdout[-3000:]}{p.stderr[-3000:]}")
+          f"{what}, rerun: exit {p.returncode}\n{p.stdout[-3000:]}{p.stderr[-3000:]}")
     model = os.path.join(out, "model.json")
     if full_model and os.path.exists(model):
         with open(model, "rb") as a, open(full_model, "rb") as b:
-            check(a.read() == b.read(), "rerun: the resumed model is not byte for byte the uninterrupted one")
+            check(a.read() == b.read(), f"{what}, rerun: the model is not byte for byte the uninterrupted one")
     else:
-        check(False, "rerun: no model.json in the bucket")
+        check(False, f"{what}, rerun: no model.json in the bucket")
     runs_after, _ = journal_tags(out)
     check(len(runs_before) == 1 and runs_after == runs_before,
-          f"rerun: tracking runs {runs_before} before, {runs_after} after (want the same one)")
+          f"{what}, rerun: tracking runs {runs_before} before, {runs_after} after (want the same one)")
+
+
+def check_stop_and_resume(d, full_model):
+    """4: SIGUSR1 to the task script, exit 75, rerun resumes."""
+    p, log = start_logged(task_cmd(0), task_env(d, "jobs/stopped", 0, {"SL_STEP": "train"}),
+                          os.path.join(d, "stopped.log"))
+    check(wait_marker(p, log, "iter      5 "), "SIGUSR1: iteration 5 never printed")
+    # ip netns exec, unshare and sh exec in turn: the pid is the task script's bash.
+    try:
+        with open(f"/proc/{p.pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        argv = []
+    check(argv[:2] == [b"bash", TASK.encode()], f"SIGUSR1: pid {p.pid} runs {argv}")
+    p.send_signal(signal.SIGUSR1)
+    rc, text = finish_stopped(p, log, "SIGUSR1")
+    check(rc == EXIT_CHECKPOINTED, f"SIGUSR1: exit {rc}, want {EXIT_CHECKPOINTED}\n{text[-3000:]}")
+    check_resume(d, "stopped", full_model, "SIGUSR1")
+
+
+def check_peer_notice(d, full_model):
+    """5: batch1's metadata server turns TRUE mid-run: its watch step tells
+    task 0 through the bucket, and task 0 stops the run with a checkpoint."""
+    flag = os.path.join(d, "batch1-preempted")
+    srv = subprocess.Popen(CLUSTER.in_host("batch1", [sys.executable, FAKE_METADATA, "127.0.0.1:8181", flag]),
+                           stdout=subprocess.PIPE, text=True)
+    watch = train = None
+    try:
+        ready, _, _ = select.select([srv.stdout], [], [], 20)
+        check(ready and srv.stdout.readline().strip() == "ready", "the fake metadata server did not start")
+        watch, wlog = start_logged(task_cmd(1), task_env(d, "jobs/notice", 1, {
+            "SL_STEP": "watch", "GCE_METADATA_HOST": "127.0.0.1:8181"}), os.path.join(d, "watch.log"))
+        train, tlog = start_logged(task_cmd(0), task_env(d, "jobs/notice", 0, {"SL_STEP": "train"}),
+                                   os.path.join(d, "notice.log"))
+        check(wait_marker(train, tlog, "iter      5 "), "notice: iteration 5 never printed")
+        open(flag, "w").close()
+        rc, text = finish_stopped(train, tlog, "notice")
+        check(rc == EXIT_CHECKPOINTED and "preemption notice on batch1: checkpointing" in text,
+              f"notice: exit {rc}, want {EXIT_CHECKPOINTED} after batch1's notice\n{text[-3000:]}")
+        wrc, wtext = finish_stopped(watch, wlog, "watch", timeout=10)
+        check(wrc == 0 and "preemption notice: passed on to task 0" in wtext,
+              f"watch on task 1: exit {wrc}\n{wtext[-2000:]}")
+    finally:
+        for p in (srv, watch, train):
+            if p:
+                stop(p)
+    check_resume(d, "notice", full_model, "notice")
 
 
 def validator():
@@ -228,7 +284,7 @@ def submit(args, env=None):
 
 
 def check_spec(d):
-    """5: the template, submit-batch.sh's output, the schema."""
+    """6: the template, submit-batch.sh's output, the schema."""
     v = validator()
     with open(TEMPLATE) as f:
         template = json.load(f)
@@ -258,9 +314,11 @@ def check_spec(d):
             tg = s["taskGroups"][0]
             ts = tg["taskSpec"]
             kinds = [next(k for k in ("script", "barrier", "container") if k in r) for r in ts["runnables"]]
-            check(kinds == ["script", "barrier", "script", "barrier"], f"{name}: runnables {kinds}")
+            check(kinds == ["script", "script", "barrier", "script", "barrier"], f"{name}: runnables {kinds}")
             check([r.get("environment", {}).get("variables", {}).get("SL_STEP") for r in ts["runnables"]]
-                  == ["prepare", None, "train", None], f"{name}: SL_STEP of the runnables")
+                  == ["prepare", "watch", None, "train", None], f"{name}: SL_STEP of the runnables")
+            check([bool(r.get("background")) for r in ts["runnables"]] == [False, True, False, False, False],
+                  f"{name}: only the watch step runs in the background")
             check(all(r["script"]["text"] == task_text for r in ts["runnables"] if "script" in r),
                   f"{name}: the script runnables do not hold examples/gcp/task.sh")
             check(tg["taskCountPerNode"] == 1 and tg["requireHostsFile"] is True and tg["permissiveSsh"] is True,
@@ -310,8 +368,9 @@ def check_spec(d):
         "exitCodes as one number": lambda doc: tg(doc)["taskSpec"]["lifecyclePolicies"][0].update(
             actionCondition={"exitCodes": 75}),
         "maxRetryCount 11": lambda doc: tg(doc)["taskSpec"].update(maxRetryCount=11),
+        "background as a string": lambda doc: tg(doc)["taskSpec"]["runnables"][1].update(background="yes"),
         "gcs remote_path": lambda doc: tg(doc)["taskSpec"]["volumes"][0].update(gcs={"remote_path": "b"}),
-        "script and barrier in one runnable": lambda doc: tg(doc)["taskSpec"]["runnables"][1].update(
+        "script and barrier in one runnable": lambda doc: tg(doc)["taskSpec"]["runnables"][2].update(
             script={"text": "true"}),
         "status set (output only)": lambda doc: doc.update(status={"state": "QUEUED"}),
     }
@@ -378,7 +437,7 @@ def main():
             print(f"FAIL building the cluster: {' '.join(e.cmd)}: {e.stderr.strip()}")
             sys.exit(1)
         os.makedirs(os.path.join(d, "bucket", "data"))
-        long_data(os.path.join(d, "bucket", "data", "train.svm"))
+        long_data(os.path.join(d, "bucket", "data", "train.svm"), n=150000)
         with open(os.path.join(d, "hosts"), "w") as f:
             f.write("batch1\nbatch0\n")  # Batch's order is not ours: task 0 must come first
         # The same job on one host, 2 ranks: the hosts change only the transport.
@@ -392,6 +451,7 @@ def main():
         check_steps(d)
         full = check_full(d, ref) if ref is not None else None
         check_stop_and_resume(d, full)
+        check_peer_notice(d, full)
     finally:
         hold_signals()
         CLUSTER.cleanup()
