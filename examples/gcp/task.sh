@@ -183,8 +183,9 @@ train() {
 # when instance/preempted turns TRUE, leaves a notice in the bucket for task 0,
 # which stops the run with a checkpoint while this VM has its ~30 s left.
 watch() {
-  local host=${GCE_METADATA_HOST:-metadata.google.internal} etag=NONE v hdr warned=0
-  hdr=$(mktemp) || die "mktemp failed"
+  local host=${GCE_METADATA_HOST:-metadata.google.internal} etag=NONE v warned=0
+  hdr=$(mktemp) || die "mktemp failed" # global: the EXIT trap runs after watch returns
+  trap 'rm -f "$hdr"' EXIT
   while :; do
     if v=$(curl -sS -f -m 90 -D "$hdr" -H 'Metadata-Flavor: Google' \
       "http://$host/computeMetadata/v1/instance/preempted?wait_for_change=true&timeout_sec=60&last_etag=$etag" 2>&1); then
