@@ -141,8 +141,11 @@ train() {
   if [ "$(id -u)" = 0 ]; then
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
   fi
-  # Notices of this attempt only: an earlier attempt's VMs are gone.
+  # Notices of this attempt only: an earlier attempt's VMs are gone. The
+  # directory is made here, as task 0 then lists it (Cloud Storage FUSE
+  # caches a missing name for a while, but not a directory listing).
   rm -rf "$NOTICES"
+  mkdir -p "$NOTICES" || die "cannot create $NOTICES in the bucket"
   echo "$me on $(hostname): $NP rank(s) on $(wc -l <"$hostfile") host(s): ${cmd[*]}"
   "$MPIRUN" "${mpi[@]}" "${cmd[@]}" &
   local pid=$! rc notice=''
@@ -153,7 +156,7 @@ train() {
   # Rank 0 watches this VM's notice itself (--watch-preemption); another VM's
   # comes from its watch step through the bucket.
   while kill -0 "$pid" 2>/dev/null; do
-    if [ -z "$notice" ] && [ -d "$NOTICES" ]; then
+    if [ -z "$notice" ]; then
       notice=$(find "$NOTICES" -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | head -n1)
       if [ -n "$notice" ]; then
         echo "$me: preemption notice on $notice: checkpointing"

@@ -24,14 +24,14 @@ Checked:
      fake metadata server in batch1 (tests/cluster/fake_metadata.py) that
      turns TRUE mid-run; task 0 gets the notice through the bucket and exits
      75 with a checkpoint; the rerun (which ignores the old notice) ends as in 4;
-  6. the job spec: examples/gcp/batch-job.json and scripts/gcp/submit-batch.sh
-     --dry-run for two argument sets validate against
-     tests/cluster/batch_job.schema.json (written from Google's Batch API
-     reference) and hold what was asked; broken copies (a misspelled field, a
-     wrong type, a bad enum, a second runnable kind, ...) are rejected; bad
-     arguments are one line and exit 2; without gcloud, a clear error; with a
-     stand-in gcloud, the call is `batch jobs submit NAME --location REGION
-     --config -` with the dry run's JSON on stdin.
+  6. first, and also without root: the job spec. examples/gcp/batch-job.json
+     and scripts/gcp/submit-batch.sh --dry-run for two argument sets
+     validate against tests/cluster/batch_job.schema.json (written from
+     Google's Batch API reference) and hold what was asked; broken copies (a
+     misspelled field, a wrong type, a bad enum, a second runnable kind, ...)
+     are rejected; bad arguments are one line and exit 2; without gcloud, a
+     clear error; with a stand-in gcloud, the call is `batch jobs submit NAME
+     --location REGION --config -` with the dry run's JSON on stdin.
 The namespaces are removed even when a check fails or the test is stopped.
 
   test_batch_task.py SHARDLEARN MPIRUN"""
@@ -55,7 +55,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tracking"))
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 
 import numpy as np  # noqa: E402
-from common import BIN, MPIRUN, check, finish, mpi_env  # noqa: E402
+from common import BIN, MPIRUN, check, failures, finish, mpi_env  # noqa: E402
 from common import load_model  # noqa: E402
 from netns import RSH, Cluster, hold_signals, leave_on_signals, stop  # noqa: E402
 from track_common import long_data  # noqa: E402
@@ -423,13 +423,22 @@ def check_spec(d):
 
 
 def main():
+    t_start = time.monotonic()
+    # The spec needs no root: checked first, so that it is checked where the
+    # task runs are skipped.
+    d = tempfile.mkdtemp(prefix="sl-batch-")
+    try:
+        check_spec(d)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    if failures:
+        finish()
+    print("the job spec: every check passed", flush=True)
     CLUSTER.require()
     leave_on_signals()
     atexit.register(CLUSTER.cleanup)
     d = tempfile.mkdtemp(prefix="sl-batch-")
-    t_start = time.monotonic()
     try:
-        check_spec(d)
         CLUSTER.cleanup_stale()
         try:
             CLUSTER.build()
@@ -439,7 +448,7 @@ def main():
         os.makedirs(os.path.join(d, "bucket", "data"))
         long_data(os.path.join(d, "bucket", "data", "train.svm"), n=150000)
         with open(os.path.join(d, "hosts"), "w") as f:
-            f.write("batch1\nbatch0\n")  # Batch's order is not ours: task 0 must come first
+            f.write("batch1\nbatch0\n")  # Batch's order need not put task 0's VM first
         # The same job on one host, 2 ranks: the hosts change only the transport.
         ref_path = os.path.join(d, "one-host.json")
         p = subprocess.run([MPIRUN, "-np", "2", BIN, "train", "--data",
