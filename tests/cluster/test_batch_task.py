@@ -24,7 +24,11 @@ Checked:
      fake metadata server in batch1 (tests/cluster/fake_metadata.py) that
      turns TRUE mid-run; task 0 gets the notice through the bucket and exits
      75 with a checkpoint; the rerun (which ignores the old notice) ends as in 4;
-  6. first, and also without root: the job spec. examples/gcp/batch-job.json
+  6. a VM lost before its ranks could checkpoint: batch1's processes are
+     frozen, a notice from batch1 is put in the bucket, and once task 0 has
+     answered it they are killed: mpirun fails, task 0 still exits 75, and
+     the rerun ends with the model of step 3;
+  7. first, and also without root: the job spec. examples/gcp/batch-job.json
      and scripts/gcp/submit-batch.sh --dry-run for two argument sets
      validate against tests/cluster/batch_job.schema.json (written from
      Google's Batch API reference) and hold what was asked; broken copies (a
@@ -266,6 +270,46 @@ def check_peer_notice(d, full_model):
     check_resume(d, "notice", full_model, "notice")
 
 
+def check_lost_host(d, full_model):
+    """6: a VM that goes before its ranks can checkpoint. batch1's processes
+    are frozen (SIGSTOP), a notice from batch1 appears in the bucket, and once
+    task 0 has answered it, batch1's processes are killed, as when the VM is
+    gone: mpirun fails, and task 0 still exits 75 (continue from the last
+    checkpoint, or from the start when there is none)."""
+    out = os.path.join(d, "bucket", "jobs", "lost")
+    p, log = start_logged(task_cmd(0), task_env(d, "jobs/lost", 0, {"SL_STEP": "train"}),
+                          os.path.join(d, "lost.log"))
+    check(wait_marker(p, log, "iter      5 "), "lost host: iteration 5 never printed")
+    ns = CLUSTER.ns["batch1"]
+    pids = [int(x) for x in subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
+                                           text=True).stdout.split()]
+    check(pids, "lost host: nothing runs in batch1")
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    os.makedirs(os.path.join(out, "preempted"), exist_ok=True)
+    with open(os.path.join(out, "preempted", "batch1"), "w") as f:
+        f.write("2026-01-01T00:00:00Z\n")
+    check(wait_marker(p, log, "preemption notice on batch1: checkpointing", timeout=20),
+          "lost host: task 0 did not see batch1's notice")
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    rc, text = finish_stopped(p, log, "lost host")
+    check(rc == EXIT_CHECKPOINTED and "after batch1 was preempted: exit 75" in text,
+          f"lost host: exit {rc}, want {EXIT_CHECKPOINTED}\n{text[-3000:]}")
+    check(not os.path.exists(os.path.join(out, "model.json")), "lost host: a model file was written")
+    p = run_task(d, "jobs/lost", 0, "train")
+    check(p.returncode == 0, f"lost host, rerun: exit {p.returncode}\n{p.stdout[-3000:]}{p.stderr[-3000:]}")
+    model = os.path.join(out, "model.json")
+    if full_model and os.path.exists(model):
+        with open(model, "rb") as a, open(full_model, "rb") as b:
+            check(a.read() == b.read(), "lost host, rerun: the model is not byte for byte the uninterrupted one")
+    else:
+        check(False, "lost host, rerun: no model.json in the bucket")
+
+
 def validator():
     import jsonschema
     with open(SCHEMA) as f:
@@ -284,7 +328,7 @@ def submit(args, env=None):
 
 
 def check_spec(d):
-    """6: the template, submit-batch.sh's output, the schema."""
+    """7: the template, submit-batch.sh's output, the schema."""
     v = validator()
     with open(TEMPLATE) as f:
         template = json.load(f)
@@ -461,6 +505,7 @@ def main():
         full = check_full(d, ref) if ref is not None else None
         check_stop_and_resume(d, full)
         check_peer_notice(d, full)
+        check_lost_host(d, full)
     finally:
         hold_signals()
         CLUSTER.cleanup()
