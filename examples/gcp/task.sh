@@ -13,7 +13,8 @@
 #   SL_STEP=train    after the barrier: task 0 runs mpirun over the hosts in
 #                    $BATCH_HOSTS_FILE and exits with its exit code (75 =
 #                    checkpointed, which the job's lifecyclePolicies retry);
-#                    the other tasks exit 0 and wait at the final barrier.
+#                    the other tasks wait for that code and exit with it
+#                    (on 0 they go on to the final barrier).
 #                    While mpirun runs, a notice from any VM stops it with
 #                    SIGUSR1: a checkpoint, and exit 75.
 #
@@ -23,7 +24,7 @@
 #   SL_MOUNT          where the bucket is mounted      (/mnt/disks/shardlearn)
 #   SL_DATA           training data, inside the bucket (required)
 #   SL_OUT            this job's directory in the bucket: ckpts/, runs/,
-#                     model.json, metrics.json          (required)
+#                     model.json, metrics.json, preempted/, attempts/ (required)
 #   SL_TRAIN_ARGS     train options, one per line       (none)
 #   SL_SLOTS_PER_HOST ranks per VM                      (1)
 #   SL_NETWORK        CIDR or interface for MPI traffic (any)
@@ -34,6 +35,7 @@
 #   SL_APT_PACKAGES   what prepare installs when mpirun is missing
 #   GCE_METADATA_HOST the metadata server               (metadata.google.internal)
 #   SL_NOTICE_POLL    seconds between task 0's looks for a notice (1)
+#   SL_FOLLOW_POLL    seconds between the other tasks' looks for its exit (5)
 #   MLFLOW_TRACKING_URI, MLFLOW_EXPERIMENT_NAME, MLFLOW_TRACKING_TOKEN
 set -uo pipefail
 
@@ -42,6 +44,8 @@ me="task ${BATCH_TASK_INDEX:-?}"
 
 die() {
   echo "task.sh: $me: error: $*" >&2
+  # Task 0 in its attempt: the other tasks end with it.
+  [ -z "${ATTEMPT_DIR:-}" ] || touch "$ATTEMPT_DIR/exit-1"
   exit 1
 }
 
@@ -80,6 +84,9 @@ prepare() {
   fi
   "$BIN" --version >/dev/null 2>&1 || die "$BIN does not run (built for another system?)"
   mkdir -p "$OUT" || die "cannot create $OUT in the bucket"
+  # Task 0 opens the attempt the other tasks will wait on (before the barrier,
+  # so that they find it after).
+  [ "$BATCH_TASK_INDEX" != 0 ] || new_attempt >/dev/null
   echo "$me on $(hostname): ready ($("$BIN" --version 2>&1 | head -n1), $(command -v "$MPIRUN"))"
 }
 
@@ -110,11 +117,59 @@ write_hostfile() {
   NP=$((${#hosts[@]} * SLOTS))
 }
 
+# Attempts: a directory per start of task 0 in $OUT/attempts, named by its
+# UTC time so the newest sorts last; task 0 leaves its exit code in it as a
+# file exit-CODE. (Files and listings: Cloud Storage FUSE caches names it has
+# looked up, not directory listings.)
+current_attempt() {
+  find "$ATTEMPTS" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' 2>/dev/null | sort | tail -n1
+}
+
+new_attempt() {
+  local a
+  a=$(date -u +%Y%m%dT%H%M%S.%NZ)
+  mkdir -p "$ATTEMPTS/$a" || die "cannot create $ATTEMPTS/$a in the bucket"
+  echo "$a"
+}
+
+outcome() {
+  find "$ATTEMPTS/$1" -mindepth 1 -maxdepth 1 -name 'exit-*' -printf '%f\n' 2>/dev/null | head -n1
+}
+
+# Tasks other than 0: end as task 0's attempt ends, so that all the tasks
+# stop, are retried and meet at the first barrier together; a newer attempt
+# (task 0 started again, its VM preempted before it could say) is a retry too.
+follow() {
+  local attempt code newest
+  attempt=$(current_attempt)
+  [ -n "$attempt" ] || die "task 0 has opened no attempt in $ATTEMPTS"
+  echo "$me on $(hostname): task 0 runs mpirun (attempt $attempt); waiting for its exit code"
+  while :; do
+    code=$(outcome "$attempt")
+    if [ -n "$code" ]; then
+      echo "$me: task 0 exited ${code#exit-}: so does this task"
+      exit "${code#exit-}"
+    fi
+    newest=$(current_attempt)
+    if [ "$newest" != "$attempt" ]; then
+      echo "$me: task 0 started again (attempt $newest) before attempt $attempt ended: exit $EXIT_CHECKPOINTED to start again with it"
+      exit "$EXIT_CHECKPOINTED"
+    fi
+    sleep "${SL_FOLLOW_POLL:-5}"
+  done
+}
+
 train() {
   if [ "$BATCH_TASK_INDEX" != 0 ]; then
-    echo "$me on $(hostname): task 0 runs mpirun; waiting at the final barrier"
-    return 0
+    follow
   fi
+  local attempt
+  attempt=$(current_attempt)
+  # Run without the prepare step (by hand): an attempt of its own.
+  if [ -z "$attempt" ] || [ -n "$(outcome "$attempt")" ]; then
+    attempt=$(new_attempt) || exit 1
+  fi
+  ATTEMPT_DIR=$ATTEMPTS/$attempt
   [ -r "${BATCH_HOSTS_FILE:-}" ] || die "BATCH_HOSTS_FILE '${BATCH_HOSTS_FILE:-}' is not readable (requireHostsFile)"
   local hostfile
   hostfile=$(mktemp) || die "mktemp failed"
@@ -174,6 +229,7 @@ train() {
     echo "$me: mpirun exited $rc after $notice was preempted: exit $EXIT_CHECKPOINTED to continue from the last checkpoint" >&2
     rc=$EXIT_CHECKPOINTED
   fi
+  touch "$ATTEMPT_DIR/exit-$rc" || echo "$me: warning: cannot leave exit-$rc in $ATTEMPT_DIR" >&2
   case $rc in
     0) echo "$me: done: model in $OUT/model.json" ;;
     "$EXIT_CHECKPOINTED") echo "$me: checkpointed in $OUT/ckpts: exit $rc, for Batch to retry the task" ;;
@@ -218,6 +274,7 @@ SLOTS=${SL_SLOTS_PER_HOST:-1}
 
 check_env
 NOTICES=$OUT/preempted
+ATTEMPTS=$OUT/attempts
 case ${SL_STEP:-} in
   prepare) prepare ;;
   watch) watch ;;

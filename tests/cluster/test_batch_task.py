@@ -7,9 +7,12 @@ the Cloud Storage bucket mounted on every VM. Open MPI reaches batch1 through
 tests/cluster/netns-rsh where Batch's VMs use ssh (permissiveSsh).
 
 Checked:
-  1. prepare (both tasks): exit 0, "ready"; with data missing from the bucket,
-     exit 1 and one line naming the file;
-  2. train on task 1: exit 0 at once (task 0 runs mpirun);
+  1. prepare (both tasks): exit 0, "ready", and task 0 opens an attempt in
+     the bucket; with data missing from the bucket, exit 1 and one line
+     naming the file;
+  2. train on task 1 follows task 0: in every run below it waits and exits
+     with task 0's code (0, or 75 so that all tasks are retried together);
+     when a newer attempt appears (task 0 started again), it exits 75;
   3. train on task 0: 2 ranks over the hosts file; the model lands in the
      bucket and is, byte for byte, the model of the same 2-rank job on one
      host (the hosts change only the transport); rank 0
@@ -87,7 +90,7 @@ def task_env(d, out, index, extra=None):
                SL_MPI_ARGS=f"--mca plm_rsh_agent {RSH} --bind-to none",
                SL_TRAIN_ARGS="\n".join(TRAIN),
                GCE_METADATA_HOST="127.0.0.1:1",
-               SL_NOTICE_POLL="0.2")  # closed: the watcher warns once and trains on
+               SL_NOTICE_POLL="0.2", SL_FOLLOW_POLL="0.2")  # closed: the watcher warns once and trains on
     for k in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_TRACKING_TOKEN"):
         env.pop(k, None)
     env.update(extra or {})
@@ -129,7 +132,7 @@ def manifests(out_dir):
 
 
 def check_steps(d):
-    """1 and 2: prepare on both tasks, train on task 1."""
+    """1 and 2: prepare on both tasks; a follower whose attempt is overtaken."""
     for i in (0, 1):
         p = run_task(d, "jobs/full", i, "prepare")
         check(p.returncode == 0 and f"task {i} on batch{i}: ready" in p.stdout,
@@ -139,17 +142,43 @@ def check_steps(d):
     lines = p.stderr.strip().splitlines()
     check(p.returncode == 1 and len(lines) == 1 and missing in p.stderr,
           f"prepare with missing data: exit {p.returncode}, stderr {p.stderr!r}")
-    t0 = time.monotonic()
-    p = run_task(d, "jobs/full", 1, "train")
-    check(p.returncode == 0 and "task 0 runs mpirun" in p.stdout and time.monotonic() - t0 < 10,
-          f"train task 1: exit {p.returncode}\n{p.stdout}{p.stderr}")
+    attempts = os.path.join(d, "bucket", "jobs", "full", "attempts")
+    opened = os.listdir(attempts) if os.path.isdir(attempts) else []
+    check(len(opened) == 1, f"prepare task 0: attempts {opened}, want one")
+    # A follower whose attempt is overtaken (task 0 started again without an
+    # exit code, as after its VM was preempted) exits 75 to start again too.
+    os.makedirs(os.path.join(d, "bucket", "jobs", "overtaken", "attempts", "20260101T000000.000000000Z"))
+    p, log = start_logged(task_cmd(1), task_env(d, "jobs/overtaken", 1, {"SL_STEP": "train"}),
+                          os.path.join(d, "overtaken.log"))
+    check(wait_marker(p, log, "waiting for its exit code"), "follower: never waited for task 0")
+    time.sleep(0.5)
+    check(p.poll() is None, "follower: did not wait for task 0's exit code")
+    os.makedirs(os.path.join(d, "bucket", "jobs", "overtaken", "attempts", "20260101T000100.000000000Z"))
+    rc, text = finish_stopped(p, log, "follower", timeout=20)
+    check(rc == EXIT_CHECKPOINTED and "task 0 started again" in text,
+          f"follower of an overtaken attempt: exit {rc}\n{text}")
+
+
+def follower(d, job):
+    """Task 1's train step beside task 0's: it waits for task 0's exit code."""
+    return start_logged(task_cmd(1), task_env(d, job, 1, {"SL_STEP": "train"}),
+                        os.path.join(d, f"follower-{job.replace('/', '-')}-{time.monotonic_ns()}.log"))
+
+
+def check_follower(f, want, what):
+    p, log = f
+    rc, text = finish_stopped(p, log, f"{what}: task 1", timeout=30)
+    check(rc == want and f"task 0 exited {want}: so does this task" in text,
+          f"{what}: task 1 exit {rc}, want {want} as task 0\n{text[-2000:]}")
 
 
 def check_full(d, ref):
     """3: task 0 trains over both hosts into the bucket."""
     out = os.path.join(d, "bucket", "jobs", "full")
+    fol = follower(d, "jobs/full")
     t0 = time.monotonic()
     p = run_task(d, "jobs/full", 0, "train")
+    check_follower(fol, 0, "full run")
     print(f"task 0 train over 2 hosts: exit {p.returncode} in {time.monotonic() - t0:.1f} s", flush=True)
     check(p.returncode == 0, f"train task 0: exit {p.returncode}\n{p.stdout[-3000:]}{p.stderr[-3000:]}")
     model = os.path.join(out, "model.json")
@@ -209,7 +238,11 @@ def check_resume(d, job, full_model, what):
     check(len(manifests(out)) == 1, f"{what}: complete checkpoints in the bucket: {manifests(out)}")
     check(not os.path.exists(os.path.join(out, "model.json")), f"{what}: a model file was written")
     runs_before, _ = journal_tags(out)
+    for i in (0, 1):
+        run_task(d, f"jobs/{job}", i, "prepare")
+    fol = follower(d, f"jobs/{job}")
     p = run_task(d, f"jobs/{job}", 0, "train")
+    check_follower(fol, 0, f"{what}, rerun")
     check(p.returncode == 0 and "resuming from" in p.stdout + p.stderr,
           f"{what}, rerun: exit {p.returncode}\n{p.stdout[-3000:]}{p.stderr[-3000:]}")
     model = os.path.join(out, "model.json")
@@ -225,6 +258,8 @@ def check_resume(d, job, full_model, what):
 
 def check_stop_and_resume(d, full_model):
     """4: SIGUSR1 to the task script, exit 75, rerun resumes."""
+    run_task(d, "jobs/stopped", 0, "prepare")
+    fol = follower(d, "jobs/stopped")
     p, log = start_logged(task_cmd(0), task_env(d, "jobs/stopped", 0, {"SL_STEP": "train"}),
                           os.path.join(d, "stopped.log"))
     check(wait_marker(p, log, "iter      5 "), "SIGUSR1: iteration 5 never printed")
@@ -238,6 +273,7 @@ def check_stop_and_resume(d, full_model):
     p.send_signal(signal.SIGUSR1)
     rc, text = finish_stopped(p, log, "SIGUSR1")
     check(rc == EXIT_CHECKPOINTED, f"SIGUSR1: exit {rc}, want {EXIT_CHECKPOINTED}\n{text[-3000:]}")
+    check_follower(fol, EXIT_CHECKPOINTED, "SIGUSR1")
     check_resume(d, "stopped", full_model, "SIGUSR1")
 
 
