@@ -75,8 +75,8 @@ FAKE_METADATA = os.path.join(HERE, "fake_metadata.py")
 SUBNET = "10.211.8.0/24"
 CLUSTER = Cluster("slb", SUBNET, {"batch0": "10.211.8.1", "batch1": "10.211.8.2"})
 EXIT_CHECKPOINTED = 75
-# 267 L-BFGS iterations on long_data(n=150000), about 3 s: long enough to stop mid-run.
-TRAIN = ["--optimizer", "lbfgs", "--tol", "1e-12", "--l2", "1e-5", "--max-iter", "1000"]
+# 181 L-BFGS iterations on long_data(n=150000), 2-3 s over the two hosts: stopped at iteration 5.
+TRAIN = ["--optimizer", "lbfgs", "--tol", "1e-8", "--l2", "1e-5", "--max-iter", "1000"]
 BIN = os.path.abspath(BIN)
 
 
@@ -332,11 +332,16 @@ def check_lost_host(d, full_model):
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    t0 = time.monotonic()
     rc, text = finish_stopped(p, log, "lost host")
+    print(f"  lost host: task 0 exited {rc} {time.monotonic() - t0:.1f} s after batch1's processes were killed",
+          flush=True)
     check(rc == EXIT_CHECKPOINTED and "after batch1 was preempted: exit 75" in text,
           f"lost host: exit {rc}, want {EXIT_CHECKPOINTED}\n{text[-3000:]}")
     check(not os.path.exists(os.path.join(out, "model.json")), "lost host: a model file was written")
+    t0 = time.monotonic()
     p = run_task(d, "jobs/lost", 0, "train")
+    print(f"  lost host: the rerun exited {p.returncode} in {time.monotonic() - t0:.1f} s", flush=True)
     check(p.returncode == 0, f"lost host, rerun: exit {p.returncode}\n{p.stdout[-3000:]}{p.stderr[-3000:]}")
     model = os.path.join(out, "model.json")
     if full_model and os.path.exists(model):
@@ -502,6 +507,12 @@ def check_spec(d):
         check(False, "submit: the stand-in gcloud was not called")
 
 
+def phase(what, since):
+    now = time.monotonic()
+    print(f"  {what}: {now - since:.1f} s", flush=True)
+    return now
+
+
 def main():
     t_start = time.monotonic()
     # The spec needs no root: checked first, so that it is checked where the
@@ -537,11 +548,18 @@ def main():
                            capture_output=True, text=True, env=mpi_env(), timeout=90)
         check(p.returncode == 0, f"1-host run: exit {p.returncode}\n{p.stderr[-2000:]}")
         ref = ref_path if p.returncode == 0 else None
+        phase("cluster, data, 1-host run", t_start)
+        t = time.monotonic()
         check_steps(d)
+        t = phase("prepare, follower", t)
         full = check_full(d, ref) if ref is not None else None
+        t = phase("full run", t)
         check_stop_and_resume(d, full)
+        t = phase("SIGUSR1 and rerun", t)
         check_peer_notice(d, full)
+        t = phase("peer notice and rerun", t)
         check_lost_host(d, full)
+        phase("lost host and rerun", t)
     finally:
         hold_signals()
         CLUSTER.cleanup()
