@@ -6,7 +6,7 @@
 #
 #   scripts/gcp/submit-batch.sh --bucket BUCKET[/DIR] --data PATH --region REGION
 #       [--job-name NAME] [--hosts N] [--slots-per-host N] [--machine-type TYPE]
-#       [--provisioning-model SPOT|STANDARD] [--max-retries N] [--image IMAGE]
+#       [--provisioning-model SPOT|STANDARD|PREEMPTIBLE] [--max-retries N] [--image IMAGE]
 #       [--out DIR] [--bin PATH] [--network CIDR|IF]
 #       [--mlflow-uri URI] [--experiment NAME] [--mlflow-token-secret SECRET]
 #       [--project PROJECT] [--dry-run] [-- TRAIN_OPTIONS...]
