@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev
       libcurl4-openssl-dev libcjson-dev libyaml-dev libssl-dev zlib1g-dev liblinear-tools python3 python3-venv
       iproute2   # `ip netns` for the multi-host test (tests/cluster)
-      slurm-wlm munge)  # a real Slurm for the Slurm test (tests/cluster/test_slurm.py)
+      slurm-wlm munge   # a real Slurm for the Slurm test (tests/cluster/test_slurm.py)
+      jq)       # scripts/gcp/submit-batch.sh fills the Cloud Batch job spec
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

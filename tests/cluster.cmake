@@ -16,3 +16,12 @@ add_test(NAME cluster_slurm
                  $<TARGET_FILE:shardlearn> ${MPIEXEC_EXECUTABLE})
 set_tests_properties(cluster_slurm PROPERTIES ENVIRONMENT "${SL_TEST_ENV}" TIMEOUT 300
                      SKIP_RETURN_CODE 77 WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+
+# The Google Cloud Batch job (examples/gcp, scripts/gcp/submit-batch.sh): its
+# task script on two namespace hosts with a local directory for the bucket,
+# stopped and resumed; the job spec against a JSON schema of Batch's API.
+add_test(NAME cluster_batch_task
+         COMMAND ${SL_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cluster/test_batch_task.py
+                 $<TARGET_FILE:shardlearn> ${MPIEXEC_EXECUTABLE})
+set_tests_properties(cluster_batch_task PROPERTIES ENVIRONMENT "${SL_TEST_ENV}" TIMEOUT 300
+                     SKIP_RETURN_CODE 77 WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})

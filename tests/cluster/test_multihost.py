@@ -22,138 +22,40 @@ it exits 77 (skipped) and says why.
   test_multihost.py --inner SHARDLEARN MPIRUN    (inner: runs in hostA)"""
 import atexit
 import os
-import re
 import shutil
-import signal
 import subprocess
 import sys
 
+from netns import RSH, Cluster, hold_signals, leave_on_signals, stop
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-RSH = os.path.join(HERE, "netns-rsh")
 SUBNET = "10.211.7.0/24"
 HOSTS = {"hostA": "10.211.7.1", "hostB": "10.211.7.2"}
-TAG = f"sl{os.getpid()}"
-NS = {h: f"{TAG}-{h}" for h in HOSTS}
-BRIDGE_NS = f"{TAG}-bridge"
-
-
-def ip(*args, check=True):
-    return subprocess.run(["ip"] + list(args), capture_output=True, text=True, check=check)
-
-
-def skip(reason):
-    print(f"SKIP: {reason}")
-    sys.exit(77)
-
-
-def namespaces():
-    out = ip("netns", "list", check=False).stdout
-    return [l.split()[0] for l in out.splitlines() if l.split()]
-
-
-def our_namespaces():
-    return [ns for ns in namespaces() if ns.startswith(TAG + "-")]
-
-
-def stale_namespaces():
-    """Namespaces of an earlier run of this test that was killed (SIGKILL
-    leaves no chance to clean up): the pid in their name is gone."""
-    names = set(HOSTS) | {"bridge"}
-    stale = []
-    for ns in namespaces():
-        m = re.fullmatch(r"sl(\d+)-(\w+)", ns)
-        if m and m.group(2) in names and not os.path.exists(f"/proc/{m.group(1)}"):
-            stale.append(ns)
-    return stale
-
-
-def cleanup(which=our_namespaces):
-    """Kills what still runs in our namespaces, then deletes them: the veths
-    and the bridge go with them. Safe to call twice."""
-    for ns in which():
-        for pid in ip("netns", "pids", ns, check=False).stdout.split():
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
-                pass
-        ip("netns", "del", ns, check=False)
-
-
-def build_cluster():
-    ip("netns", "add", BRIDGE_NS)
-    for h in HOSTS:
-        ip("netns", "add", NS[h])
-    ip("-n", BRIDGE_NS, "link", "add", "br0", "type", "bridge")
-    ip("-n", BRIDGE_NS, "link", "set", "br0", "up")
-    for i, (h, addr) in enumerate(HOSTS.items()):
-        # One end (v<i>) on the bridge, the other (eth0) in the host.
-        ip("-n", BRIDGE_NS, "link", "add", f"v{i}", "type", "veth", "peer", "name", "eth0", "netns", NS[h])
-        ip("-n", BRIDGE_NS, "link", "set", f"v{i}", "master", "br0", "up")
-        ip("-n", NS[h], "addr", "add", f"{addr}/24", "dev", "eth0")
-        ip("-n", NS[h], "link", "set", "eth0", "up")
-        ip("-n", NS[h], "link", "set", "lo", "up")
-
-
-def in_host(host, cmd):
-    """cmd run in host's network namespace, with host as its host name."""
-    return ["ip", "netns", "exec", NS[host], "unshare", "--uts", "sh", "-c",
-            'hostname "$1"; shift; exec "$@"', "in-host", host] + cmd
-
-
-def leave_on_signals():
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda s, f: sys.exit(128 + s))
-
-
-def hold_signals():
-    """Clean-up runs to its end: a stop signal that arrives now waits."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
-
-
-def stop(child):
-    """Asks the inner test to stop (its MLflow server and temporary files go
-    with it), then kills it; cleanup() then kills whatever it left."""
-    if child.poll() is None:
-        child.terminate()
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+CLUSTER = Cluster("sl", SUBNET, HOSTS)
 
 
 def outer(bin_, mpirun):
-    if os.geteuid() != 0:
-        skip("needs root to create network namespaces")
-    for tool in ("ip", "unshare"):
-        if not shutil.which(tool):
-            skip(f"`{tool}` not found")
+    CLUSTER.require()
     # A stop signal leaves through `finally` all the same.
     leave_on_signals()
-    atexit.register(cleanup)
+    atexit.register(CLUSTER.cleanup)
     child = None
     try:
+        CLUSTER.cleanup_stale()
         try:
-            ip("netns", "add", BRIDGE_NS)
-            ip("netns", "del", BRIDGE_NS)
-        except subprocess.CalledProcessError as e:
-            skip(f"cannot create a network namespace: {e.stderr.strip()}")
-        cleanup(stale_namespaces)
-        try:
-            build_cluster()
+            CLUSTER.build()
         except subprocess.CalledProcessError as e:
             print(f"FAIL building the cluster: {' '.join(e.cmd)}: {e.stderr.strip()}")
             sys.exit(1)
-        env = dict(os.environ, SL_NETNS_MAP=" ".join(f"{h}={NS[h]}" for h in HOSTS))
-        cmd = in_host("hostA", [sys.executable, os.path.abspath(__file__), "--inner", bin_, mpirun])
-        child = subprocess.Popen(cmd, env=env)
+        cmd = CLUSTER.in_host("hostA", [sys.executable, os.path.abspath(__file__), "--inner", bin_, mpirun])
+        child = subprocess.Popen(cmd, env=CLUSTER.env())
         rc = child.wait(timeout=240)
     finally:
         hold_signals()
         if child:
             stop(child)
-        cleanup()
-    left = our_namespaces()
+        CLUSTER.cleanup()
+    left = CLUSTER.ours()
     if left:
         print(f"FAIL namespaces left behind: {left}")
         rc = 1
