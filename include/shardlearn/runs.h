@@ -58,6 +58,24 @@ void sl_mlflow_destroy(struct sl_mlflow *m);
 enum sl_status sl_mlflow_metrics(struct sl_mlflow *m, const char *source, struct sl_metric_set *out,
                                  struct sl_err *err) SL_WARN_UNUSED;
 
+/* Where a model file from MLflow came from. */
+struct sl_model_ref {
+    char run_id[64];
+    char name[256];   /* models:/ sources: the registered model and its version */
+    char version[32];
+};
+
+/* *text <- the model file behind source (caller frees): runs:/RUN_ID (the
+ * run's artifact model/model.json; runs:/RUN_ID/PATH: PATH/model.json, or
+ * PATH when it ends in .json), models:/NAME/VERSION or models:/NAME@ALIAS
+ * (the version's source run, model/model.json), downloaded through the
+ * server's artifact proxy. When the version resolved equals have_version
+ * (may be NULL), nothing is downloaded and *text stays NULL: a refresh that
+ * found no change. */
+enum sl_status sl_mlflow_model_file(struct sl_mlflow *m, const char *source,
+                                    const char *have_version, struct sl_model_ref *ref,
+                                    char **text, struct sl_err *err) SL_WARN_UNUSED;
+
 /* *exists <- the registered model name has the alias (0 also when there is
  * no registered model of that name). */
 enum sl_status sl_mlflow_alias_exists(struct sl_mlflow *m, const char *name, const char *alias,
