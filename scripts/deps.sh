@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev
       libcurl4-openssl-dev libcjson-dev libyaml-dev libssl-dev zlib1g-dev liblinear-tools python3 python3-venv
+      libmicrohttpd-dev  # the HTTP server of `shardlearn serve`
       iproute2)  # iproute2: `ip netns` for the multi-host test (tests/cluster)
 missing=()
 for p in "${pkgs[@]}"; do

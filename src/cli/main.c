@@ -19,6 +19,7 @@ static const char *const USAGE =
     "  mpirun -np N shardlearn eval --model M --data D [--metrics-out F]\n"
     "  shardlearn mlflow-sync DIR [--tracking-uri URI]        deliver a run journal to MLflow\n"
     "  shardlearn gate --baseline SRC --candidate SRC --rule R...   regression check for CI\n"
+    "  shardlearn serve --model SOURCE [--port N]              HTTP predictions (Vertex AI, MLflow)\n"
     "  shardlearn --version\n"
     "\n"
     "`shardlearn COMMAND --help` lists every option of a command.";
@@ -49,6 +50,8 @@ int main(int argc, char **argv) {
         code = sl_cmd_sync(argc, argv, &comm);
     } else if (strcmp(cmd, "gate") == 0) {
         code = sl_cmd_gate(argc, argv, &comm);
+    } else if (strcmp(cmd, "serve") == 0) {
+        code = sl_cmd_serve(argc, argv, &comm);
     } else {
         if (comm.rank == 0) sl_error("unknown command '%s' (see shardlearn --help)", cmd);
         code = SL_EXIT_USAGE;
