@@ -1,0 +1,10 @@
+# `shardlearn serve` (tests/serve/): real servers on free ports of 127.0.0.1,
+# always stopped; the registry tests start a real `mlflow server`.
+function(sl_serve_test name script)
+  add_test(NAME ${name} COMMAND ${SL_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/serve/${script}
+           $<TARGET_FILE:shardlearn> ${MPIEXEC_EXECUTABLE})
+  set_tests_properties(${name} PROPERTIES ENVIRONMENT "${SL_TEST_ENV}" TIMEOUT 300
+                       WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/serve)
+endfunction()
+# Both protocols, every instance form, equal to `predict`; status codes; limits; /metrics.
+sl_serve_test(serve_protocols test_serve.py)
