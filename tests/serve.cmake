@@ -8,3 +8,6 @@ function(sl_serve_test name script)
 endfunction()
 # Both protocols, every instance form, equal to `predict`; status codes; limits; /metrics.
 sl_serve_test(serve_protocols test_serve.py)
+# SIGTERM drains (exit 0; past --drain exit 1); SIGHUP reloads, a broken file keeps the old
+# model; the AIP_* contract; mpirun -np 1 and -np 2; sources and options that fail.
+sl_serve_test(serve_lifecycle test_serve_lifecycle.py)
