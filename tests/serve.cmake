@@ -11,3 +11,7 @@ sl_serve_test(serve_protocols test_serve.py)
 # SIGTERM drains (exit 0; past --drain exit 1); SIGHUP reloads, a broken file keeps the old
 # model; the AIP_* contract; mpirun -np 1 and -np 2; sources and options that fail.
 sl_serve_test(serve_lifecycle test_serve_lifecycle.py)
+# Sources from a real mlflow server (runs:/, models:/NAME/VERSION, models:/NAME@ALIAS), the
+# alias moved under load with --refresh 1 (no failed request), a refresh while the server is gone.
+sl_serve_test(serve_registry test_serve_registry.py)
+set_tests_properties(serve_registry PROPERTIES PROCESSORS 2)

@@ -50,6 +50,9 @@ struct sl_mlflow; /* opaque: a client of one tracking server */
 enum sl_status sl_mlflow_create(struct sl_mlflow **out, const char *tracking_uri, double timeout_s,
                                 struct sl_err *err) SL_WARN_UNUSED;
 void sl_mlflow_destroy(struct sl_mlflow *m);
+/* Makes the call under way on m, and every later one, give up at once
+ * (SL_ERR_NET). Safe from another thread while m is in use. */
+void sl_mlflow_cancel(struct sl_mlflow *m);
 
 /* The latest value of each metric of the run behind source: runs:/RUN_ID,
  * models:/NAME/VERSION or models:/NAME@ALIAS (resolved to the version's

@@ -3,6 +3,7 @@
  * reloads on SIGHUP, follows an alias with --refresh, drains on SIGTERM.
  * One process: no collectives (README: Serving predictions). */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,19 @@ struct serve_args {
 
 static volatile sig_atomic_t hup_seen = 0;
 
+/* Reloads and refreshes run on this thread, so that a slow or unreachable
+ * MLflow server never holds up a stop: the main thread watches the signals
+ * and cancels the call under way. */
+struct loader {
+    const struct serve_args *a;
+    struct sl_server *srv;
+    pthread_mutex_t lock; /* guards the fields below */
+    pthread_cond_t wake;
+    int reload, refresh, quit;
+    struct sl_mlflow *client; /* the call under way, to cancel */
+    pthread_t thread;
+};
+
 static void on_hup(int sig) {
     (void)sig;
     hup_seen = 1;
@@ -32,8 +46,9 @@ static void on_hup(int sig) {
 
 /* Loads a.model. have_version: the version served now (a refresh: when the
  * alias still names it, *out stays NULL and nothing is downloaded). */
-static enum sl_status load_source(const struct serve_args *a, const char *have_version,
-                                  struct sl_serve_model **out, struct sl_err *err) {
+static enum sl_status load_source(const struct serve_args *a, struct loader *ld,
+                                  const char *have_version, struct sl_serve_model **out,
+                                  struct sl_err *err) {
     *out = NULL;
     struct sl_model m;
     enum sl_status st;
@@ -45,9 +60,20 @@ static enum sl_status load_source(const struct serve_args *a, const char *have_v
     }
     struct sl_mlflow *ml = NULL;
     if ((st = sl_mlflow_create(&ml, a->uri, a->timeout, err))) return st;
+    if (ld) {
+        pthread_mutex_lock(&ld->lock);
+        if (ld->quit) sl_mlflow_cancel(ml);
+        ld->client = ml;
+        pthread_mutex_unlock(&ld->lock);
+    }
     struct sl_model_ref ref;
     char *text = NULL;
     st = sl_mlflow_model_file(ml, a->model, have_version, &ref, &text, err);
+    if (ld) {
+        pthread_mutex_lock(&ld->lock);
+        ld->client = NULL;
+        pthread_mutex_unlock(&ld->lock);
+    }
     sl_mlflow_destroy(ml);
     if (st || !text) return st;
     st = sl_model_parse(&m, text, a->model, err);
@@ -70,12 +96,13 @@ static void describe(const struct sl_serve_model *sm, char *buf, size_t cap) {
 
 /* SIGHUP or a refresh: a new model goes into service, or the old one stays
  * and the failure is logged. */
-static void reload(const struct serve_args *a, struct sl_server *srv, int refresh) {
+static void reload(struct loader *ld, int refresh) {
+    struct sl_server *srv = ld->srv;
     struct sl_serve_model *cur = sl_server_model(srv);
     struct sl_serve_model *next = NULL;
     struct sl_err err;
     sl_err_clear(&err);
-    enum sl_status st = load_source(a, refresh && cur ? cur->version : NULL, &next, &err);
+    enum sl_status st = load_source(ld->a, ld, refresh && cur ? cur->version : NULL, &next, &err);
     char was[512], now[512];
     describe(cur, was, sizeof was);
     if (st) {
@@ -157,29 +184,68 @@ static enum sl_status apply_vertex(struct serve_args *a, int host_given, int por
     return SL_OK;
 }
 
-/* Until SIGTERM/SIGINT: SIGHUP reloads, --refresh re-resolves the alias. */
+static void *loader_main(void *arg) {
+    struct loader *ld = arg;
+    pthread_mutex_lock(&ld->lock);
+    while (!ld->quit) {
+        if (!ld->reload && !ld->refresh) {
+            pthread_cond_wait(&ld->wake, &ld->lock);
+            continue;
+        }
+        int refresh = !ld->reload; /* a SIGHUP reloads whatever the version */
+        ld->reload = ld->refresh = 0;
+        pthread_mutex_unlock(&ld->lock);
+        if (!refresh) sl_info("serve: SIGHUP: reloading %s", ld->a->model);
+        reload(ld, refresh);
+        pthread_mutex_lock(&ld->lock);
+    }
+    pthread_mutex_unlock(&ld->lock);
+    return NULL;
+}
+
+static void loader_ask(struct loader *ld, int *what) {
+    pthread_mutex_lock(&ld->lock);
+    *what = 1;
+    pthread_cond_signal(&ld->wake);
+    pthread_mutex_unlock(&ld->lock);
+}
+
+/* Until SIGTERM/SIGINT: SIGHUP reloads, --refresh re-resolves the alias;
+ * then the loader is stopped, cancelling a call to MLflow under way. */
 static void run_until_stopped(const struct serve_args *a, struct sl_server *srv) {
+    struct loader ld = {.a = a, .srv = srv};
+    pthread_mutex_init(&ld.lock, NULL);
+    pthread_cond_init(&ld.wake, NULL);
+    int started = pthread_create(&ld.thread, NULL, loader_main, &ld) == 0;
+    if (!started) sl_warn("serve: cannot start the reload thread: SIGHUP and --refresh are off");
     double next = a->refresh > 0 ? sl_wtime() + a->refresh : 0;
     while (!sl_stop_signal) {
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
-        if (hup_seen) {
+        if (hup_seen && started) {
             hup_seen = 0;
-            sl_info("serve: SIGHUP: reloading %s", a->model);
-            reload(a, srv, 0);
+            loader_ask(&ld, &ld.reload);
         }
-        if (next > 0 && sl_wtime() >= next) {
-            reload(a, srv, 1);
+        if (next > 0 && sl_wtime() >= next && started) {
+            loader_ask(&ld, &ld.refresh);
             next = sl_wtime() + a->refresh;
         }
     }
+    pthread_mutex_lock(&ld.lock);
+    ld.quit = 1;
+    if (ld.client) sl_mlflow_cancel(ld.client);
+    pthread_cond_signal(&ld.wake);
+    pthread_mutex_unlock(&ld.lock);
+    if (started) pthread_join(ld.thread, NULL);
+    pthread_cond_destroy(&ld.wake);
+    pthread_mutex_destroy(&ld.lock);
 }
 
 static int serve(struct serve_args *a, FILE *log) {
     struct sl_err err;
     sl_err_clear(&err);
     struct sl_serve_model *sm = NULL;
-    if (load_source(a, NULL, &sm, &err)) {
+    if (load_source(a, NULL, NULL, &sm, &err)) {
         sl_error("%s", err.msg);
         return SL_EXIT_FAIL;
     }

@@ -3,6 +3,7 @@
  * HTTP client and API calls. */
 #include <ctype.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 
 struct sl_mlflow {
     struct sl_http h;
+    atomic_int cancel; /* h.stop points here: sl_mlflow_cancel */
 };
 
 int sl_is_mlflow_source(const char *source) {
@@ -37,8 +39,14 @@ enum sl_status sl_mlflow_create(struct sl_mlflow **out, const char *tracking_uri
         return sl_err_set(err, SL_ERR_NET, "libcurl cannot start");
     }
     m->h.deadline = sl_wtime() + timeout_s;
+    atomic_init(&m->cancel, 0);
+    m->h.stop = &m->cancel;
     *out = m;
     return SL_OK;
+}
+
+void sl_mlflow_cancel(struct sl_mlflow *m) {
+    atomic_store(&m->cancel, 1);
 }
 
 void sl_mlflow_destroy(struct sl_mlflow *m) {
