@@ -19,7 +19,7 @@ static const char *const USAGE =
     "  mpirun -np N shardlearn eval --model M --data D [--metrics-out F]\n"
     "  shardlearn mlflow-sync DIR [--tracking-uri URI]        deliver a run journal to MLflow\n"
     "  shardlearn gate --baseline SRC --candidate SRC --rule R...   regression check for CI\n"
-    "  shardlearn serve --model SOURCE [--port N]              HTTP predictions (Vertex AI, MLflow)\n"
+    "  shardlearn serve --model SOURCE [--port N]    predictions over HTTP (Vertex AI, MLflow)\n"
     "  shardlearn --version\n"
     "\n"
     "`shardlearn COMMAND --help` lists every option of a command.";

@@ -119,26 +119,42 @@ static void reload(struct loader *ld, int refresh) {
 }
 
 static int parse_args(int argc, char **argv, struct serve_args *a, struct sl_err *err) {
-#define STR(n, d, mv, h) {.name = n, .kind = SL_ARG_STR, .dst = d, .metavar = mv, .help = h}
+#define STR(n, d, mv, h)                                                                           \
+    { .name = n, .kind = SL_ARG_STR, .dst = d, .metavar = mv, .help = h }
 #define INT(n, d, mv, h, lo, hi)                                                                   \
-    {.name = n, .kind = SL_ARG_INT, .dst = d, .metavar = mv, .help = h, .min = lo, .max = hi}
+    { .name = n, .kind = SL_ARG_INT, .dst = d, .metavar = mv, .help = h, .min = lo, .max = hi }
 #define F64(n, d, mv, h, lo, hi)                                                                   \
-    {.name = n, .kind = SL_ARG_F64, .dst = d, .metavar = mv, .help = h, .min = lo, .max = hi}
+    { .name = n, .kind = SL_ARG_F64, .dst = d, .metavar = mv, .help = h, .min = lo, .max = hi }
     const struct sl_opt opts[] = {
-        STR("model", &a->model, "SOURCE", "model file, runs:/RUN_ID, models:/NAME/VERSION or models:/NAME@ALIAS"),
-        STR("host", &a->host, "ADDR", "address to listen on (default 127.0.0.1; 0.0.0.0 under AIP_HTTP_PORT)"),
-        INT("port", &a->port, "N", "port (default 8080, or $AIP_HTTP_PORT; 0: any free one)", 0, 65535),
+        STR("model", &a->model, "SOURCE",
+            "model file, runs:/RUN_ID, models:/NAME/VERSION or models:/NAME@ALIAS"),
+        STR("host", &a->host, "ADDR",
+            "address to listen on (default 127.0.0.1; 0.0.0.0 under AIP_HTTP_PORT)"),
+        INT("port", &a->port, "N", "port (default 8080, or $AIP_HTTP_PORT; 0: any free one)", 0,
+            65535),
         INT("threads", &a->threads, "N", "request threads (default: the CPUs)", 1, 1024),
-        STR("tracking-uri", &a->uri, "URI", "MLflow server for runs:/ and models:/ (default $MLFLOW_TRACKING_URI)"),
-        F64("refresh", &a->refresh, "S", "models:/NAME@ALIAS: look the alias up every S seconds and swap to a new version", 0, 1e9),
-        F64("timeout", &a->timeout, "S", "give up on the MLflow server after S seconds (default 60)", 0, 1e9),
-        STR("access-log", &a->access_log, "FILE", "one line per request, appended to FILE (- for stdout)"),
-        INT("max-body", &a->max_body, "BYTES", "largest request body; longer ones get 413 (default 67108864)", 1, 1e12),
-        F64("conn-timeout", &a->conn_timeout, "S", "close a connection idle or stalled for S seconds (default 30)", 1, 86400),
-        INT("max-connections", &a->max_connections, "N", "open connections at most (default 512)", 1, 1e6),
-        F64("drain", &a->drain, "S", "on SIGTERM/SIGINT, wait up to S seconds for requests in flight (default 10)", 0, 86400),
-        STR("predict-route", &a->predict_route, "PATH", "Vertex AI predict route (default /predict, or $AIP_PREDICT_ROUTE)"),
-        STR("health-route", &a->health_route, "PATH", "Vertex AI health route (default /health, or $AIP_HEALTH_ROUTE)"),
+        STR("tracking-uri", &a->uri, "URI",
+            "MLflow server for runs:/ and models:/ (default $MLFLOW_TRACKING_URI)"),
+        F64("refresh", &a->refresh, "S",
+            "models:/NAME@ALIAS: look the alias up every S seconds and swap to a new version", 0,
+            1e9),
+        F64("timeout", &a->timeout, "S",
+            "give up on the MLflow server after S seconds (default 60)", 0, 1e9),
+        STR("access-log", &a->access_log, "FILE",
+            "one line per request, appended to FILE (- for stdout)"),
+        INT("max-body", &a->max_body, "BYTES",
+            "largest request body; longer ones get 413 (default 67108864)", 1, 1e12),
+        F64("conn-timeout", &a->conn_timeout, "S",
+            "close a connection idle or stalled for S seconds (default 30)", 1, 86400),
+        INT("max-connections", &a->max_connections, "N", "open connections at most (default 512)",
+            1, 1e6),
+        F64("drain", &a->drain, "S",
+            "on SIGTERM/SIGINT, wait up to S seconds for requests in flight (default 10)", 0,
+            86400),
+        STR("predict-route", &a->predict_route, "PATH",
+            "Vertex AI predict route (default /predict, or $AIP_PREDICT_ROUTE)"),
+        STR("health-route", &a->health_route, "PATH",
+            "Vertex AI health route (default /health, or $AIP_HEALTH_ROUTE)"),
         {.name = NULL}};
 #undef STR
 #undef INT
@@ -146,13 +162,14 @@ static int parse_args(int argc, char **argv, struct serve_args *a, struct sl_err
     int help = 0, npos = 0;
     enum sl_status st = sl_opts_parse(opts, argc, argv, 2, NULL, 0, &npos, &help, err);
     if (help) {
-        sl_opts_usage(stdout, "usage: shardlearn serve --model SOURCE [--host ADDR] [--port N]", opts);
+        sl_opts_usage(stdout, "usage: shardlearn serve --model SOURCE [--host ADDR] [--port N]",
+                      opts);
         return SL_EXIT_OK;
     }
     if (!st && !a->model) st = sl_err_set(err, SL_ERR_ARG, "serve needs --model SOURCE");
-    if (!st && a->refresh > 0 &&
-        (strncmp(a->model, "models:/", 8) != 0 || !strchr(a->model, '@')))
-        st = sl_err_set(err, SL_ERR_ARG, "--refresh follows an alias: give --model models:/NAME@ALIAS");
+    if (!st && a->refresh > 0 && (strncmp(a->model, "models:/", 8) != 0 || !strchr(a->model, '@')))
+        st = sl_err_set(err, SL_ERR_ARG,
+                        "--refresh follows an alias: give --model models:/NAME@ALIAS");
     const char *routes[2] = {a->predict_route, a->health_route};
     for (int i = 0; !st && i < 2; i++)
         if (routes[i] && routes[i][0] != '/')
@@ -180,7 +197,8 @@ static enum sl_status apply_vertex(struct serve_args *a, int host_given, int por
     if (!a->predict_route) a->predict_route = "/predict";
     if (!a->health_route) a->health_route = "/health";
     if (a->predict_route[0] != '/' || a->health_route[0] != '/')
-        return sl_err_set(err, SL_ERR_ARG, "AIP_PREDICT_ROUTE/AIP_HEALTH_ROUTE must start with '/'");
+        return sl_err_set(err, SL_ERR_ARG,
+                          "AIP_PREDICT_ROUTE/AIP_HEALTH_ROUTE must start with '/'");
     return SL_OK;
 }
 

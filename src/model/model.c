@@ -95,8 +95,7 @@ enum sl_status sl_model_parse(struct sl_model *m, const char *text, const char *
              cJSON_GetArraySize(ws) != (int)nf->valuedouble)
         st = sl_err_set(err, SL_ERR_PARSE, "%s: malformed model (n_features/intercept/weights)",
                         path);
-    else if (base && (!cJSON_IsNumber(base) ||
-                      (base->valuedouble != 0 && base->valuedouble != 1)))
+    else if (base && (!cJSON_IsNumber(base) || (base->valuedouble != 0 && base->valuedouble != 1)))
         st = sl_err_set(err, SL_ERR_PARSE, "%s: index_base is not 0 or 1", path);
     if (st == SL_OK) {
         sl_model_init(m, (int64_t)nf->valuedouble, fi ? cJSON_IsTrue(fi) : 1);

@@ -13,8 +13,8 @@ static const double BOUNDS[SL_N_BUCKETS - 1] = {0.00005, 0.0001, 0.00025, 0.0005
                                                 0.0025,  0.005,  0.01,    0.025,  0.05,
                                                 0.1,     0.25,   0.5,     1,      2.5};
 
-void sl_serve_metrics_add(struct sl_serve_metrics *mt, enum sl_route r, int status,
-                          double seconds, int64_t instances) {
+void sl_serve_metrics_add(struct sl_serve_metrics *mt, enum sl_route r, int status, double seconds,
+                          int64_t instances) {
     int s = 0;
     while (s < SL_N_STATUS - 1 && STATUS[s] != status)
         s++;

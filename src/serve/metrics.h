@@ -34,8 +34,8 @@ struct sl_serve_metrics {
 };
 
 /* Zeroed storage is a valid, empty set. */
-void sl_serve_metrics_add(struct sl_serve_metrics *mt, enum sl_route r, int status,
-                          double seconds, int64_t instances);
+void sl_serve_metrics_add(struct sl_serve_metrics *mt, enum sl_route r, int status, double seconds,
+                          int64_t instances);
 /* The route's label: the path (predict and health routes as configured). */
 struct sl_serve_model;
 void sl_serve_metrics_write(const struct sl_serve_metrics *mt, FILE *f,

@@ -37,8 +37,13 @@ static int fail(struct scorer *sc, const char *fmt, ...) {
 }
 
 /* Appends the prediction for margin: the probability as shardlearn predict
- * --proba writes it (%.17g), the label as the sign (1 or -1). */
-static void emit(struct scorer *sc, double margin) {
+ * --proba writes it (%.17g), the label as the sign (1 or -1). A margin of
+ * +-inf (values near DBL_MAX) is a probability of 1 or 0; a NaN one (inf
+ * - inf) has no answer. */
+static int emit(struct scorer *sc, double margin) {
+    if (isnan(margin))
+        return fail(sc, "instance %lld: the values are too large to score (the margin overflows)",
+                    (long long)sc->n);
     double p = sl_model_probability(sc->m, margin);
     const char *label = margin > 0 ? "1" : "-1";
     if (sc->n) fputs(", ", sc->out);
@@ -49,6 +54,7 @@ static void emit(struct scorer *sc, double margin) {
     else
         fprintf(sc->out, "{\"label\": %s, \"probability\": %.17g}", label, p);
     sc->n++;
+    return 0;
 }
 
 static int number(struct scorer *sc, const cJSON *v, double *x, int64_t row, int64_t col) {
@@ -73,8 +79,7 @@ static int dense(struct scorer *sc, const cJSON *arr, int64_t row) {
         if (number(sc, v, &x, row, j)) return -1;
         acc += m->weights[j++] * x;
     }
-    emit(sc, acc);
-    return 0;
+    return emit(sc, acc);
 }
 
 /* Adds w_j x for feature j (0-based), in the order given, as the training
@@ -98,7 +103,8 @@ static int sparse(struct scorer *sc, const cJSON *obj, int64_t row) {
     const cJSON *ix = cJSON_GetObjectItemCaseSensitive(obj, "indices");
     const cJSON *vs = cJSON_GetObjectItemCaseSensitive(obj, "values");
     if (!cJSON_IsArray(ix) || !cJSON_IsArray(vs))
-        return fail(sc, "instance %lld: a sparse instance is {\"indices\": [...], \"values\": [...]}",
+        return fail(sc,
+                    "instance %lld: a sparse instance is {\"indices\": [...], \"values\": [...]}",
                     (long long)row);
     if (cJSON_GetArraySize(ix) != cJSON_GetArraySize(vs))
         return fail(sc, "instance %lld: %d indices but %d values", (long long)row,
@@ -114,8 +120,7 @@ static int sparse(struct scorer *sc, const cJSON *obj, int64_t row) {
         if (number(sc, v, &x, row, k) || add_feature(sc, &acc, (int64_t)jd, &prev, x, row))
             return -1;
     }
-    emit(sc, acc);
-    return 0;
+    return emit(sc, acc);
 }
 
 /* "3:0.5 17:1", in the training file's numbering (m->index_base); a first
@@ -151,8 +156,7 @@ static int libsvm(struct scorer *sc, const char *s, int64_t row) {
         if (add_feature(sc, &acc, idx - base, &prev, x, row)) return -1;
         p = end;
     }
-    emit(sc, acc);
-    return 0;
+    return emit(sc, acc);
 }
 
 static int instance(struct scorer *sc, const cJSON *it, int64_t row) {
@@ -162,8 +166,7 @@ static int instance(struct scorer *sc, const cJSON *it, int64_t row) {
     if (cJSON_IsNumber(it) && sc->m->n_features == 1) { /* one column, one value a row */
         double x = 0;
         if (number(sc, it, &x, row, 0)) return -1;
-        emit(sc, sc->m->intercept + sc->m->weights[0] * x);
-        return 0;
+        return emit(sc, sc->m->intercept + sc->m->weights[0] * x);
     }
     return fail(sc,
                 "instance %lld: not an array of %lld numbers, a {\"indices\", \"values\"} object "
@@ -190,7 +193,8 @@ static int split(struct scorer *sc, const cJSON *obj) {
     int64_t row = 0;
     const cJSON *r;
     cJSON_ArrayForEach(r, data) {
-        if (!cJSON_IsArray(r)) return fail(sc, "dataframe_split row %lld is not an array", (long long)row);
+        if (!cJSON_IsArray(r))
+            return fail(sc, "dataframe_split row %lld is not an array", (long long)row);
         if (dense(sc, r, row++)) return -1;
     }
     return 0;
@@ -240,7 +244,7 @@ static int columns(struct scorer *sc, const cJSON *obj) {
             acc += m->weights[j] * x;
             at[j] = at[j]->next;
         }
-        if (!rc) emit(sc, acc);
+        if (!rc) rc = emit(sc, acc);
     }
     free(at);
     return rc;
@@ -338,8 +342,8 @@ static int csv_body(struct scorer *sc, const char *body, size_t len) {
                 return fail(sc, "CSV line %lld: more than %lld values", (long long)line,
                             (long long)m->n_features);
             if (csv_number(f, (size_t)(fe - f), &x))
-                return fail(sc, "CSV line %lld: value %lld is not a finite number",
-                            (long long)line, (long long)j + 1);
+                return fail(sc, "CSV line %lld: value %lld is not a finite number", (long long)line,
+                            (long long)j + 1);
             acc += m->weights[j] * x;
             if (!comma) break;
             f = comma + 1;
@@ -347,7 +351,7 @@ static int csv_body(struct scorer *sc, const char *body, size_t len) {
         if (j + 1 != m->n_features)
             return fail(sc, "CSV line %lld: %lld values for a model of %lld features",
                         (long long)line, (long long)j + 1, (long long)m->n_features);
-        emit(sc, acc);
+        if (emit(sc, acc)) return -1;
         row++;
         p = next;
     }
@@ -389,8 +393,8 @@ void sl_serve_score(const struct sl_model *m, enum sl_serve_proto proto, const c
     int csv = content_type && is_type(content_type, "text/csv");
     if (content_type && content_type[0] && !csv && !is_type(content_type, "application/json")) {
         answer->status = 415;
-        answer->body = sl_serve_error_json(415, "the body is application/json or text/csv",
-                                           &answer->len);
+        answer->body =
+            sl_serve_error_json(415, "the body is application/json or text/csv", &answer->len);
         return;
     }
     sc.out = open_memstream(&sc.text, &sc.len);

@@ -68,9 +68,11 @@ static enum MHD_Result answer(struct sl_server *s, struct MHD_Connection *c, str
     SL_ASSERT(resp);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     if (rq->route != SL_ROUTE_OTHER && status == 405)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, is_post_route(rq->route) ? "POST" : "GET, HEAD");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+                                is_post_route(rq->route) ? "POST" : "GET, HEAD");
     /* Draining: the client opens its next connection elsewhere. */
-    if (atomic_load(&s->stopping)) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (atomic_load(&s->stopping))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result r = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
     rq->status = status;
@@ -97,10 +99,11 @@ static enum MHD_Result text(struct sl_server *s, struct MHD_Connection *c, struc
 static enum MHD_Result score(struct sl_server *s, struct MHD_Connection *c, struct request *rq) {
     struct sl_serve_model *sm = sl_server_model(s);
     if (!sm) return error(s, c, rq, 503, "no model is loaded yet");
-    const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *type =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     struct sl_serve_answer a;
-    sl_serve_score(&sm->m, rq->route == SL_ROUTE_PREDICT ? SL_PROTO_VERTEX : SL_PROTO_MLFLOW,
-                   type, rq->body ? rq->body : "", rq->len, &a);
+    sl_serve_score(&sm->m, rq->route == SL_ROUTE_PREDICT ? SL_PROTO_VERTEX : SL_PROTO_MLFLOW, type,
+                   rq->body ? rq->body : "", rq->len, &a);
     sl_serve_model_release(sm);
     rq->instances = a.n_instances;
     return answer(s, c, rq, a.status, "application/json", a.body, a.len);
@@ -244,7 +247,8 @@ static enum sl_status resolve(const struct sl_serve_config *cfg, struct sockaddr
                               int *v6, struct sl_err *err) {
     char port[16];
     snprintf(port, sizeof port, "%d", cfg->port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     int rc = getaddrinfo(cfg->host, port, &hints, &res);
@@ -268,8 +272,8 @@ enum sl_status sl_server_start(struct sl_server **out, const struct sl_serve_con
     s->cfg = *cfg;
     snprintf(s->predict, sizeof s->predict, "%s", cfg->predict_route);
     snprintf(s->health, sizeof s->health, "%s", cfg->health_route);
-    const char *names[SL_N_ROUTES] = {s->predict, s->health, "/invocations", "/ping",
-                                      "/health",  "/version", "/metrics",    "other"};
+    const char *names[SL_N_ROUTES] = {s->predict, s->health,  "/invocations", "/ping",
+                                      "/health",  "/version", "/metrics",     "other"};
     memcpy(s->route_names, names, sizeof names);
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->log_lock, NULL);
@@ -281,18 +285,24 @@ enum sl_status sl_server_start(struct sl_server **out, const struct sl_serve_con
     /* ITC: MHD_quiesce_daemon (the drain) needs it with internal threads. */
     unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
-    unsigned pool = cfg->threads > 1 ? (unsigned)cfg->threads : 0;
-    s->d = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s,
-        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, MHD_OPTION_THREAD_POOL_SIZE, pool,
-        MHD_OPTION_END);
+    /* A pool of 1 is no pool: MHD warns about it, so it is left out. */
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_SOCK_ADDR, 0, &sa},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
+        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->timeout_s, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->max_connections, NULL},
+        {cfg->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, cfg->threads, NULL},
+        {MHD_OPTION_END, 0, NULL}};
+    s->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, s,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_ARRAY, opts,
+                            MHD_OPTION_END);
     if (!s->d) {
         sl_serve_model_release(s->model);
         free(s);
-        return sl_err_set(err, SL_ERR_IO, "cannot listen on %s port %d (in use, or not an address "
-                          "of this machine)", cfg->host, cfg->port);
+        return sl_err_set(err, SL_ERR_IO,
+                          "cannot listen on %s port %d (in use, or not an address "
+                          "of this machine)",
+                          cfg->host, cfg->port);
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : cfg->port;

@@ -221,8 +221,8 @@ static enum sl_status download(struct sl_mlflow *m, const char *source, const ch
     cJSON *ans = NULL;
     enum sl_status st = get(m, source, "runs/get", "run_id", run_id, NULL, NULL, &ans, err);
     if (st) return st;
-    const char *uri = sl_jstr(cJSON_GetObjectItem(cJSON_GetObjectItem(ans, "run"), "info"),
-                              "artifact_uri");
+    const char *uri =
+        sl_jstr(cJSON_GetObjectItem(cJSON_GetObjectItem(ans, "run"), "info"), "artifact_uri");
     const char *root = uri ? proxied(uri) : NULL;
     char path[4096];
     if (root) snprintf(path, sizeof path, "/api/2.0/mlflow-artifacts/artifacts/%s/%s", root, art);
@@ -244,8 +244,8 @@ static enum sl_status download(struct sl_mlflow *m, const char *source, const ch
 }
 
 enum sl_status sl_mlflow_model_file(struct sl_mlflow *m, const char *source,
-                                    const char *have_version, struct sl_model_ref *ref,
-                                    char **text, struct sl_err *err) {
+                                    const char *have_version, struct sl_model_ref *ref, char **text,
+                                    struct sl_err *err) {
     *text = NULL;
     memset(ref, 0, sizeof *ref);
     char art[1024] = "model/model.json";
