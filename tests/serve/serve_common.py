@@ -25,7 +25,10 @@ def shardlearn(args, env=None, timeout=120):
 
 
 def train(data, model, extra=(), env=None):
-    p = shardlearn(["train", "--data", data, "--model-out", model, "--quiet"] + list(extra), env=env)
+    """A model file; its run journal goes beside it, not into the working directory."""
+    runs = os.path.join(os.path.dirname(model), "runs")
+    p = shardlearn(["train", "--data", data, "--model-out", model, "--quiet", "--tracking-dir", runs]
+                   + list(extra), env=env)
     assert p.returncode == 0, p.stderr
     return model
 
