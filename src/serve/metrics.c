@@ -6,7 +6,7 @@
 
 #include "serve/serve.h"
 
-static const int STATUS[SL_N_STATUS - 1] = {200, 400, 404, 405, 413, 415, 500, 503};
+static const int STATUS[SL_N_STATUS - 1] = {200, 400, 404, 405, 408, 413, 415, 499, 500, 503};
 /* Upper bounds in seconds: a linear model answers in tens of microseconds,
  * a large batch or a slow client in milliseconds to seconds. */
 static const double BOUNDS[SL_N_BUCKETS - 1] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001,
@@ -57,8 +57,8 @@ static void requests(const struct sl_serve_metrics *mt, FILE *f, const char *con
 }
 
 static void latency(const struct sl_serve_metrics *mt, FILE *f, const char *const names[]) {
-    fputs("# HELP shardlearn_request_duration_seconds Time from a request's headers to the end "
-          "of its answer.\n"
+    fputs("# HELP shardlearn_request_duration_seconds Time from a request's headers to its "
+          "answer, ready to send.\n"
           "# TYPE shardlearn_request_duration_seconds histogram\n",
           f);
     for (int r = 0; r < SL_N_ROUTES; r++) {

@@ -22,7 +22,7 @@ enum sl_route {
     SL_N_ROUTES
 };
 
-#define SL_N_STATUS 9   /* 200 400 404 405 413 415 500 503, other */
+#define SL_N_STATUS 11  /* 200 400 404 405 408 413 415 499 500 503, other */
 #define SL_N_BUCKETS 16 /* the last one is +Inf */
 
 struct sl_serve_metrics {

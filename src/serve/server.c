@@ -77,6 +77,9 @@ static enum MHD_Result answer(struct sl_server *s, struct MHD_Connection *c, str
     MHD_destroy_response(resp);
     rq->status = status;
     rq->answer_len = len;
+    /* Counted now, not when the answer has gone out: a client that reads
+     * /metrics right after its answer finds its request counted. */
+    sl_serve_metrics_add(&s->mt, rq->route, status, sl_wtime() - rq->t0, rq->instances);
     return r;
 }
 
@@ -223,10 +226,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     struct request *rq = *con_cls;
     if (!rq) return;
     double seconds = sl_wtime() - rq->t0;
-    /* Cut off before its answer (client gone, timeout): no status to count
-     * but still a line in the log. */
-    if (!rq->status) rq->status = toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? 408 : 499;
-    sl_serve_metrics_add(&s->mt, rq->route, rq->status, seconds, rq->instances);
+    /* Cut off before its answer (client gone: 499, as nginx logs it; timed
+     * out: 408): counted here. */
+    if (!rq->status) {
+        rq->status = toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? 408 : 499;
+        sl_serve_metrics_add(&s->mt, rq->route, rq->status, seconds, 0);
+    }
     if (s->cfg.access_log) access_line(s, c, rq, seconds);
     free(rq->body);
     free(rq);

@@ -213,7 +213,7 @@ with Server(["--model", model, "--conn-timeout", 2, "--max-connections", 2, "--t
     except OSError:
         cut = True
     waited = time.time() - t0
-    check(cut and 1.5 < waited < 6, f"a stalled request was not closed after --conn-timeout 2 ({waited:.1f} s)")
+    check(cut and 0.9 < waited < 8, f"a stalled request was not closed after --conn-timeout 2 ({waited:.1f} s)")
     third.settimeout(10)
     late = third.recv(100)
     check(late.startswith(b"HTTP/1.1 200"), f"the waiting connection was served once a slot freed: {late!r}")
