@@ -25,6 +25,11 @@ static const char *const USAGE =
     "`shardlearn COMMAND --help` lists every option of a command.";
 
 int main(int argc, char **argv) {
+    /* serve is one process: started without mpirun, Open MPI's singleton
+     * would fork a support daemon (orted) for spawning it never does, and
+     * a container image would need it installed. */
+    if (argc > 1 && strcmp(argv[1], "serve") == 0)
+        setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
     /* FUNNELED: the tracking sender thread never calls MPI. */
     int provided = 0;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
