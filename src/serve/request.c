@@ -84,15 +84,16 @@ static int dense(struct scorer *sc, const cJSON *arr, int64_t row) {
 
 /* Adds w_j x for feature j (0-based), in the order given, as the training
  * reader's rows are summed: strictly increasing indices; one the model
- * never saw weighs 0, as in shardlearn predict. */
+ * never saw weighs 0, as in shardlearn predict. Messages show j + base, the
+ * index as the client wrote it. */
 static int add_feature(struct scorer *sc, double *acc, int64_t j, int64_t *prev, double x,
-                       int64_t row) {
+                       int64_t row, int base) {
     if (j < 0 || j > INT32_MAX)
         return fail(sc, "instance %lld: feature index %lld is out of range", (long long)row,
-                    (long long)j);
+                    (long long)(j + base));
     if (j <= *prev)
         return fail(sc, "instance %lld: feature index %lld does not increase (after %lld)",
-                    (long long)row, (long long)j, (long long)*prev);
+                    (long long)row, (long long)(j + base), (long long)(*prev + base));
     *prev = j;
     if (j < sc->m->n_features) *acc += sc->m->weights[j] * x;
     return 0;
@@ -117,7 +118,7 @@ static int sparse(struct scorer *sc, const cJSON *obj, int64_t row) {
         if (!(jd >= 0 && jd <= INT32_MAX && jd == floor(jd)))
             return fail(sc, "instance %lld: index %lld is not a feature number from 0",
                         (long long)row, (long long)k);
-        if (number(sc, v, &x, row, k) || add_feature(sc, &acc, (int64_t)jd, &prev, x, row))
+        if (number(sc, v, &x, row, k) || add_feature(sc, &acc, (int64_t)jd, &prev, x, row, 0))
             return -1;
     }
     return emit(sc, acc);
@@ -153,7 +154,7 @@ static int libsvm(struct scorer *sc, const char *s, int64_t row) {
         if (errno || *ie != ':' || *ve || ve == ie + 1 || !isfinite(x) || idx < base)
             return fail(sc, "instance %lld: '%s' is not INDEX:VALUE with INDEX from %d",
                         (long long)row, tok, base);
-        if (add_feature(sc, &acc, idx - base, &prev, x, row)) return -1;
+        if (add_feature(sc, &acc, idx - base, &prev, x, row, base)) return -1;
         p = end;
     }
     return emit(sc, acc);
