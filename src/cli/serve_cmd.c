@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,28 @@ struct serve_args {
     double refresh, timeout, conn_timeout, drain;
 };
 
-static volatile sig_atomic_t hup_seen = 0;
+/* Set by the handlers, read by the main loop. Any thread may take a signal
+ * (Open MPI's, libmicrohttpd's, the loader), so the flags are lock-free
+ * atomics, which a handler may write, not volatile sig_atomic_t. */
+static atomic_int stop_seen, hup_seen;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "a signal handler needs a lock-free atomic");
+
+static void on_signal(int sig) {
+    if (sig == SIGHUP)
+        atomic_store(&hup_seen, 1);
+    else
+        atomic_store(&stop_seen, sig);
+}
+
+static void install_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
 
 /* Reloads and refreshes run on this thread, so that a slow or unreachable
  * MLflow server never holds up a stop: the main thread watches the signals
@@ -38,11 +60,6 @@ struct loader {
     struct sl_mlflow *client; /* the call under way, to cancel */
     pthread_t thread;
 };
-
-static void on_hup(int sig) {
-    (void)sig;
-    hup_seen = 1;
-}
 
 /* Loads a.model. have_version: the version served now (a refresh: when the
  * alias still names it, *out stays NULL and nothing is downloaded). */
@@ -237,13 +254,10 @@ static void run_until_stopped(const struct serve_args *a, struct sl_server *srv)
     int started = pthread_create(&ld.thread, NULL, loader_main, &ld) == 0;
     if (!started) sl_warn("serve: cannot start the reload thread: SIGHUP and --refresh are off");
     double next = a->refresh > 0 ? sl_wtime() + a->refresh : 0;
-    while (!sl_stop_signal) {
+    while (!atomic_load(&stop_seen)) {
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
-        if (hup_seen && started) {
-            hup_seen = 0;
-            loader_ask(&ld, &ld.reload);
-        }
+        if (started && atomic_exchange(&hup_seen, 0)) loader_ask(&ld, &ld.reload);
         if (next > 0 && sl_wtime() >= next && started) {
             loader_ask(&ld, &ld.refresh);
             next = sl_wtime() + a->refresh;
@@ -290,7 +304,7 @@ static int serve(struct serve_args *a, FILE *log) {
             what, a->host, sl_server_port(srv), a->predict_route, a->health_route);
     run_until_stopped(a, srv);
     sl_info("serve: stopping on signal %d: draining requests in flight (up to %g s)",
-            (int)sl_stop_signal, a->drain);
+            atomic_load(&stop_seen), a->drain);
     int64_t cut = sl_server_stop(srv, a->drain);
     if (cut) {
         sl_error("serve: %lld request(s) were still running after --drain %g s and were cut off",
@@ -323,11 +337,7 @@ int sl_cmd_serve(int argc, char **argv, struct sl_comm *c) {
     if (code >= 0) return code;
     if (!a.host) a.host = "127.0.0.1";
     if (a.port < 0) a.port = 8080;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_hup;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGHUP, &sa, NULL);
+    install_handlers();
     FILE *log = NULL;
     if (a.access_log && strcmp(a.access_log, "-") == 0) {
         log = stdout;

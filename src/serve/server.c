@@ -343,8 +343,12 @@ void sl_server_note_load_failure(struct sl_server *s) {
 
 int64_t sl_server_stop(struct sl_server *s, double drain_s) {
     atomic_store(&s->stopping, 1);
+    /* No new connections: the listening socket is shut down at once (a
+     * client is refused and goes elsewhere instead of waiting in the
+     * backlog), but closed only after MHD_stop_daemon, as MHD asks (one of
+     * its threads may still hold it). */
     MHD_socket ls = MHD_quiesce_daemon(s->d);
-    if (ls != MHD_INVALID_SOCKET) close(ls);
+    if (ls != MHD_INVALID_SOCKET) shutdown(ls, SHUT_RDWR);
     double deadline = sl_wtime() + drain_s;
     while (atomic_load(&s->in_flight) > 0 && sl_wtime() < deadline) {
         struct timespec ts = {0, 10 * 1000 * 1000};
@@ -352,6 +356,7 @@ int64_t sl_server_stop(struct sl_server *s, double drain_s) {
     }
     int64_t cut = atomic_load(&s->in_flight);
     MHD_stop_daemon(s->d);
+    if (ls != MHD_INVALID_SOCKET) close(ls);
     sl_serve_model_release(s->model);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->log_lock);
