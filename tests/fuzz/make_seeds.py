@@ -199,6 +199,19 @@ put("fuzz_registry", "promote-lost-answer", "3" + SEP.join([
     '{"registered_model": {"name": "m"}}', '{"registered_model": {"name": "m"}}',
     '{"model_versions": []}', "001", '{"model_versions": [{"version": "4"}]}', "{}", "{}"]))
 
+RUN_INFO = json.dumps({"run": {"info": {"run_id": RUN, "artifact_uri": f"mlflow-artifacts:/1/{RUN}/artifacts"},
+                                "data": {}}})
+MODEL_FILE = json.dumps({"format": "shardlearn-model", "version": 1, "n_features": 2, "intercept": 0.5,
+                         "weights": [1, -1]})
+put("fuzz_registry", "serve-alias", "4" + SEP.join([MV, RUN_INFO, MODEL_FILE]))
+put("fuzz_registry", "serve-run", "5" + SEP.join([RUN_INFO, MODEL_FILE]))
+put("fuzz_registry", "serve-refresh-same", "6" + MV)
+put("fuzz_registry", "serve-refresh-new", "6" + MV.replace('"3"', '"4"') + SEP + RUN_INFO + SEP + MODEL_FILE)
+put("fuzz_registry", "serve-run-path", "7" + SEP.join([RUN_INFO, MODEL_FILE]))
+put("fuzz_registry", "serve-not-proxied", "5" + json.dumps({"run": {"info": {"run_id": RUN,
+                                                             "artifact_uri": "/mlruns/1/x/artifacts"}}}))
+put("fuzz_registry", "serve-artifact-missing", "5" + RUN_INFO + SEP + "404 not found")
+
 # --- prediction requests: an option byte (fuzz_serve.c), then the body -----------------------
 # bit 0 MLflow, bits 1-2 content type (none/json/csv/plain), bit 3 index_base 0, bits 4-5 width
 # (1, 3, 4, 2000). Seeds use width 3 (0x10) unless said otherwise.
