@@ -102,7 +102,9 @@ static enum sl_status load_source(const struct serve_args *a, struct loader *ld,
 }
 
 static void describe(const struct sl_serve_model *sm, char *buf, size_t cap) {
-    if (sm->version[0])
+    if (!sm)
+        snprintf(buf, cap, "no model");
+    else if (sm->version[0])
         snprintf(buf, cap, "%s version %s (run %s, %lld features)", sm->name, sm->version,
                  sm->run_id, (long long)sm->m.n_features);
     else if (sm->run_id[0])
