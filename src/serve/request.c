@@ -125,7 +125,8 @@ static int sparse(struct scorer *sc, const cJSON *obj, int64_t row) {
 }
 
 /* "3:0.5 17:1", in the training file's numbering (m->index_base); a first
- * token without ':' is a label and is skipped, so a LIBSVM line scores. */
+ * token that is a number is a label and is skipped, and so is qid:N, so a
+ * line of a LIBSVM file scores as it is. */
 static int libsvm(struct scorer *sc, const char *s, int64_t row) {
     const int base = sc->m->index_base;
     double acc = sc->m->intercept;
@@ -137,21 +138,37 @@ static int libsvm(struct scorer *sc, const char *s, int64_t row) {
         if (!*p) break;
         const char *end = p + strcspn(p, " \t\r\n\v\f");
         const char *colon = memchr(p, ':', (size_t)(end - p));
-        if (!colon && first) { /* the label */
+        char tok[64];
+        int short_tok = end - p < (long)sizeof tok;
+        if (short_tok) {
+            memcpy(tok, p, (size_t)(end - p));
+            tok[end - p] = '\0';
+        }
+        /* A leading label (a number, as in a data file) and qid:N, which
+         * the training reader skips too. */
+        int label = 0;
+        if (!colon && first && short_tok) {
+            char *le;
+            strtod(tok, &le);
+            label = le != tok && *le == '\0';
+        }
+        if (label) {
             p = end;
             continue;
         }
-        char tok[64];
-        if (!colon || colon == p || !isdigit((unsigned char)*p) || end - p >= (long)sizeof tok)
+        if (colon && colon - p == 3 && strncmp(p, "qid", 3) == 0) {
+            p = end;
+            continue;
+        }
+        if (!colon || colon == p || !isdigit((unsigned char)*p) || !short_tok)
             return fail(sc, "instance %lld: '%.*s' is not INDEX:VALUE", (long long)row,
                         (int)(end - p > 40 ? 40 : end - p), p);
-        memcpy(tok, p, (size_t)(end - p));
-        tok[end - p] = '\0';
         char *ie, *ve;
         errno = 0;
         long long idx = strtoll(tok, &ie, 10);
-        double x = strtod(ie + 1, &ve);
-        if (errno || *ie != ':' || *ve || ve == ie + 1 || !isfinite(x) || idx < base)
+        int idx_range = errno != 0;
+        double x = strtod(ie + 1, &ve); /* an underflow to 0 or a denormal is a value */
+        if (idx_range || *ie != ':' || *ve || ve == ie + 1 || !isfinite(x) || idx < base)
             return fail(sc, "instance %lld: '%s' is not INDEX:VALUE with INDEX from %d",
                         (long long)row, tok, base);
         if (add_feature(sc, &acc, idx - base, &prev, x, row, base)) return -1;

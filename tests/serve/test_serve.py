@@ -58,6 +58,9 @@ with Server(["--model", model, "--access-log", log_path, "--max-body", 4 << 20, 
     same(s.predictions("/predict", {"instances": features}), want, "vertex, LIBSVM features")
     same(s.predictions("/predict", {"instances": sparse}), want, "vertex, sparse objects")
     same(s.predictions("/predict", {"instances": dense_rows}), want[:N_DENSE], "vertex, dense arrays")
+    qid = [l.split()[0] + " qid:7 " + f for l, f in zip(lines, features)]
+    same(s.predictions("/predict", {"instances": qid}), want, "vertex, LIBSVM lines with qid")
+    sent["/predict"] += 1
     mixed = [dense_rows[0], sparse[1], features[2]]
     same(s.predictions("/predict", {"instances": mixed, "parameters": {}}), want[:3], "vertex, mixed forms")
     sent["/predict"] += 5
@@ -104,6 +107,8 @@ with Server(["--model", model, "--access-log", log_path, "--max-body", 4 << 20, 
         ("/predict", {"instances": ["5:1 3:1"]}, "application/json", 400, "does not increase"),
         ("/predict", {"instances": ["0:1"]}, "application/json", 400, "INDEX from 1"),
         ("/predict", {"instances": ["3:x"]}, "application/json", 400, "INDEX:VALUE"),
+        ("/predict", {"instances": ["abc 3:1"]}, "application/json", 400, "'abc' is not INDEX:VALUE"),
+        ("/predict", {"instances": ["1 2 3:1"]}, "application/json", 400, "'2' is not INDEX:VALUE"),
         ("/predict", {"instances": [{"indices": [-1], "values": [1]}]}, "application/json", 400, "feature number"),
         ("/predict", {"instances": [{"indices": [1, 2], "values": [1]}]}, "application/json", 400, "2 indices but 1"),
         ("/predict", {"instances": [{"indices": [3], "values": ["a"]}]}, "application/json", 400, "finite number"),
