@@ -21,8 +21,8 @@
 
 struct serve_args {
     const char *model, *host, *uri, *access_log, *predict_route, *health_route;
-    int64_t port, threads, max_body, max_connections;
-    double refresh, timeout, conn_timeout, drain;
+    int64_t port, threads, max_body, max_connections, conn_timeout;
+    double refresh, timeout, drain;
 };
 
 /* Set by the handlers, read by the main loop. Any thread may take a signal
@@ -163,7 +163,7 @@ static int parse_args(int argc, char **argv, struct serve_args *a, struct sl_err
             "one line per request, appended to FILE (- for stdout)"),
         INT("max-body", &a->max_body, "BYTES",
             "largest request body; longer ones get 413 (default 67108864)", 1, 1e12),
-        F64("conn-timeout", &a->conn_timeout, "S",
+        INT("conn-timeout", &a->conn_timeout, "S",
             "close a connection idle or stalled for S seconds (default 30)", 1, 86400),
         INT("max-connections", &a->max_connections, "N", "open connections at most (default 512)",
             1, 1e6),
