@@ -58,6 +58,10 @@ with Server(["--model", model, "--access-log", log_path, "--max-body", 4 << 20, 
     same(s.predictions("/predict", {"instances": features}), want, "vertex, LIBSVM features")
     same(s.predictions("/predict", {"instances": sparse}), want, "vertex, sparse objects")
     same(s.predictions("/predict", {"instances": dense_rows}), want[:N_DENSE], "vertex, dense arrays")
+    # Features the model never saw weigh 0, as in shardlearn predict.
+    unseen = [features[0] + " 5000:1 99999:2", {"indices": sparse[1]["indices"] + [4000], "values": sparse[1]["values"] + [3.0]}]
+    same(s.predictions("/predict", {"instances": unseen}), want[:2], "vertex, features beyond the model's")
+    sent["/predict"] += 1
     qid = [l.split()[0] + " qid:7 " + f for l, f in zip(lines, features)]
     same(s.predictions("/predict", {"instances": qid}), want, "vertex, LIBSVM lines with qid")
     sent["/predict"] += 1
