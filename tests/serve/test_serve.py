@@ -88,6 +88,16 @@ with Server(["--model", model, "--access-log", log_path, "--max-body", 4 << 20, 
          want[:5], "mlflow, inputs (columns)")
     csv = ",".join(cols) + "\n" + "\n".join(",".join(repr(x) for x in r) for r in dense_rows) + "\n"
     same(s.predictions("/invocations", csv, ctype="text/csv"), want[:N_DENSE], "mlflow, text/csv")
+    # As pandas writes them, the way clients of `mlflow models serve` send frames.
+    import pandas as pd
+    df = pd.DataFrame(dense_rows[:10], columns=cols)
+    same(s.predictions("/invocations", {"dataframe_split": df.to_dict(orient="split")}), want[:10],
+         "mlflow, pandas to_dict(orient='split') with its index")
+    same(s.predictions("/invocations", {"dataframe_records": df.to_dict(orient="records")}), want[:10],
+         "mlflow, pandas to_dict(orient='records')")
+    same(s.predictions("/invocations", pd.DataFrame(dense_rows[:10]).to_csv(index=False), ctype="text/csv"),
+         want[:10], "mlflow, pandas to_csv (header 0,1,2,...)")
+    sent["/invocations"] += 3
     got = s.predictions("/invocations", {"instances": features[:20], "params": {"output": "label"}})
     same(got, want_labels[:20], "mlflow, params.output=label")
     sent["/invocations"] += 7
