@@ -58,8 +58,25 @@ struct loader {
     pthread_cond_t wake;
     int reload, refresh, quit;
     struct sl_mlflow *client; /* the call under way, to cancel */
+    FILE *log;                /* the access log file (not stdout), reopened on SIGHUP */
     pthread_t thread;
 };
+
+/* SIGHUP: the access log is opened again by name (after logrotate moved
+ * it); when it cannot be, the old one stays. */
+static void reopen_log(struct loader *ld) {
+    const char *path = ld->a->access_log;
+    if (!ld->log) return;
+    FILE *f = fopen(path, "a");
+    if (!f) {
+        sl_warn("serve: --access-log %s: %s; still writing to the file open before", path,
+                strerror(errno));
+        return;
+    }
+    FILE *old = sl_server_set_access_log(ld->srv, f);
+    fclose(old);
+    ld->log = f;
+}
 
 /* Loads a.model. have_version: the version served now (a refresh: when the
  * alias still names it, *out stays NULL and nothing is downloaded). */
@@ -232,7 +249,10 @@ static void *loader_main(void *arg) {
         int refresh = !ld->reload; /* a SIGHUP reloads whatever the version */
         ld->reload = ld->refresh = 0;
         pthread_mutex_unlock(&ld->lock);
-        if (!refresh) sl_info("serve: SIGHUP: reloading %s", ld->a->model);
+        if (!refresh) {
+            sl_info("serve: SIGHUP: reloading %s", ld->a->model);
+            reopen_log(ld);
+        }
         reload(ld, refresh);
         pthread_mutex_lock(&ld->lock);
     }
@@ -247,10 +267,11 @@ static void loader_ask(struct loader *ld, int *what) {
     pthread_mutex_unlock(&ld->lock);
 }
 
-/* Until SIGTERM/SIGINT: SIGHUP reloads, --refresh re-resolves the alias;
- * then the loader is stopped, cancelling a call to MLflow under way. */
-static void run_until_stopped(const struct serve_args *a, struct sl_server *srv) {
-    struct loader ld = {.a = a, .srv = srv};
+/* Until SIGTERM/SIGINT: SIGHUP reloads (and reopens the access log file
+ * *log, which it may replace), --refresh re-resolves the alias; then the
+ * loader is stopped, cancelling a call to MLflow under way. */
+static void run_until_stopped(const struct serve_args *a, struct sl_server *srv, FILE **log) {
+    struct loader ld = {.a = a, .srv = srv, .log = *log != stdout ? *log : NULL};
     pthread_mutex_init(&ld.lock, NULL);
     pthread_cond_init(&ld.wake, NULL);
     int started = pthread_create(&ld.thread, NULL, loader_main, &ld) == 0;
@@ -271,11 +292,12 @@ static void run_until_stopped(const struct serve_args *a, struct sl_server *srv)
     pthread_cond_signal(&ld.wake);
     pthread_mutex_unlock(&ld.lock);
     if (started) pthread_join(ld.thread, NULL);
+    if (ld.log) *log = ld.log;
     pthread_cond_destroy(&ld.wake);
     pthread_mutex_destroy(&ld.lock);
 }
 
-static int serve(struct serve_args *a, FILE *log) {
+static int serve_with_log(struct serve_args *a, FILE **log) {
     struct sl_err err;
     sl_err_clear(&err);
     struct sl_serve_model *sm = NULL;
@@ -291,7 +313,7 @@ static int serve(struct serve_args *a, FILE *log) {
                                   .max_body = (size_t)a->max_body,
                                   .timeout_s = (unsigned)a->conn_timeout,
                                   .max_connections = (unsigned)a->max_connections,
-                                  .access_log = log};
+                                  .access_log = *log};
     struct sl_server *srv = NULL;
     enum sl_status st = sl_server_start(&srv, &cfg, sm, &err);
     char what[512];
@@ -304,7 +326,7 @@ static int serve(struct serve_args *a, FILE *log) {
     sl_info("serving %s on http://%s:%d (predict POST %s and /invocations, health GET %s and "
             "/ping, /metrics)",
             what, a->host, sl_server_port(srv), a->predict_route, a->health_route);
-    run_until_stopped(a, srv);
+    run_until_stopped(a, srv, log);
     sl_info("serve: stopping on signal %d: draining requests in flight (up to %g s)",
             atomic_load(&stop_seen), a->drain);
     int64_t cut = sl_server_stop(srv, a->drain);
@@ -315,6 +337,13 @@ static int serve(struct serve_args *a, FILE *log) {
     }
     sl_info("serve: stopped");
     return SL_EXIT_OK;
+}
+
+/* log: the access log (NULL, stdout, or a file this closes). */
+static int serve(struct serve_args *a, FILE *log) {
+    int code = serve_with_log(a, &log);
+    if (log && log != stdout) fclose(log);
+    return code;
 }
 
 int sl_cmd_serve(int argc, char **argv, struct sl_comm *c) {
@@ -347,7 +376,5 @@ int sl_cmd_serve(int argc, char **argv, struct sl_comm *c) {
         sl_error("--access-log %s: %s", a.access_log, strerror(errno));
         return SL_EXIT_FAIL;
     }
-    code = serve(&a, log);
-    if (log && log != stdout) fclose(log);
-    return code;
+    return serve(&a, log);
 }

@@ -62,6 +62,9 @@ int sl_server_port(const struct sl_server *s);
 void sl_server_swap(struct sl_server *s, struct sl_serve_model *model);
 /* The model being served, with a reference the caller releases (NULL: none). */
 struct sl_serve_model *sl_server_model(struct sl_server *s);
+/* From now on the access log goes to log (may be NULL: none); returns the
+ * previous one, which no request writes to any more: the caller closes it. */
+FILE *sl_server_set_access_log(struct sl_server *s, FILE *log);
 /* For /metrics: a reload or refresh that failed and left the old model. */
 void sl_server_note_load_failure(struct sl_server *s);
 /* Stops accepting connections, waits up to drain_s seconds for the

@@ -29,7 +29,8 @@ struct sl_server {
     struct sl_serve_model *model;
     atomic_llong in_flight;
     atomic_int stopping;
-    pthread_mutex_t log_lock;
+    pthread_mutex_t log_lock; /* guards cfg.access_log */
+    atomic_int logging;       /* cfg.access_log is set: worth formatting a line */
     struct sl_serve_metrics mt;
 };
 
@@ -214,9 +215,11 @@ static void access_line(struct sl_server *s, struct MHD_Connection *c, const str
         path[i] = rq->path[i] > ' ' && rq->path[i] < 127 && rq->path[i] != '"' ? rq->path[i] : '?';
     path[i] = '\0';
     pthread_mutex_lock(&s->log_lock);
-    fprintf(s->cfg.access_log, "%s %s \"%s %s\" %d %zu %lld %.6f\n", when, addr, rq->method, path,
-            rq->status, rq->answer_len, (long long)rq->instances, seconds);
-    fflush(s->cfg.access_log);
+    if (s->cfg.access_log) {
+        fprintf(s->cfg.access_log, "%s %s \"%s %s\" %d %zu %lld %.6f\n", when, addr, rq->method,
+                path, rq->status, rq->answer_len, (long long)rq->instances, seconds);
+        fflush(s->cfg.access_log);
+    }
     pthread_mutex_unlock(&s->log_lock);
 }
 
@@ -232,7 +235,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         rq->status = toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? 408 : 499;
         sl_serve_metrics_add(&s->mt, rq->route, rq->status, seconds, 0);
     }
-    if (s->cfg.access_log) access_line(s, c, rq, seconds);
+    if (atomic_load(&s->logging)) access_line(s, c, rq, seconds);
     free(rq->body);
     free(rq);
     *con_cls = NULL;
@@ -282,6 +285,7 @@ enum sl_status sl_server_start(struct sl_server **out, const struct sl_serve_con
     memcpy(s->route_names, names, sizeof names);
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->log_lock, NULL);
+    atomic_init(&s->logging, cfg->access_log != NULL);
     if (model) {
         sl_serve_model_retain(model);
         s->model = model;
@@ -335,6 +339,15 @@ struct sl_serve_model *sl_server_model(struct sl_server *s) {
     if (sm) sl_serve_model_retain(sm);
     pthread_mutex_unlock(&s->lock);
     return sm;
+}
+
+FILE *sl_server_set_access_log(struct sl_server *s, FILE *log) {
+    pthread_mutex_lock(&s->log_lock);
+    FILE *old = s->cfg.access_log;
+    s->cfg.access_log = log;
+    atomic_store(&s->logging, log != NULL);
+    pthread_mutex_unlock(&s->log_lock);
+    return old;
 }
 
 void sl_server_note_load_failure(struct sl_server *s) {

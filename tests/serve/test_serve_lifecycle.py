@@ -88,16 +88,21 @@ finally:
 served = os.path.join(d, "served.json")
 with open(a) as f, open(served, "w") as g:
     g.write(f.read())
-with Server(["--model", served]) as s:
+log = os.path.join(d, "access.log")
+n_requests = 0
+with Server(["--model", served, "--access-log", log]) as s:
     check(s.predictions("/predict", {"instances": features}) == want_a[:20], "model a at start")
+    n_requests += 1
     with open(b) as f, open(served + ".tmp", "w") as g:
         g.write(f.read())
     os.replace(served + ".tmp", served)
+    os.replace(log, log + ".1")  # as logrotate moves it; SIGHUP opens the name again
     s.signal(signal.SIGHUP)
     deadline = time.time() + 10
     got = None
     while time.time() < deadline:
         got = s.predictions("/predict", {"instances": features})
+        n_requests += 1
         if got == want_b[:20]:
             break
         time.sleep(0.1)
@@ -116,6 +121,12 @@ with Server(["--model", served]) as s:
           f"load counters {m.get('shardlearn_model_loads_total')} {m.get('shardlearn_model_load_failures_total')}")
     st, _, _ = s.call("GET", "/health")
     check(st == 200, "health after a failed reload")
+    n_requests += 3  # the request after the broken file, /metrics, /health
+old_lines = open(log + ".1").read().splitlines()
+new_lines = open(log).read().splitlines() if os.path.exists(log) else []
+check(len(new_lines) >= 3 and len(old_lines) >= 1 and len(old_lines) + len(new_lines) == n_requests,
+      f"access log after SIGHUP: {len(old_lines)} lines in the moved file, {len(new_lines)} in the new one, "
+      f"{n_requests} requests")
 
 # Vertex AI's contract: AIP_HTTP_PORT, the routes, every interface.
 with socket.socket() as x:
