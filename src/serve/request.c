@@ -340,7 +340,7 @@ static int csv_number(const char *s, size_t n, double *x) {
 static int csv_body(struct scorer *sc, const char *body, size_t len) {
     const struct sl_model *m = sc->m;
     const char *p = body, *end = body + len;
-    int64_t line = 0, row = 0;
+    int64_t line = 0;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *e = nl ? nl : end;
@@ -370,10 +370,8 @@ static int csv_body(struct scorer *sc, const char *body, size_t len) {
             return fail(sc, "CSV line %lld: %lld values for a model of %lld features",
                         (long long)line, (long long)j + 1, (long long)m->n_features);
         if (emit(sc, acc)) return -1;
-        row++;
         p = next;
     }
-    (void)row;
     return 0;
 }
 
