@@ -42,14 +42,14 @@ n=$(nproc)
 [ "$jobs" -lt 1 ] && jobs=1
 
 all_targets=(fuzz_libsvm fuzz_csv fuzz_range fuzz_model fuzz_state fuzz_journal fuzz_mlflow fuzz_options
-             fuzz_gate fuzz_registry fuzz_config)
+             fuzz_gate fuzz_registry fuzz_config fuzz_serve)
 if [ -n "$only" ]; then IFS=, read -r -a targets <<< "$only"; else targets=("${all_targets[@]}"); fi
 # Largest input per target: lines and small files; journals and scripted
 # server answers need room for several records.
 declare -A max_len=([fuzz_libsvm]=4096 [fuzz_csv]=4096 [fuzz_range]=4096 [fuzz_model]=4096
                     [fuzz_state]=2048 [fuzz_journal]=8192 [fuzz_mlflow]=16384 [fuzz_options]=1024
                     [fuzz_gate]=4096 [fuzz_registry]=8192
-                    [fuzz_config]=4096)
+                    [fuzz_config]=4096 [fuzz_serve]=8192)
 
 # --- the toolchain ----------------------------------------------------------
 out=$root/build-fuzz
@@ -123,6 +123,7 @@ declare -A sources=(
   [fuzz_gate]="${common[*]} ${track[*]} tests/fuzz/http_stub.c src/cli/gate_rules.c src/cli/gate_report.c"
   [fuzz_registry]="${common[*]} ${track[*]} tests/fuzz/http_stub.c"
   [fuzz_config]="${common[*]} src/cli/options.c src/cli/config.c"
+  [fuzz_serve]="${common[*]} ${model[*]} src/serve/request.c"
 )
 
 # One object per source, shared by the targets; rebuilt when the source, any

@@ -5,7 +5,7 @@
 if(SL_SANITIZE)
   return() # the ASan build cannot also take -fsanitize=thread; the plain build runs these
 endif()
-add_executable(shardlearn_tsan ${SL_SOURCES} ${SL_CLI_SOURCES})
+add_executable(shardlearn_tsan ${SL_SOURCES} ${SL_SERVE_SOURCES} ${SL_CLI_SOURCES})
 target_include_directories(shardlearn_tsan PRIVATE ${PROJECT_SOURCE_DIR}/src
                            ${PROJECT_SOURCE_DIR}/include ${PROJECT_BINARY_DIR}/include)
 target_compile_options(shardlearn_tsan PRIVATE ${SL_WARNINGS} -fsanitize=thread -g -O1)
@@ -15,7 +15,7 @@ target_link_options(shardlearn_tsan PRIVATE -fsanitize=thread)
 set_target_properties(shardlearn_tsan PROPERTIES OUTPUT_NAME shardlearn
                       RUNTIME_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/tsan)
 target_link_libraries(shardlearn_tsan PRIVATE MPI::MPI_C BLAS::BLAS CURL::libcurl ZLIB::ZLIB cjson
-                      PkgConfig::YAML OpenSSL::Crypto Threads::Threads m)
+                      PkgConfig::YAML PkgConfig::MHD OpenSSL::Crypto Threads::Threads m)
 foreach(t live:test_tracking.py faults:test_tracking_faults.py)
   string(REPLACE ":" ";" parts ${t})
   list(GET parts 0 name)

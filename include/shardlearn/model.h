@@ -24,6 +24,9 @@ struct sl_model {
     double intercept;
     double *weights;  /* (d); weights[j] is feature j minus the file's index base */
     double objective; /* final training objective F, for the record */
+    int index_base;   /* LIBSVM numbering of the training file: feature index_base is
+                         weights[0]. 1 unless trained with --zero-based (the file then
+                         says "index_base": 0; a file without the key is 1-based) */
 };
 
 /* Allocates zero weights; free with sl_model_free. */
@@ -39,6 +42,11 @@ void sl_model_write(const struct sl_model *m, FILE *f);
 /* Checks format and version before anything else. Not collective. */
 enum sl_status sl_model_load(struct sl_model *m, const char *path,
                              struct sl_err *err) SL_WARN_UNUSED;
+
+/* The same from a model file's text (NUL-terminated); path names it in
+ * messages. */
+enum sl_status sl_model_parse(struct sl_model *m, const char *text, const char *path,
+                              struct sl_err *err) SL_WARN_UNUSED;
 
 /* margins: (s->n_rows) <- w.x_i + b; features beyond the model's d count 0. */
 void sl_model_margins(const struct sl_model *m, const struct sl_shard *s, double *margins);

@@ -50,6 +50,9 @@ struct sl_mlflow; /* opaque: a client of one tracking server */
 enum sl_status sl_mlflow_create(struct sl_mlflow **out, const char *tracking_uri, double timeout_s,
                                 struct sl_err *err) SL_WARN_UNUSED;
 void sl_mlflow_destroy(struct sl_mlflow *m);
+/* Makes the call under way on m, and every later one, give up at once
+ * (SL_ERR_NET). Safe from another thread while m is in use. */
+void sl_mlflow_cancel(struct sl_mlflow *m);
 
 /* The latest value of each metric of the run behind source: runs:/RUN_ID,
  * models:/NAME/VERSION or models:/NAME@ALIAS (resolved to the version's
@@ -57,6 +60,24 @@ void sl_mlflow_destroy(struct sl_mlflow *m);
  * cannot be reached SL_ERR_NET. */
 enum sl_status sl_mlflow_metrics(struct sl_mlflow *m, const char *source, struct sl_metric_set *out,
                                  struct sl_err *err) SL_WARN_UNUSED;
+
+/* Where a model file from MLflow came from. */
+struct sl_model_ref {
+    char run_id[64];
+    char name[256];   /* models:/ sources: the registered model and its version */
+    char version[32];
+};
+
+/* *text <- the model file behind source (caller frees): runs:/RUN_ID (the
+ * run's artifact model/model.json; runs:/RUN_ID/PATH: PATH/model.json, or
+ * PATH when it ends in .json), models:/NAME/VERSION or models:/NAME@ALIAS
+ * (the version's source run, model/model.json), downloaded through the
+ * server's artifact proxy. When the version resolved equals have_version
+ * (may be NULL), nothing is downloaded and *text stays NULL: a refresh that
+ * found no change. */
+enum sl_status sl_mlflow_model_file(struct sl_mlflow *m, const char *source,
+                                    const char *have_version, struct sl_model_ref *ref,
+                                    char **text, struct sl_err *err) SL_WARN_UNUSED;
 
 /* *exists <- the registered model name has the alias (0 also when there is
  * no registered model of that name). */

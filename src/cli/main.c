@@ -19,11 +19,17 @@ static const char *const USAGE =
     "  mpirun -np N shardlearn eval --model M --data D [--metrics-out F]\n"
     "  shardlearn mlflow-sync DIR [--tracking-uri URI]        deliver a run journal to MLflow\n"
     "  shardlearn gate --baseline SRC --candidate SRC --rule R...   regression check for CI\n"
+    "  shardlearn serve --model SOURCE [--port N]    predictions over HTTP (Vertex AI, MLflow)\n"
     "  shardlearn --version\n"
     "\n"
     "`shardlearn COMMAND --help` lists every option of a command.";
 
 int main(int argc, char **argv) {
+    /* serve is one process: started without mpirun, Open MPI's singleton
+     * would fork a support daemon (orted) for spawning it never does, and
+     * a container image would need it installed. */
+    if (argc > 1 && strcmp(argv[1], "serve") == 0)
+        setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
     /* FUNNELED: the tracking sender thread never calls MPI. */
     int provided = 0;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
@@ -49,6 +55,8 @@ int main(int argc, char **argv) {
         code = sl_cmd_sync(argc, argv, &comm);
     } else if (strcmp(cmd, "gate") == 0) {
         code = sl_cmd_gate(argc, argv, &comm);
+    } else if (strcmp(cmd, "serve") == 0) {
+        code = sl_cmd_serve(argc, argv, &comm);
     } else {
         if (comm.rank == 0) sl_error("unknown command '%s' (see shardlearn --help)", cmd);
         code = SL_EXIT_USAGE;

@@ -428,6 +428,7 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
         track_failure(tt, err.msg, rep.n_history > rep.resumed_from);
         code = SL_EXIT_FAIL;
     } else {
+        model.index_base = a->zero_based ? 0 : 1; /* for `serve`'s LIBSVM strings */
         code = finish_run(c, a, &shard, &val, &model, &rep, t, &prog);
         sl_model_free(&model);
     }

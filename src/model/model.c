@@ -19,6 +19,7 @@ void sl_model_init(struct sl_model *m, int64_t n_features, int fit_intercept) {
     memset(m, 0, sizeof *m);
     m->n_features = n_features;
     m->fit_intercept = fit_intercept;
+    m->index_base = 1;
     m->weights = sl_calloc((size_t)(n_features ? n_features : 1), sizeof(double));
 }
 
@@ -34,6 +35,9 @@ void sl_model_write(const struct sl_model *m, FILE *f) {
     fprintf(f, ", \"n_features\": %lld, \"fit_intercept\": %s, \"intercept\": ",
             (long long)m->n_features, m->fit_intercept ? "true" : "false");
     sl_json_put_num(f, m->intercept);
+    /* Written only when it is not the default, so 1-based model files stay
+     * byte for byte what earlier versions wrote, and they read them. */
+    if (m->index_base != 1) fprintf(f, ", \"index_base\": %d", m->index_base);
     fputs(", \"weights\": [", f);
     for (int64_t j = 0; j < m->n_features; j++) {
         if (j) fputs(j % 8 ? ", " : ",\n", f);
@@ -56,8 +60,16 @@ enum sl_status sl_model_load(struct sl_model *m, const char *path, struct sl_err
     if (sl_fault("model.load")) return sl_err_set(err, SL_ERR_IO, "%s: %s", path, strerror(EIO));
     char *text = sl_read_file(path, NULL);
     if (!text) return sl_err_set(err, SL_ERR_IO, "%s: %s", path, strerror(errno));
-    cJSON *root = cJSON_Parse(text);
+    st = sl_model_parse(m, text, path, err);
     free(text);
+    return st;
+}
+
+enum sl_status sl_model_parse(struct sl_model *m, const char *text, const char *path,
+                              struct sl_err *err) {
+    enum sl_status st;
+    memset(m, 0, sizeof *m);
+    cJSON *root = cJSON_Parse(text);
     if (!root) return sl_err_set(err, SL_ERR_PARSE, "%s: not a JSON model file", path);
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
@@ -67,6 +79,7 @@ enum sl_status sl_model_load(struct sl_model *m, const char *path, struct sl_err
     const cJSON *ws = cJSON_GetObjectItemCaseSensitive(root, "weights");
     const cJSON *loss = cJSON_GetObjectItemCaseSensitive(root, "loss");
     const cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, "objective");
+    const cJSON *base = cJSON_GetObjectItemCaseSensitive(root, "index_base");
     st = SL_OK;
     if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, SL_MODEL_FORMAT) != 0)
         st = sl_err_set(err, SL_ERR_PARSE, "%s: not a shardlearn model (format)", path);
@@ -82,9 +95,12 @@ enum sl_status sl_model_load(struct sl_model *m, const char *path, struct sl_err
              cJSON_GetArraySize(ws) != (int)nf->valuedouble)
         st = sl_err_set(err, SL_ERR_PARSE, "%s: malformed model (n_features/intercept/weights)",
                         path);
+    else if (base && (!cJSON_IsNumber(base) || (base->valuedouble != 0 && base->valuedouble != 1)))
+        st = sl_err_set(err, SL_ERR_PARSE, "%s: index_base is not 0 or 1", path);
     if (st == SL_OK) {
         sl_model_init(m, (int64_t)nf->valuedouble, fi ? cJSON_IsTrue(fi) : 1);
         m->intercept = b->valuedouble;
+        m->index_base = base ? (int)base->valuedouble : 1;
         m->objective =
             cJSON_IsNumber(obj) && isfinite(obj->valuedouble) ? obj->valuedouble : (double)NAN;
         int64_t j = 0;

@@ -3,6 +3,7 @@
  * HTTP client and API calls. */
 #include <ctype.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 
 struct sl_mlflow {
     struct sl_http h;
+    atomic_int cancel; /* h.stop points here: sl_mlflow_cancel */
 };
 
 int sl_is_mlflow_source(const char *source) {
@@ -37,8 +39,14 @@ enum sl_status sl_mlflow_create(struct sl_mlflow **out, const char *tracking_uri
         return sl_err_set(err, SL_ERR_NET, "libcurl cannot start");
     }
     m->h.deadline = sl_wtime() + timeout_s;
+    atomic_init(&m->cancel, 0);
+    m->h.stop = &m->cancel;
     *out = m;
     return SL_OK;
+}
+
+void sl_mlflow_cancel(struct sl_mlflow *m) {
+    atomic_store(&m->cancel, 1);
 }
 
 void sl_mlflow_destroy(struct sl_mlflow *m) {
@@ -175,6 +183,87 @@ enum sl_status sl_mlflow_metrics(struct sl_mlflow *m, const char *source, struct
     if (!st) st = run_metrics(m, source, run_id, out, err);
     if (st) sl_metric_set_free(out);
     return st;
+}
+
+/* runs:/ID -> ID and the artifact path of the model file: model/model.json,
+ * or PATH/model.json for runs:/ID/PATH, or PATH itself when it ends .json. */
+static enum sl_status run_source(const char *source, char *run_id, size_t cap, char *art,
+                                 size_t art_cap, struct sl_err *err) {
+    const char *id = source + 6;
+    size_t n = strcspn(id, "/");
+    if (n == 0 || n >= cap) return sl_err_set(err, SL_ERR_ARG, "%s: not runs:/RUN_ID", source);
+    snprintf(run_id, cap, "%.*s", (int)n, id);
+    const char *path = id[n] ? id + n + 1 : "model";
+    size_t len = strlen(path);
+    while (len && path[len - 1] == '/')
+        len--;
+    int file = len >= 5 && strncmp(path + len - 5, ".json", 5) == 0;
+    if (len == 0 || strstr(path, "..") || len + 12 >= art_cap)
+        return sl_err_set(err, SL_ERR_ARG, "%s: not runs:/RUN_ID[/PATH]", source);
+    snprintf(art, art_cap, "%.*s%s", (int)len, path, file ? "" : "/model.json");
+    return SL_OK;
+}
+
+/* "mlflow-artifacts:/1/abc/artifacts" (or with //host:port) -> "1/abc/artifacts". */
+static const char *proxied(const char *uri) {
+    const char *p = "mlflow-artifacts:";
+    if (strncmp(uri, p, strlen(p)) != 0) return NULL;
+    const char *s = uri + strlen(p);
+    if (strncmp(s, "//", 2) == 0) s = strchr(s + 2, '/');
+    while (s && *s == '/')
+        s++;
+    return s;
+}
+
+/* *text <- the artifact art of run_id, through the server's artifact proxy. */
+static enum sl_status download(struct sl_mlflow *m, const char *source, const char *run_id,
+                               const char *art, char **text, struct sl_err *err) {
+    cJSON *ans = NULL;
+    enum sl_status st = get(m, source, "runs/get", "run_id", run_id, NULL, NULL, &ans, err);
+    if (st) return st;
+    const char *uri =
+        sl_jstr(cJSON_GetObjectItem(cJSON_GetObjectItem(ans, "run"), "info"), "artifact_uri");
+    const char *root = uri ? proxied(uri) : NULL;
+    char path[4096];
+    if (root) snprintf(path, sizeof path, "/api/2.0/mlflow-artifacts/artifacts/%s/%s", root, art);
+    if (!root)
+        st = sl_err_set(err, SL_ERR_IO,
+                        "%s: run %s keeps its artifacts at %s, which the tracking server does not "
+                        "serve (start it with --serve-artifacts)",
+                        source, run_id, uri ? uri : "(none)");
+    cJSON_Delete(ans);
+    if (st) return st;
+    char what[1200];
+    snprintf(what, sizeof what, "%s: artifact %s of run %s", source, art, run_id);
+    st = call_status(&m->h, sl_http_request(&m->h, "GET", path, NULL, 0, NULL, 1), what, err);
+    if (st) return st;
+    *text = sl_malloc(m->h.body_len + 1);
+    memcpy(*text, m->h.body ? m->h.body : "", m->h.body_len);
+    (*text)[m->h.body_len] = '\0';
+    return SL_OK;
+}
+
+enum sl_status sl_mlflow_model_file(struct sl_mlflow *m, const char *source,
+                                    const char *have_version, struct sl_model_ref *ref, char **text,
+                                    struct sl_err *err) {
+    *text = NULL;
+    memset(ref, 0, sizeof *ref);
+    char art[1024] = "model/model.json";
+    enum sl_status st;
+    if (strncmp(source, "runs:/", 6) == 0) {
+        st = run_source(source, ref->run_id, sizeof ref->run_id, art, sizeof art, err);
+    } else if (strncmp(source, "models:/", 8) == 0) {
+        struct sl_metric_set set = {.n = 0};
+        st = resolve_model(m, source, &set, ref->run_id, sizeof ref->run_id, err);
+        snprintf(ref->name, sizeof ref->name, "%s", set.model);
+        snprintf(ref->version, sizeof ref->version, "%s", set.version);
+        sl_metric_set_free(&set);
+        if (!st && have_version && strcmp(have_version, ref->version) == 0) return SL_OK;
+    } else {
+        st = sl_err_set(err, SL_ERR_ARG, "%s: not a runs:/ or models:/ URI", source);
+    }
+    if (st) return st;
+    return download(m, source, ref->run_id, art, text, err);
 }
 
 enum sl_status sl_mlflow_alias_exists(struct sl_mlflow *m, const char *name, const char *alias,

@@ -2,7 +2,8 @@
  *
  * Checks beyond "no crash": a model that loads has n_features >= 0 and its
  * weights; saved again (sl_model_save) and loaded back it is the same model,
- * bit for bit (the file format promises numbers that round-trip). */
+ * bit for bit, index_base included (the file format promises numbers that
+ * round-trip). */
 #include <math.h>
 #include <string.h>
 
@@ -32,9 +33,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(sl_model_save(&m, again, &err) == SL_OK, "save: %s", err.msg);
     struct sl_model m2;
     FUZZ_CHECK(sl_model_load(&m2, again, &err) == SL_OK, "reload: %s", err.msg);
-    FUZZ_CHECK(m2.n_features == m.n_features && m2.fit_intercept == m.fit_intercept,
-               "reloaded d %lld intercept %d, was %lld %d", (long long)m2.n_features,
-               m2.fit_intercept, (long long)m.n_features, m.fit_intercept);
+    FUZZ_CHECK(m2.n_features == m.n_features && m2.fit_intercept == m.fit_intercept &&
+                   m2.index_base == m.index_base,
+               "reloaded d %lld intercept %d base %d, was %lld %d %d", (long long)m2.n_features,
+               m2.fit_intercept, m2.index_base, (long long)m.n_features, m.fit_intercept,
+               m.index_base);
     FUZZ_CHECK(same_bits(m2.intercept, m.intercept) && same_bits(m2.objective, m.objective),
                "reloaded b %.17g F %.17g, was %.17g %.17g", m2.intercept, m2.objective, m.intercept,
                m.objective);

@@ -87,6 +87,8 @@ for name, change in [("format", {"format": "other"}), ("version", {"version": 2}
                      ("weight", {"weights": [1, "x", 2]}), ("intercept", {"intercept": None}),
                      ("negative", {"n_features": -1})]:
     put("fuzz_model", "bad-" + name, json.dumps(dict(small, **change)))
+put("fuzz_model", "zero-based", json.dumps(dict(small, index_base=0)))
+put("fuzz_model", "bad-index-base", json.dumps(dict(small, index_base=2)))
 put("fuzz_model", "bad-not-json", "{\"format\": \"shardlearn-model\", ")
 
 # --- state.json (src/track/state.c writes these keys) --------------------------------------------
@@ -196,3 +198,44 @@ put("fuzz_registry", "promote-bootstrap", "3" + SEP.join([
 put("fuzz_registry", "promote-lost-answer", "3" + SEP.join([
     '{"registered_model": {"name": "m"}}', '{"registered_model": {"name": "m"}}',
     '{"model_versions": []}', "001", '{"model_versions": [{"version": "4"}]}', "{}", "{}"]))
+
+RUN_INFO = json.dumps({"run": {"info": {"run_id": RUN, "artifact_uri": f"mlflow-artifacts:/1/{RUN}/artifacts"},
+                                "data": {}}})
+MODEL_FILE = json.dumps({"format": "shardlearn-model", "version": 1, "n_features": 2, "intercept": 0.5,
+                         "weights": [1, -1]})
+put("fuzz_registry", "serve-alias", "4" + SEP.join([MV, RUN_INFO, MODEL_FILE]))
+put("fuzz_registry", "serve-run", "5" + SEP.join([RUN_INFO, MODEL_FILE]))
+put("fuzz_registry", "serve-refresh-same", "6" + MV)
+put("fuzz_registry", "serve-refresh-new", "6" + MV.replace('"3"', '"4"') + SEP + RUN_INFO + SEP + MODEL_FILE)
+put("fuzz_registry", "serve-run-path", "7" + SEP.join([RUN_INFO, MODEL_FILE]))
+put("fuzz_registry", "serve-not-proxied", "5" + json.dumps({"run": {"info": {"run_id": RUN,
+                                                             "artifact_uri": "/mlruns/1/x/artifacts"}}}))
+put("fuzz_registry", "serve-artifact-missing", "5" + RUN_INFO + SEP + "404 not found")
+
+# --- prediction requests: an option byte (fuzz_serve.c), then the body -----------------------
+# bit 0 MLflow, bits 1-2 content type (none/json/csv/plain), bit 3 index_base 0, bits 4-5 width
+# (1, 3, 4, 2000). Seeds use width 3 (0x10) unless said otherwise.
+J, CSV = 0x12, 0x14  # application/json, text/csv; width 3
+
+
+def serve(name, opt, body):
+    put("fuzz_serve", name, bytes([opt]) + body.encode())
+
+
+serve("vertex-dense", J, '{"instances": [[1, 2.5, -3], [0, 0, 1e-3]]}')
+serve("vertex-sparse", J, '{"instances": [{"indices": [0, 2], "values": [1.5, -2]}]}')
+serve("vertex-libsvm", J, '{"instances": ["+1 1:0.5 3:2", "2:1e2"], "parameters": {"output": "both"}}')
+serve("vertex-libsvm-zero-based", J | 0x08, '{"instances": ["0:0.5 2:2"]}')
+serve("vertex-label", J, '{"instances": [[1, 1, 1]], "parameters": {"output": "label"}}')
+serve("vertex-no-type", 0x10, '{"instances": [[1, 1, 1]]}')
+serve("mlflow-split", J | 1, '{"dataframe_split": {"columns": ["a", "b", "c"], "data": [[1, 2, 3]]}}')
+serve("mlflow-records", J | 1, '{"dataframe_records": [{"a": 1, "b": 2, "c": 3}]}')
+serve("mlflow-instances", J | 1, '{"instances": ["1:1 2:2"], "params": {"output": "probability"}}')
+serve("mlflow-inputs-columns", J | 1, '{"inputs": {"a": [1, 2], "b": [3, 4], "c": [5, 6]}}')
+serve("mlflow-inputs-one-column", 0x02 | 1, '{"inputs": [0.5, 1.5]}')  # width 1
+serve("mlflow-csv", CSV | 1, "a,b,c\n1,2,3\r\n4, 5 ,6\n\n")
+serve("mlflow-two-keys", J | 1, '{"instances": [], "inputs": []}')
+serve("bad-decreasing", J, '{"instances": ["3:1 2:1"]}')
+serve("bad-width", J, '{"instances": [[1, 2]]}')
+serve("bad-huge", J, '{"instances": [[1e308, -1e308, 1e308]]}')
+serve("bad-plain", 0x16, '{"instances": []}')

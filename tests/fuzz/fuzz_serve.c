@@ -1,0 +1,80 @@
+/* fuzz_serve.c - prediction request bodies: sl_serve_score (src/serve/
+ * request.c) on every envelope of both protocols, JSON and CSV.
+ *
+ * Input: an option byte, then the body. The option byte:
+ *   bit 0     protocol: 0 Vertex AI (instances), 1 MLflow (/invocations)
+ *   bits 1-2  Content-Type: none, application/json, text/csv, text/plain
+ *   bit 3     the model's index_base (1 or 0)
+ *   bits 4-5  the model's width: 1, 3, 4 or 2000 features
+ * Checks beyond "no crash": the status is 200, 400 or 415 (415 exactly for
+ * text/plain); the answer is JSON; a 200 is {"predictions": [...]} with one
+ * entry per instance counted, each a probability in [0, 1], a label 1 or
+ * -1, or {"label", "probability"} agreeing with each other; any other
+ * status is {"error_code", "message"} with a non-empty message. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_util.h"
+#include "serve/request.h"
+
+FUZZ_QUIET_INITIALIZE
+
+static void check_prediction(const cJSON *p) {
+    if (cJSON_IsNumber(p)) {
+        double x = p->valuedouble;
+        FUZZ_CHECK((x >= 0 && x <= 1) || x == -1, "prediction %.17g", x);
+        return;
+    }
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(p, "label");
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(p, "probability");
+    FUZZ_CHECK(cJSON_IsNumber(l) && cJSON_IsNumber(q), "prediction is neither a number nor both");
+    FUZZ_CHECK(q->valuedouble >= 0 && q->valuedouble <= 1, "probability %.17g", q->valuedouble);
+    /* The label is the margin's sign: 1 exactly when P > 1/2 (P = 1/2 at margin 0 is -1). */
+    FUZZ_CHECK(l->valuedouble == 1 ? q->valuedouble >= 0.5 : q->valuedouble <= 0.5,
+               "label %g with probability %.17g", l->valuedouble, q->valuedouble);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size < 1) return 0;
+    const int opt = data[0];
+    static const char *const types[] = {NULL, "application/json", "text/csv", "text/plain"};
+    static const int64_t widths[] = {1, 3, 4, 2000};
+    const char *type = types[(opt >> 1) & 3];
+    struct sl_model m;
+    sl_model_init(&m, widths[(opt >> 4) & 3], 1);
+    m.index_base = (opt >> 3) & 1 ? 0 : 1;
+    m.intercept = 0.25;
+    for (int64_t j = 0; j < m.n_features; j++)
+        m.weights[j] = (j % 2 ? -1.0 : 1.0) * (double)(j + 1) / 8;
+    struct sl_serve_answer a;
+    sl_serve_score(&m, opt & 1 ? SL_PROTO_MLFLOW : SL_PROTO_VERTEX, type, (const char *)data + 1,
+                   size - 1, &a);
+    FUZZ_CHECK(a.body && a.len == strlen(a.body), "answer body");
+    FUZZ_CHECK(a.status == 200 || a.status == 400 || a.status == 415, "status %d", a.status);
+    FUZZ_CHECK((a.status == 415) == (((opt >> 1) & 3) == 3), "status %d for type %s", a.status,
+               type ? type : "(none)");
+    cJSON *root = cJSON_Parse(a.body);
+    FUZZ_CHECK(root != NULL, "the answer is not JSON: %.200s", a.body);
+    if (a.status == 200) {
+        const cJSON *preds = cJSON_GetObjectItemCaseSensitive(root, "predictions");
+        FUZZ_CHECK(cJSON_IsArray(preds) && cJSON_GetArraySize(preds) == a.n_instances,
+                   "%d predictions for %lld instances", cJSON_GetArraySize(preds),
+                   (long long)a.n_instances);
+        const cJSON *p;
+        cJSON_ArrayForEach(p, preds) {
+            check_prediction(p);
+        }
+    } else {
+        const cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "message");
+        FUZZ_CHECK(cJSON_IsString(msg) && msg->valuestring[0] != '\0' && a.n_instances == 0,
+                   "error without a message");
+        FUZZ_CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(root, "error_code")),
+                   "error without a code");
+    }
+    cJSON_Delete(root);
+    free(a.body);
+    sl_model_free(&m);
+    return 0;
+}
