@@ -1,27 +1,32 @@
 #!/usr/bin/env bash
 # The benchmark: shardlearn on 1 and 2 ranks against scikit-learn, Spark MLlib
 # and liblinear-train on one synthetic sparse data set and one objective, plus the
-# cost of MLflow tracking. Installs what is missing, builds, generates the data
-# once (cached in bench-out/, git-ignored), runs everything in one go, prints
-# the tables and writes bench-out/bench.json and bench-out/bench.md.
+# cost of MLflow tracking, stopping, and shardlearn serve against mlflow models
+# serve. Installs what is missing, builds, generates the data once (cached in
+# bench-out/, git-ignored), runs everything in one go, prints the tables and
+# writes bench-out/bench.json and bench-out/bench.md.
 # What each number means: docs/benchmark.md.
 #
 #   scripts/bench.sh                     the full benchmark (1M rows x 2^20 features x 40 nonzeros)
 #   scripts/bench.sh --rows 100000       a smaller data set (also BENCH_ROWS=100000)
 #   scripts/bench.sh --write-doc         also put the tables into docs/benchmark.md
+#   scripts/bench.sh --only-serve        only shardlearn serve against mlflow models serve (minutes)
 #   scripts/bench.sh --help              every option (sizes, lambda, budgets, SGD settings)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh --python
-# GNU time reports each rank's peak RSS.
-if [ ! -x /usr/bin/time ]; then
+# GNU time reports each rank's peak RSS; wrk loads the servers of the serving comparison.
+need=()
+[ -x /usr/bin/time ] || need+=(time)
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
+if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends time >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 # Spark MLlib, a peer, needs a Java runtime and pyspark (unless --skip-spark).
 case " $* " in
-  *" --skip-spark "* | *" --render "* | *" --only-stop "*) ;;
+  *" --skip-spark "* | *" --render "* | *" --only-stop "* | *" --only-serve "*) ;;
   *)
     if ! command -v java >/dev/null 2>&1; then
       SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

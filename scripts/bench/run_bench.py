@@ -34,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 from common import csr_bytes, load_npz, objective, read_liblinear_model, shard_rows  # noqa: E402
+import serve_bench  # noqa: E402
 import stop_bench  # noqa: E402
 
 TARGET_REL = 1e-6          # time to F <= F* (1 + TARGET_REL)
@@ -82,6 +83,13 @@ def parse_args():
     ap.add_argument("--only-stop", action="store_true",
                     help="measure only the stopping figures (signal to exit, checkpoint cost); with "
                          "--write-doc, put just their paragraph and target row into docs/benchmark.md")
+    ap.add_argument("--skip-serve", action="store_true",
+                    help="leave out the serving comparison (shardlearn serve against mlflow models serve)")
+    ap.add_argument("--only-serve", action="store_true",
+                    help="measure only the serving comparison; with --write-doc, put just its block and "
+                         "target rows into docs/benchmark.md")
+    ap.add_argument("--serve-seconds", type=float, default=5.0,
+                    help="seconds of load per serving cell (server, concurrency, rows a request)")
     ap.add_argument("--stop-after", type=float, default=5.0,
                     help="signal to exit: SIGUSR1 this many seconds after the first iteration")
     ap.add_argument("--skip-control", action="store_true",
@@ -405,6 +413,8 @@ def main():
 
     if a.only_stop:
         return stop_only(b, a)
+    if a.only_serve:
+        return serve_only(b, a)
 
     res = {"command": "scripts/bench.sh " + " ".join(sys.argv[1:]),
            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -509,6 +519,11 @@ def main():
         stop = stop_bench.measure_stop(b, a)
         log("  " + stop_bench.render(stop))
 
+    # ---- serving: shardlearn serve against mlflow models serve ----------------------------
+    serve = None
+    if not a.skip_serve:
+        serve = serve_bench.measure_serve(b, a)
+
     # ---- F*, targets, tables -------------------------------------------------------------
     all_F = [r["F"] for r in sl.values() if "F" in r] + [r["F"] for r in ll + skll + sklb + sksgd]
     fstar = min(all_F)
@@ -586,6 +601,7 @@ def main():
     res["control"] = control
     res["scaling"] = scaling
     res["stop"] = stop
+    res["serve"] = serve
 
     decide(res)
     res["elapsed_s"] = time.time() - t_start
@@ -688,6 +704,8 @@ def decide(res):
                             "met": met})
     if res.get("stop"):
         targets.extend(stop_bench.targets(res["stop"]))
+    if res.get("serve"):
+        targets.extend(serve_bench.targets(res["serve"]))
     res["targets"] = targets
 
 
@@ -983,6 +1001,9 @@ def render_markdown(res):
     if res.get("stop"):
         L.append("")
         L.append(stop_bench.render(res["stop"]))
+    if res.get("serve"):
+        L.append("")
+        L += [SERVE_BEGIN, serve_bench.render(res["serve"]), SERVE_END]
     L.append("")
     L.append(f"Default optimizer by this run: **{res['default_optimizer']}** (reached the target sooner on 2 ranks).")
     L.append("")
@@ -1038,6 +1059,49 @@ def stop_only(b, a):
     last_row = max(i for i, l in enumerate(lines) if l.startswith("| "))
     lines[last_row + 1:last_row + 1] = [f"| {t['target']} | {t['value']} | {'yes' if t['met'] else '**no**'} |"
                                         for t in ts]
+    doc.write_text(head + begin + "\n".join(lines) + end + tail)
+    log(f"updated {doc}")
+
+
+SERVE_BEGIN, SERVE_END = "<!-- serve:begin -->", "<!-- serve:end -->"
+
+
+def serve_only(b, a):
+    """--only-serve: the serving comparison alone, into OUT/serve.json, into
+    OUT/bench.json's "serve" when a full run's is there (so --render keeps
+    it), and with --write-doc into the doc's results: the serving block
+    (between its markers) and the serving target rows replace those of an
+    earlier run, dated, since the rest of the results are older."""
+    sv = serve_bench.measure_serve(b, a)
+    date = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    block = serve_bench.render(sv)
+    log(block)
+    ts = serve_bench.targets(sv)
+    out = Path(a.out)
+    (out / "serve.json").write_text(json.dumps({"date": date, "machine": machine_info(), "serve": sv,
+                                                "targets": ts}, indent=1) + "\n")
+    if (out / "bench.json").exists():
+        res = json.loads((out / "bench.json").read_text())
+        res["serve"] = sv
+        (out / "bench.json").write_text(json.dumps(res, indent=1) + "\n")
+    if a.write_doc:
+        serve_write_doc(block, ts, date)
+
+
+def serve_write_doc(block, ts, date):
+    doc = ROOT / "docs" / "benchmark.md"
+    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+    head, rest = doc.read_text().split(begin, 1)
+    inner, tail = rest.split(end, 1)
+    if SERVE_BEGIN in inner:
+        pre, post = inner.split(SERVE_BEGIN, 1)
+        inner = pre.rstrip("\n") + "\n\n" + post.split(SERVE_END, 1)[1].lstrip("\n")
+    lines = [l for l in inner.split("\n") if not l.startswith("| serving at concurrency")]
+    at = next(i for i, l in enumerate(lines) if l.startswith("Default optimizer"))
+    lines[at:at] = [SERVE_BEGIN, f"{block}\n\n(`scripts/bench.sh --only-serve`, {date})", SERVE_END, ""]
+    last_row = max(i for i, l in enumerate(lines) if l.startswith("| "))
+    verdict = {None: "not resolved", True: "yes", False: "**no**"}
+    lines[last_row + 1:last_row + 1] = [f"| {t['target']} | {t['value']} | {verdict[t['met']]} |" for t in ts]
     doc.write_text(head + begin + "\n".join(lines) + end + tail)
     log(f"updated {doc}")
 
