@@ -24,6 +24,7 @@ side in one run on one model of the benchmark's 2^20 features:
 
 Called by run_bench.py as measure_serve(bench, args)."""
 import json
+import math
 import os
 import re
 import signal
@@ -295,12 +296,15 @@ def measure_server(server, b, a, d, models, want, bodies):
             checks[str(batch)] = {"max_diff": diff, "seconds": t_one}
             if not diff <= MAX_DIFF:
                 raise RuntimeError(f"{server}: {batch} rows' predictions differ from predict_proba by {diff:g}")
-            # A slow request gets a window for several of it, and a timeout well above it.
-            seconds = min(max(a.serve_seconds, 5 * t_one), 60)
-            timeout = max(10.0, 4 * t_one)
-            if t_one < 1:
-                wrk(url, bf, 1, 1, timeout)  # warm-up, discarded
+            t = t_one
+            if t_one < 1:  # warm-up, discarded; its mean is the time of one request alone
+                t = wrk(url, bf, 1, 1, 10)["mean_us"] / 1e6
             for conc in CONCURRENCY:
+                # Where conc requests queue for seconds, the window holds some five rounds
+                # of them (up to a minute), and the timeout is well above a round.
+                # (wrk takes whole seconds)
+                seconds = math.ceil(min(max(a.serve_seconds, 5 * t * conc), 60))
+                timeout = math.ceil(max(10.0, 4 * t * conc))
                 cell = {"server": server, "batch": batch, "concurrency": conc, "body_bytes": len(data),
                         "window_s": seconds}
                 if conc * len(data) > BODY_BUDGET:
@@ -356,25 +360,27 @@ def _cell(sv, server, batch, conc):
 def render(sv):
     """The serving block of bench.md: a paragraph, the table, the offline paragraph."""
     L = []
-    sizes = "; ".join(f"{LABEL[s]} {FORM[s]}: " + ", ".join(
+    sizes = "; ".join(f"{LABEL[s]} ({FORM[s]}): " + ", ".join(
         f"{_fmt_bytes(sv['body_bytes'][f'{s}/{k}'])} for {k} row{'s' if k > 1 else ''}" for k in BATCHES)
         for s in SERVERS)
     worst = max(max(v["max_diff"] for v in c.values()) for c in sv["checks"].values())
     L.append(f"Serving (a model of {sv['features']:,} features; `shardlearn serve` with its default "
              f"{sv['threads']} request threads, `mlflow models serve` with its default one worker; wrk "
-             f"POSTing the same body to `/invocations` over kept-alive connections for {sv['seconds']:g} s a cell "
-             f"(long enough for five requests where one takes longer), after a discarded second): the rows are the data's first; request bodies: {sizes}. Every server's "
+             f"POSTing the same body to `/invocations` over kept-alive connections for {sv['seconds']:g} s a cell, "
+             f"or five times concurrency × one request's time where that is longer (at most 60 s), "
+             f"after a discarded second): the rows are the data's first; request bodies: {sizes}. Every server's "
              f"predictions for those rows equal scikit-learn's `predict_proba` to {worst:.1e} (at most).")
     L.append("")
-    L.append("| server | rows / request | concurrency | requests / s | rows / s | p50 (ms) | p99 (ms) | errors |")
-    L.append("|---|---|---|---|---|---|---|---|")
+    L.append("| server | rows / request | concurrency | requests / s | rows / s | p50 (ms) | p99 (ms) | "
+             "errors | requests (window) |")
+    L.append("|---|---|---|---|---|---|---|---|---|")
     for c in sv["cells"]:
         head = f"| {LABEL[c['server']]} | {c['batch']} | {c['concurrency']} |"
         if "skipped" in c:
-            L.append(f"{head} not run: {c['skipped']} | | | | |")
+            L.append(f"{head} not run: {c['skipped']} | | | | | |")
         else:
             L.append(f"{head} {c['rps']:,.1f} | {c['rps'] * c['batch']:,.0f} | {c['p50_us'] / 1e3:.3f} | "
-                     f"{c['p99_us'] / 1e3:.3f} | {c['errors']} |")
+                     f"{c['p99_us'] / 1e3:.3f} | {c['errors']} | {c['requests']:,} ({c['window_s']:.0f} s) |")
     o = sv["offline"]
     s1, s2, skp = o["shardlearn_1"], o["shardlearn_2"], o["sklearn"]
     L.append("")
