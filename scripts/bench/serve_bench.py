@@ -181,8 +181,10 @@ def start(server, b, d, models):
     # MLflow's default of one uvicorn worker: with `-w 2` every request on a
     # kept-alive connection took some 40 ms more here (any client), so one
     # worker is MLflow's faster setting on this machine, not a handicap.
+    # `-t 600` instead of its 60 s request timeout: 100 dense rows of 2^20
+    # take tens of seconds, and a 504 would measure nothing.
     return Server(server, [venv_bin / "mlflow", "models", "serve", "-m", models[server], "--env-manager",
-                           "local", "-h", "127.0.0.1", "-p", port], env, logpath, port=port)
+                           "local", "-h", "127.0.0.1", "-p", port, "-t", 600], env, logpath, port=port)
 
 
 def wrk(url, body_file, conc, seconds, timeout):
