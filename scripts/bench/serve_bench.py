@@ -303,9 +303,9 @@ def measure_server(server, b, a, d, models, want, bodies):
                 t = wrk(url, bf, 1, 1, 10)["mean_us"] / 1e6
             for conc in CONCURRENCY:
                 # Where conc requests queue for seconds, the window holds some five rounds
-                # of them (up to a minute), and the timeout is well above a round.
-                # (wrk takes whole seconds)
-                seconds = math.ceil(min(max(a.serve_seconds, 5 * t * conc), 60))
+                # of them, up to a minute unless three rounds need longer; the timeout is
+                # well above a round. (wrk takes whole seconds.)
+                seconds = math.ceil(max(a.serve_seconds, min(5 * t * conc, max(60, 3 * t * conc))))
                 timeout = math.ceil(max(10.0, 4 * t * conc))
                 cell = {"server": server, "batch": batch, "concurrency": conc, "body_bytes": len(data),
                         "window_s": seconds}
@@ -369,7 +369,8 @@ def render(sv):
     L.append(f"Serving (a model of {sv['features']:,} features; `shardlearn serve` with its default "
              f"{sv['threads']} request threads, `mlflow models serve` with its default one worker; wrk "
              f"POSTing the same body to `/invocations` over kept-alive connections for {sv['seconds']:g} s a cell, "
-             f"or five times concurrency × one request's time where that is longer (at most 60 s), "
+             f"or five times concurrency × one request's time where that is longer (at most 60 s, or three "
+             f"rounds where those take longer), "
              f"after a discarded second): the rows are the data's first; request bodies: {sizes}. Every server's "
              f"predictions for those rows equal scikit-learn's `predict_proba` to {worst:.1e} (at most).")
     L.append("")
@@ -381,7 +382,7 @@ def render(sv):
         if "skipped" in c:
             L.append(f"{head} not run: {c['skipped']} | | | | | |")
         else:
-            L.append(f"{head} {c['rps']:,.1f} | {c['rps'] * c['batch']:,.0f} | {c['p50_us'] / 1e3:.3f} | "
+            L.append(f"{head} {_num(c['rps'])} | {_num(c['rps'] * c['batch'])} | {c['p50_us'] / 1e3:.3f} | "
                      f"{c['p99_us'] / 1e3:.3f} | {c['errors']} | {c['requests']:,} ({c['window_s']:.0f} s) |")
     o = sv["offline"]
     s1, s2, skp = o["shardlearn_1"], o["shardlearn_2"], o["sklearn"]
@@ -393,6 +394,11 @@ def render(sv):
              f"rows/s), after {o['sklearn_load_s']:.2f} s of `load_svmlight_file`. The probabilities agree "
              f"to {max(s1['max_diff'], s2['max_diff']):.1e}.")
     return "\n".join(L)
+
+
+def _num(x):
+    """A rate with three significant digits below 100, whole numbers above."""
+    return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
 
 
 def _fmt_bytes(n):
