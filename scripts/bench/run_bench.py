@@ -1096,7 +1096,7 @@ def serve_write_doc(block, ts, date):
     if SERVE_BEGIN in inner:
         pre, post = inner.split(SERVE_BEGIN, 1)
         inner = pre.rstrip("\n") + "\n\n" + post.split(SERVE_END, 1)[1].lstrip("\n")
-    lines = [l for l in inner.split("\n") if not l.startswith("| serving at concurrency")]
+    lines = [l for l in inner.split("\n") if not l.startswith("| serving")]
     at = next(i for i, l in enumerate(lines) if l.startswith("Default optimizer"))
     lines[at:at] = [SERVE_BEGIN, f"{block}\n\n(`scripts/bench.sh --only-serve`, {date})", SERVE_END, ""]
     last_row = max(i for i, l in enumerate(lines) if l.startswith("| "))

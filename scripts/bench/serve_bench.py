@@ -408,7 +408,12 @@ def _fmt_bytes(n):
 def targets(sv):
     """The issue's serving targets at concurrency 16, as rows of the targets table:
     against mlflow.sklearn (the issue's server) and the sparse pyfunc."""
-    out = []
+    served = max(max(v["max_diff"] for v in c.values()) for c in sv["checks"].values())
+    o = sv["offline"]
+    offline = max(o["shardlearn_1"]["max_diff"], o["shardlearn_2"]["max_diff"])
+    out = [{"target": f"serving: predictions equal scikit-learn's predict_proba to {MAX_DIFF:g} "
+                      f"(every server's answers; shardlearn predict)",
+            "value": f"{served:.1e}; {offline:.1e}", "met": max(served, offline) <= MAX_DIFF}]
     for other in ("mlflow-sklearn", "mlflow-sparse"):
         for batch in BATCHES:
             s, m = _cell(sv, "shardlearn", batch, TARGET_CONC), _cell(sv, other, batch, TARGET_CONC)
