@@ -427,6 +427,6 @@ def targets(sv):
                         "value": f"1/{p:,.0f} ({s['p99_us'] / 1e3:.2f} ms against {m['p99_us'] / 1e3:.1f} ms)",
                         "met": p >= 20 and s["errors"] == 0})
             out.append({"target": f"serving at concurrency {TARGET_CONC}: requests/s >= 20x MLflow's ({what})",
-                        "value": f"{r:,.0f}x ({s['rps']:,.0f} against {m['rps']:,.1f})",
+                        "value": f"{_num(r)}x ({s['rps']:,.0f} against {m['rps']:,.1f})",
                         "met": r >= 20 and s["errors"] == 0})
     return out
