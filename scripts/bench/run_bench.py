@@ -1000,7 +1000,7 @@ def render_markdown(res):
                  f"spread of tracking off alone.")
     if res.get("stop"):
         L.append("")
-        L.append(stop_bench.render(res["stop"]))
+        L += [STOP_BEGIN, stop_bench.render(res["stop"]), STOP_END]
     if res.get("serve"):
         L.append("")
         L += [SERVE_BEGIN, serve_bench.render(res["serve"]), SERVE_END]
@@ -1027,94 +1027,81 @@ def fmt_param(solver, p):
     return f"tol {p:g}"
 
 
-def stop_only(b, a):
-    """--only-stop: the stopping figures alone, into OUT/stop.json, into
-    OUT/bench.json's "stop" when a full run's is there (so --render keeps
-    them), and with --write-doc into the doc's results: the stopping
-    paragraph and the signal-to-exit target row replace those of an
-    earlier run, dated, since the rest of the results are older."""
-    log("shardlearn lbfgs, 2 ranks, --checkpoint-dir: SIGUSR1, and checkpoints every iteration")
-    st = stop_bench.measure_stop(b, a)
-    date = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    para = stop_bench.render(st)
-    log("  " + para)
-    ts = stop_bench.targets(st)
-    out = Path(a.out)
-    (out / "stop.json").write_text(json.dumps({"date": date, "machine": machine_info(), "stop": st,
-                                               "targets": ts}, indent=1) + "\n")
-    if (out / "bench.json").exists():
-        res = json.loads((out / "bench.json").read_text())
-        res["stop"] = st
-        (out / "bench.json").write_text(json.dumps(res, indent=1) + "\n")
-    if not a.write_doc:
-        return
-    doc = ROOT / "docs" / "benchmark.md"
-    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
-    head, rest = doc.read_text().split(begin, 1)
-    block, tail = rest.split(end, 1)
-    lines = [l for l in block.split("\n")
-             if not l.startswith(("Stopping (",) + tuple("| " + t["target"] for t in ts))]
-    at = next(i for i, l in enumerate(lines) if l.startswith("Default optimizer"))
-    lines[at:at] = [f"{para} (`scripts/bench.sh --only-stop`, {date})", ""]
-    last_row = max(i for i, l in enumerate(lines) if l.startswith("| "))
-    lines[last_row + 1:last_row + 1] = [f"| {t['target']} | {t['value']} | {'yes' if t['met'] else '**no**'} |"
-                                        for t in ts]
-    doc.write_text(head + begin + "\n".join(lines) + end + tail)
-    log(f"updated {doc}")
-
-
+BENCH_BEGIN, BENCH_END = "<!-- bench:begin -->", "<!-- bench:end -->"
+STOP_BEGIN, STOP_END = "<!-- stop:begin -->", "<!-- stop:end -->"
 SERVE_BEGIN, SERVE_END = "<!-- serve:begin -->", "<!-- serve:end -->"
 
 
+def stop_only(b, a):
+    """--only-stop: the stopping figures alone (see save_part, patch_doc)."""
+    log("shardlearn lbfgs, 2 ranks, --checkpoint-dir: SIGUSR1, and checkpoints every iteration")
+    st = stop_bench.measure_stop(b, a)
+    para = stop_bench.render(st)
+    log("  " + para)
+    ts = stop_bench.targets(st)
+    date = save_part(a, "stop", st, ts)
+    if a.write_doc:
+        patch_doc(STOP_BEGIN, STOP_END, f"{para} (`scripts/bench.sh --only-stop`, {date})", ts,
+                  tuple("| " + t["target"] for t in ts))
+
+
 def serve_only(b, a):
-    """--only-serve: the serving comparison alone, into OUT/serve.json, into
-    OUT/bench.json's "serve" when a full run's is there (so --render keeps
-    it), and with --write-doc into the doc's results: the serving block
-    (between its markers) and the serving target rows replace those of an
-    earlier run, dated, since the rest of the results are older."""
+    """--only-serve: the serving comparison alone (see save_part, patch_doc)."""
     sv = serve_bench.measure_serve(b, a)
-    date = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     block = serve_bench.render(sv)
     log(block)
     ts = serve_bench.targets(sv)
+    date = save_part(a, "serve", sv, ts)
+    if a.write_doc:
+        patch_doc(SERVE_BEGIN, SERVE_END, f"{block}\n\n(`scripts/bench.sh --only-serve`, {date})", ts,
+                  ("| serving",))
+
+
+def save_part(a, key, value, ts):
+    """One part of the benchmark measured alone: into OUT/<key>.json, and into
+    OUT/bench.json's <key> when a full run's is there (so --render keeps it).
+    Returns the date it is recorded with."""
+    date = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     out = Path(a.out)
-    (out / "serve.json").write_text(json.dumps({"date": date, "machine": machine_info(), "serve": sv,
-                                                "targets": ts}, indent=1) + "\n")
+    (out / f"{key}.json").write_text(json.dumps({"date": date, "machine": machine_info(), key: value,
+                                                 "targets": ts}, indent=1) + "\n")
     if (out / "bench.json").exists():
         res = json.loads((out / "bench.json").read_text())
-        res["serve"] = sv
+        res[key] = value
         (out / "bench.json").write_text(json.dumps(res, indent=1) + "\n")
-    if a.write_doc:
-        serve_write_doc(block, ts, date)
+    return date
 
 
-def serve_write_doc(block, ts, date):
+def patch_doc(begin, end, text, ts, rows):
+    """Into docs/benchmark.md's results, in place of an earlier run's: text
+    between its own markers, before the "Default optimizer" line, and the
+    target rows ts at the end of the targets table (rows starting with one
+    of `rows` are an earlier run's). Dated by the caller, since the rest of
+    the results are older."""
     doc = ROOT / "docs" / "benchmark.md"
-    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
-    head, rest = doc.read_text().split(begin, 1)
-    inner, tail = rest.split(end, 1)
-    if SERVE_BEGIN in inner:
-        pre, post = inner.split(SERVE_BEGIN, 1)
-        inner = pre.rstrip("\n") + "\n\n" + post.split(SERVE_END, 1)[1].lstrip("\n")
-    lines = [l for l in inner.split("\n") if not l.startswith("| serving")]
+    head, rest = doc.read_text().split(BENCH_BEGIN, 1)
+    inner, tail = rest.split(BENCH_END, 1)
+    if begin in inner:
+        pre, post = inner.split(begin, 1)
+        inner = pre.rstrip("\n") + "\n\n" + post.split(end, 1)[1].lstrip("\n")
+    lines = [l for l in inner.split("\n") if not l.startswith(rows)]
     at = next(i for i, l in enumerate(lines) if l.startswith("Default optimizer"))
-    lines[at:at] = [SERVE_BEGIN, f"{block}\n\n(`scripts/bench.sh --only-serve`, {date})", SERVE_END, ""]
+    lines[at:at] = [begin, text, end, ""]
     last_row = max(i for i, l in enumerate(lines) if l.startswith("| "))
     verdict = {None: "not resolved", True: "yes", False: "**no**"}
     lines[last_row + 1:last_row + 1] = [f"| {t['target']} | {t['value']} | {verdict[t['met']]} |" for t in ts]
-    doc.write_text(head + begin + "\n".join(lines) + end + tail)
+    doc.write_text(head + BENCH_BEGIN + "\n".join(lines) + BENCH_END + tail)
     log(f"updated {doc}")
 
 
 def write_doc(md):
     doc = ROOT / "docs" / "benchmark.md"
     text = doc.read_text()
-    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
-    if begin not in text or end not in text:
-        raise SystemExit(f"{doc}: no {begin} ... {end} markers")
-    head, rest = text.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    doc.write_text(head + begin + "\n" + md + end + tail)
+    if BENCH_BEGIN not in text or BENCH_END not in text:
+        raise SystemExit(f"{doc}: no {BENCH_BEGIN} ... {BENCH_END} markers")
+    head, rest = text.split(BENCH_BEGIN, 1)
+    _, tail = rest.split(BENCH_END, 1)
+    doc.write_text(head + BENCH_BEGIN + "\n" + md + BENCH_END + tail)
     log(f"updated {doc}")
 
 
