@@ -9,6 +9,7 @@ Namespaces are named PREFIX<pid>-<host>: cleanup() removes this process's,
 cleanup_stale() those of an earlier run killed with SIGKILL (its pid is
 gone). Needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN), `ip` and `unshare`;
 require() exits 77 (skipped) without them."""
+import atexit
 import os
 import re
 import shutil
@@ -124,6 +125,21 @@ class Cluster:
             ip("-n", self.ns[h], "addr", "add", f"{addr}/{bits}", "dev", "eth0")
             ip("-n", self.ns[h], "link", "set", "eth0", "up")
             ip("-n", self.ns[h], "link", "set", "lo", "up")
+
+    def up(self):
+        """What a test does before it uses the cluster: skips (exit 77)
+        where namespaces cannot be made, cleans up at exit and on a stop
+        signal, removes an earlier killed run's namespaces and builds it;
+        an `ip` command that fails fails the test, named."""
+        self.require()
+        leave_on_signals()
+        atexit.register(self.cleanup)
+        self.cleanup_stale()
+        try:
+            self.build()
+        except subprocess.CalledProcessError as e:
+            print(f"FAIL building the cluster: {' '.join(e.cmd)}: {e.stderr.strip()}")
+            sys.exit(1)
 
     def in_host(self, host, cmd):
         """cmd run in host's network namespace, with host as its host name."""

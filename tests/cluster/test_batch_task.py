@@ -42,7 +42,6 @@ Checked:
 The namespaces are removed even when a check fails or the test is stopped.
 
   test_batch_task.py SHARDLEARN MPIRUN"""
-import atexit
 import copy
 import glob
 import json
@@ -64,7 +63,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 import numpy as np  # noqa: E402
 from common import BIN, MPIRUN, check, failures, finish, mpi_env  # noqa: E402
 from common import load_model  # noqa: E402
-from netns import RSH, Cluster, hold_signals, leave_on_signals, stop  # noqa: E402
+from netns import RSH, Cluster, hold_signals, stop  # noqa: E402
 from track_common import long_data  # noqa: E402
 
 TASK = os.path.join(ROOT, "examples", "gcp", "task.sh")
@@ -525,17 +524,9 @@ def main():
     if failures:
         finish()
     print("the job spec: every check passed", flush=True)
-    CLUSTER.require()
-    leave_on_signals()
-    atexit.register(CLUSTER.cleanup)
+    CLUSTER.up()
     d = tempfile.mkdtemp(prefix="sl-batch-")
     try:
-        CLUSTER.cleanup_stale()
-        try:
-            CLUSTER.build()
-        except subprocess.CalledProcessError as e:
-            print(f"FAIL building the cluster: {' '.join(e.cmd)}: {e.stderr.strip()}")
-            sys.exit(1)
         os.makedirs(os.path.join(d, "bucket", "data"))
         long_data(os.path.join(d, "bucket", "data", "train.svm"), n=150000)
         with open(os.path.join(d, "hosts"), "w") as f:

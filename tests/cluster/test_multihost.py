@@ -20,7 +20,6 @@ it exits 77 (skipped) and says why.
 
   test_multihost.py SHARDLEARN MPIRUN            (outer: builds the cluster)
   test_multihost.py --inner SHARDLEARN MPIRUN    (inner: runs in hostA)"""
-import atexit
 import os
 import shutil
 import subprocess
@@ -35,18 +34,9 @@ CLUSTER = Cluster("sl", SUBNET, HOSTS)
 
 
 def outer(bin_, mpirun):
-    CLUSTER.require()
-    # A stop signal leaves through `finally` all the same.
-    leave_on_signals()
-    atexit.register(CLUSTER.cleanup)
+    CLUSTER.up()
     child = None
     try:
-        CLUSTER.cleanup_stale()
-        try:
-            CLUSTER.build()
-        except subprocess.CalledProcessError as e:
-            print(f"FAIL building the cluster: {' '.join(e.cmd)}: {e.stderr.strip()}")
-            sys.exit(1)
         cmd = CLUSTER.in_host("hostA", [sys.executable, os.path.abspath(__file__), "--inner", bin_, mpirun])
         child = subprocess.Popen(cmd, env=CLUSTER.env())
         rc = child.wait(timeout=240)
