@@ -4,14 +4,12 @@ models and predictions the answers are compared with."""
 import http.client
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reference"))
-from common import BIN, ENV, MPIRUN, check, finish, mpi_env, workdir  # noqa: E402,F401
+from common import BIN, ENV, MPIRUN, check, finish, mpi_env, stop_group, workdir  # noqa: E402,F401
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 TRAIN = os.path.abspath(os.path.join(EXAMPLES, "train.svm"))
@@ -105,13 +103,8 @@ class Server:
         return rc
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        if self.proc:
+            stop_group(self.proc, 30)
         return self.proc.returncode if self.proc else None
 
     def __enter__(self):

@@ -14,6 +14,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reference"))
+from common import stop_group  # noqa: E402
+
 MLFLOW = os.path.join(os.path.dirname(sys.executable), "mlflow")
 
 
@@ -54,13 +57,8 @@ class MlflowServer:
         raise RuntimeError("mlflow server did not become healthy")
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        if self.proc:
+            stop_group(self.proc, 20)
         self.proc = None
 
     def kill(self):
