@@ -4,7 +4,6 @@ import atexit
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -66,18 +65,6 @@ def children(pid):
         if ppid == str(pid):
             found.append(int(x))
     return sorted(found)
-
-
-def stop_group(proc, timeout):
-    """Stops a process started with start_new_session=True and all it
-    started: SIGTERM to its group, SIGKILL after timeout seconds."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def run(args, np_=1, check_rc=True, timeout=120, env=None):

@@ -9,7 +9,9 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reference"))
-from common import BIN, ENV, MPIRUN, check, finish, mpi_env, stop_group, workdir  # noqa: E402,F401
+from common import BIN, ENV, MPIRUN, check, finish, mpi_env, workdir  # noqa: E402,F401
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tracking"))
+from mlflow_server import stop_group  # noqa: E402
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 TRAIN = os.path.abspath(os.path.join(EXAMPLES, "train.svm"))

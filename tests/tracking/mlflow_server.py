@@ -14,9 +14,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reference"))
-from common import stop_group  # noqa: E402
-
 MLFLOW = os.path.join(os.path.dirname(sys.executable), "mlflow")
 
 
@@ -24,6 +21,18 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def stop_group(proc, timeout):
+    """Stops a process started with start_new_session=True and all it
+    started: SIGTERM to its group, SIGKILL after timeout seconds."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 class MlflowServer:
