@@ -22,6 +22,7 @@ struct sl_load_opts {
     enum sl_format format; /* AUTO: .csv -> CSV, anything else -> LIBSVM */
     int zero_based;        /* LIBSVM: feature indices start at 0, not 1 */
     int64_t n_features;    /* > 0: fixed d, larger index is an error; 0: agreed max */
+    int row_keys;          /* 1: fill sl_shard.row_key (the binary cache needs it) */
 };
 
 struct sl_shard {
@@ -43,6 +44,9 @@ struct sl_shard {
                             for any rank count: each rank's CRC of its own byte range,
                             combined in rank order (crc32_combine) */
     double load_seconds; /* wall time of this rank's read + parse */
+    int64_t *row_key;    /* (n_rows) when sl_load_opts.row_keys, else NULL: the offset in
+                            the source of the stored byte that decides each row's rank
+                            (its line's first byte); increasing (sl_rows_of_rank) */
 };
 
 /* Collective. On success every rank holds its shard; free with
@@ -54,6 +58,62 @@ enum sl_status sl_shard_load(struct sl_shard *s, const char *path, const struct 
 void sl_shard_free(struct sl_shard *s);
 
 enum sl_format sl_format_from_path(const char *path);
+
+/* The binary cache (cache.c): a directory holding the parsed rows of a
+ * source - labels, CSR arrays (or the dense matrix) and each row's key -
+ * as one file per section, with a header file (SL_CACHE_HEADER) that is
+ * written last and carries a magic number, a byte-order mark, a format
+ * version, the source's identity and the parse options, and a CRC-32 of
+ * every block of every section. Any rank count reads its own rows from it
+ * with pread, the same rows the text reader would give it (sl_rows_of_rank). */
+#define SL_CACHE_HEADER "shardlearn.cache"
+#define SL_CACHE_VERSION 1
+#define SL_CACHE_BLOCK ((int64_t)1 << 20)
+
+/* Why train --cache did what it did, for a message. */
+struct sl_cache_use {
+    int reused;     /* 1: loaded from the cache; 0: parsed the source and wrote the cache */
+    char why[512];  /* when rebuilt: what differed ("no cache yet", "the source changed ...") */
+};
+
+/* Collective. 1 when path is a directory holding a cache header (rank 0
+ * looks; every rank gets its answer). */
+int sl_cache_is(const char *path, struct sl_comm *c);
+
+/* Collective. s: a shard loaded from src with o->row_keys set (every rank
+ * its own). Writes the cache to dir through a temporary directory renamed
+ * into place, so a failed convert leaves no cache; a cache already at dir
+ * is replaced, any other non-empty directory is an error. block_bytes:
+ * the bytes each checksum covers, a multiple of 8 (0: SL_CACHE_BLOCK). */
+enum sl_status sl_cache_write(const struct sl_shard *s, const char *src,
+                              const struct sl_load_opts *o, const char *dir, int64_t block_bytes,
+                              struct sl_comm *c, struct sl_err *err) SL_WARN_UNUSED;
+
+/* Collective. This rank's rows of the cache at dir, checked (header,
+ * version, byte order, sizes, the CRC of every block read), as sl_shard_load
+ * would give them from the source on this rank count. o->n_features > 0 is
+ * applied as by the text reader; the format options are the cache's own. */
+enum sl_status sl_cache_load(struct sl_shard *s, const char *dir, const struct sl_load_opts *o,
+                             struct sl_comm *c, struct sl_err *err) SL_WARN_UNUSED;
+
+/* Collective. A cache at path (sl_cache_is), else the source itself. */
+enum sl_status sl_data_load(struct sl_shard *s, const char *path, const struct sl_load_opts *o,
+                            struct sl_comm *c, struct sl_err *err) SL_WARN_UNUSED;
+
+/* Collective. train --cache: the cache at dir when it was built from src as
+ * it is now (names, sizes, modification times) with the same options; else
+ * parses src and (re)writes dir. *use says which and why. */
+enum sl_status sl_cache_use(struct sl_shard *s, const char *src, const char *dir,
+                            const struct sl_load_opts *o, struct sl_comm *c,
+                            struct sl_cache_use *use, struct sl_err *err) SL_WARN_UNUSED;
+
+/* The keys [*key_lo, *key_hi) of the rows that belong to rank `rank` of
+ * nranks over a source of total_bytes stored bytes: the rank's byte range
+ * (sl_byte_range), since a line belongs to the rank whose range holds its
+ * first byte, and a row of a compressed file to the rank whose range holds
+ * the file's first stored byte (its key). The one statement of that rule,
+ * for the cache now and for the readers to share. */
+void sl_rank_keys(int64_t total_bytes, int rank, int nranks, int64_t *key_lo, int64_t *key_hi);
 
 #ifdef __cplusplus
 }

@@ -84,6 +84,7 @@ void sl_share_error(struct sl_comm *c, struct sl_err *err);
 int sl_cmd_train(int argc, char **argv, struct sl_comm *c);
 int sl_cmd_predict(int argc, char **argv, struct sl_comm *c, int eval);
 int sl_cmd_sync(int argc, char **argv, struct sl_comm *c);
+int sl_cmd_convert(int argc, char **argv, struct sl_comm *c);
 int sl_cmd_gate(int argc, char **argv, struct sl_comm *c);
 int sl_cmd_serve(int argc, char **argv, struct sl_comm *c);
 

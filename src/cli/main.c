@@ -17,6 +17,7 @@ static const char *const USAGE =
     "  mpirun -np N shardlearn train --data FILE [options]     fit a model\n"
     "  mpirun -np N shardlearn predict --model M --data D [--out F] [--proba]\n"
     "  mpirun -np N shardlearn eval --model M --data D [--metrics-out F]\n"
+    "  mpirun -np N shardlearn convert --data FILE --out DIR  binary cache of the parsed data\n"
     "  shardlearn mlflow-sync DIR [--tracking-uri URI]        deliver a run journal to MLflow\n"
     "  shardlearn gate --baseline SRC --candidate SRC --rule R...   regression check for CI\n"
     "  shardlearn serve --model SOURCE [--port N]    predictions over HTTP (Vertex AI, MLflow)\n"
@@ -51,6 +52,8 @@ int main(int argc, char **argv) {
         code = sl_cmd_predict(argc, argv, &comm, 0);
     } else if (strcmp(cmd, "eval") == 0) {
         code = sl_cmd_predict(argc, argv, &comm, 1);
+    } else if (strcmp(cmd, "convert") == 0) {
+        code = sl_cmd_convert(argc, argv, &comm);
     } else if (strcmp(cmd, "mlflow-sync") == 0) {
         code = sl_cmd_sync(argc, argv, &comm);
     } else if (strcmp(cmd, "gate") == 0) {

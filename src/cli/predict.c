@@ -109,7 +109,7 @@ int sl_cmd_predict(int argc, char **argv, struct sl_comm *c, int eval) {
                                    .kind = SL_ARG_STR,
                                    .dst = &a.data,
                                    .metavar = "FILE",
-                                   .help = "data to score (LIBSVM/svmlight text or CSV)"},
+                                   .help = "data to score (LIBSVM/svmlight text, CSV, or a cache)"},
                                   {.name = "format",
                                    .kind = SL_ARG_CHOICE,
                                    .dst = &a.format,
@@ -158,7 +158,7 @@ int sl_cmd_predict(int argc, char **argv, struct sl_comm *c, int eval) {
     if (sl_format_from_path(a.data) == SL_FORMAT_CSV || a.format == SL_FORMAT_CSV)
         lo.n_features = model.n_features; /* a CSV row must have the model's width */
     struct sl_shard s;
-    st = sl_shard_load(&s, a.data, &lo, c, &err);
+    st = sl_data_load(&s, a.data, &lo, c, &err);
     if (st == SL_OK) {
         st = score(c, &a, &model, &s, eval, &err);
         sl_shard_free(&s);

@@ -15,6 +15,7 @@
 
 struct train_args {
     const char *data, *validation, *model_out, *metrics_out;
+    const char *cache; /* --cache DIR, or NULL */
     int format, optimizer; /* enum sl_format, enum sl_optimizer */
     int zero_based, no_intercept, quiet, average;
     int64_t n_features, max_iter, lbfgs_m, batch_size, epochs, sync_every, seed, blas_threads;

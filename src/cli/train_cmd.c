@@ -54,7 +54,10 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
     const struct sl_opt opts[] = {
         STR("config", &a->config, "FILE",
             "read options from a JSON or YAML file; options given here override it"),
-        STR("data", &a->data, "FILE", "training data (LIBSVM/svmlight text or CSV)"),
+        STR("data", &a->data, "FILE",
+            "training data (LIBSVM/svmlight text or CSV, or a cache written by convert)"),
+        STR("cache", &a->cache, "DIR",
+            "binary cache of --data: built on first use, reused while --data is unchanged"),
         CHOICE("format", &a->format, "FMT", "libsvm|csv (default: from the extension, .csv is CSV)",
                SL_FORMAT_CHOICES),
         FLAG("zero-based", &a->zero_based, "LIBSVM feature indices start at 0 (default 1)"),
@@ -254,12 +257,22 @@ static enum sl_status load_data(struct sl_comm *c, const struct train_args *a,
     const struct sl_load_opts lo = {.format = (enum sl_format)a->format,
                                     .zero_based = a->zero_based,
                                     .n_features = a->n_features};
-    enum sl_status st = sl_shard_load(shard, a->data, &lo, c, err);
+    enum sl_status st;
+    if (a->cache) {
+        struct sl_cache_use use;
+        st = sl_cache_use(shard, a->data, a->cache, &lo, c, &use, err);
+        if (!st && use.reused)
+            sl_info("cache %s: used (%s unchanged)", a->cache, a->data);
+        else if (!st && c->rank == 0)
+            sl_warn("cache %s: built from %s (%s)", a->cache, a->data, use.why);
+    } else {
+        st = sl_data_load(shard, a->data, &lo, c, err);
+    }
     if (st || !a->validation) return st;
     struct sl_load_opts vo = lo;
     vo.n_features = 0; /* columns the model never saw weigh 0 */
     if (shard->dense) vo.n_features = shard->n_features;
-    st = sl_shard_load(val, a->validation, &vo, c, err);
+    st = sl_data_load(val, a->validation, &vo, c, err);
     if (st) sl_shard_free(shard);
     return st;
 }

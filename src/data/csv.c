@@ -79,7 +79,6 @@ static int parse_row(const char *p, const char *end, int64_t line, struct sl_sha
 
 void sl_parse_csv(struct sl_range *r, struct sl_shard *s, const struct sl_load_opts *o,
                   struct sl_load_state *ls) {
-    (void)o;
     int64_t cap_rows = 0, cap_vals = 0;
     const char *p, *end;
     s->dense = 1;
@@ -99,6 +98,7 @@ void sl_parse_csv(struct sl_range *r, struct sl_shard *s, const struct sl_load_o
             sl_count_rest(r, ls);
             break;
         }
+        sl_push_row_key(s, o, ls, s->n_rows - 1, sl_range_offset(r, p));
     }
     int64_t width = ls->ncols > 0 ? ls->ncols - 1 : 0;
     s->nnz = s->n_rows * width;

@@ -47,3 +47,10 @@ void sl_grow(void **p, int64_t *cap, int64_t need, size_t elem) {
 void sl_shrink(void **p, int64_t n, size_t elem) {
     *p = sl_realloc(*p, (size_t)(n ? n : 1) * elem);
 }
+
+void sl_push_row_key(struct sl_shard *s, const struct sl_load_opts *o, struct sl_load_state *ls,
+                     int64_t row, int64_t key) {
+    if (!o->row_keys) return;
+    sl_grow((void **)&s->row_key, &ls->key_cap, row + 1, sizeof(int64_t));
+    s->row_key[row] = key;
+}

@@ -55,7 +55,17 @@ struct sl_load_state {
     int64_t ncols;          /* CSV: fields in this rank's rows (0: none) */
     int64_t first_row_line; /* CSV: line of this rank's first data row */
     int saw_zero_label;
+    int64_t key_cap; /* capacity of the shard's row_key */
 };
+
+/* The offset in the source of the byte at p, which lies in r's buffer. */
+static inline int64_t sl_range_offset(const struct sl_range *r, const char *p) {
+    return r->pos - (int64_t)r->len + (int64_t)(p - r->buf);
+}
+/* Row `row`'s key (sl_shard.row_key) when o->row_keys: the offset of its
+ * line's first byte. */
+void sl_push_row_key(struct sl_shard *s, const struct sl_load_opts *o, struct sl_load_state *ls,
+                     int64_t row, int64_t key);
 
 void sl_parse_libsvm(struct sl_range *r, struct sl_shard *s, const struct sl_load_opts *o,
                      struct sl_load_state *ls);

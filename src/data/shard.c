@@ -174,5 +174,6 @@ void sl_shard_free(struct sl_shard *s) {
     free(s->indptr);
     free(s->indices);
     free(s->values);
+    free(s->row_key);
     memset(s, 0, sizeof *s);
 }

@@ -1,0 +1,408 @@
+/* cache.c - reading the binary cache (layout: cache_fmt.h): the header and
+ * its checks, each rank's rows by pread with every block it reads checked,
+ * and the choice between a cache and its source (sl_data_load,
+ * sl_cache_use). Writing is in cache_write.c. */
+#define _XOPEN_SOURCE 700 /* realpath */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "data/cache_fmt.h"
+#include "data/reader.h"
+#include "shardlearn/clock.h"
+#include "shardlearn/fileio.h"
+
+const char *const CACHE_SEC_FILE[SEC_N] = {"keys.bin", "indptr.bin", "y.bin", "indices.bin",
+                                           "values.bin"};
+const int64_t CACHE_SEC_ELEM[SEC_N] = {8, 8, 8, 4, 8};
+
+void sl_rank_keys(int64_t total_bytes, int rank, int nranks, int64_t *key_lo, int64_t *key_hi) {
+    /* A line starts in the text reader's range [line_start(b), line_start(e))
+     * exactly when its first byte lies in [b, e): no line starts between b
+     * and line_start(b). */
+    sl_byte_range(total_bytes, rank, nranks, key_lo, key_hi);
+}
+
+int cache_pread(int fd, void *buf, int64_t n, int64_t off) {
+    char *p = buf;
+    while (n > 0) {
+        ssize_t k = pread(fd, p, (size_t)n, (off_t)off);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            if (k == 0) errno = EIO;
+            return -1;
+        }
+        p += k;
+        off += k;
+        n -= k;
+    }
+    return 0;
+}
+
+int cache_pwrite(int fd, const void *buf, int64_t n, int64_t off) {
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t k = pwrite(fd, p, (size_t)n, (off_t)off);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        p += k;
+        off += k;
+        n -= k;
+    }
+    return 0;
+}
+
+enum sl_status cache_agree(struct sl_comm *c, enum sl_status st, struct sl_err *err) {
+    int who = sl_comm_first_error(c, st != SL_OK, c->rank);
+    if (who < 0) return SL_OK;
+    int64_t v = st;
+    sl_comm_bcast(c, &v, sizeof v, who);
+    if (c->rank != who) sl_err_clear(err);
+    return (enum sl_status)v;
+}
+
+int64_t cache_head_bytes(const struct cache_fixed *f) {
+    int64_t n = (int64_t)sizeof *f + f->n_src * (int64_t)sizeof(struct cache_src);
+    n += 8 * cache_blocks(f->count[SEC_KEYS] * 8, f->block_bytes);
+    for (int q = 0; q < SEC_N; q++)
+        n += 4 * cache_blocks(f->count[q] * CACHE_SEC_ELEM[q], f->block_bytes);
+    return n;
+}
+
+enum sl_status cache_source_id(const char *src, struct cache_src *out, struct sl_err *err) {
+    memset(out, 0, sizeof *out);
+    char abs[PATH_MAX];
+    struct stat st;
+    if (!realpath(src, abs) || stat(abs, &st) != 0)
+        return sl_err_set(err, SL_ERR_IO, "%s: %s", src, strerror(errno));
+    snprintf(out->name, sizeof out->name, "%s", abs);
+    out->size = (int64_t)st.st_size;
+    out->version = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    return SL_OK;
+}
+
+/* The fixed part's checks, in the order that explains a foreign file best. */
+static enum sl_status check_fixed(const char *path, const char *buf, size_t len,
+                                  struct sl_err *err) {
+    struct cache_fixed f;
+    if (len < 16 || memcmp(buf, CACHE_MAGIC, 8) != 0)
+        return sl_err_set(err, SL_ERR_PARSE, "%s: not a shardlearn cache (bad magic number)", path);
+    memcpy(&f, buf, 16);
+    if (f.endian != CACHE_ENDIAN)
+        return sl_err_set(err, SL_ERR_PARSE,
+                          "%s: written on a machine of the other byte order; convert the source "
+                          "again here",
+                          path);
+    if (f.version > SL_CACHE_VERSION)
+        return sl_err_set(err, SL_ERR_PARSE,
+                          "%s: cache format version %u is newer than this shardlearn's (%d); "
+                          "convert the source again",
+                          path, f.version, SL_CACHE_VERSION);
+    if (f.version != SL_CACHE_VERSION)
+        return sl_err_set(err, SL_ERR_PARSE, "%s: cache format version %u is not supported (%d)",
+                          path, f.version, SL_CACHE_VERSION);
+    if (len < sizeof f)
+        return sl_err_set(err, SL_ERR_PARSE, "%s: truncated (%zu bytes)", path, len);
+    memcpy(&f, buf, sizeof f);
+    int ok = f.block_bytes > 0 && f.block_bytes % 8 == 0 && f.n_src >= 0 && f.n_src < 1000000 && f.n_rows > 0 &&
+             f.nnz >= 0 && f.n_features >= 0;
+    for (int q = 0; q < SEC_N && ok; q++)
+        ok = f.count[q] >= 0 && f.count[q] < ((int64_t)1 << 56);
+    if (ok && f.head_bytes != cache_head_bytes(&f)) ok = 0;
+    if (!ok || (int64_t)len != f.head_bytes) {
+        if (ok && (int64_t)len < f.head_bytes)
+            return sl_err_set(err, SL_ERR_PARSE, "%s: truncated (%zu of %lld bytes)", path, len,
+                              (long long)f.head_bytes);
+        return sl_err_set(err, SL_ERR_PARSE, "%s: corrupt header (checksum mismatch)", path);
+    }
+    uint32_t want = f.crc;
+    uLong crc = crc32_z(0, (const Bytef *)buf, offsetof(struct cache_fixed, crc));
+    const uint32_t zero = 0;
+    crc = crc32_z(crc, (const Bytef *)&zero, 4);
+    crc = crc32_z(crc, (const Bytef *)buf + offsetof(struct cache_fixed, crc) + 4,
+                  len - offsetof(struct cache_fixed, crc) - 4);
+    if ((uint32_t)crc != want)
+        return sl_err_set(err, SL_ERR_PARSE, "%s: corrupt header (checksum mismatch)", path);
+    return SL_OK;
+}
+
+/* Not collective. Reads and checks dir's header into h (free h->buf). */
+static enum sl_status read_head(const char *dir, struct cache_head *h, struct sl_err *err) {
+    memset(h, 0, sizeof *h);
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", dir, SL_CACHE_HEADER);
+    size_t len = 0;
+    char *buf = sl_read_file(path, &len);
+    if (!buf) return sl_err_set(err, SL_ERR_IO, "%s: %s", path, strerror(errno));
+    enum sl_status st = check_fixed(path, buf, len, err);
+    if (st) {
+        free(buf);
+        return st;
+    }
+    memcpy(&h->f, buf, sizeof h->f);
+    h->buf = buf;
+    const char *p = buf + sizeof h->f;
+    h->src = (const struct cache_src *)p;
+    p += h->f.n_src * (int64_t)sizeof(struct cache_src);
+    h->first_key = (const int64_t *)p;
+    p += 8 * cache_blocks(h->f.count[SEC_KEYS] * 8, h->f.block_bytes);
+    for (int q = 0; q < SEC_N; q++) {
+        h->sums[q] = (const uint32_t *)p;
+        p += 4 * cache_blocks(h->f.count[q] * CACHE_SEC_ELEM[q], h->f.block_bytes);
+    }
+    return SL_OK;
+}
+
+/* The open sections of one cache, for one rank's reads. */
+struct cache_rd {
+    const char *dir;
+    struct cache_head h;
+    int fd[SEC_N];
+    char *tmp;     /* (block_bytes) a block read only in part */
+    int64_t bytes; /* read so far */
+};
+
+static enum sl_status open_sections(struct cache_rd *k, struct sl_err *err) {
+    for (int q = 0; q < SEC_N; q++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", k->dir, CACHE_SEC_FILE[q]);
+        k->fd[q] = open(path, O_RDONLY);
+        struct stat st;
+        if (k->fd[q] < 0 || fstat(k->fd[q], &st) != 0)
+            return sl_err_set(err, SL_ERR_IO, "%s: %s", path, strerror(errno));
+        const int64_t want = k->h.f.count[q] * CACHE_SEC_ELEM[q];
+        if ((int64_t)st.st_size != want)
+            return sl_err_set(err, SL_ERR_PARSE, "%s: %s (%lld bytes, expected %lld)", path,
+                              (int64_t)st.st_size < want ? "truncated" : "wrong size",
+                              (long long)st.st_size, (long long)want);
+    }
+    return SL_OK;
+}
+
+/* dst <- bytes [a, b) of section q, every block they touch read whole and
+ * checked against its CRC. */
+static enum sl_status read_span(struct cache_rd *k, int q, int64_t a, int64_t b, void *dst,
+                                struct sl_err *err) {
+    const int64_t B = k->h.f.block_bytes, size = k->h.f.count[q] * CACHE_SEC_ELEM[q];
+    char *out = dst;
+    for (int64_t blk = a / B; a < b && blk * B < b; blk++) {
+        const int64_t s0 = blk * B, s1 = s0 + B < size ? s0 + B : size;
+        const int whole = s0 >= a && s1 <= b;
+        char *p = whole ? out + (s0 - a) : k->tmp;
+        if (cache_pread(k->fd[q], p, s1 - s0, s0) != 0)
+            return sl_err_set(err, SL_ERR_IO, "%s/%s: %s", k->dir, CACHE_SEC_FILE[q],
+                              strerror(errno));
+        k->bytes += s1 - s0;
+        if ((uint32_t)crc32_z(0, (const Bytef *)p, (size_t)(s1 - s0)) != k->h.sums[q][blk])
+            return sl_err_set(err, SL_ERR_PARSE,
+                              "%s/%s: corrupt (checksum mismatch in bytes %lld-%lld); convert the "
+                              "source again",
+                              k->dir, CACHE_SEC_FILE[q], (long long)s0, (long long)s1);
+        if (!whole) {
+            const int64_t lo = s0 > a ? s0 : a, hi = s1 < b ? s1 : b;
+            memcpy(out + (lo - a), p + (lo - s0), (size_t)(hi - lo));
+        }
+    }
+    return SL_OK;
+}
+
+/* *row <- the first row whose key is >= t (n when none): the block table
+ * finds the block, one checked block read finds the row. */
+static enum sl_status first_row_at(struct cache_rd *k, int64_t t, int64_t *row,
+                                   struct sl_err *err) {
+    const int64_t n = k->h.f.n_rows, per = k->h.f.block_bytes / 8;
+    const int64_t nb = cache_blocks(n * 8, k->h.f.block_bytes);
+    int64_t lo = 0, hi = nb; /* blocks [0, lo) start below t, [hi, nb) at or above */
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (k->h.first_key[mid] < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0) {
+        *row = 0;
+        return SL_OK;
+    }
+    const int64_t r0 = (lo - 1) * per, r1 = r0 + per < n ? r0 + per : n;
+    int64_t *keys = (int64_t *)k->tmp;
+    enum sl_status st = read_span(k, SEC_KEYS, r0 * 8, r1 * 8, keys, err);
+    if (st) return st;
+    int64_t i = 0;
+    while (i < r1 - r0 && keys[i] < t)
+        i++;
+    *row = r0 + i;
+    return SL_OK;
+}
+
+/* The parse options' effect on d, as the text reader applies them. */
+static enum sl_status apply_n_features(struct sl_shard *s, const struct cache_fixed *f,
+                                       const struct sl_load_opts *o, const char *dir,
+                                       struct sl_err *err) {
+    s->n_features = f->n_features;
+    if (o->n_features <= 0) return SL_OK;
+    if (f->dense && o->n_features != f->n_features)
+        return sl_err_set(err, SL_ERR_PARSE, "%s: %lld features, expected %lld", dir,
+                          (long long)f->n_features, (long long)o->n_features);
+    if (!f->dense && f->max_index > o->n_features)
+        return sl_err_set(err, SL_ERR_PARSE, "%s: feature index %lld beyond --n-features %lld",
+                          dir, (long long)f->max_index, (long long)o->n_features);
+    s->n_features = o->n_features;
+    return SL_OK;
+}
+
+/* This rank's rows [lo, hi) into s. */
+static enum sl_status read_rows(struct cache_rd *k, struct sl_shard *s, struct sl_comm *c,
+                                struct sl_err *err) {
+    const struct cache_fixed *f = &k->h.f;
+    int64_t klo, khi, lo, hi;
+    sl_rank_keys(f->file_bytes, c->rank, c->size, &klo, &khi);
+    enum sl_status st = first_row_at(k, klo, &lo, err);
+    if (!st) st = first_row_at(k, khi, &hi, err);
+    if (st) return st;
+    s->n_rows = hi - lo;
+    s->row_begin = lo;
+    s->y = sl_malloc(sizeof(double) * (size_t)(hi - lo + 1));
+    st = read_span(k, SEC_Y, lo * 8, hi * 8, s->y, err);
+    if (st) return st;
+    if (f->dense) {
+        s->dense = 1;
+        s->nnz = (hi - lo) * f->n_features;
+        s->values = sl_malloc(sizeof(double) * (size_t)(s->nnz ? s->nnz : 1));
+        return read_span(k, SEC_VALUES, lo * f->n_features * 8, hi * f->n_features * 8,
+                         s->values, err);
+    }
+    s->indptr = sl_malloc(sizeof(int64_t) * (size_t)(hi - lo + 1));
+    st = read_span(k, SEC_INDPTR, lo * 8, (hi + 1) * 8, s->indptr, err);
+    if (st) return st;
+    const int64_t a = s->indptr[0], b = s->indptr[hi - lo];
+    if (a < 0 || b < a || b > f->nnz)
+        return sl_err_set(err, SL_ERR_PARSE, "%s/indptr.bin: corrupt (row starts out of range)",
+                          k->dir);
+    for (int64_t i = 0; i <= hi - lo; i++)
+        s->indptr[i] -= a;
+    s->nnz = b - a;
+    s->indices = sl_malloc(sizeof(int32_t) * (size_t)(s->nnz ? s->nnz : 1));
+    s->values = sl_malloc(sizeof(double) * (size_t)(s->nnz ? s->nnz : 1));
+    st = read_span(k, SEC_INDICES, a * 4, b * 4, s->indices, err);
+    if (!st) st = read_span(k, SEC_VALUES, a * 8, b * 8, s->values, err);
+    return st;
+}
+
+enum sl_status sl_cache_load(struct sl_shard *s, const char *dir, const struct sl_load_opts *o,
+                             struct sl_comm *c, struct sl_err *err) {
+    memset(s, 0, sizeof *s);
+    sl_err_clear(err);
+    double t0 = sl_wtime();
+    struct cache_rd k = {.dir = dir, .fd = {-1, -1, -1, -1, -1}};
+    enum sl_status st = read_head(dir, &k.h, err);
+    if (!st) {
+        k.tmp = sl_malloc((size_t)k.h.f.block_bytes);
+        st = open_sections(&k, err);
+    }
+    if (!st) st = apply_n_features(s, &k.h.f, o, dir, err);
+    if (!st) st = read_rows(&k, s, c, err);
+    for (int q = 0; q < SEC_N; q++)
+        if (k.fd[q] >= 0) close(k.fd[q]);
+    free(k.tmp);
+    /* Every rank read the same header; one message is enough. */
+    st = cache_agree(c, st, err);
+    if (st == SL_OK) {
+        const struct cache_fixed *f = &k.h.f;
+        s->n_rows_global = f->n_rows;
+        s->nnz_global = f->dense ? f->n_rows * s->n_features : f->nnz;
+        s->labels01 = f->labels01;
+        s->file_bytes = f->file_bytes;
+        s->file_crc32 = f->file_crc32;
+        s->bytes = k.bytes;
+    }
+    free(k.h.buf);
+    if (st != SL_OK) {
+        sl_shard_free(s);
+        return st;
+    }
+    s->load_seconds = sl_wtime() - t0;
+    return SL_OK;
+}
+
+int sl_cache_is(const char *path, struct sl_comm *c) {
+    int64_t is = 0;
+    if (c->rank == 0) {
+        char head[PATH_MAX];
+        struct stat st;
+        snprintf(head, sizeof head, "%s/%s", path, SL_CACHE_HEADER);
+        is = stat(path, &st) == 0 && S_ISDIR(st.st_mode) && stat(head, &st) == 0;
+    }
+    sl_comm_bcast(c, &is, sizeof is, 0);
+    return (int)is;
+}
+
+enum sl_status sl_data_load(struct sl_shard *s, const char *path, const struct sl_load_opts *o,
+                            struct sl_comm *c, struct sl_err *err) {
+    if (sl_cache_is(path, c)) return sl_cache_load(s, path, o, c, err);
+    return sl_shard_load(s, path, o, c, err);
+}
+
+/* Rank 0: whether dir holds a cache of src as it is now, parsed with o;
+ * why says what differs when not. */
+static int cache_fresh(const char *dir, const char *src, const struct sl_load_opts *o,
+                       char *why, size_t cap) {
+    struct sl_err e;
+    struct cache_head h;
+    char head[PATH_MAX];
+    snprintf(head, sizeof head, "%s/%s", dir, SL_CACHE_HEADER);
+    if (access(head, F_OK) != 0) {
+        snprintf(why, cap, "no cache yet");
+        return 0;
+    }
+    if (read_head(dir, &h, &e) != SL_OK) {
+        snprintf(why, cap, "%s", e.msg);
+        return 0;
+    }
+    struct cache_src now;
+    const enum sl_format fmt =
+        o->format == SL_FORMAT_AUTO ? sl_format_from_path(src) : o->format;
+    int fresh = 0;
+    if (cache_source_id(src, &now, &e) != SL_OK)
+        snprintf(why, cap, "%s", e.msg);
+    else if (h.f.n_src != 1 || strcmp(h.src[0].name, now.name) != 0)
+        snprintf(why, cap, "it was built from %s", h.f.n_src ? h.src[0].name : "nothing");
+    else if (h.src[0].size != now.size || h.src[0].version != now.version)
+        snprintf(why, cap, "%s changed (size or modification time)", src);
+    else if (h.f.format != (int32_t)fmt || h.f.zero_based != (o->zero_based != 0) ||
+             h.f.opt_n_features != o->n_features)
+        snprintf(why, cap, "it was built with other --format/--zero-based/--n-features");
+    else
+        fresh = 1;
+    free(h.buf);
+    return fresh;
+}
+
+enum sl_status sl_cache_use(struct sl_shard *s, const char *src, const char *dir,
+                            const struct sl_load_opts *o, struct sl_comm *c,
+                            struct sl_cache_use *use, struct sl_err *err) {
+    memset(use, 0, sizeof *use);
+    int64_t fresh = 0;
+    if (c->rank == 0) fresh = cache_fresh(dir, src, o, use->why, sizeof use->why);
+    sl_comm_bcast(c, &fresh, sizeof fresh, 0);
+    sl_comm_bcast(c, use->why, sizeof use->why, 0);
+    if (fresh) {
+        use->reused = 1;
+        return sl_cache_load(s, dir, o, c, err);
+    }
+    struct sl_load_opts ko = *o;
+    ko.row_keys = 1;
+    enum sl_status st = sl_shard_load(s, src, &ko, c, err);
+    if (st) return st;
+    st = sl_cache_write(s, src, &ko, dir, 0, c, err);
+    free(s->row_key); /* the shard is as sl_shard_load gives it without keys */
+    s->row_key = NULL;
+    if (st) sl_shard_free(s);
+    return st;
+}

@@ -1,0 +1,86 @@
+/* cache_fmt.h - private to cache.c and cache_write.c: the on-disk layout of
+ * the binary cache (data.h: SL_CACHE_HEADER).
+ *
+ * A cache is a directory:
+ *   shardlearn.cache  the header, written last: struct cache_fixed, then
+ *                     n_src struct cache_src (the source's identity), then
+ *                     the first key of every block of keys.bin (int64), then
+ *                     the CRC-32 of every block of every section (uint32, in
+ *                     section order); `crc` covers the whole file.
+ *   keys.bin          (n) int64: each row's key (sl_shard.row_key)
+ *   indptr.bin        (n + 1) int64: CSR row starts over the whole data; empty when dense
+ *   y.bin             (n) double: labels, -1/+1
+ *   indices.bin       (nnz) int32: CSR columns; empty when dense
+ *   values.bin        (nnz) double: CSR values, or the (n, d) row-major matrix
+ * Numbers are in the writer's byte order, which `endian` records; a reader
+ * of the other order refuses the cache rather than swap. Sections are
+ * checked in blocks of block_bytes, so a rank verifies just what it reads. */
+#ifndef SHARDLEARN_DATA_CACHE_FMT_H
+#define SHARDLEARN_DATA_CACHE_FMT_H
+
+#include <stdint.h>
+
+#include "shardlearn/data.h"
+
+#define CACHE_MAGIC "SLCACHE"        /* 8 bytes with its NUL */
+#define CACHE_ENDIAN 0x01020304u     /* reads 0x04030201 in the other byte order */
+#define CACHE_NAME 4096
+
+enum cache_sec { SEC_KEYS = 0, SEC_INDPTR, SEC_Y, SEC_INDICES, SEC_VALUES, SEC_N };
+
+extern const char *const CACHE_SEC_FILE[SEC_N]; /* "keys.bin", ... */
+extern const int64_t CACHE_SEC_ELEM[SEC_N];     /* bytes per element */
+
+struct cache_fixed {
+    char magic[8];
+    uint32_t endian;
+    uint32_t version;
+    uint32_t crc;        /* CRC-32 of the header file with this field 0 */
+    uint32_t file_crc32; /* sl_shard.file_crc32 of the source */
+    int64_t head_bytes;  /* size of the header file */
+    int32_t dense, labels01;
+    int32_t format, zero_based; /* the parse options (format resolved, never AUTO) */
+    int64_t opt_n_features;     /* --n-features at convert, 0: none */
+    int64_t n_rows, n_features, max_index, nnz, file_bytes;
+    int64_t block_bytes;
+    int64_t n_src;
+    int64_t count[SEC_N]; /* elements of each section */
+};
+
+/* One object of the source as it was when the cache was built. */
+struct cache_src {
+    char name[CACHE_NAME]; /* absolute path */
+    int64_t size;
+    int64_t version; /* modification time, ns */
+};
+
+/* A header read and checked (cache.c). */
+struct cache_head {
+    struct cache_fixed f;
+    const struct cache_src *src; /* (n_src) */
+    const int64_t *first_key;    /* (blocks of keys.bin) */
+    const uint32_t *sums[SEC_N]; /* (blocks of each section) */
+    char *buf;                   /* the whole file; owns the arrays above */
+};
+
+static inline int64_t cache_blocks(int64_t bytes, int64_t block) {
+    return (bytes + block - 1) / block;
+}
+
+/* The header's size for these counts and sources. */
+int64_t cache_head_bytes(const struct cache_fixed *f);
+
+/* The identity of a local source file (absolute path, size, modification
+ * time); to become sl_io_list_make's list when io/local.c lands. */
+enum sl_status cache_source_id(const char *src, struct cache_src *out, struct sl_err *err);
+
+/* pread/pwrite of exactly n bytes; -1 with errno on failure (0 bytes read
+ * early: errno EIO). */
+int cache_pread(int fd, void *buf, int64_t n, int64_t off);
+int cache_pwrite(int fd, const void *buf, int64_t n, int64_t off);
+
+/* Collective: every rank returns the status of the first rank that failed,
+ * with its message in err on that rank only. */
+enum sl_status cache_agree(struct sl_comm *c, enum sl_status st, struct sl_err *err);
+
+#endif
