@@ -72,8 +72,8 @@ enum sl_format sl_format_from_path(const char *path);
 
 /* Why train --cache did what it did, for a message. */
 struct sl_cache_use {
-    int reused;     /* 1: loaded from the cache; 0: parsed the source and wrote the cache */
-    char why[512];  /* when rebuilt: what differed ("no cache yet", "the source changed ...") */
+    int reused;    /* 1: loaded from the cache; 0: parsed the source and wrote the cache */
+    char why[512]; /* when rebuilt: what differed ("no cache yet", "the source changed ...") */
 };
 
 /* Collective. 1 when path is a directory holding a cache header (rank 0

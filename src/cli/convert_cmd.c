@@ -73,8 +73,8 @@ int sl_cmd_convert(int argc, char **argv, struct sl_comm *c) {
         st = sl_cache_write(&s, data, &lo, out, block_kib * 1024, c, &err);
         if (!st)
             sl_info("convert %s -> %s: %lld rows, %lld features, %lld values in %.3fs", data, out,
-                    (long long)s.n_rows_global, (long long)s.n_features,
-                    (long long)s.nnz_global, sl_wtime() - t0);
+                    (long long)s.n_rows_global, (long long)s.n_features, (long long)s.nnz_global,
+                    sl_wtime() - t0);
         sl_shard_free(&s);
     }
     if (err.msg[0]) sl_error("%s", err.msg);

@@ -110,8 +110,8 @@ static enum sl_status check_fixed(const char *path, const char *buf, size_t len,
     if (len < sizeof f)
         return sl_err_set(err, SL_ERR_PARSE, "%s: truncated (%zu bytes)", path, len);
     memcpy(&f, buf, sizeof f);
-    int ok = f.block_bytes > 0 && f.block_bytes % 8 == 0 && f.n_src >= 0 && f.n_src < 1000000 && f.n_rows > 0 &&
-             f.nnz >= 0 && f.n_features >= 0;
+    int ok = f.block_bytes > 0 && f.block_bytes % 8 == 0 && f.n_src >= 0 && f.n_src < 1000000 &&
+             f.n_rows > 0 && f.nnz >= 0 && f.n_features >= 0;
     for (int q = 0; q < SEC_N && ok; q++)
         ok = f.count[q] >= 0 && f.count[q] < ((int64_t)1 << 56);
     if (ok && f.head_bytes != cache_head_bytes(&f)) ok = 0;
@@ -251,8 +251,8 @@ static enum sl_status apply_n_features(struct sl_shard *s, const struct cache_fi
         return sl_err_set(err, SL_ERR_PARSE, "%s: %lld features, expected %lld", dir,
                           (long long)f->n_features, (long long)o->n_features);
     if (!f->dense && f->max_index > o->n_features)
-        return sl_err_set(err, SL_ERR_PARSE, "%s: feature index %lld beyond --n-features %lld",
-                          dir, (long long)f->max_index, (long long)o->n_features);
+        return sl_err_set(err, SL_ERR_PARSE, "%s: feature index %lld beyond --n-features %lld", dir,
+                          (long long)f->max_index, (long long)o->n_features);
     s->n_features = o->n_features;
     return SL_OK;
 }
@@ -275,8 +275,8 @@ static enum sl_status read_rows(struct cache_rd *k, struct sl_shard *s, struct s
         s->dense = 1;
         s->nnz = (hi - lo) * f->n_features;
         s->values = sl_malloc(sizeof(double) * (size_t)(s->nnz ? s->nnz : 1));
-        return read_span(k, SEC_VALUES, lo * f->n_features * 8, hi * f->n_features * 8,
-                         s->values, err);
+        return read_span(k, SEC_VALUES, lo * f->n_features * 8, hi * f->n_features * 8, s->values,
+                         err);
     }
     s->indptr = sl_malloc(sizeof(int64_t) * (size_t)(hi - lo + 1));
     st = read_span(k, SEC_INDPTR, lo * 8, (hi + 1) * 8, s->indptr, err);
@@ -351,8 +351,8 @@ enum sl_status sl_data_load(struct sl_shard *s, const char *path, const struct s
 
 /* Rank 0: whether dir holds a cache of src as it is now, parsed with o;
  * why says what differs when not. */
-static int cache_fresh(const char *dir, const char *src, const struct sl_load_opts *o,
-                       char *why, size_t cap) {
+static int cache_fresh(const char *dir, const char *src, const struct sl_load_opts *o, char *why,
+                       size_t cap) {
     struct sl_err e;
     struct cache_head h;
     char head[PATH_MAX];
@@ -366,8 +366,7 @@ static int cache_fresh(const char *dir, const char *src, const struct sl_load_op
         return 0;
     }
     struct cache_src now;
-    const enum sl_format fmt =
-        o->format == SL_FORMAT_AUTO ? sl_format_from_path(src) : o->format;
+    const enum sl_format fmt = o->format == SL_FORMAT_AUTO ? sl_format_from_path(src) : o->format;
     int fresh = 0;
     if (cache_source_id(src, &now, &e) != SL_OK)
         snprintf(why, cap, "%s", e.msg);

@@ -22,8 +22,8 @@
 
 #include "shardlearn/data.h"
 
-#define CACHE_MAGIC "SLCACHE"        /* 8 bytes with its NUL */
-#define CACHE_ENDIAN 0x01020304u     /* reads 0x04030201 in the other byte order */
+#define CACHE_MAGIC "SLCACHE"    /* 8 bytes with its NUL */
+#define CACHE_ENDIAN 0x01020304u /* reads 0x04030201 in the other byte order */
 #define CACHE_NAME 4096
 
 enum cache_sec { SEC_KEYS = 0, SEC_INDPTR, SEC_Y, SEC_INDICES, SEC_VALUES, SEC_N };

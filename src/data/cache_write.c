@@ -274,8 +274,8 @@ enum sl_status sl_cache_write(const struct sl_shard *s, const char *src,
     struct cache_fixed f;
     struct cache_src id;
     enum sl_status st = SL_OK;
-    if (c->rank == 0) st = describe(s, src, o, s->dense ? s->n_features : max_index, block_bytes, &f,
-                                      &id, err);
+    if (c->rank == 0)
+        st = describe(s, src, o, s->dense ? s->n_features : max_index, block_bytes, &f, &id, err);
     if (c->rank == 0 && !st) {
         int64_t bytes[SEC_N];
         for (int q = 0; q < SEC_N; q++)
