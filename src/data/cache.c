@@ -75,15 +75,25 @@ int64_t cache_head_bytes(const struct cache_fixed *f) {
     return n;
 }
 
-enum sl_status cache_source_id(const char *src, struct cache_src *out, struct sl_err *err) {
-    memset(out, 0, sizeof *out);
+enum sl_status cache_source_id(const char *src, struct cache_src **out, int64_t *n,
+                               struct sl_err *err) {
+    *out = NULL;
+    *n = 0;
     char abs[PATH_MAX];
-    struct stat st;
-    if (!realpath(src, abs) || stat(abs, &st) != 0)
-        return sl_err_set(err, SL_ERR_IO, "%s: %s", src, strerror(errno));
-    snprintf(out->name, sizeof out->name, "%s", abs);
-    out->size = (int64_t)st.st_size;
-    out->version = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    const char *spec = src;
+    if (!sl_io_is_remote(src) && realpath(src, abs)) spec = abs;
+    struct sl_io_list l;
+    enum sl_status st = sl_io_list_make(&l, spec, err);
+    if (st) return st;
+    *out = sl_calloc((size_t)l.n, sizeof **out);
+    for (int64_t i = 0; i < l.n; i++) {
+        snprintf((*out)[i].name, sizeof(*out)[i].name, "%s", l.obj[i].name);
+        snprintf((*out)[i].tag, sizeof(*out)[i].tag, "%s", l.obj[i].tag);
+        (*out)[i].size = l.obj[i].size;
+        (*out)[i].version = l.obj[i].version;
+    }
+    *n = l.n;
+    sl_io_list_free(&l);
     return SL_OK;
 }
 
@@ -365,20 +375,30 @@ static int cache_fresh(const char *dir, const char *src, const struct sl_load_op
         snprintf(why, cap, "%s", e.msg);
         return 0;
     }
-    struct cache_src now;
+    struct cache_src *now = NULL;
+    int64_t n = 0;
     const enum sl_format fmt = o->format == SL_FORMAT_AUTO ? sl_format_from_path(src) : o->format;
     int fresh = 0;
-    if (cache_source_id(src, &now, &e) != SL_OK)
+    if (cache_source_id(src, &now, &n, &e) != SL_OK) {
         snprintf(why, cap, "%s", e.msg);
-    else if (h.f.n_src != 1 || strcmp(h.src[0].name, now.name) != 0)
-        snprintf(why, cap, "it was built from %s", h.f.n_src ? h.src[0].name : "nothing");
-    else if (h.src[0].size != now.size || h.src[0].version != now.version)
-        snprintf(why, cap, "%s changed (size or modification time)", src);
-    else if (h.f.format != (int32_t)fmt || h.f.zero_based != (o->zero_based != 0) ||
-             h.f.opt_n_features != o->n_features)
+    } else if (h.f.n_src != n) {
+        snprintf(why, cap, "%s now lists %lld file(s), the cache was built from %lld", src,
+                 (long long)n, (long long)h.f.n_src);
+    } else if (h.f.format != (int32_t)fmt || h.f.zero_based != (o->zero_based != 0) ||
+               h.f.opt_n_features != o->n_features) {
         snprintf(why, cap, "it was built with other --format/--zero-based/--n-features");
-    else
+    } else {
         fresh = 1;
+        for (int64_t i = 0; i < n && fresh; i++) {
+            const struct cache_src *a = &h.src[i], *b = &now[i];
+            if (strcmp(a->name, b->name) != 0)
+                snprintf(why, cap, "it was built from %s, not %s", a->name, b->name);
+            else if (a->size != b->size || a->version != b->version || strcmp(a->tag, b->tag))
+                snprintf(why, cap, "%s changed (size or modification time)", b->name);
+            fresh = why[0] == '\0';
+        }
+    }
+    free(now);
     free(h.buf);
     return fresh;
 }

@@ -20,6 +20,7 @@
 
 #include <stdint.h>
 
+#include "io/io.h"
 #include "shardlearn/data.h"
 
 #define CACHE_MAGIC "SLCACHE"    /* 8 bytes with its NUL */
@@ -47,11 +48,13 @@ struct cache_fixed {
     int64_t count[SEC_N]; /* elements of each section */
 };
 
-/* One object of the source as it was when the cache was built. */
+/* One object of the source as it was listed when the cache was built
+ * (io.h: struct sl_io_object). */
 struct cache_src {
-    char name[CACHE_NAME]; /* absolute path */
-    int64_t size;
-    int64_t version; /* modification time, ns */
+    char name[CACHE_NAME]; /* absolute path, or URL */
+    char tag[SL_IO_TAG];   /* http(s): the ETag; else "" */
+    int64_t size;          /* stored bytes */
+    int64_t version;       /* local: modification time, ns; GCS: the generation */
 };
 
 /* A header read and checked (cache.c). */
@@ -70,9 +73,11 @@ static inline int64_t cache_blocks(int64_t bytes, int64_t block) {
 /* The header's size for these counts and sources. */
 int64_t cache_head_bytes(const struct cache_fixed *f);
 
-/* The identity of a local source file (absolute path, size, modification
- * time); to become sl_io_list_make's list when io/local.c lands. */
-enum sl_status cache_source_id(const char *src, struct cache_src *out, struct sl_err *err);
+/* The identity of a source: its objects as sl_io_list_make lists them (a
+ * local spec made absolute first, so that a cache is found from any working
+ * directory). *out: (*n) owned by the caller, free(). Not collective. */
+enum sl_status cache_source_id(const char *src, struct cache_src **out, int64_t *n,
+                               struct sl_err *err);
 
 /* pread/pwrite of exactly n bytes; -1 with errno on failure (0 bytes read
  * early: errno EIO). */

@@ -225,10 +225,13 @@ static void sec_counts(const struct sl_shard *s, int64_t *count) {
 /* Rank 0: the header's fixed part and the source's identity. */
 static enum sl_status describe(const struct sl_shard *s, const char *src,
                                const struct sl_load_opts *o, int64_t max_index, int64_t block_bytes,
-                               struct cache_fixed *f, struct cache_src *id, struct sl_err *err) {
-    enum sl_status st = cache_source_id(src, id, err);
+                               struct cache_fixed *f, struct cache_src **id, struct sl_err *err) {
+    int64_t n = 0, stored = 0;
+    enum sl_status st = cache_source_id(src, id, &n, err);
     if (st) return st;
-    if (id->size != s->file_bytes)
+    for (int64_t i = 0; i < n; i++)
+        stored += (*id)[i].size;
+    if (stored != s->file_bytes)
         return sl_err_set(err, SL_ERR_IO, "%s: changed while it was converted", src);
     memset(f, 0, sizeof *f);
     memcpy(f->magic, CACHE_MAGIC, 8);
@@ -246,7 +249,7 @@ static enum sl_status describe(const struct sl_shard *s, const char *src,
     f->nnz = s->nnz_global;
     f->file_bytes = s->file_bytes;
     f->block_bytes = block_bytes;
-    f->n_src = 1;
+    f->n_src = n;
     sec_counts(s, f->count);
     return SL_OK;
 }
@@ -272,7 +275,7 @@ enum sl_status sl_cache_write(const struct sl_shard *s, const char *src,
     sl_comm_max_i64(c, &max_index, 1);
     const int64_t nnz0 = sl_comm_exscan_i64(c, s->nnz);
     struct cache_fixed f;
-    struct cache_src id;
+    struct cache_src *id = NULL;
     enum sl_status st = SL_OK;
     if (c->rank == 0)
         st = describe(s, src, o, s->dense ? s->n_features : max_index, block_bytes, &f, &id, err);
@@ -292,10 +295,11 @@ enum sl_status sl_cache_write(const struct sl_shard *s, const char *src,
         sec_counts(s, g.count);
         st = cache_agree(c, block_sums(&p, &g, sums, c, err), err);
     }
-    if (!st && c->rank == 0) st = publish(&p, &f, &id, sums, err);
+    if (!st && c->rank == 0) st = publish(&p, &f, id, sums, err);
     st = cache_agree(c, st, err);
     for (int q = 0; q < SEC_N; q++)
         free(sums[q]);
+    free(id);
     if (st && c->rank == 0) remove_cache_dir(p.tmp);
     return st;
 }
