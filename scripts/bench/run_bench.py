@@ -35,6 +35,7 @@ ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 from common import csr_bytes, load_npz, objective, read_liblinear_model, shard_rows  # noqa: E402
 import serve_bench  # noqa: E402
+import cache_bench  # noqa: E402
 import stop_bench  # noqa: E402
 
 TARGET_REL = 1e-6          # time to F <= F* (1 + TARGET_REL)
@@ -88,6 +89,13 @@ def parse_args():
     ap.add_argument("--only-serve", action="store_true",
                     help="measure only the serving comparison; with --write-doc, put just its block and "
                          "target rows into docs/benchmark.md")
+    ap.add_argument("--skip-cache", action="store_true",
+                    help="skip the binary cache's convert and load rates")
+    ap.add_argument("--only-cache", action="store_true",
+                    help="measure only the binary cache (convert, load against the text parse); with "
+                         "--write-doc its paragraph and target rows replace the earlier ones")
+    ap.add_argument("--cache-reps", type=int, default=3,
+                    help="runs of each cache and text load, the best one counts")
     ap.add_argument("--serve-seconds", type=float, default=5.0,
                     help="seconds of load per serving cell (server, concurrency, rows a request)")
     ap.add_argument("--stop-after", type=float, default=5.0,
@@ -415,6 +423,8 @@ def main():
         return stop_only(b, a)
     if a.only_serve:
         return serve_only(b, a)
+    if a.only_cache:
+        return cache_only(b, a)
 
     res = {"command": "scripts/bench.sh " + " ".join(sys.argv[1:]),
            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -519,6 +529,13 @@ def main():
         stop = stop_bench.measure_stop(b, a)
         log("  " + stop_bench.render(stop))
 
+    # ---- the binary cache: convert, load rate against the text parse ---------------------
+    cache = None
+    if not a.skip_cache:
+        log("shardlearn convert (2 ranks), then train --max-iter 1 from the text and the cache")
+        cache = cache_bench.measure_cache(b, a)
+        log("  " + cache_bench.render(cache))
+
     # ---- serving: shardlearn serve against mlflow models serve ----------------------------
     serve = None
     if not a.skip_serve:
@@ -601,6 +618,7 @@ def main():
     res["control"] = control
     res["scaling"] = scaling
     res["stop"] = stop
+    res["cache"] = cache
     res["serve"] = serve
 
     decide(res)
@@ -704,6 +722,8 @@ def decide(res):
                             "met": met})
     if res.get("stop"):
         targets.extend(stop_bench.targets(res["stop"]))
+    if res.get("cache"):
+        targets.extend(cache_bench.targets(res["cache"]))
     if res.get("serve"):
         targets.extend(serve_bench.targets(res["serve"]))
     res["targets"] = targets
@@ -1001,6 +1021,9 @@ def render_markdown(res):
     if res.get("stop"):
         L.append("")
         L += [STOP_BEGIN, stop_bench.render(res["stop"]), STOP_END]
+    if res.get("cache"):
+        L.append("")
+        L += [CACHE_BEGIN, cache_bench.render(res["cache"]), CACHE_END]
     if res.get("serve"):
         L.append("")
         L += [SERVE_BEGIN, serve_bench.render(res["serve"]), SERVE_END]
@@ -1030,6 +1053,7 @@ def fmt_param(solver, p):
 BENCH_BEGIN, BENCH_END = "<!-- bench:begin -->", "<!-- bench:end -->"
 STOP_BEGIN, STOP_END = "<!-- stop:begin -->", "<!-- stop:end -->"
 SERVE_BEGIN, SERVE_END = "<!-- serve:begin -->", "<!-- serve:end -->"
+CACHE_BEGIN, CACHE_END = "<!-- cache:begin -->", "<!-- cache:end -->"
 
 
 def stop_only(b, a):
@@ -1055,6 +1079,19 @@ def serve_only(b, a):
     if a.write_doc:
         patch_doc(SERVE_BEGIN, SERVE_END, f"{block}\n\n(`scripts/bench.sh --only-serve`, {date})", ts,
                   ("| serving",))
+
+
+def cache_only(b, a):
+    """--only-cache: the binary cache alone (see save_part, patch_doc)."""
+    log("shardlearn convert (2 ranks), then train --max-iter 1 from the text and the cache")
+    c = cache_bench.measure_cache(b, a)
+    para = cache_bench.render(c)
+    log("  " + para)
+    ts = cache_bench.targets(c)
+    date = save_part(a, "cache", c, ts)
+    if a.write_doc:
+        patch_doc(CACHE_BEGIN, CACHE_END, f"{para} (`scripts/bench.sh --only-cache`, {date})", ts,
+                  ("| cache load", "| models from the cache"))
 
 
 def save_part(a, key, value, ts):
