@@ -18,6 +18,8 @@ extern "C" {
 
 enum sl_format { SL_FORMAT_AUTO = 0, SL_FORMAT_LIBSVM, SL_FORMAT_CSV };
 
+struct sl_cache_maps; /* cache.c */
+
 struct sl_load_opts {
     enum sl_format format; /* AUTO: .csv -> CSV, anything else -> LIBSVM */
     int zero_based;        /* LIBSVM: feature indices start at 0, not 1 */
@@ -33,20 +35,23 @@ struct sl_shard {
     int64_t n_features;    /* d, the same on every rank */
     int64_t nnz;           /* stored values on this rank (dense: n_rows * d) */
     int64_t nnz_global;
-    int labels01;        /* 1 when the file's negative label is 0 (any rank) */
-    double *y;           /* (n_rows) labels mapped to -1/+1 */
-    int64_t *indptr;     /* CSR: (n_rows + 1); NULL when dense */
-    int32_t *indices;    /* CSR: (nnz) 0-based column, strictly increasing in a row */
-    double *values;      /* CSR: (nnz); dense: (n_rows, d) row-major */
-    int64_t bytes;       /* bytes of the file parsed by this rank */
-    int64_t file_bytes;  /* bytes of the whole file */
-    uint32_t file_crc32; /* zlib's CRC-32 of the whole file, the same on every rank and
-                            for any rank count: each rank's CRC of its own byte range,
-                            combined in rank order (crc32_combine) */
-    double load_seconds; /* wall time of this rank's read + parse */
-    int64_t *row_key;    /* (n_rows) when sl_load_opts.row_keys, else NULL: the offset in
-                            the source of the stored byte that decides each row's rank
-                            (its line's first byte); increasing (sl_rows_of_rank) */
+    int labels01;               /* 1 when the file's negative label is 0 (any rank) */
+    double *y;                  /* (n_rows) labels mapped to -1/+1 */
+    int64_t *indptr;            /* CSR: (n_rows + 1); NULL when dense */
+    int32_t *indices;           /* CSR: (nnz) 0-based column, strictly increasing in a row */
+    double *values;             /* CSR: (nnz); dense: (n_rows, d) row-major */
+    int64_t bytes;              /* bytes of the file parsed by this rank */
+    int64_t file_bytes;         /* bytes of the whole file */
+    uint32_t file_crc32;        /* zlib's CRC-32 of the whole file, the same on every rank and
+                                   for any rank count: each rank's CRC of its own byte range,
+                                   combined in rank order (crc32_combine) */
+    double load_seconds;        /* wall time of this rank's read + parse */
+    int64_t *row_key;           /* (n_rows) when sl_load_opts.row_keys, else NULL: the offset in
+                                   the source of the stored byte that decides each row's rank
+                                   (its line's first byte); increasing (sl_rows_of_rank) */
+    struct sl_cache_maps *maps; /* loaded from a cache: the read-only mappings that y and
+                                   values point into; NULL otherwise. Released by
+                                   sl_shard_free; y and values are never written */
 };
 
 /* Collective. On success every rank holds its shard; free with
@@ -73,6 +78,7 @@ enum sl_format sl_format_from_path(const char *path);
 /* Why train --cache did what it did, for a message. */
 struct sl_cache_use {
     int reused;    /* 1: loaded from the cache; 0: parsed the source and wrote the cache */
+    int stale;     /* 0 and not reused: there was no cache yet */
     char why[512]; /* when rebuilt: what differed ("no cache yet", "the source changed ...") */
 };
 

@@ -263,8 +263,10 @@ static enum sl_status load_data(struct sl_comm *c, const struct train_args *a,
         st = sl_cache_use(shard, a->data, a->cache, &lo, c, &use, err);
         if (!st && use.reused)
             sl_info("cache %s: used (%s unchanged)", a->cache, a->data);
+        else if (!st && !use.stale)
+            sl_info("cache %s: written from %s", a->cache, a->data);
         else if (!st && c->rank == 0)
-            sl_warn("cache %s: built from %s (%s)", a->cache, a->data, use.why);
+            sl_warn("cache %s: rebuilt: %s", a->cache, use.why);
     } else {
         st = sl_data_load(shard, a->data, &lo, c, err);
     }

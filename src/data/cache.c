@@ -3,12 +3,14 @@
  * and the choice between a cache and its source (sl_data_load,
  * sl_cache_use). Writing is in cache_write.c. */
 #define _XOPEN_SOURCE 700 /* realpath */
+#define _DEFAULT_SOURCE   /* MAP_POPULATE */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -222,6 +224,84 @@ static enum sl_status read_span(struct cache_rd *k, int q, int64_t a, int64_t b,
     return SL_OK;
 }
 
+/* The read-only mappings a shard's arrays point into (y and values). */
+struct sl_cache_maps {
+    int n;
+    void *base[3];
+    size_t len[3];
+};
+
+static int in_map(const struct sl_cache_maps *m, const void *p) {
+    for (int i = 0; i < m->n; i++)
+        if ((const char *)p >= (const char *)m->base[i] &&
+            (const char *)p < (const char *)m->base[i] + m->len[i])
+            return 1;
+    return 0;
+}
+
+void sl_cache_unmap(struct sl_shard *s) {
+    struct sl_cache_maps *m = s->maps;
+    if (in_map(m, s->y)) s->y = NULL;
+    if (in_map(m, s->indices)) s->indices = NULL;
+    if (in_map(m, s->values)) s->values = NULL;
+    for (int i = 0; i < m->n; i++)
+        munmap(m->base[i], m->len[i]);
+    free(m);
+    s->maps = NULL;
+}
+
+/* *out <- bytes [a, b) of section q in place, mapped read-only with every
+ * block they touch checked against its CRC: no copy, so a rank's load runs
+ * at the checksum's speed. *out: (b - a) bytes, or NULL when a == b (the
+ * caller allocates then). The mapping is added to m. */
+static enum sl_status map_span(struct cache_rd *k, int q, int64_t a, int64_t b,
+                               struct sl_cache_maps *m, void **out, struct sl_err *err) {
+    *out = NULL;
+    if (a == b) return SL_OK;
+    const int64_t B = k->h.f.block_bytes, size = k->h.f.count[q] * CACHE_SEC_ELEM[q];
+    const int64_t blk0 = a / B, blk1 = (b - 1) / B;
+    const int64_t s0 = blk0 * B, s1 = (blk1 + 1) * B < size ? (blk1 + 1) * B : size;
+    const int64_t page = (int64_t)sysconf(_SC_PAGESIZE), m0 = s0 / page * page;
+    SL_ASSERT(m->n < 3); /* y, values, and room */
+    void *base =
+        mmap(NULL, (size_t)(s1 - m0), PROT_READ, MAP_PRIVATE | MAP_POPULATE, k->fd[q], (off_t)m0);
+    if (base == MAP_FAILED)
+        return sl_err_set(err, SL_ERR_IO, "%s/%s: %s", k->dir, CACHE_SEC_FILE[q], strerror(errno));
+    m->base[m->n] = base;
+    m->len[m->n++] = (size_t)(s1 - m0);
+    for (int64_t blk = blk0; blk <= blk1; blk++) {
+        const int64_t c0 = blk * B, c1 = c0 + B < size ? c0 + B : size;
+        const Bytef *p = (const Bytef *)base + (c0 - m0);
+        if ((uint32_t)crc32_z(0, p, (size_t)(c1 - c0)) != k->h.sums[q][blk])
+            return sl_err_set(err, SL_ERR_PARSE,
+                              "%s/%s: corrupt (checksum mismatch in bytes %lld-%lld); convert the "
+                              "source again",
+                              k->dir, CACHE_SEC_FILE[q], (long long)c0, (long long)c1);
+    }
+    k->bytes += s1 - s0;
+    *out = (char *)base + (a - m0);
+    return SL_OK;
+}
+
+/* s->y, s->values: mapped (map_span), or one allocated element
+ * when this rank has none. */
+static enum sl_status map_array(struct cache_rd *k, int q, int64_t a, int64_t b, struct sl_shard *s,
+                                void **out, struct sl_err *err) {
+    enum sl_status st = map_span(k, q, a, b, s->maps, out, err);
+    if (!st && !*out) *out = sl_malloc((size_t)CACHE_SEC_ELEM[q]);
+    return st;
+}
+
+/* Asks for transparent huge pages over the 2 MiB-aligned inside of a large
+ * fresh allocation about to be filled: one fault per 2 MiB instead of per
+ * 4 KiB page (the benchmark's 1-rank load: 0.29 s -> 0.11 s). A hint. */
+static void huge_pages(void *p, size_t n) {
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    const uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1),
+                    b = ((uintptr_t)p + n) & ~(huge - 1);
+    if (b > a) (void)madvise((void *)a, b - a, MADV_HUGEPAGE);
+}
+
 /* *row <- the first row whose key is >= t (n when none): the block table
  * finds the block, one checked block read finds the row. */
 static enum sl_status first_row_at(struct cache_rd *k, int64_t t, int64_t *row,
@@ -278,15 +358,14 @@ static enum sl_status read_rows(struct cache_rd *k, struct sl_shard *s, struct s
     if (st) return st;
     s->n_rows = hi - lo;
     s->row_begin = lo;
-    s->y = sl_malloc(sizeof(double) * (size_t)(hi - lo + 1));
-    st = read_span(k, SEC_Y, lo * 8, hi * 8, s->y, err);
+    s->maps = sl_calloc(1, sizeof *s->maps);
+    st = map_array(k, SEC_Y, lo * 8, hi * 8, s, (void **)&s->y, err);
     if (st) return st;
     if (f->dense) {
         s->dense = 1;
         s->nnz = (hi - lo) * f->n_features;
-        s->values = sl_malloc(sizeof(double) * (size_t)(s->nnz ? s->nnz : 1));
-        return read_span(k, SEC_VALUES, lo * f->n_features * 8, hi * f->n_features * 8, s->values,
-                         err);
+        return map_array(k, SEC_VALUES, lo * f->n_features * 8, hi * f->n_features * 8, s,
+                         (void **)&s->values, err);
     }
     s->indptr = sl_malloc(sizeof(int64_t) * (size_t)(hi - lo + 1));
     st = read_span(k, SEC_INDPTR, lo * 8, (hi + 1) * 8, s->indptr, err);
@@ -298,10 +377,12 @@ static enum sl_status read_rows(struct cache_rd *k, struct sl_shard *s, struct s
     for (int64_t i = 0; i <= hi - lo; i++)
         s->indptr[i] -= a;
     s->nnz = b - a;
+    /* Indices are copied, not mapped: training renumbers them in place
+     * (colmap.h). */
     s->indices = sl_malloc(sizeof(int32_t) * (size_t)(s->nnz ? s->nnz : 1));
-    s->values = sl_malloc(sizeof(double) * (size_t)(s->nnz ? s->nnz : 1));
+    huge_pages(s->indices, sizeof(int32_t) * (size_t)s->nnz);
     st = read_span(k, SEC_INDICES, a * 4, b * 4, s->indices, err);
-    if (!st) st = read_span(k, SEC_VALUES, a * 8, b * 8, s->values, err);
+    if (!st) st = map_array(k, SEC_VALUES, a * 8, b * 8, s, (void **)&s->values, err);
     return st;
 }
 
@@ -359,8 +440,8 @@ enum sl_status sl_data_load(struct sl_shard *s, const char *path, const struct s
     return sl_shard_load(s, path, o, c, err);
 }
 
-/* Rank 0: whether dir holds a cache of src as it is now, parsed with o;
- * why says what differs when not. */
+/* Rank 0: 1 when dir holds a cache of src as it is now, parsed with o; 0
+ * when it holds another (why says what differs), -1 when it holds none. */
 static int cache_fresh(const char *dir, const char *src, const struct sl_load_opts *o, char *why,
                        size_t cap) {
     struct sl_err e;
@@ -369,7 +450,7 @@ static int cache_fresh(const char *dir, const char *src, const struct sl_load_op
     snprintf(head, sizeof head, "%s/%s", dir, SL_CACHE_HEADER);
     if (access(head, F_OK) != 0) {
         snprintf(why, cap, "no cache yet");
-        return 0;
+        return -1;
     }
     if (read_head(dir, &h, &e) != SL_OK) {
         snprintf(why, cap, "%s", e.msg);
@@ -411,7 +492,8 @@ enum sl_status sl_cache_use(struct sl_shard *s, const char *src, const char *dir
     if (c->rank == 0) fresh = cache_fresh(dir, src, o, use->why, sizeof use->why);
     sl_comm_bcast(c, &fresh, sizeof fresh, 0);
     sl_comm_bcast(c, use->why, sizeof use->why, 0);
-    if (fresh) {
+    use->stale = fresh == 0;
+    if (fresh == 1) {
         use->reused = 1;
         return sl_cache_load(s, dir, o, c, err);
     }

@@ -56,6 +56,9 @@ struct sl_load_state {
 static inline int64_t sl_range_offset(const struct sl_range *r, const char *p) {
     return r->pos - (int64_t)r->len + (int64_t)(p - r->buf);
 }
+/* cache.c: unmaps s->maps and clears the arrays that pointed into them. */
+void sl_cache_unmap(struct sl_shard *s);
+
 /* Row `row`'s key (sl_shard.row_key) when o->row_keys: the offset of its
  * line's first byte. */
 void sl_push_row_key(struct sl_shard *s, const struct sl_load_opts *o, struct sl_load_state *ls,

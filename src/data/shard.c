@@ -170,6 +170,7 @@ enum sl_status sl_shard_load(struct sl_shard *s, const char *path, const struct 
 }
 
 void sl_shard_free(struct sl_shard *s) {
+    if (s->maps) sl_cache_unmap(s);
     free(s->y);
     free(s->indptr);
     free(s->indices);
