@@ -159,6 +159,15 @@ int sl_cmd_predict(int argc, char **argv, struct sl_comm *c, int eval) {
         lo.n_features = model.n_features; /* a CSV row must have the model's width */
     struct sl_shard s;
     st = sl_data_load(&s, a.data, &lo, c, &err);
+    /* A dense cache is known only once loaded; its rows need the model's
+     * width as a CSV's do (every rank holds the same n_features). */
+    if (st == SL_OK && s.dense && s.n_features != model.n_features) {
+        st = SL_ERR_PARSE;
+        if (c->rank == 0)
+            sl_err_set(&err, st, "%s: %lld features, expected %lld", a.data,
+                       (long long)s.n_features, (long long)model.n_features);
+        sl_shard_free(&s);
+    }
     if (st == SL_OK) {
         st = score(c, &a, &model, &s, eval, &err);
         sl_shard_free(&s);

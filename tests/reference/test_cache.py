@@ -68,6 +68,19 @@ for name, src in (("svm", svm), ("csv", csv)):
         check(outs[0] == outs[2] and len(outs[0]) > 0, f"{name}: predict from the cache differs ({np_} ranks)")
         check(outs[1] == outs[3], f"{name}: eval from the cache differs ({np_} ranks)")
 
+# A dense cache must have the model's width, as a CSV must.
+narrow = os.path.join(d, "narrow.csv")
+with open(narrow, "w") as f:
+    for i in range(50):
+        f.write(f"{i % 2}," + ",".join(f"{v:.17g}" for v in rng.normal(size=4)) + "\n")
+ncache = os.path.join(d, "narrow.cache")
+run(["convert", "--data", narrow, "--out", ncache], np_=1)
+for data in (narrow, ncache):
+    p = run(["predict", "--model", os.path.join(d, "csv-t2.json"), "--data", data], np_=2, check_rc=False)
+    errs = error_lines(p.stderr)
+    check(p.returncode != 0 and len(errs) == 1 and "4 features, expected 5" in errs[0],
+          f"predict on 4 columns with a 5-feature model ({data}): {p.returncode} {errs}")
+
 # A validation set from a cache: the same metrics as from the text.
 mv1, mv2 = os.path.join(d, "v1.json"), os.path.join(d, "v2.json")
 x1, x2 = os.path.join(d, "x1.json"), os.path.join(d, "x2.json")
