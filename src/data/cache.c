@@ -99,6 +99,20 @@ enum sl_status cache_source_id(const char *src, struct cache_src **out, int64_t 
     return SL_OK;
 }
 
+/* The counts agree with each other as convert writes them: a header with a
+ * valid CRC but made by hand cannot send a reader out of its arrays. */
+static int shape_ok(const struct cache_fixed *f) {
+    const int64_t *n = f->count;
+    if (f->n_features < 0 || f->n_features >= INT32_MAX || n[SEC_KEYS] != f->n_rows ||
+        n[SEC_Y] != f->n_rows || f->file_bytes < 0)
+        return 0;
+    if (f->dense)
+        return n[SEC_INDPTR] == 0 && n[SEC_INDICES] == 0 && f->nnz == f->n_rows * f->n_features &&
+               n[SEC_VALUES] == f->nnz;
+    return n[SEC_INDPTR] == f->n_rows + 1 && n[SEC_INDICES] == f->nnz && n[SEC_VALUES] == f->nnz &&
+           f->max_index >= 0 && f->max_index <= f->n_features;
+}
+
 /* The fixed part's checks, in the order that explains a foreign file best. */
 static enum sl_status check_fixed(const char *path, const char *buf, size_t len,
                                   struct sl_err *err) {
@@ -141,6 +155,9 @@ static enum sl_status check_fixed(const char *path, const char *buf, size_t len,
                   len - offsetof(struct cache_fixed, crc) - 4);
     if ((uint32_t)crc != want)
         return sl_err_set(err, SL_ERR_PARSE, "%s: corrupt header (checksum mismatch)", path);
+    if (!shape_ok(&f))
+        return sl_err_set(err, SL_ERR_PARSE, "%s: inconsistent header (not written by convert)",
+                          path);
     return SL_OK;
 }
 
@@ -347,6 +364,29 @@ static enum sl_status apply_n_features(struct sl_shard *s, const struct cache_fi
     return SL_OK;
 }
 
+/* What the kernels rely on and a CRC cannot promise of a cache made by
+ * hand: labels -1/+1 as the readers make them, and (CSR) every column index
+ * in [0, max_index), since the kernels index weights with them. One pass
+ * over arrays just read. */
+static enum sl_status check_labels(const struct cache_rd *k, const struct sl_shard *s,
+                                   struct sl_err *err) {
+    int bad = 0;
+    for (int64_t i = 0; i < s->n_rows; i++)
+        bad |= s->y[i] != 1.0 && s->y[i] != -1.0;
+    return bad ? sl_err_set(err, SL_ERR_PARSE, "%s/y.bin: corrupt (a label not -1 or +1)", k->dir)
+               : SL_OK;
+}
+
+static enum sl_status check_indices(const struct cache_rd *k, const struct sl_shard *s,
+                                    int64_t max_index, struct sl_err *err) {
+    int bad = 0;
+    for (int64_t i = 0; i < s->nnz; i++)
+        bad |= (uint32_t)s->indices[i] >= (uint64_t)max_index;
+    return bad ? sl_err_set(err, SL_ERR_PARSE,
+                            "%s/indices.bin: corrupt (a column index out of range)", k->dir)
+               : SL_OK;
+}
+
 /* This rank's rows [lo, hi) into s. */
 static enum sl_status read_rows(struct cache_rd *k, struct sl_shard *s, struct sl_comm *c,
                                 struct sl_err *err) {
@@ -356,10 +396,14 @@ static enum sl_status read_rows(struct cache_rd *k, struct sl_shard *s, struct s
     enum sl_status st = first_row_at(k, klo, &lo, err);
     if (!st) st = first_row_at(k, khi, &hi, err);
     if (st) return st;
+    if (hi < lo)
+        return sl_err_set(err, SL_ERR_PARSE, "%s/keys.bin: corrupt (row keys out of order)",
+                          k->dir);
     s->n_rows = hi - lo;
     s->row_begin = lo;
     s->maps = sl_calloc(1, sizeof *s->maps);
     st = map_array(k, SEC_Y, lo * 8, hi * 8, s, (void **)&s->y, err);
+    if (!st) st = check_labels(k, s, err);
     if (st) return st;
     if (f->dense) {
         s->dense = 1;
@@ -374,14 +418,21 @@ static enum sl_status read_rows(struct cache_rd *k, struct sl_shard *s, struct s
     if (a < 0 || b < a || b > f->nnz)
         return sl_err_set(err, SL_ERR_PARSE, "%s/indptr.bin: corrupt (row starts out of range)",
                           k->dir);
-    for (int64_t i = 0; i <= hi - lo; i++)
+    int monotone = 1;
+    for (int64_t i = 0; i <= hi - lo; i++) {
+        monotone &= i == 0 || s->indptr[i] >= s->indptr[i - 1];
         s->indptr[i] -= a;
+    }
+    if (!monotone)
+        return sl_err_set(err, SL_ERR_PARSE, "%s/indptr.bin: corrupt (row starts decrease)",
+                          k->dir);
     s->nnz = b - a;
     /* Indices are copied, not mapped: training renumbers them in place
      * (colmap.h). */
     s->indices = sl_malloc(sizeof(int32_t) * (size_t)(s->nnz ? s->nnz : 1));
     huge_pages(s->indices, sizeof(int32_t) * (size_t)s->nnz);
     st = read_span(k, SEC_INDICES, a * 4, b * 4, s->indices, err);
+    if (!st) st = check_indices(k, s, f->max_index, err);
     if (!st) st = map_array(k, SEC_VALUES, a * 8, b * 8, s, (void **)&s->values, err);
     return st;
 }

@@ -6,6 +6,7 @@ model written."""
 import os
 import shutil
 import struct
+import zlib
 
 import numpy as np
 
@@ -148,6 +149,28 @@ def truncate(path):
     os.truncate(path, os.path.getsize(path) - 100)
 
 
+def forge(c, sec, off, data):
+    """Writes data at off in section sec and fixes its block's CRC and the
+    header's, as someone making a cache by hand would (cache_fmt.h's layout)."""
+    poke(os.path.join(c, sec), off, data)
+    head = bytearray(read(os.path.join(c, H)))
+    fixed = "=8sIIIIqiiiiqqqqqqqq5q"
+    f = struct.unpack_from(fixed, head)
+    block, n_src, counts = f[16], f[17], f[18:23]
+    elem = (8, 8, 8, 4, 8)
+    names = ("keys.bin", "indptr.bin", "y.bin", "indices.bin", "values.bin")
+    blocks = [-(-counts[q] * elem[q] // block) for q in range(5)]
+    at = struct.calcsize(fixed) + n_src * (4096 + 128 + 16) + 8 * blocks[0]
+    q = names.index(sec)
+    at += 4 * sum(blocks[:q]) + 4 * (off // block)
+    body = read(os.path.join(c, sec))[off // block * block:(off // block + 1) * block]
+    struct.pack_into("=I", head, at, zlib.crc32(body))
+    struct.pack_into("=I", head, 16, 0)
+    struct.pack_into("=I", head, 16, zlib.crc32(bytes(head)))
+    with open(os.path.join(c, H), "wb") as out:
+        out.write(head)
+
+
 H = "shardlearn.cache"
 cases = [
     ("corrupt values", lambda c: flip(os.path.join(c, "values.bin"), 100001), ["values.bin", "checksum"]),
@@ -164,6 +187,10 @@ cases = [
      [H, "byte order"]),
     ("newer version", lambda c: poke(os.path.join(c, H), 12, struct.pack("=I", 99)), [H, "version 99 is newer"]),
     ("corrupt header", lambda c: flip(os.path.join(c, H), 200), [H, "corrupt header"]),
+    # Valid checksums, impossible contents: still refused.
+    ("forged label", lambda c: forge(c, "y.bin", 800, struct.pack("=d", 0.5)), ["y.bin", "a label"]),
+    ("forged index", lambda c: forge(c, "indices.bin", 4000, struct.pack("=i", 1 << 30)),
+     ["indices.bin", "column index"]),
 ]
 for what, how, words in cases:
     bad = damaged(how)
