@@ -94,7 +94,7 @@ def parse_args():
     ap.add_argument("--only-cache", action="store_true",
                     help="measure only the binary cache (convert, load against the text parse); with "
                          "--write-doc its paragraph and target rows replace the earlier ones")
-    ap.add_argument("--cache-reps", type=int, default=3,
+    ap.add_argument("--cache-reps", type=int, default=5,
                     help="runs of each cache and text load, the best one counts")
     ap.add_argument("--serve-seconds", type=float, default=5.0,
                     help="seconds of load per serving cell (server, concurrency, rows a request)")

@@ -65,8 +65,8 @@ static enum sl_status prepare(const struct cache_paths *p, const int64_t *bytes,
                               struct sl_err *err) {
     if (!may_replace(p->dir))
         return sl_err_set(err, SL_ERR_IO, "%s: exists and is not a shardlearn cache", p->dir);
-    if (mkdir(p->tmp, 0777) != 0)
-        return sl_err_set(err, SL_ERR_IO, "%s: %s", p->tmp, strerror(errno));
+    if (mkdir(p->tmp, 0777) != 0) /* named by the target: the user never chose tmp */
+        return sl_err_set(err, SL_ERR_IO, "%s: %s", p->dir, strerror(errno));
     for (int q = 0; q < SEC_N; q++) {
         char path[PATH_MAX];
         sec_path(path, sizeof path, p->tmp, q);
