@@ -114,7 +114,8 @@ int sl_cmd_predict(int argc, char **argv, struct sl_comm *c, int eval) {
                                    .kind = SL_ARG_CHOICE,
                                    .dst = &a.format,
                                    .metavar = "FMT",
-                                   .help = "libsvm|csv (default: from the extension)",
+                                   .help = "libsvm|csv (default: from the extension; a model trained on "
+                                           "hashed columns reads with its own spec)",
                                    .choices = SL_FORMAT_CHOICES},
                                   {.name = "zero-based",
                                    .kind = SL_ARG_FLAG,
@@ -157,6 +158,9 @@ int sl_cmd_predict(int argc, char **argv, struct sl_comm *c, int eval) {
     struct sl_load_opts lo = {.format = (enum sl_format)a.format, .zero_based = a.zero_based};
     if (sl_format_from_path(a.data) == SL_FORMAT_CSV || a.format == SL_FORMAT_CSV)
         lo.n_features = model.n_features; /* a CSV row must have the model's width */
+    /* A model trained on hashed columns reads raw rows with its own spec:
+     * the same columns, names and hash (README: Categorical columns). */
+    lo.hash = model.hash;
     struct sl_shard s;
     st = sl_shard_load(&s, a.data, &lo, c, &err);
     if (st == SL_OK) {

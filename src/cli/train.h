@@ -24,6 +24,8 @@ struct train_args {
     int system_metrics;             /* --system-metrics: system/ metrics in the run */
     double system_metrics_interval; /* --system-metrics-interval, seconds */
     const char *tracking_uri, *experiment, *run_name, *tracking_dir, *register_model;
+    const char *categorical; /* --categorical COLS, or NULL */
+    int64_t hash_bits;       /* --hash-bits B; 0: not given (20) */
     const char *config; /* --config FILE, or NULL */
     char *resolved;     /* every option's final value, canonical JSON (config.json); owned */
 };
