@@ -119,6 +119,8 @@ void sl_parse_hashed(struct sl_range *r, struct sl_shard *s, const struct sl_loa
         while (t < end && sl_is_space(*t))
             t++;
         if (t == end) continue;
+        if (line == 1 && r->begin == 0 && end - p >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+            p += 3; /* a UTF-8 byte-order mark */
         int rc;
         if (line == 1 && r->begin == 0 && sp->header)
             rc = check_header(sp, b.f, split(sp, p, end, b.f), line, ls);

@@ -134,10 +134,11 @@ static enum sl_status layout(struct sl_hash_spec *sp, const char *path, struct s
     char *line = first_line(path, err);
     if (!line) return SL_ERR_IO;
     const char *end = line + strlen(line);
+    const char *start = strncmp(line, "\xEF\xBB\xBF", 3) == 0 ? line + 3 : line; /* a BOM */
     int n = 1;
-    for (const char *p = line; p < end; p++)
+    for (const char *p = start; p < end; p++)
         n += *p == sp->delim;
-    const char *t = line, *te = memchr(line, sp->delim, (size_t)(end - line));
+    const char *t = start, *te = memchr(start, sp->delim, (size_t)(end - start));
     if (!te) te = end;
     trim(&t, &te);
     double v;
@@ -154,7 +155,7 @@ static enum sl_status layout(struct sl_hash_spec *sp, const char *path, struct s
         return st;
     }
     alloc_cols(sp, n);
-    const char *p = line;
+    const char *p = start;
     for (int j = 0; j < n; j++) {
         const char *e = memchr(p, sp->delim, (size_t)(end - p));
         if (!e) e = end;

@@ -145,6 +145,14 @@ def test_train_equal(wd):
     run(["train", "--data", path, "--categorical", "città,colour,größe,shop", "--hash-bits", bits,
          "--model-out", m2] + opts, np_=2)
     weights_equal(m_csv, m2, "1 rank vs 2 ranks (CSV)", tol=1e-6)
+    # A byte-order mark and CRLF line endings: the same model as the clean file.
+    dos = os.path.join(wd, "shops-dos.csv")
+    with open(path, encoding="utf-8") as f, open(dos, "w", encoding="utf-8", newline="") as g:
+        g.write("\ufeff" + f.read().replace("\n", "\r\n"))
+    m_dos = os.path.join(wd, "csv-dos.json")
+    run(["train", "--data", dos, "--categorical", "città,colour,größe,shop", "--hash-bits", bits,
+         "--model-out", m_dos] + opts, np_=2)
+    weights_equal(m2, m_dos, "BOM + CRLF vs clean CSV (2 ranks)")
     spec = load_model(m_csv)[2]["hashing"]
     check(spec["header"] is True and [c["name"] for c in spec["columns"]] == names
           and [c["kind"][0] for c in spec["columns"]] == kinds and spec["hash_bits"] == bits,
