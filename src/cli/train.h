@@ -56,6 +56,9 @@ struct train_tracking {
     int reopened;          /* tr continues an earlier run's journal */
     struct sl_track_resume at; /* where its journal stands */
 };
+/* train_data.c. The input format's name for params and the Datasets panel:
+ * libsvm, csv, tsv or criteo. */
+const char *train_format_name(const struct train_args *a, const struct sl_shard *s);
 void train_on_iter(const struct sl_train_iter *row, void *ctx);
 
 /* train_sysmet.c. Collective: the defaults of --system-metrics and

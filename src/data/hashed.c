@@ -60,14 +60,16 @@ static void push_row(struct sl_shard *s, struct hashed_build *b, double y, int n
         sl_grow((void **)&s->y, &cap, b->n + 2, sizeof(double));
         sl_grow((void **)&s->indptr, &b->cap_rows, b->n + 2, sizeof(int64_t));
     }
-    if (b->nnz + nnz > b->cap_nnz) {
-        int64_t cap = b->cap_nnz;
-        sl_grow((void **)&s->indices, &cap, b->nnz + nnz, sizeof(int32_t));
-        sl_grow((void **)&s->values, &b->cap_nnz, b->nnz + nnz, sizeof(double));
+    if (nnz > 0) { /* a row of missing values only has none, and may be the first */
+        if (b->nnz + nnz > b->cap_nnz) {
+            int64_t cap = b->cap_nnz;
+            sl_grow((void **)&s->indices, &cap, b->nnz + nnz, sizeof(int32_t));
+            sl_grow((void **)&s->values, &b->cap_nnz, b->nnz + nnz, sizeof(double));
+        }
+        memcpy(s->indices + b->nnz, b->idx, sizeof(int32_t) * (size_t)nnz);
+        memcpy(s->values + b->nnz, b->val, sizeof(double) * (size_t)nnz);
+        b->nnz += nnz;
     }
-    memcpy(s->indices + b->nnz, b->idx, sizeof(int32_t) * (size_t)nnz);
-    memcpy(s->values + b->nnz, b->val, sizeof(double) * (size_t)nnz);
-    b->nnz += nnz;
     s->y[b->n] = y;
     b->n++;
     s->indptr[b->n] = b->nnz;

@@ -81,6 +81,9 @@ void sl_hash_spec_criteo(struct sl_hash_spec *sp, int hash_bits) {
 }
 
 const char *sl_hash_spec_check(const struct sl_hash_spec *sp) {
+    if (strcmp(sp->format, "csv") != 0 && strcmp(sp->format, "tsv") != 0 &&
+        strcmp(sp->format, "criteo") != 0)
+        return "the format is not csv, tsv or criteo";
     if (sp->delim != ',' && sp->delim != '\t') return "the delimiter is not ',' or a tab";
     if (sp->hash_bits < 1 || sp->hash_bits > 31) return "hash_bits is not in 1..31";
     if (sp->n_cols < 2) return "fewer than two columns";
