@@ -18,7 +18,13 @@ extern "C" {
 #endif
 
 /* TSV and CRITEO are read only with a hashing spec (sl_load_opts.hash). */
-enum sl_format { SL_FORMAT_AUTO = 0, SL_FORMAT_LIBSVM, SL_FORMAT_CSV, SL_FORMAT_TSV, SL_FORMAT_CRITEO };
+enum sl_format {
+    SL_FORMAT_AUTO = 0,
+    SL_FORMAT_LIBSVM,
+    SL_FORMAT_CSV,
+    SL_FORMAT_TSV,
+    SL_FORMAT_CRITEO
+};
 
 struct sl_load_opts {
     enum sl_format format; /* AUTO: .csv -> CSV, anything else -> LIBSVM */

@@ -88,9 +88,8 @@ void sl_hash_scratch_free(struct sl_hash_scratch *sc);
  * looked at. idx, val: room for n_cols entries; *nnz <- entries written,
  * indices strictly increasing. Returns 0, or -1 with msg (cap bytes) saying
  * which column is bad (a numeric column that is not a finite number). */
-int sl_hash_row(const struct sl_hash_spec *sp, const struct sl_field *f,
-                struct sl_hash_scratch *sc, int32_t *idx, double *val, int *nnz, char *msg,
-                size_t cap);
+int sl_hash_row(const struct sl_hash_spec *sp, const struct sl_field *f, struct sl_hash_scratch *sc,
+                int32_t *idx, double *val, int *nnz, char *msg, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -20,8 +20,9 @@ enum sl_status sl_cli_hash_spec(struct sl_comm *c, int format, const char *path,
     const int hashed = fmt == SL_FORMAT_TSV || fmt == SL_FORMAT_CRITEO || categorical;
     enum sl_status st = SL_OK;
     if (!hashed && hash_bits)
-        st = sl_err_set(err, SL_ERR_ARG, "--hash-bits: only with --categorical or "
-                                         "--format tsv|criteo");
+        st = sl_err_set(err, SL_ERR_ARG,
+                        "--hash-bits: only with --categorical or "
+                        "--format tsv|criteo");
     else if (hashed && !name)
         st = sl_err_set(err, SL_ERR_ARG, "--categorical: only with --format csv|tsv|criteo");
     if (st && c->rank != 0) err->msg[0] = '\0'; /* the same on every rank: printed once */

@@ -114,8 +114,7 @@ int sl_cmd_predict(int argc, char **argv, struct sl_comm *c, int eval) {
                                    .kind = SL_ARG_CHOICE,
                                    .dst = &a.format,
                                    .metavar = "FMT",
-                                   .help = "libsvm|csv (default: from the extension; a model trained on "
-                                           "hashed columns reads with its own spec)",
+                                   .help = "libsvm|csv (default: from the extension)",
                                    .choices = SL_FORMAT_CHOICES},
                                   {.name = "zero-based",
                                    .kind = SL_ARG_FLAG,

@@ -46,8 +46,8 @@ static int check_header(const struct sl_hash_spec *sp, const struct sl_field *f,
     for (int j = 0; j < n; j++) {
         if (f[j].n != strlen(sp->names[j]) || memcmp(f[j].s, sp->names[j], f[j].n) != 0) {
             int shown = f[j].n > 40 ? 40 : (int)f[j].n;
-            sl_parse_fail(ls, line, "the header's column %d is '%.*s', expected '%s'", j + 1,
-                          shown, f[j].s, sp->names[j]);
+            sl_parse_fail(ls, line, "the header's column %d is '%.*s', expected '%s'", j + 1, shown,
+                          f[j].s, sp->names[j]);
             return -1;
         }
     }
@@ -76,9 +76,8 @@ static void push_row(struct sl_shard *s, struct hashed_build *b, double y, int n
 }
 
 /* One non-blank data line; 0 or fails ls. */
-static int parse_line(const struct sl_hash_spec *sp, const char *p, const char *end,
-                      int64_t line, struct sl_shard *s, struct hashed_build *b,
-                      struct sl_load_state *ls) {
+static int parse_line(const struct sl_hash_spec *sp, const char *p, const char *end, int64_t line,
+                      struct sl_shard *s, struct hashed_build *b, struct sl_load_state *ls) {
     int n = split(sp, p, end, b->f);
     if (n != sp->n_cols) {
         sl_parse_fail(ls, line, "ragged row: %d columns, expected %d", n, sp->n_cols);

@@ -151,8 +151,10 @@ static enum sl_status layout(struct sl_hash_spec *sp, const char *path, struct s
     if (t == te && n == 1)
         st = sl_err_set(err, SL_ERR_PARSE, "%s:1: the first line is empty", path);
     else if (n < 2)
-        st = sl_err_set(err, SL_ERR_PARSE, "%s:1: one column only: a label and no features "
-                        "(is the delimiter '%s'?)", path, sp->delim == ',' ? "," : "\\t");
+        st = sl_err_set(err, SL_ERR_PARSE,
+                        "%s:1: one column only: a label and no features "
+                        "(is the delimiter '%s'?)",
+                        path, sp->delim == ',' ? "," : "\\t");
     if (st) {
         free(line);
         return st;
@@ -177,8 +179,8 @@ static enum sl_status layout(struct sl_hash_spec *sp, const char *path, struct s
     free(line);
     for (int j = 1; j < n && sp->header; j++) {
         if (!sp->names[j][0])
-            return sl_err_set(err, SL_ERR_PARSE, "%s:1: column %d has no name in the header",
-                              path, j + 1);
+            return sl_err_set(err, SL_ERR_PARSE, "%s:1: column %d has no name in the header", path,
+                              j + 1);
         for (int k = 0; k < j; k++)
             if (strcmp(sp->names[k], sp->names[j]) == 0)
                 return sl_err_set(err, SL_ERR_PARSE,
@@ -201,8 +203,8 @@ static enum sl_status mark(struct sl_hash_spec *sp, long j, const char *tok, con
 }
 
 /* "name", "7" or "2-5": a number range when the token is digits (and one '-'). */
-static enum sl_status categorical_token(struct sl_hash_spec *sp, const char *tok,
-                                        const char *path, struct sl_err *err) {
+static enum sl_status categorical_token(struct sl_hash_spec *sp, const char *tok, const char *path,
+                                        struct sl_err *err) {
     char *e1 = NULL, *e2 = NULL;
     if (isdigit((unsigned char)tok[0])) {
         long a = strtol(tok, &e1, 10), b = a;
@@ -210,8 +212,10 @@ static enum sl_status categorical_token(struct sl_hash_spec *sp, const char *tok
         const char *rest = e2 ? e2 : e1;
         if (*rest == '\0') {
             if (a < 1 || b < a || b > INT_MAX)
-                return sl_err_set(err, SL_ERR_ARG, "--categorical: '%s' is not a range A-B of "
-                                  "1-based columns with A <= B", tok);
+                return sl_err_set(err, SL_ERR_ARG,
+                                  "--categorical: '%s' is not a range A-B of "
+                                  "1-based columns with A <= B",
+                                  tok);
             for (long j = a; j <= b; j++) {
                 enum sl_status st = mark(sp, j - 1, tok, path, err);
                 if (st) return st;
@@ -222,7 +226,8 @@ static enum sl_status categorical_token(struct sl_hash_spec *sp, const char *tok
     if (!sp->header)
         return sl_err_set(err, SL_ERR_ARG,
                           "--categorical: '%s': %s has no header to name columns (give "
-                          "1-based column numbers)", tok, path);
+                          "1-based column numbers)",
+                          tok, path);
     for (int j = 0; j < sp->n_cols; j++)
         if (strcmp(sp->names[j], tok) == 0) return mark(sp, j, tok, path, err);
     return sl_err_set(err, SL_ERR_ARG, "%s:1: --categorical: no column '%s' in the header", path,
@@ -284,9 +289,8 @@ static int cmp_i32(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-int sl_hash_row(const struct sl_hash_spec *sp, const struct sl_field *f,
-                struct sl_hash_scratch *sc, int32_t *idx, double *val, int *nnz, char *msg,
-                size_t cap) {
+int sl_hash_row(const struct sl_hash_spec *sp, const struct sl_field *f, struct sl_hash_scratch *sc,
+                int32_t *idx, double *val, int *nnz, char *msg, size_t cap) {
     int n = 0;
     /* The hashed features first (they sort below the numeric ones). */
     for (int j = 1; j < sp->n_cols; j++) {
@@ -322,8 +326,7 @@ int sl_hash_row(const struct sl_hash_spec *sp, const struct sl_field *f,
         if (!after || after != e || !(v - v == 0)) {
             int shown = f[j].n > 24 ? 24 : (int)f[j].n;
             snprintf(msg, cap, "%s value '%.*s' in column %d (%s)",
-                     after == e ? "non-finite" : "non-numeric", shown, f[j].s, j + 1,
-                     sp->names[j]);
+                     after == e ? "non-finite" : "non-numeric", shown, f[j].s, j + 1, sp->names[j]);
             return -1;
         }
         if (v == 0) continue; /* sparse: a 0 is no feature */

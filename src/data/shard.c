@@ -144,8 +144,7 @@ enum sl_status sl_shard_load(struct sl_shard *s, const char *path, const struct 
     enum sl_format fmt = o->format == SL_FORMAT_AUTO ? sl_format_from_path(path) : o->format;
     if (!o->hash && (fmt == SL_FORMAT_TSV || fmt == SL_FORMAT_CRITEO)) {
         /* The same on every rank: no collective needed to agree on it. */
-        if (c->rank == 0) sl_err_set(err, SL_ERR_ARG, "%s: tsv and criteo input is read with "
-                                     "a hashing spec (hashing.h)", path);
+        if (c->rank == 0) sl_err_set(err, SL_ERR_ARG, "%s: tsv/criteo needs a hashing spec", path);
         return SL_ERR_ARG;
     }
     double t0 = sl_wtime();

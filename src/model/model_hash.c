@@ -18,8 +18,9 @@ void sl_model_write_hash(FILE *f, const struct sl_hash_spec *sp) {
     cJSON_AddStringToObject(h, "delimiter", delim);
     cJSON_AddBoolToObject(h, "header", sp->header);
     cJSON_AddNumberToObject(h, "hash_bits", sp->hash_bits);
-    cJSON_AddStringToObject(h, "hash", "murmurhash3_x86_32 seed 0 of name=value, abs, "
-                                       "mod 2^hash_bits (scikit-learn FeatureHasher)");
+    cJSON_AddStringToObject(h, "hash",
+                            "murmurhash3_x86_32 seed 0 of name=value, abs, "
+                            "mod 2^hash_bits (scikit-learn FeatureHasher)");
     cJSON *cols = cJSON_AddArrayToObject(h, "columns");
     for (int j = 0; j < sp->n_cols; j++) {
         cJSON *c = cJSON_CreateObject();
@@ -51,8 +52,10 @@ enum sl_status sl_model_parse_hash(struct sl_model *m, const cJSON *h, const cha
         !cJSON_IsString(del) || strlen(del->valuestring) != 1 || !cJSON_IsBool(hdr) ||
         !cJSON_IsNumber(bits) || !(bits->valuedouble >= 1 && bits->valuedouble <= 31) ||
         !cJSON_IsArray(cols) || cJSON_GetArraySize(cols) < 2)
-        return sl_err_set(err, SL_ERR_PARSE, "%s: malformed \"hashing\" (format, delimiter, "
-                          "header, hash_bits, columns)", path);
+        return sl_err_set(err, SL_ERR_PARSE,
+                          "%s: malformed \"hashing\" (format, delimiter, "
+                          "header, hash_bits, columns)",
+                          path);
     struct sl_hash_spec *sp = sl_calloc(1, sizeof *sp);
     snprintf(sp->format, sizeof sp->format, "%s", fmt->valuestring);
     sp->delim = del->valuestring[0];
@@ -76,8 +79,7 @@ enum sl_status sl_model_parse_hash(struct sl_model *m, const cJSON *h, const cha
         sp->kind[j++] = (unsigned char)k;
     }
     if (!bad) bad = sl_hash_spec_check(sp);
-    if (!bad && sl_hash_n_features(sp) != m->n_features)
-        bad = "its columns do not give n_features";
+    if (!bad && sl_hash_n_features(sp) != m->n_features) bad = "its columns do not give n_features";
     if (bad) {
         sp->n_cols = j;
         sl_hash_spec_free(sp);

@@ -40,9 +40,9 @@ static void spec_of(struct sl_hash_spec *sp, unsigned which) {
     for (int j = 0; j < n; j++) {
         sp->names[j] = strdup(which == 2 ? csv[j] : tsv[j]);
         FUZZ_CHECK(sp->names[j] != NULL, "out of memory");
-        sp->kind[j] = j == 0                                ? SL_COL_LABEL
+        sp->kind[j] = j == 0                           ? SL_COL_LABEL
                       : (which == 2 ? j != 2 : j == 1) ? SL_COL_CATEGORICAL
-                                                          : SL_COL_NUMERIC;
+                                                       : SL_COL_NUMERIC;
     }
     FUZZ_CHECK(sl_hash_spec_check(sp) == NULL, "spec: %s", sl_hash_spec_check(sp));
 }
