@@ -27,7 +27,7 @@ enum sl_format {
 };
 
 struct sl_load_opts {
-    enum sl_format format; /* AUTO: .csv -> CSV, anything else -> LIBSVM */
+    enum sl_format format; /* AUTO: .csv -> CSV, .tsv -> TSV, anything else -> LIBSVM */
     int zero_based;        /* LIBSVM: feature indices start at 0, not 1 */
     int64_t n_features;    /* > 0: fixed d, larger index is an error; 0: agreed max */
     /* Non-NULL: delimited text with these columns, hashed into CSR

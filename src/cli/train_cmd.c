@@ -262,6 +262,12 @@ static enum sl_status load_data(struct sl_comm *c, const struct train_args *a,
     enum sl_status hs =
         sl_cli_hash_spec(c, a->format, a->data, a->categorical, a->hash_bits, hash, err);
     if (hs) return hs;
+    if (*hash && a->n_features) { /* the same on every rank */
+        if (c->rank == 0)
+            sl_err_set(err, SL_ERR_ARG, "--n-features: not with hashed columns (d is 2^B plus the "
+                                        "numeric columns)");
+        return SL_ERR_ARG;
+    }
     const struct sl_load_opts lo = {.format = (enum sl_format)a->format,
                                     .zero_based = a->zero_based,
                                     .n_features = a->n_features,
