@@ -215,6 +215,9 @@ def test_criteo(wd):
     run(["predict", "--model", ms, "--data", svm["test"], "--proba", "--out", ps])
     a, b = np.loadtxt(pr), np.loadtxt(ps)
     check(a.shape == (3000,) and np.array_equal(a, b), "predict on raw TSV vs on hashed LIBSVM")
+    pl = os.path.join(wd, "hashed-model-on-svm.proba")
+    run(["predict", "--model", m1, "--data", svm["test"], "--format", "libsvm", "--proba", "--out", pl])
+    check(np.array_equal(np.loadtxt(pl), b), "the hashed model on already-hashed LIBSVM (--format libsvm)")
     return m1, test, a
 
 
