@@ -16,10 +16,12 @@ scikit-learn's FeatureHasher as the reference:
 
     test_hashing.py SHARDLEARN MPIRUN HASH_INDEX
 """
+import atexit
 import json
 import math
 import os
 import random
+import shutil
 import subprocess
 import sys
 
@@ -37,6 +39,13 @@ EXAMPLES = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "
 CRITEO_NAMES = ["label"] + [f"I{k}" for k in range(1, 14)] + [f"C{k}" for k in range(1, 27)]
 
 
+def scratch():
+    """A work directory, removed when the test ends (the data is a few MB)."""
+    wd = workdir()
+    atexit.register(shutil.rmtree, wd, True)
+    return wd
+
+
 def test_index():
     rng = random.Random(5)
     alphabet = ("abcXYZ019 =_-\t\n,;" "éüßçø" "日本語中文한국어" "Ωλπ" "😀🚀🎉" "\u0301\u200d")
@@ -44,7 +53,7 @@ def test_index():
     while len(strings) < 4000:
         n = rng.choice([1, 2, 5, 11, 16, 33, 100])
         strings.append("".join(rng.choice(alphabet) for _ in range(n)))
-    wd = workdir()
+    wd = scratch()
     path = os.path.join(wd, "strings.bin")
     with open(path, "wb") as f:
         f.write(b"\0".join(s.encode("utf-8") for s in strings))
@@ -310,7 +319,7 @@ def test_bad_input(wd, csv_path, m_csv):
 
 def main():
     test_index()
-    wd = workdir()
+    wd = scratch()
     csv_path, _, m_csv, _, _ = test_train_equal(wd)
     m_criteo, test_tsv, proba = test_criteo(wd)
     test_serve(m_criteo, test_tsv, proba, m_csv, csv_path)
