@@ -76,6 +76,16 @@ struct sl_field {
     size_t n;
 };
 
+/* Splits the line [p, end) at delim into at most max fields f (spaces
+ * around a field dropped) and returns how many fields the line has (it may
+ * be more than max), or -1 when a quoted field does not end. With ',' a
+ * field may be quoted as in RFC 4180 ("a,b" is a,b; "" inside is one "),
+ * within the line; a tab-separated field is taken as it is. Unquoted text
+ * goes to *buf (*cap bytes, grown here; free it when done), so f points
+ * into the line or into *buf. */
+int sl_hash_split(char delim, const char *p, const char *end, struct sl_field *f, int max,
+                  char **buf, size_t *cap);
+
 /* Scratch space for sl_hash_row; zero-initialise, free with
  * sl_hash_scratch_free. */
 struct sl_hash_scratch {

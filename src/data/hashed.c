@@ -15,25 +15,17 @@ struct hashed_build {
     int32_t *idx;       /* (n_cols) its features */
     double *val;
     struct sl_hash_scratch sc;
+    char *text; /* unquoted fields of the line (sl_hash_split) */
+    size_t text_cap;
 };
 
-/* Splits [p, end) into the spec's columns; returns the count found (it may
- * differ from n_cols: a ragged row), filling at most n_cols fields. */
-static int split(const struct sl_hash_spec *sp, const char *p, const char *end,
-                 struct sl_field *f) {
-    int n = 0;
-    for (;;) {
-        const char *e = memchr(p, sp->delim, (size_t)(end - p));
-        const char *fe = e ? e : end, *b = p;
-        while (b < fe && sl_is_space(*b))
-            b++;
-        while (fe > b && sl_is_space(fe[-1]))
-            fe--;
-        if (n < sp->n_cols) f[n] = (struct sl_field){.s = b, .n = (size_t)(fe - b)};
-        n++;
-        if (!e) return n;
-        p = e + 1;
-    }
+/* The fields of [p, end) into b->f; the count, or -1 for a quote that does
+ * not end (and ls failed). */
+static int split(const struct sl_hash_spec *sp, const char *p, const char *end, int64_t line,
+                 struct hashed_build *b, struct sl_load_state *ls) {
+    int n = sl_hash_split(sp->delim, p, end, b->f, sp->n_cols, &b->text, &b->text_cap);
+    if (n < 0) sl_parse_fail(ls, line, "a quoted field does not end on its line");
+    return n;
 }
 
 /* The header line of the file: it must name the spec's columns. */
@@ -78,7 +70,8 @@ static void push_row(struct sl_shard *s, struct hashed_build *b, double y, int n
 /* One non-blank data line; 0 or fails ls. */
 static int parse_line(const struct sl_hash_spec *sp, const char *p, const char *end, int64_t line,
                       struct sl_shard *s, struct hashed_build *b, struct sl_load_state *ls) {
-    int n = split(sp, p, end, b->f);
+    int n = split(sp, p, end, line, b, ls);
+    if (n < 0) return -1;
     if (n != sp->n_cols) {
         sl_parse_fail(ls, line, "ragged row: %d columns, expected %d", n, sp->n_cols);
         return -1;
@@ -124,7 +117,7 @@ void sl_parse_hashed(struct sl_range *r, struct sl_shard *s, const struct sl_loa
             p += 3; /* a UTF-8 byte-order mark */
         int rc;
         if (line == 1 && r->begin == 0 && sp->header)
-            rc = check_header(sp, b.f, split(sp, p, end, b.f), line, ls);
+            rc = check_header(sp, b.f, split(sp, p, end, line, &b, ls), line, ls);
         else
             rc = parse_line(sp, p, end, line, s, &b, ls);
         if (rc != 0) {
@@ -139,6 +132,7 @@ void sl_parse_hashed(struct sl_range *r, struct sl_shard *s, const struct sl_loa
     sl_shrink((void **)&s->indices, s->nnz, sizeof(int32_t));
     sl_shrink((void **)&s->values, s->nnz, sizeof(double));
     sl_hash_scratch_free(&b.sc);
+    free(b.text);
     free(b.f);
     free(b.idx);
     free(b.val);

@@ -99,6 +99,50 @@ const char *sl_hash_spec_check(const struct sl_hash_spec *sp) {
     return NULL;
 }
 
+int sl_hash_split(char delim, const char *p, const char *end, struct sl_field *f, int max,
+                  char **buf, size_t *cap) {
+    const size_t need = (size_t)(end - p) + 1; /* unquoted text is never longer */
+    if (need > *cap) {
+        *cap = need + need / 2;
+        *buf = sl_realloc(*buf, *cap);
+    }
+    char *out = *buf;
+    int n = 0;
+    for (;;) {
+        while (p < end && *p != delim && sl_is_space(*p))
+            p++;
+        const char *b = p, *e;
+        size_t len;
+        if (delim == ',' && p < end && *p == '"') {
+            b = out; /* "...", with "" for a quote */
+            for (p++;; p++) {
+                if (p == end) return -1;
+                if (*p == '"' && (p + 1 == end || p[1] != '"')) break;
+                if (*p == '"') p++;
+                *out++ = *p;
+            }
+            len = (size_t)(out - b);
+            p++; /* after the closing quote: spaces, then the delimiter */
+            while (p < end && *p != delim && sl_is_space(*p))
+                p++;
+            if (p < end && *p != delim) return -1; /* text after the closing quote */
+            e = p;
+        } else {
+            e = p;
+            while (e < end && *e != delim)
+                e++;
+            const char *t = e;
+            while (t > b && sl_is_space(t[-1]))
+                t--;
+            len = (size_t)(t - b);
+        }
+        if (n < max) f[n] = (struct sl_field){.s = b, .n = len};
+        n++;
+        if (e == end) return n;
+        p = e + 1;
+    }
+}
+
 /* [*b, *e) without the spaces around it. */
 static void trim(const char **b, const char **e) {
     while (*b < *e && sl_is_space(**b))
@@ -138,17 +182,17 @@ static enum sl_status layout(struct sl_hash_spec *sp, const char *path, struct s
     if (!line) return SL_ERR_IO;
     const char *end = line + strlen(line);
     const char *start = strncmp(line, "\xEF\xBB\xBF", 3) == 0 ? line + 3 : line; /* a BOM */
-    int n = 1;
-    for (const char *p = start; p < end; p++)
-        n += *p == sp->delim;
-    const char *t = start, *te = memchr(start, sp->delim, (size_t)(end - start));
-    if (!te) te = end;
-    trim(&t, &te);
+    char *buf = NULL;
+    size_t cap = 0;
+    struct sl_field first;
+    int n = sl_hash_split(sp->delim, start, end, &first, 1, &buf, &cap);
     double v;
-    const char *after = t < te ? sl_parse_double(t, te, &v) : NULL;
-    sp->header = !after || after != te;
+    const char *after = n > 0 && first.n ? sl_parse_double(first.s, first.s + first.n, &v) : NULL;
+    sp->header = !after || after != first.s + first.n;
     enum sl_status st = SL_OK;
-    if (t == te && n == 1)
+    if (n < 0)
+        st = sl_err_set(err, SL_ERR_PARSE, "%s:1: a quoted field does not end", path);
+    else if (first.n == 0 && n == 1)
         st = sl_err_set(err, SL_ERR_PARSE, "%s:1: the first line is empty", path);
     else if (n < 2)
         st = sl_err_set(err, SL_ERR_PARSE,
@@ -156,26 +200,25 @@ static enum sl_status layout(struct sl_hash_spec *sp, const char *path, struct s
                         "(is the delimiter '%s'?)",
                         path, sp->delim == ',' ? "," : "\\t");
     if (st) {
+        free(buf);
         free(line);
         return st;
     }
     alloc_cols(sp, n);
-    const char *p = start;
+    struct sl_field *f = sl_calloc((size_t)n, sizeof *f);
+    sl_hash_split(sp->delim, start, end, f, n, &buf, &cap);
     for (int j = 0; j < n; j++) {
-        const char *e = memchr(p, sp->delim, (size_t)(end - p));
-        if (!e) e = end;
-        const char *b = p, *be = e;
-        trim(&b, &be);
         if (sp->header) {
-            sp->names[j] = dup_n(b, (size_t)(be - b));
+            sp->names[j] = dup_n(f[j].s, f[j].n);
         } else {
             char nm[16];
             snprintf(nm, sizeof nm, "C%d", j + 1);
             sp->names[j] = dup_n(nm, strlen(nm));
         }
         sp->kind[j] = j ? SL_COL_NUMERIC : SL_COL_LABEL;
-        p = e + 1;
     }
+    free(f);
+    free(buf);
     free(line);
     for (int j = 1; j < n && sp->header; j++) {
         if (!sp->names[j][0])

@@ -124,30 +124,42 @@ int sl_serve_raw_csv(const struct sl_model *m, const char *h, const char *he, co
     const struct sl_hash_spec *sp = m->hash;
     struct record r;
     record_init(&r, sp);
+    /* The header's fields and the line's, each through the file reader's
+     * splitter (quotes as pandas reads them). */
+    char *hbuf = NULL, *lbuf = NULL;
+    size_t hcap = 0, lcap = 0;
+    int nh = sl_hash_split(',', h, he, NULL, 0, &hbuf, &hcap);
+    int nl = sl_hash_split(',', p, e, NULL, 0, &lbuf, &lcap);
     int rc = 0;
-    for (;;) {
-        const char *hc = memchr(h, ',', (size_t)(he - h)), *pc = memchr(p, ',', (size_t)(e - p));
-        const char *hend = hc ? hc : he, *pend = pc ? pc : e;
-        struct sl_field name = trimmed(h, (size_t)(hend - h));
-        int j = column(sp, name.s, name.n);
+    if (nh < 0 || nl < 0) {
+        snprintf(msg, cap, "a quoted field does not end on its line");
+        rc = -1;
+    } else if (nh != nl) {
+        snprintf(msg, cap, "%d values for the header's %d columns", nl, nh);
+        rc = -1;
+    }
+    struct sl_field *names = NULL, *vals = NULL;
+    if (!rc) {
+        names = sl_calloc((size_t)nh, sizeof *names);
+        vals = sl_calloc((size_t)nh, sizeof *vals);
+        sl_hash_split(',', h, he, names, nh, &hbuf, &hcap);
+        sl_hash_split(',', p, e, vals, nl, &lbuf, &lcap);
+    }
+    for (int k = 0; !rc && k < nh; k++) {
+        int j = column(sp, names[k].s, names[k].n);
         if (j < 0) {
-            snprintf(msg, cap, "the model has no column '%.*s'", (int)(name.n > 64 ? 64 : name.n),
-                     name.s);
+            snprintf(msg, cap, "the model has no column '%.*s'",
+                     (int)(names[k].n > 64 ? 64 : names[k].n), names[k].s);
             rc = -1;
-            break;
+        } else if (j > 0) {
+            r.f[j] = vals[k];
         }
-        if (j > 0) r.f[j] = trimmed(p, (size_t)(pend - p));
-        if (!hc || !pc) {
-            if (hc || pc) {
-                snprintf(msg, cap, "the line has %s values than the header", hc ? "fewer" : "more");
-                rc = -1;
-            }
-            break;
-        }
-        h = hc + 1;
-        p = pc + 1;
     }
     if (!rc) rc = score(m, &r, margin, msg, cap);
+    free(names);
+    free(vals);
+    free(hbuf);
+    free(lbuf);
     record_free(&r);
     return rc;
 }

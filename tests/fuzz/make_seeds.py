@@ -61,6 +61,8 @@ put("fuzz_hashed", "csv-header", "2" + "y,a,b,c\n1,red,2.5,x\n0,,,\n-1,red,0,red
 put("fuzz_hashed", "tsv", "3" + "1\tv\t1e3\n0\t\t-2\n")
 put("fuzz_hashed", "bad-ragged", "2" + "y,a,b,c\n1,red,2.5\n")
 put("fuzz_hashed", "bad-number", "3" + "1\tv\tnan\n")
+put("fuzz_hashed", "csv-quoted", "2" + 'y,"a",b,c\n1,"x, ""y""",2, "z" \n0,"",,""""\n')
+put("fuzz_hashed", "bad-open-quote", "2" + 'y,a,b,c\n1,"x,2,z\n')
 
 # --- CSV: an option byte (fuzz_csv.c), then the file ----------------------------------------
 HEAD_CSV = "label,a,b,c\n1,0.5,0,2\n0,1,-1,3e1\n1, 2 ,3,4\n"
@@ -261,4 +263,5 @@ serve("hashed-records", H | J | 1, '{"dataframe_records": [{"I1": 3, "C1": "68fd
 serve("hashed-instances", H | J, '{"instances": [{"I13": "2.5", "C26": "ö日本"}, [' + ", ".join(["0"] * 29) + ']]}')
 serve("hashed-split", H | J | 1, '{"dataframe_split": {"columns": ["I1", "C3"], "data": [[1, "x"], ["", ""]]}}')
 serve("hashed-csv", H | CSV | 1, "label,I1,C1\n1,4,abc\n0,,\n")
+serve("hashed-csv-quoted", H | CSV | 1, 'label,"I1",C1\n1,"4"," a,b "\n0,,""""\n')
 serve("hashed-bad", H | J, '{"instances": [{"I1": "abc", "nope": true}]}')

@@ -17,6 +17,7 @@ scikit-learn's FeatureHasher as the reference:
     test_hashing.py SHARDLEARN MPIRUN HASH_INDEX
 """
 import atexit
+import csv
 import json
 import math
 import os
@@ -172,6 +173,48 @@ def test_train_equal(wd):
     return path, rows, m_csv, m_svm, svm
 
 
+def test_quoted(wd):
+    """RFC 4180 quotes in CSV: values and a header name holding commas and
+    quotes, read as Python's csv module reads them (and so pandas)."""
+    rng = random.Random(3)
+    names = ["label", "shop, town", "n", "note"]
+    kinds = ["l", "c", "n", "c"]
+    shops = ["Zürich, ZH", 'say "hi"', "plain", " spaced ", "a,b,c", '"', ""]
+    notes = ["x", "y, z", '""', "ü"]
+    rows = []
+    for _ in range(1500):
+        r = [rng.choice(["0", "1"]), rng.choice(shops), repr(rng.randint(-3, 3)), rng.choice(notes)]
+        if r[1] in ("plain", "a,b,c"):
+            r[0] = "1"  # a signal
+        rows.append(r)
+    path = os.path.join(wd, "quoted.csv")
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(names)
+        w.writerows(rows)
+    with open(path, encoding="utf-8", newline="") as f:
+        back = list(csv.reader(f))
+    check(back[0] == names and back[1:] == rows, "csv module round trip")
+    # the reader drops spaces around a field, quoted or not: so does the reference
+    stripped = [[v.strip() for v in r] for r in rows]
+    svm = os.path.join(wd, "quoted.svm")
+    d, _ = hasher_svm(stripped, names, kinds, 12, svm)
+    opts = ["--l2", "1e-3", "--tol", "1e-10", "--quiet", "--tracking-dir", os.path.join(wd, "runs")]
+    mq, ms = os.path.join(wd, "quoted.json"), os.path.join(wd, "quoted-svm.json")
+    run(["train", "--data", path, "--categorical", "2,note", "--hash-bits", 12, "--model-out", mq] + opts)
+    run(["train", "--data", svm, "--n-features", d, "--model-out", ms] + opts)
+    weights_equal(mq, ms, "quoted CSV vs FeatureHasher LIBSVM")
+    check(load_model(mq)[2]["hashing"]["columns"][1]["name"] == "shop, town", "a quoted header name")
+    bad = os.path.join(wd, "open-quote.csv")
+    with open(path, encoding="utf-8") as f:
+        lines = f.readlines()
+    with open(bad, "w", encoding="utf-8") as f:
+        f.writelines(lines[:700] + ['1,"never closed,1,x\n'] + lines[701:])
+    expect_error(wd, ["train", "--data", bad, "--categorical", "2,note"],
+                 f"{bad}:701: a quoted field does not end on its line", 2)
+    return mq, path
+
+
 def test_criteo(wd):
     train, test = os.path.join(EXAMPLES, "train.tsv"), os.path.join(EXAMPLES, "test.tsv")
     bits = 18
@@ -230,7 +273,7 @@ def test_criteo(wd):
     return m1, test, a
 
 
-def test_serve(m_criteo, test_tsv, proba, m_csv, csv_path):
+def test_serve(m_criteo, test_tsv, proba, m_csv, csv_path, m_quoted, quoted_csv):
     with open(test_tsv, encoding="utf-8") as f:
         lines = [line.rstrip("\n").split("\t") for line in f][:40]
     records = []
@@ -266,6 +309,14 @@ def test_serve(m_criteo, test_tsv, proba, m_csv, csv_path):
     with Server(["--model", m_csv]) as s:
         got = s.predictions("/invocations", text.encode("utf-8"), ctype="text/csv")
         check(got == want, f"serve text/csv (raw, with header) vs predict: {got[:2]} vs {want[:2]}")
+    pq = os.path.join(wd, "quoted.proba")
+    run(["predict", "--model", m_quoted, "--data", quoted_csv, "--proba", "--out", pq])
+    want = list(np.loadtxt(pq)[:30])
+    with open(quoted_csv, encoding="utf-8") as f:
+        text = "".join(f.readlines()[:31])
+    with Server(["--model", m_quoted]) as s:
+        got = s.predictions("/invocations", text.encode("utf-8"), ctype="text/csv")
+        check(got == want, "serve text/csv with quoted fields vs predict")
 
 
 def expect_error(wd, args, want, np_=1):
@@ -322,7 +373,8 @@ def main():
     wd = scratch()
     csv_path, _, m_csv, _, _ = test_train_equal(wd)
     m_criteo, test_tsv, proba = test_criteo(wd)
-    test_serve(m_criteo, test_tsv, proba, m_csv, csv_path)
+    m_quoted, quoted_csv = test_quoted(wd)
+    test_serve(m_criteo, test_tsv, proba, m_csv, csv_path, m_quoted, quoted_csv)
     test_bad_input(wd, csv_path, m_csv)
     finish()
 
