@@ -10,21 +10,32 @@
 #include <stdint.h>
 
 #include "shardlearn/comm.h"
+#include "shardlearn/hashing.h"
 #include "shardlearn/status.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-enum sl_format { SL_FORMAT_AUTO = 0, SL_FORMAT_LIBSVM, SL_FORMAT_CSV };
+/* TSV and CRITEO are read only with a hashing spec (sl_load_opts.hash). */
+enum sl_format {
+    SL_FORMAT_AUTO = 0,
+    SL_FORMAT_LIBSVM,
+    SL_FORMAT_CSV,
+    SL_FORMAT_TSV,
+    SL_FORMAT_CRITEO
+};
 
 struct sl_cache_maps; /* cache.c */
 
 struct sl_load_opts {
-    enum sl_format format; /* AUTO: .csv -> CSV, anything else -> LIBSVM */
+    enum sl_format format; /* AUTO: .csv -> CSV, .tsv -> TSV, anything else -> LIBSVM */
     int zero_based;        /* LIBSVM: feature indices start at 0, not 1 */
     int64_t n_features;    /* > 0: fixed d, larger index is an error; 0: agreed max */
-    int row_keys;          /* 1: fill sl_shard.row_key (the binary cache needs it) */
+    /* Non-NULL: delimited text with these columns, hashed into CSR
+     * (hashing.h); format and n_features are then not looked at. Not owned. */
+    const struct sl_hash_spec *hash;
+    int row_keys; /* 1: fill sl_shard.row_key (the binary cache needs it) */
 };
 
 struct sl_shard {
@@ -35,23 +46,25 @@ struct sl_shard {
     int64_t n_features;    /* d, the same on every rank */
     int64_t nnz;           /* stored values on this rank (dense: n_rows * d) */
     int64_t nnz_global;
-    int labels01;               /* 1 when the file's negative label is 0 (any rank) */
-    double *y;                  /* (n_rows) labels mapped to -1/+1 */
-    int64_t *indptr;            /* CSR: (n_rows + 1); NULL when dense */
-    int32_t *indices;           /* CSR: (nnz) 0-based column, strictly increasing in a row */
-    double *values;             /* CSR: (nnz); dense: (n_rows, d) row-major */
-    int64_t bytes;              /* bytes of the file parsed by this rank */
-    int64_t file_bytes;         /* bytes of the whole file */
-    uint32_t file_crc32;        /* zlib's CRC-32 of the whole file, the same on every rank and
-                                   for any rank count: each rank's CRC of its own byte range,
-                                   combined in rank order (crc32_combine) */
-    double load_seconds;        /* wall time of this rank's read + parse */
-    int64_t *row_key;           /* (n_rows) when sl_load_opts.row_keys, else NULL: the offset in
-                                   the source of the stored byte that decides each row's rank
-                                   (its line's first byte); increasing (sl_rows_of_rank) */
-    struct sl_cache_maps *maps; /* loaded from a cache: the read-only mappings that y and
-                                   values point into; NULL otherwise. Released by
-                                   sl_shard_free; y and values are never written */
+    int labels01;        /* 1 when the file's negative label is 0 (any rank) */
+    double *y;           /* (n_rows) labels mapped to -1/+1 */
+    int64_t *indptr;     /* CSR: (n_rows + 1); NULL when dense */
+    int32_t *indices;    /* CSR: (nnz) 0-based column, strictly increasing in a row */
+    double *values;      /* CSR: (nnz); dense: (n_rows, d) row-major */
+    int64_t bytes;       /* bytes of the file parsed by this rank */
+    int64_t file_bytes;  /* bytes of the whole file */
+    uint32_t file_crc32; /* zlib's CRC-32 of the whole file, the same on every rank and
+                            for any rank count: each rank's CRC of its own byte range,
+                            combined in rank order (crc32_combine) */
+    double load_seconds; /* wall time of this rank's read + parse */
+
+    /* The binary cache's (cache.c). */
+    int64_t *row_key; /* (n_rows) when sl_load_opts.row_keys, else NULL: the offset in the source
+                         of the stored byte that decides each row's rank (its line's first byte);
+                         non-decreasing (sl_rank_keys) */
+    struct sl_cache_maps *maps; /* loaded from a cache: the read-only mappings that y and values
+                                   point into; NULL otherwise. Released by sl_shard_free; y and
+                                   values are never written */
 };
 
 /* Collective. On success every rank holds its shard; free with
@@ -62,6 +75,7 @@ enum sl_status sl_shard_load(struct sl_shard *s, const char *path, const struct 
                              struct sl_comm *c, struct sl_err *err) SL_WARN_UNUSED;
 void sl_shard_free(struct sl_shard *s);
 
+/* .csv -> CSV, .tsv -> TSV, anything else -> LIBSVM. */
 enum sl_format sl_format_from_path(const char *path);
 
 /* The binary cache (cache.c): a directory holding the parsed rows of a
@@ -70,7 +84,7 @@ enum sl_format sl_format_from_path(const char *path);
  * written last and carries a magic number, a byte-order mark, a format
  * version, the source's identity and the parse options, and a CRC-32 of
  * every block of every section. Any rank count reads its own rows from it
- * with pread, the same rows the text reader would give it (sl_rows_of_rank). */
+ * with pread, the same rows the text reader would give it (sl_rank_keys). */
 #define SL_CACHE_HEADER "shardlearn.cache"
 #define SL_CACHE_VERSION 1
 #define SL_CACHE_BLOCK ((int64_t)1 << 20)

@@ -539,6 +539,14 @@ enum sl_status sl_cache_use(struct sl_shard *s, const char *src, const char *dir
                             const struct sl_load_opts *o, struct sl_comm *c,
                             struct sl_cache_use *use, struct sl_err *err) {
     memset(use, 0, sizeof *use);
+    if (o->hash) { /* the same on every rank */
+        memset(s, 0, sizeof *s);
+        if (c->rank == 0)
+            sl_err_set(err, SL_ERR_ARG,
+                       "--cache: not with hashed columns (a cache does not keep "
+                       "the hashing spec yet)");
+        return SL_ERR_ARG;
+    }
     int64_t fresh = 0;
     if (c->rank == 0) fresh = cache_fresh(dir, src, o, use->why, sizeof use->why);
     sl_comm_bcast(c, &fresh, sizeof fresh, 0);
