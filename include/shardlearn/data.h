@@ -22,6 +22,7 @@ struct sl_load_opts {
     enum sl_format format; /* AUTO: .csv -> CSV, anything else -> LIBSVM */
     int zero_based;        /* LIBSVM: feature indices start at 0, not 1 */
     int64_t n_features;    /* > 0: fixed d, larger index is an error; 0: agreed max */
+    int real_labels;       /* 1: keep each label's value (regression); 0: map to -1/+1 */
 };
 
 struct sl_shard {
@@ -33,7 +34,9 @@ struct sl_shard {
     int64_t nnz;           /* stored values on this rank (dense: n_rows * d) */
     int64_t nnz_global;
     int labels01;        /* 1 when the file's negative label is 0 (any rank) */
-    double *y;           /* (n_rows) labels mapped to -1/+1 */
+    double *y;           /* (n_rows) labels mapped to -1/+1 (real_labels: as in the file) */
+    double *weights;     /* (n_rows) sample weights, finite and >= 0; NULL: every row 1.
+                            Owned by the shard (sl_shard_free frees it) */
     int64_t *indptr;     /* CSR: (n_rows + 1); NULL when dense */
     int32_t *indices;    /* CSR: (nnz) 0-based column, strictly increasing in a row */
     double *values;      /* CSR: (nnz); dense: (n_rows, d) row-major */
@@ -54,6 +57,16 @@ enum sl_status sl_shard_load(struct sl_shard *s, const char *path, const struct 
 void sl_shard_free(struct sl_shard *s);
 
 enum sl_format sl_format_from_path(const char *path);
+
+/* Collective. s->weights <- (times) the weights in path: one finite number
+ * >= 0 a line, in row order (blank lines skipped, as in the data), exactly
+ * as many as the data's rows; each rank keeps its rows' lines. On failure
+ * every rank returns the same status, s is unchanged and err->msg
+ * ("path:line: what") is filled on rank 0. */
+enum sl_status sl_shard_read_weights(struct sl_shard *s, const char *path, struct sl_comm *c,
+                                     struct sl_err *err) SL_WARN_UNUSED;
+/* Not collective. s->weights <- s->weights (1 when NULL) times w: (n_rows). */
+void sl_shard_scale_weights(struct sl_shard *s, const double *w);
 
 #ifdef __cplusplus
 }

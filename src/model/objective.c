@@ -1,4 +1,4 @@
-/* objective.c - the logistic objective over a shard, summed over the ranks;
+/* objective.c - the objective of a loss (model/loss.h) over a shard, summed over the ranks;
  * each rank keeps its slice of every optimiser vector (objective.h). */
 #include "shardlearn/objective.h"
 
@@ -15,9 +15,10 @@ struct sl_objective {
     const struct sl_shard *shard; /* indices already compacted */
     struct sl_comm *comm;
     struct sl_obj_shape shape;
+    enum sl_loss loss;
     int64_t *counts;     /* (ranks) every rank's n_loc, in rank order */
     double inv_n;        /* 1 / n_rows_global */
-    double *dhess;       /* (n_rows) sigma(z)(1 - sigma(z)) at the last fg point */
+    double *dhess;       /* (n_rows) s_i d^2 loss_i / dm^2 at the last fg point */
     double *dhess_trial; /* (n_rows) scratch for a trial point, swapped on accept */
     double *tmp;         /* (n_rows) scratch for the dense kernels */
     double *rec;         /* sparse: (2*n_cols) the kernels' [x_j, sum_j] per column;
@@ -76,6 +77,14 @@ enum sl_status sl_obj_create(struct sl_objective **out, const struct sl_shard *s
     o->buf = sl_calloc((size_t)(2 * dim + 4), sizeof(double));
     *out = o;
     return SL_OK;
+}
+
+void sl_obj_set_loss(struct sl_objective *o, enum sl_loss loss) {
+    o->loss = loss;
+}
+
+enum sl_loss sl_obj_loss(const struct sl_objective *o) {
+    return o->loss;
 }
 
 void sl_obj_destroy(struct sl_objective *o) {
@@ -179,13 +188,14 @@ enum sl_status sl_obj_fg(struct sl_objective *o, const double *w, double *g, dou
     double t0 = sl_wtime();
     if (o->shard->dense) {
         memset(buf, 0, sizeof(double) * nsum);
-        sl_kernel_fg_dense(o->shard, full, b, buf, &gb, dg, &dgb, o->dhess_trial, o->tmp, &loss,
+        sl_kernel_fg_dense(o->shard, o->loss, full, b, buf, &gb, dg, &dgb, o->dhess_trial, o->tmp, &loss,
                            &correct);
     } else {
         /* rec: (n_cols, 2) rows [w_j, g_j]; g is copied out into buf. */
         records_load(o->rec, full, nc);
         if (dg) memset(dg, 0, sizeof(double) * (size_t)nc);
-        sl_kernel_fg_csr(o->shard, o->rec, b, &gb, dg, &dgb, o->dhess_trial, &loss, &correct);
+        sl_kernel_fg_csr(o->shard, o->loss, o->rec, b, &gb, dg, &dgb, o->dhess_trial, &loss,
+                         &correct);
         records_sums(o->rec, buf, nc);
     }
     if (o->shape.fit_intercept) {
@@ -212,7 +222,7 @@ enum sl_status sl_obj_fg(struct sl_objective *o, const double *w, double *g, dou
     sl_obj_sum(o, &gsq, 1);
     info->logloss = tail[0] * o->inv_n;
     info->objective = info->logloss + 0.5 * o->shape.l2 * wsq;
-    info->accuracy = tail[1] * o->inv_n;
+    info->accuracy = o->loss == SL_LOSS_SQUARED ? (double)NAN : tail[1] * o->inv_n;
     info->grad_norm = sqrt(gsq);
     return SL_OK;
 }
@@ -251,7 +261,8 @@ void sl_obj_batch_residuals(struct sl_objective *o, const int64_t *rows, int64_t
     double t0 = sl_wtime();
     for (int64_t q = 0; q < nb; q++) {
         const int64_t i = rows[q];
-        r[q] = sl_logistic_residual(scale * sl_kernel_row_dot(s, i, v, 0.0) + b, s->y[i]);
+        const double m = scale * sl_kernel_row_dot(s, i, v, 0.0) + b;
+        r[q] = sl_loss_residual(o->loss, m, s->y[i]) * (s->weights ? s->weights[i] : 1.0);
     }
     o->compute_seconds += sl_wtime() - t0;
 }
