@@ -17,3 +17,4 @@ sl_py_test(ref_hostile_input test_hostile_input.py)
 # Losses, weights and warm starts (issue #15; README: Losses).
 sl_py_test(ref_losses test_losses.py)
 sl_py_test(ref_weights test_weights.py)
+sl_py_test(ref_warm_start test_warm_start.py)
