@@ -332,12 +332,15 @@ static int finish_run(struct sl_comm *c, const struct train_args *a, const struc
     t->total = sl_wtime() - t->total;
     t->tracking += prog->track_seconds;
     t->sender_cpu = sl_tracker_sender_cpu(prog->tr);
-    sl_info("%s %s after %lld iteration(s): objective %.12g  %s %.6f  accuracy %.4f  "
+    char acc[32] = ""; /* regression has no accuracy */
+    if (a->loss != SL_LOSS_SQUARED)
+        snprintf(acc, sizeof acc, "  accuracy %.4f", rep->result.final.accuracy);
+    sl_info("%s %s after %lld iteration(s): objective %.12g  %s %.6f%s  "
             "(%.3fs, of which allreduce %.3fs)",
             sl_optimizer_name((enum sl_optimizer)a->optimizer),
             rep->result.converged ? "converged" : "stopped", (long long)rep->result.iterations,
             rep->result.final.objective, a->loss == SL_LOSS_LOGISTIC ? "logloss" : "loss",
-            rep->result.final.logloss, rep->result.final.accuracy,
+            rep->result.final.logloss, acc,
             t->total, rep->allreduce_seconds);
     struct sl_err err;
     sl_err_clear(&err);

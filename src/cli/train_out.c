@@ -24,10 +24,12 @@ void train_on_iter(const struct sl_train_iter *row, void *ctx) {
         if (val)
             snprintf(v, sizeof v, "  val_logloss %.6f  val_auc %.6f", row->val_logloss,
                      row->val_auc);
-        sl_info("%-6s %4lld  objective %.12g  %s %.6f  |grad| %.3e  acc %.4f  %.3fs "
+        char acc[24] = ""; /* regression has no accuracy */
+        if (p->a->loss != SL_LOSS_SQUARED) snprintf(acc, sizeof acc, "  acc %.4f", it->accuracy);
+        sl_info("%-6s %4lld  objective %.12g  %s %.6f  |grad| %.3e%s  %.3fs "
                 "(allreduce %.3fs)%s",
                 p->a->optimizer == SL_OPT_SGD ? "epoch" : "iter", (long long)it->step,
-                it->objective, loss_key(p->a, "logloss", "loss"), it->logloss, it->grad_norm, it->accuracy, it->seconds,
+                it->objective, loss_key(p->a, "logloss", "loss"), it->logloss, it->grad_norm, acc, it->seconds,
                 it->allreduce_seconds, v);
     }
     /* A continued run's journal may already hold steps past its checkpoint
