@@ -65,6 +65,14 @@ enum sl_format sl_format_from_path(const char *path);
  * ("path:line: what") is filled on rank 0. */
 enum sl_status sl_shard_read_weights(struct sl_shard *s, const char *path, struct sl_comm *c,
                                      struct sl_err *err) SL_WARN_UNUSED;
+/* Collective. For a dense (CSV) shard loaded from path: takes the column
+ * spec names out of the features into s->weights (times those already
+ * there). spec is a 0-based column of the line (the label is 0, the first
+ * feature 1) or a name in the file's header row. A negative weight is an
+ * error naming its line (non-finite values the reader refused already);
+ * on failure s is left to be freed, err filled on one rank. */
+enum sl_status sl_shard_weight_column(struct sl_shard *s, const char *path, const char *spec,
+                                      struct sl_comm *c, struct sl_err *err) SL_WARN_UNUSED;
 /* Not collective. s->weights <- s->weights (1 when NULL) times w: (n_rows). */
 void sl_shard_scale_weights(struct sl_shard *s, const double *w);
 

@@ -63,7 +63,7 @@ static enum sl_status write_eval(const char *path, const struct sl_eval_result *
 }
 
 struct predict_args {
-    const char *model, *data, *out;
+    const char *model, *data, *out, *weight_column;
     int proba, format, zero_based;
 };
 
@@ -141,6 +141,11 @@ int sl_cmd_predict(int argc, char **argv, struct sl_comm *c, int eval) {
                                    .kind = SL_ARG_FLAG,
                                    .dst = &a.zero_based,
                                    .help = "LIBSVM feature indices start at 0"},
+                                  {.name = "weight-column",
+                                   .kind = SL_ARG_STR,
+                                   .dst = &a.weight_column,
+                                   .metavar = "COL",
+                                   .help = "CSV: a weight column to leave out (as train's)"},
                                   {.name = eval ? "metrics-out" : "out",
                                    .kind = SL_ARG_STR,
                                    .dst = &a.out,
@@ -186,9 +191,12 @@ int sl_cmd_predict(int argc, char **argv, struct sl_comm *c, int eval) {
                               .zero_based = a.zero_based,
                               .real_labels = model.loss == SL_LOSS_SQUARED};
     if (sl_format_from_path(a.data) == SL_FORMAT_CSV || a.format == SL_FORMAT_CSV)
-        lo.n_features = model.n_features; /* a CSV row must have the model's width */
+        lo.n_features = model.n_features + (a.weight_column ? 1 : 0); /* the model's width */
     struct sl_shard s;
     st = sl_shard_load(&s, a.data, &lo, c, &err);
+    if (st == SL_OK && a.weight_column &&
+        (st = sl_shard_weight_column(&s, a.data, a.weight_column, c, &err)))
+        sl_shard_free(&s);
     if (st == SL_OK) {
         st = score(c, &a, &model, &s, eval, &err);
         sl_shard_free(&s);

@@ -27,7 +27,7 @@ struct train_args {
     const char *tracking_uri, *experiment, *run_name, *tracking_dir, *register_model;
     const char *config; /* --config FILE, or NULL */
     int loss;           /* --loss: enum sl_loss */
-    const char *init_model, *sample_weights, *class_weight; /* NULL: not given */
+    const char *init_model, *sample_weights, *class_weight, *weight_column; /* NULL: not given */
     char *resolved;     /* every option's final value, canonical JSON (config.json); owned */
 };
 
@@ -61,8 +61,9 @@ void train_on_iter(const struct sl_train_iter *row, void *ctx);
 
 /* train_models.c. --loss's names. */
 extern const struct sl_choice SL_LOSS_CHOICES[];
-/* Collective. s->weights from --sample-weights and --class-weight (both:
- * their product); nothing without them. err filled on rank 0. */
+/* Collective. s->weights from --weight-column (the column leaves the
+ * features), --sample-weights and --class-weight (together: their
+ * product); nothing without them. err filled on one rank. */
 enum sl_status train_weigh_rows(struct sl_comm *c, const struct train_args *a,
                                 struct sl_shard *s, struct sl_err *err) SL_WARN_UNUSED;
 /* Collective. *m <- the --init-model file (zeroed without one); free with

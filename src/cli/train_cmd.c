@@ -67,6 +67,8 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
                SL_LOSS_CHOICES),
         STR("sample-weights", &a->sample_weights, "FILE",
             "one weight >= 0 a line for each data row, in row order"),
+        STR("weight-column", &a->weight_column, "COL",
+            "CSV: the column holding each row's weight, by header name or 0-based index (label 0)"),
         STR("class-weight", &a->class_weight, "SPEC",
             "balanced (n / (2 n_c), as scikit-learn) or LABEL:W,... e.g. 1:5,-1:1"),
         STR("init-model", &a->init_model, "FILE",
@@ -198,8 +200,8 @@ static void train_params(const struct train_args *a, struct sl_train_params *p) 
                                     : realpath(a->validation, val_path) ? val_path
                                                                         : a->validation;
     static char weights[PATH_MAX + 64], w_path[PATH_MAX];
-    if (a->sample_weights || a->class_weight) {
-        snprintf(weights, sizeof weights, "%s %s",
+    if (a->sample_weights || a->class_weight || a->weight_column) {
+        snprintf(weights, sizeof weights, "%s %s %s", a->weight_column ? a->weight_column : "-",
                  !a->sample_weights                          ? "-"
                  : realpath(a->sample_weights, w_path) ? w_path
                                                              : a->sample_weights,
@@ -275,12 +277,16 @@ static enum sl_status load_data(struct sl_comm *c, const struct train_args *a,
                                     .n_features = a->n_features,
                                     .real_labels = a->loss == SL_LOSS_SQUARED};
     enum sl_status st = sl_shard_load(shard, a->data, &lo, c, err);
-    if (!st && (st = train_weigh_rows(c, a, shard, err))) sl_shard_free(shard);
-    if (st || !a->validation) return st;
     struct sl_load_opts vo = lo;
     vo.n_features = 0; /* columns the model never saw weigh 0 */
-    if (shard->dense) vo.n_features = shard->n_features;
+    if (!st && shard->dense) vo.n_features = shard->n_features; /* the weight column too */
+    if (!st && (st = train_weigh_rows(c, a, shard, err))) sl_shard_free(shard);
+    if (st || !a->validation) return st;
     st = sl_shard_load(val, a->validation, &vo, c, err);
+    /* The validation file has the weight column too; its metrics are unweighted. */
+    if (!st && a->weight_column &&
+        (st = sl_shard_weight_column(val, a->validation, a->weight_column, c, err)))
+        sl_shard_free(val);
     if (st) sl_shard_free(shard);
     return st;
 }

@@ -56,6 +56,10 @@ static void balanced_weights(struct sl_comm *c, const struct sl_shard *s, double
 
 enum sl_status train_weigh_rows(struct sl_comm *c, const struct train_args *a,
                                 struct sl_shard *s, struct sl_err *err) {
+    if (a->weight_column) {
+        enum sl_status st = sl_shard_weight_column(s, a->data, a->weight_column, c, err);
+        if (st) return st;
+    }
     if (a->sample_weights) {
         enum sl_status st = sl_shard_read_weights(s, a->sample_weights, c, err);
         if (st) return st;

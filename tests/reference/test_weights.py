@@ -111,4 +111,52 @@ for args, want in [(["--sample-weights", os.path.join(d, "missing.w")], "missing
             check_rc=False)
     errs = error_lines(p.stderr)
     check(p.returncode != 0 and len(errs) == 1 and want in errs[0], f"{args}: {errs}")
+# --weight-column: the weights as a CSV column (by header name or index), left out of the
+# features; predict takes the same option.
+X, y, _ = S["breast_cancer"]
+sw = rng.uniform(0.2, 2.0, len(y))
+wcsv = os.path.join(d, "bcw.csv")
+k = 7  # the weight column sits between features 6 and 7 (column 7 of the line, label 0)
+
+
+def write_weighted_csv(path, sw, header=True):
+    with open(path, "w") as f:
+        if header:
+            f.write("label," + ",".join([f"f{j}" for j in range(k - 1)] + ["w"]
+                                        + [f"f{j}" for j in range(k - 1, X.shape[1])]) + "\n")
+        for row, label, s_ in zip(X, y, sw):
+            vals = [f"{v:.17g}" for v in row]
+            vals.insert(k - 1, f"{s_:.17g}")
+            f.write(("1" if label > 0 else "0") + "," + ",".join(vals) + "\n")
+
+
+write_weighted_csv(wcsv, sw)
+_, _, f_ref = optimum("logistic", X, y, lam, True, sw=sw)
+for spec, np_ in (("w", 3), (str(k), 1)):
+    wb = train(wcsv, "logistic", "newton", np_, ["--weight-column", spec])
+    compare(f"breast_cancer --weight-column {spec} np={np_}", "logistic", X, y, sw, wb, f_ref)
+    check(len(wb[0]) == X.shape[1], f"--weight-column {spec}: the model has {len(wb[0])} weights")
+model = os.path.join(d, "m.json")
+out = os.path.join(d, "pred.txt")
+run(["predict", "--model", model, "--data", wcsv, "--weight-column", "w", "--proba", "--out", out],
+    np_=2)
+w, b, _ = load_model(model)
+check(np.allclose(np.loadtxt(out), 1 / (1 + np.exp(-(X @ w + b))), rtol=1e-12),
+      "predict --weight-column: not the model's probabilities")
+sw_bad = sw.copy()
+sw_bad[400] = -1.0
+bad_csv = os.path.join(d, "bcw-bad.csv")
+write_weighted_csv(bad_csv, sw_bad)
+for args, want in [(["--data", bad_csv, "--weight-column", "w"], f"{bad_csv}:402: negative weight -1"),
+                   (["--data", wcsv, "--weight-column", "nope"], "--weight-column nope: no such column"),
+                   (["--data", wcsv, "--weight-column", "0"], "column 0 is the label"),
+                   (["--data", wcsv, "--weight-column", "99"], "column 99 is not in the file"),
+                   (["--data", path, "--weight-column", "1"], "--weight-column needs CSV data")]:
+    for np_ in (3,):
+        p = run(["train", "--quiet", "--tracking-dir", runs, "--model-out", os.path.join(d, "x.json")]
+                + args, np_=np_, check_rc=False)
+        errs = error_lines(p.stderr)
+        check(p.returncode != 0 and len(errs) == 1 and want in errs[0],
+              f"{args} np={np_}: rc {p.returncode}, {errs}")
+        check(not os.path.exists(os.path.join(d, "x.json")), f"{args}: a model was written")
 finish()
