@@ -56,8 +56,10 @@ static enum sl_status write_eval(const char *path, const struct sl_eval_result *
         fputs(", ", af.f);
         sl_json_put_field(af.f, "auc", ev->auc);
     }
-    fprintf(af.f, ", \"loss\": \"%s\", ", sl_loss_name(loss));
-    sl_json_put_field(af.f, "mean_loss", ev->loss);
+    if (loss != SL_LOSS_LOGISTIC) { /* a logistic model's file stays what it always was */
+        fprintf(af.f, ", \"loss\": \"%s\", ", sl_loss_name(loss));
+        sl_json_put_field(af.f, "mean_loss", ev->loss);
+    }
     fprintf(af.f, ", \"n_rows\": %lld}\n", (long long)ev->n_rows);
     return sl_atomic_commit(&af, err);
 }
