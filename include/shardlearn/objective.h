@@ -65,6 +65,18 @@ struct sl_fg_info {
 enum sl_status sl_obj_create(struct sl_objective **out, const struct sl_shard *s, int64_t n_cols,
                              double l2, int fit_intercept, struct sl_comm *c) SL_WARN_UNUSED;
 void sl_obj_destroy(struct sl_objective *o);
+/* Collective, before the first evaluation. The optimiser's vectors become
+ * the weights of the columns scaled to unit standard deviation (population
+ * sd over all ranks' rows, one allreduce of 2 n_cols sums; not centred, so
+ * sparse rows stay sparse): v_j = w_j sd_j, and the penalty (lambda/2)|v|^2
+ * applies in that space, as Spark's standardization. A constant column
+ * gets weight 0. The data is not rescaled: each pass reads v_j / sd_j. */
+enum sl_status sl_obj_standardize(struct sl_objective *o) SL_WARN_UNUSED;
+/* Not collective. w: (dim) <- the model in the data's units from the whole
+ * optimiser vector v: (dim) (a copy without standardisation). */
+void sl_obj_to_model(const struct sl_objective *o, const double *v, double *w);
+/* The optimiser's element j for a model weight w_j in the data's units. */
+double sl_obj_from_model(const struct sl_objective *o, int64_t j, double w);
 /* The loss (logistic unless set); set it before the first evaluation. */
 void sl_obj_set_loss(struct sl_objective *o, enum sl_loss loss);
 enum sl_loss sl_obj_loss(const struct sl_objective *o);

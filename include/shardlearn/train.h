@@ -76,6 +76,10 @@ struct sl_train_params {
     struct sl_optim_opts optim; /* sl_optim_opts_init: newton, tol 1e-6, ... (optim.h) */
     double l2;                  /* 1e-4: lambda in F (objective.h) */
     enum sl_loss loss;          /* SL_LOSS_LOGISTIC; squared needs real labels (data.h) */
+    /* 0. 1: optimise over columns scaled to unit standard deviation, penalty
+     * in the scaled space (objective.h sl_obj_standardize); the model is in
+     * the data's units all the same. */
+    int standardize;
     /* NULL: start from w = 0. A model to start from (warm start): its
      * features, intercept setting and loss must be the data's and these
      * parameters'; lambda may differ. Ignored when a checkpoint resumes. */

@@ -27,6 +27,7 @@ struct train_args {
     const char *tracking_uri, *experiment, *run_name, *tracking_dir, *register_model;
     const char *config; /* --config FILE, or NULL */
     int loss;           /* --loss: enum sl_loss */
+    int standardize;    /* --standardize */
     const char *init_model, *sample_weights, *class_weight, *weight_column; /* NULL: not given */
     char *resolved;     /* every option's final value, canonical JSON (config.json); owned */
 };

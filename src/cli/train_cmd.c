@@ -65,6 +65,9 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
         CHOICE("loss", &a->loss, "NAME",
                "logistic|squared-hinge|squared (default logistic; squared: real labels)",
                SL_LOSS_CHOICES),
+        FLAG("standardize", &a->standardize,
+             "optimise over columns scaled to unit standard deviation (not centred); the penalty "
+             "applies there, the model is in the data's units"),
         STR("sample-weights", &a->sample_weights, "FILE",
             "one weight >= 0 a line for each data row, in row order"),
         STR("weight-column", &a->weight_column, "COL",
@@ -186,6 +189,7 @@ static void train_params(const struct train_args *a, struct sl_train_params *p) 
                                       .average = a->average};
     p->l2 = a->l2;
     p->loss = (enum sl_loss)a->loss;
+    p->standardize = a->standardize;
     p->fit_intercept = !a->no_intercept;
     p->stop_flag = &sl_stop_signal;
     p->checkpoint.dir = a->checkpoint_dir;

@@ -75,6 +75,7 @@ static void log_params(struct sl_tracker *tr, const struct train_args *a, const 
     if (a->sample_weights) sl_tracker_param(tr, "sample_weights", a->sample_weights);
     if (a->class_weight) sl_tracker_param(tr, "class_weight", a->class_weight);
     if (a->weight_column) sl_tracker_param(tr, "weight_column", a->weight_column);
+    if (a->standardize) sl_tracker_param(tr, "standardize", "true");
     if (a->init_model) sl_tracker_param(tr, "init_model", a->init_model);
     sl_tracker_param(tr, "optimizer", sl_optimizer_name((enum sl_optimizer)a->optimizer));
     param_fmt(tr, "l2", "%.17g", a->l2);

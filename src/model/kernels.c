@@ -230,3 +230,33 @@ void sl_kernel_row_axpy(const struct sl_shard *s, int64_t i, double a, double *w
 void sl_kernel_set_threads(int n) {
     openblas_set_num_threads(n);
 }
+
+double sl_kernel_row_dot_scaled(const struct sl_shard *s, int64_t i, const double *w,
+                                const double *sc, double acc) {
+    if (!sc) return sl_kernel_row_dot(s, i, w, acc);
+    if (s->dense) {
+        const double *x = s->values + i * s->n_features;
+        for (int64_t j = 0; j < s->n_features; j++)
+            acc += w[j] * sc[j] * x[j];
+    } else {
+        for (int64_t k = s->indptr[i]; k < s->indptr[i + 1]; k++)
+            acc += w[s->indices[k]] * sc[s->indices[k]] * s->values[k];
+    }
+    return acc;
+}
+
+void sl_kernel_row_axpy_scaled(const struct sl_shard *s, int64_t i, double a, const double *sc,
+                               double *w) {
+    if (!sc) {
+        sl_kernel_row_axpy(s, i, a, w);
+        return;
+    }
+    if (s->dense) {
+        const double *x = s->values + i * s->n_features;
+        for (int64_t j = 0; j < s->n_features; j++)
+            w[j] += a * sc[j] * x[j];
+    } else {
+        for (int64_t k = s->indptr[i]; k < s->indptr[i + 1]; k++)
+            w[s->indices[k]] += a * sc[s->indices[k]] * s->values[k];
+    }
+}

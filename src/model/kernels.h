@@ -34,6 +34,11 @@ void sl_kernel_margins(const struct sl_shard *s, const double *w, double b, doub
 double sl_kernel_row_dot(const struct sl_shard *s, int64_t i, const double *w, double acc);
 /* w += a x_i. */
 void sl_kernel_row_axpy(const struct sl_shard *s, int64_t i, double a, double *w);
+/* The same with each column j's value times sc[j] (sc NULL: the above). */
+double sl_kernel_row_dot_scaled(const struct sl_shard *s, int64_t i, const double *w,
+                                const double *sc, double acc);
+void sl_kernel_row_axpy_scaled(const struct sl_shard *s, int64_t i, double a, const double *sc,
+                               double *w);
 /* OpenBLAS threads of this process (the dense kernels'). */
 void sl_kernel_set_threads(int n);
 

@@ -16,6 +16,7 @@
 void sl_train_params_init(struct sl_train_params *p) {
     *p = (struct sl_train_params){.l2 = 1e-4,
                                   .loss = SL_LOSS_LOGISTIC,
+                                  .standardize = 0,
                                   .init = NULL,
                                   .fit_intercept = 1,
                                   .validation = NULL,
@@ -62,11 +63,14 @@ struct run {
     struct sl_train_report *report;
     int64_t cap_history;
     struct sl_ckpt ck; /* with checkpoints */
+    double *wfull;     /* (dim) the whole model in the data's units */
 };
 
-/* view <- the whole model at this rank's slice w_loc (collective: gathers). */
+/* view <- the whole model at this rank's slice w_loc (collective: gathers),
+ * in the data's units (standardize: the optimiser's are scaled). */
 static void update_view(struct run *r, const double *w_loc) {
-    const double *w = sl_obj_gather(r->obj, w_loc);
+    double *w = r->wfull;
+    sl_obj_to_model(r->obj, sl_obj_gather(r->obj, w_loc), w);
     sl_colmap_expand(r->map, w, r->view.weights);
     r->view.intercept = r->view.fit_intercept ? w[r->map->n_used] : 0.0;
 }
@@ -146,7 +150,7 @@ static void init_slice(const struct run *r, double *w) {
         const int64_t j = sh->lo + k; /* working index */
         if (j < r->map->n_used) {
             const int64_t col = r->map->cols ? r->map->cols[j] : j;
-            w[k] = col < m->n_features ? m->weights[col] : 0.0;
+            w[k] = sl_obj_from_model(r->obj, j, col < m->n_features ? m->weights[col] : 0.0);
         } else {
             w[k] = m->intercept; /* the intercept, last */
         }
@@ -251,12 +255,14 @@ enum sl_status sl_train(struct sl_comm *c, struct sl_shard *shard, const struct 
     if (st == SL_OK) {
         sl_obj_set_stop_flag(r.obj, p->stop_flag);
         sl_obj_set_loss(r.obj, p->loss);
+        if (p->standardize) st = sl_obj_standardize(r.obj);
+        r.wfull = sl_calloc((size_t)(sl_obj_shape(r.obj)->dim + 1), sizeof(double));
         sl_model_init(&r.view, shard->n_features, p->fit_intercept);
         if (p->validation)
             r.val_margins = sl_calloc((size_t)(p->validation->n_rows ? p->validation->n_rows : 1),
                                       sizeof(double));
         report->n_cols_used = map.n_used;
-        st = fit(&r, shard, model, err);
+        if (st == SL_OK) st = fit(&r, shard, model, err);
     } else if (c->rank == 0) {
         sl_err_set(err, st,
                    "the data is too large for the dense kernels (rows or features "
@@ -264,6 +270,7 @@ enum sl_status sl_train(struct sl_comm *c, struct sl_shard *shard, const struct 
     }
     sl_model_free(&r.view);
     free(r.val_margins);
+    free(r.wfull);
     sl_obj_destroy(r.obj);
     sl_colmap_restore(&map, shard);
     sl_colmap_free(&map);
