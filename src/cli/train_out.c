@@ -18,7 +18,9 @@ static const char *loss_key(const struct train_args *a, const char *logistic, co
 void train_on_iter(const struct sl_train_iter *row, void *ctx) {
     struct train_progress *p = ctx;
     const struct sl_iter_info *it = &row->it;
-    const int val = p->a->validation != NULL;
+    /* Regression has no per-iteration validation metrics (only the final
+     * RMSE, MAE and R^2): its classifier metrics would be NaN. */
+    const int val = p->a->validation != NULL && p->a->loss != SL_LOSS_SQUARED;
     if (!p->a->quiet) {
         char v[96] = "";
         if (val)
