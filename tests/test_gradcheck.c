@@ -32,14 +32,18 @@ static double row_weight(int i) {
     return 0.25 + u * u;
 }
 
+/* w: the optimiser's vector; with standardisation o maps it to the model
+ * (the penalty stays on w itself, the scaled weights). */
 static double naive_objective(const double *w, const struct sl_colmap *map, int dense,
-                              int intercept, double l2, enum sl_loss kind, int weighted) {
-    double wf[D];
-    sl_colmap_expand(map, w, wf);
+                              int intercept, double l2, enum sl_loss kind, int weighted,
+                              const struct sl_objective *o) {
+    double wf[D], wm[D + 1];
     const int64_t nc = map->n_used;
     double loss = 0.0, wsq = 0.0;
-    for (int j = 0; j < D; j++)
-        wsq += wf[j] * wf[j];
+    for (int64_t j = 0; j < nc; j++)
+        wsq += w[j] * w[j];
+    sl_obj_to_model(o, w, wm);
+    sl_colmap_expand(map, wm, wf);
     for (int i = 0; i < N_GLOBAL; i++) {
         double m = intercept ? w[nc] : 0.0;
         for (int j = 0; j < D; j++) {
@@ -59,7 +63,7 @@ static double naive_objective(const double *w, const struct sl_colmap *map, int 
 }
 
 static double run_case(struct sl_comm *c, int dense, int intercept, double l2, enum sl_loss kind,
-                       int weighted) {
+                       int weighted, int standardize) {
     struct sl_shard s;
     synth_shard(&s, N_GLOBAL, D, dense, c);
     if (weighted) { /* synth_shard's rows are round-robin: global row rank + r * size */
@@ -75,6 +79,7 @@ static double run_case(struct sl_comm *c, int dense, int intercept, double l2, e
     struct sl_objective *o;
     if (sl_obj_create(&o, &s, map.n_used, l2, intercept, c) != SL_OK) failures++;
     sl_obj_set_loss(o, kind);
+    if (standardize && sl_obj_standardize(o) != SL_OK) failures++;
     const struct sl_obj_shape *sh = sl_obj_shape(o);
     const int64_t n = sh->dim, lo = sh->lo, hi = sh->lo + sh->n_loc;
     double *w = calloc((size_t)n, sizeof(double)), *g = calloc((size_t)n, sizeof(double));
@@ -96,7 +101,7 @@ static double run_case(struct sl_comm *c, int dense, int intercept, double l2, e
     MPI_Allreduce(&gsq, &gsum, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
     CHECK_NUM(fabs(info.grad_norm - sqrt(gsum)) <= 1e-13 * sqrt(gsum),
               "gradient norm of the slices", info.grad_norm, sqrt(gsum));
-    double ref = naive_objective(w, &map, dense, intercept, l2, kind, weighted);
+    double ref = naive_objective(w, &map, dense, intercept, l2, kind, weighted, o);
     CHECK_NUM(fabs(info.objective - ref) <= 1e-13 * ref, "objective vs naive sum over all rows",
               info.objective, ref);
     const double h = 1e-6;
@@ -137,11 +142,11 @@ static double run_case(struct sl_comm *c, int dense, int intercept, double l2, e
     /* The loss at w = 0 is log 2 exactly, whatever the data. */
     memset(wp, 0, sizeof(double) * (size_t)n);
     if (sl_obj_fg(o, wp + lo, gt + lo, NULL, &ti) != SL_OK) failures++;
-    if (kind == SL_LOSS_LOGISTIC && !weighted)
+    if (kind == SL_LOSS_LOGISTIC && !weighted && !standardize)
         CHECK_NUM(fabs(ti.objective - log(2.0)) < 1e-15, "F(0) = log 2", ti.objective, log(2.0));
     /* Mini-batch residuals (SGD) are the gradient's per-row pieces: at
      * w = 0, row q's is s_q l'(y_q, 0). */
-    if (s.n_rows > 0) {
+    if (s.n_rows > 0 && !standardize) {
         int64_t row0 = 0;
         double r0, v0[D + 1] = {0};
         sl_obj_batch_residuals(o, &row0, 1, v0, 1.0, 0.0, &r0);
@@ -162,7 +167,7 @@ int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     struct sl_comm c;
     sl_comm_init(&c, MPI_COMM_WORLD);
-    enum { NC = 2 * 2 * 3 * 2 };
+    enum { NC = 2 * 2 * 3 * 2 + 2 * 3 };
     double f[NC];
     int k = 0;
     for (int dense = 0; dense <= 1; dense++)
@@ -170,7 +175,11 @@ int main(int argc, char **argv) {
             for (int kind = 0; kind < 3; kind++)
                 for (int weighted = 0; weighted <= 1; weighted++)
                     f[k++] = run_case(&c, dense, icpt, icpt ? 0.01 : 0.1, (enum sl_loss)kind,
-                                      weighted);
+                                      weighted, 0);
+    /* Standardised: the derivatives are by the scaled weights. */
+    for (int dense = 0; dense <= 1; dense++)
+        for (int kind = 0; kind < 3; kind++)
+            f[k++] = run_case(&c, dense, 1, 0.01, (enum sl_loss)kind, 1, 1);
     /* After the allreduce every rank must hold the very same numbers. */
     double mx[NC];
     MPI_Allreduce(f, mx, NC, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
