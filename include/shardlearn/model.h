@@ -34,12 +34,12 @@ struct sl_model {
     int64_t n_features; /* d */
     int fit_intercept;
     double intercept;
-    double *weights;  /* (d); weights[j] is feature j minus the file's index base */
-    double objective; /* final training objective F, for the record */
+    double *weights;   /* (d); weights[j] is feature j minus the file's index base */
+    double objective;  /* final training objective F, for the record */
     enum sl_loss loss; /* "loss" in the file; a file without it is logistic */
-    int index_base;   /* LIBSVM numbering of the training file: feature index_base is
-                         weights[0]. 1 unless trained with --zero-based (the file then
-                         says "index_base": 0; a file without the key is 1-based) */
+    int index_base;    /* LIBSVM numbering of the training file: feature index_base is
+                          weights[0]. 1 unless trained with --zero-based (the file then
+                          says "index_base": 0; a file without the key is 1-based) */
 };
 
 /* Allocates zero weights; free with sl_model_free. */
@@ -71,8 +71,8 @@ double sl_model_probability(const struct sl_model *m, double margin);
 struct sl_eval_result {
     double logloss; /* mean log-loss of sigma(margin), no regulariser; NaN but for logistic */
     double accuracy;
-    double auc; /* ROC AUC, ties counted half; NaN when a class is absent */
-    double loss; /* mean of the model's loss l(y, m), unweighted, no regulariser */
+    double auc;           /* ROC AUC, ties counted half; NaN when a class is absent */
+    double loss;          /* mean of the model's loss l(y, m), unweighted, no regulariser */
     double rmse, mae, r2; /* squared: sqrt(mean (y-m)^2), mean |y-m|, 1 - SSE/SST */
     int64_t n_rows;
 };

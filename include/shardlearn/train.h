@@ -84,7 +84,7 @@ struct sl_train_params {
      * features, intercept setting and loss must be the data's and these
      * parameters'; lambda may differ. Ignored when a checkpoint resumes. */
     const struct sl_model *init;
-    int fit_intercept;          /* 1: fit an unregularised intercept b */
+    int fit_intercept; /* 1: fit an unregularised intercept b */
     /* NULL: none. A held-out shard loaded with the same reader; its log-loss,
      * accuracy and AUC are computed every iteration and at the end. */
     const struct sl_shard *validation;

@@ -152,12 +152,12 @@ int sl_cmd_predict(int argc, char **argv, struct sl_comm *c, int eval) {
                                    .kind = SL_ARG_STR,
                                    .dst = &a.out,
                                    .metavar = "FILE",
-                                   .help = eval ? "write {logloss, accuracy, auc | rmse, mae, r2, ...} as JSON"
+                                   .help = eval ? "write the metrics as JSON"
                                                 : "write predictions here (default stdout)"},
                                   {.name = eval ? NULL : "proba",
                                    .kind = SL_ARG_FLAG,
                                    .dst = &a.proba,
-                                   .help = "print P(y = +1) instead of the label (logistic models)"},
+                                   .help = "print P(y = +1) instead of the label"},
                                   {.name = NULL}};
     const char *usage =
         eval ? "usage: mpirun -np N shardlearn eval --model FILE --data FILE [--metrics-out FILE]"

@@ -206,9 +206,9 @@ static void train_params(const struct train_args *a, struct sl_train_params *p) 
     static char weights[PATH_MAX + 64], w_path[PATH_MAX];
     if (a->sample_weights || a->class_weight || a->weight_column) {
         snprintf(weights, sizeof weights, "%s %s %s", a->weight_column ? a->weight_column : "-",
-                 !a->sample_weights                          ? "-"
+                 !a->sample_weights                    ? "-"
                  : realpath(a->sample_weights, w_path) ? w_path
-                                                             : a->sample_weights,
+                                                       : a->sample_weights,
                  a->class_weight ? a->class_weight : "-");
         p->checkpoint.weights_name = weights;
     }
@@ -350,8 +350,7 @@ static int finish_run(struct sl_comm *c, const struct train_args *a, const struc
             sl_optimizer_name((enum sl_optimizer)a->optimizer),
             rep->result.converged ? "converged" : "stopped", (long long)rep->result.iterations,
             rep->result.final.objective, a->loss == SL_LOSS_LOGISTIC ? "logloss" : "loss",
-            rep->result.final.logloss, acc,
-            t->total, rep->allreduce_seconds);
+            rep->result.final.logloss, acc, t->total, rep->allreduce_seconds);
     struct sl_err err;
     sl_err_clear(&err);
     const int ok = write_outputs(c, a, shard, val, model, rep, t, &err) == SL_OK;

@@ -32,8 +32,10 @@ static const char *parse_class_weights(const char *spec, double w[2]) {
         p = e + 1;
         const double v = strtod(p, &e);
         if (e == p || (*e && *e != ',') || !isfinite(v) || v < 0) {
-            snprintf(msg, sizeof msg, "--class-weight: the weight of class %g is not a finite "
-                     "number >= 0", label);
+            snprintf(msg, sizeof msg,
+                     "--class-weight: the weight of class %g is not a finite "
+                     "number >= 0",
+                     label);
             return msg;
         }
         w[label > 0 ? 1 : 0] = v;
@@ -54,8 +56,8 @@ static void balanced_weights(struct sl_comm *c, const struct sl_shard *s, double
         w[q] = n_c[q] ? (double)s->n_rows_global / (k * (double)n_c[q]) : 1.0;
 }
 
-enum sl_status train_weigh_rows(struct sl_comm *c, const struct train_args *a,
-                                struct sl_shard *s, struct sl_err *err) {
+enum sl_status train_weigh_rows(struct sl_comm *c, const struct train_args *a, struct sl_shard *s,
+                                struct sl_err *err) {
     if (a->weight_column) {
         enum sl_status st = sl_shard_weight_column(s, a->data, a->weight_column, c, err);
         if (st) return st;

@@ -31,8 +31,8 @@ void train_on_iter(const struct sl_train_iter *row, void *ctx) {
         sl_info("%-6s %4lld  objective %.12g  %s %.6f  |grad| %.3e%s  %.3fs "
                 "(allreduce %.3fs)%s",
                 p->a->optimizer == SL_OPT_SGD ? "epoch" : "iter", (long long)it->step,
-                it->objective, loss_key(p->a, "logloss", "loss"), it->logloss, it->grad_norm, acc, it->seconds,
-                it->allreduce_seconds, v);
+                it->objective, loss_key(p->a, "logloss", "loss"), it->logloss, it->grad_norm, acc,
+                it->seconds, it->allreduce_seconds, v);
     }
     /* A continued run's journal may already hold steps past its checkpoint
      * (a run killed after a later iteration): the same numbers, logged once. */

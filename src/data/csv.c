@@ -20,8 +20,7 @@ static int parse_row(const char *p, const char *end, int64_t line, struct sl_sha
         int n = 0;
         while (p + n < end && p[n] != ',' && n < 24)
             n++;
-        sl_parse_fail(ls, line, "bad label '%.*s' (%s)", n, p,
-                      sl_label_expected(ls->real_labels));
+        sl_parse_fail(ls, line, "bad label '%.*s' (%s)", n, p, sl_label_expected(ls->real_labels));
         return -1;
     }
     ls->saw_zero_label |= zero;

@@ -139,8 +139,8 @@ static int64_t header_field(const char *line, const char *name) {
 
 /* The field --weight-column names: an index (0-based, the label is 0) or a
  * header name. Not collective: every rank reads the same first line. */
-static const char *resolve_column(const char *path, const char *spec, int64_t width,
-                                  int64_t *field, char *msg, size_t cap) {
+static const char *resolve_column(const char *path, const char *spec, int64_t width, int64_t *field,
+                                  char *msg, size_t cap) {
     char *end = NULL;
     long long k = strtoll(spec, &end, 10);
     if (*spec && !*end) {
@@ -203,8 +203,9 @@ enum sl_status sl_shard_weight_column(struct sl_shard *s, const char *path, cons
                                       struct sl_comm *c, struct sl_err *err) {
     char msg[300];
     int64_t field = 0;
-    const char *bad = !s->dense ? "--weight-column needs CSV data"
-                                : resolve_column(path, spec, s->n_features, &field, msg, sizeof msg);
+    const char *bad = !s->dense
+                          ? "--weight-column needs CSV data"
+                          : resolve_column(path, spec, s->n_features, &field, msg, sizeof msg);
     if (bad) /* the same on every rank: they read the same header */
         return c->rank == 0 ? sl_err_set(err, SL_ERR_ARG, "%s", bad) : SL_ERR_ARG;
     /* Row-major (n, d) -> (n, d - 1) in place: each row moves down, never over

@@ -70,9 +70,8 @@ SL_INLINE void row_pieces(enum sl_loss kind, const double *sw, int64_t i, double
 
 /* The pass, compiled once per loss (kind is a constant at each call in
  * sl_kernel_fg_csr, so the loss's switch folds away). */
-SL_INLINE void fg_csr(const struct sl_shard *s, enum sl_loss kind, double *wg, double b,
-                      double *gb, double *diag, double *diagb, double *D, double *loss_sum,
-                      double *correct) {
+SL_INLINE void fg_csr(const struct sl_shard *s, enum sl_loss kind, double *wg, double b, double *gb,
+                      double *diag, double *diagb, double *D, double *loss_sum, double *correct) {
     const int64_t *ip = s->indptr;
     const int32_t *ix = s->indices;
     const double *v = s->values;
@@ -105,9 +104,8 @@ SL_INLINE void fg_csr(const struct sl_shard *s, enum sl_loss kind, double *wg, d
     *correct += ok;
 }
 
-void sl_kernel_fg_csr(const struct sl_shard *s, enum sl_loss kind, double *wg, double b,
-                      double *gb, double *diag, double *diagb, double *D, double *loss_sum,
-                      double *correct) {
+void sl_kernel_fg_csr(const struct sl_shard *s, enum sl_loss kind, double *wg, double b, double *gb,
+                      double *diag, double *diagb, double *D, double *loss_sum, double *correct) {
     switch (kind) {
     case SL_LOSS_SQUARED_HINGE:
         fg_csr(s, SL_LOSS_SQUARED_HINGE, wg, b, gb, diag, diagb, D, loss_sum, correct);

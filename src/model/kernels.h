@@ -17,9 +17,8 @@
  * margin (sigma(1-sigma) for logistic). The loss, r and D of row i are
  * times s->weights[i] when the shard has weights; loss_sum is the
  * weighted sum, correct the unweighted count of rows with sign(m) == y. */
-void sl_kernel_fg_csr(const struct sl_shard *s, enum sl_loss kind, double *wg, double b,
-                      double *gb, double *diag, double *diagb, double *D, double *loss_sum,
-                      double *correct);
+void sl_kernel_fg_csr(const struct sl_shard *s, enum sl_loss kind, double *wg, double b, double *gb,
+                      double *diag, double *diagb, double *D, double *loss_sum, double *correct);
 void sl_kernel_hv_csr(const struct sl_shard *s, const double *D, double *vh, double vb,
                       double *hvb);
 /* tmp: (n_rows) scratch. */

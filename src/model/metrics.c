@@ -71,7 +71,8 @@ static void evaluate_squared(struct sl_comm *c, const struct sl_shard *s, const 
     out->loss = n ? 0.5 * sums[1] / (double)n : (double)NAN;
     out->rmse = n ? sqrt(sums[1] / (double)n) : (double)NAN;
     out->mae = n ? sums[2] / (double)n : (double)NAN;
-    /* scikit-learn's r2_score: 1 when y is constant and predicted exactly, 0 when constant and not. */
+    /* scikit-learn's r2_score: 1 when y is constant and predicted exactly, 0 when constant and not.
+     */
     out->r2 = !n ? (double)NAN : sst > 0 ? 1.0 - sums[1] / sst : sums[1] == 0 ? 1.0 : 0.0;
 }
 

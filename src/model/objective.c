@@ -16,12 +16,12 @@ struct sl_objective {
     struct sl_comm *comm;
     struct sl_obj_shape shape;
     enum sl_loss loss;
-    double *inv_sd; /* (n_cols) 1/sd of each column, 0 for a constant one; NULL: the optimiser's
-                       vectors are the weights themselves (no --standardize) */
-    double *wsc;    /* dense with inv_sd: (n_cols) the point in the data's units */
-    int64_t *counts;     /* (ranks) every rank's n_loc, in rank order */
-    double inv_n;        /* 1 / n_rows_global */
-    double *dhess;       /* (n_rows) s_i d^2 loss_i / dm^2 at the last fg point */
+    double *inv_sd;  /* (n_cols) 1/sd of each column, 0 for a constant one; NULL: the optimiser's
+                        vectors are the weights themselves (no --standardize) */
+    double *wsc;     /* dense with inv_sd: (n_cols) the point in the data's units */
+    int64_t *counts; /* (ranks) every rank's n_loc, in rank order */
+    double inv_n;    /* 1 / n_rows_global */
+    double *dhess;   /* (n_rows) s_i d^2 loss_i / dm^2 at the last fg point */
     double *dhess_trial; /* (n_rows) scratch for a trial point, swapped on accept */
     double *tmp;         /* (n_rows) scratch for the dense kernels */
     double *rec;         /* sparse: (2*n_cols) the kernels' [x_j, sum_j] per column;

@@ -208,8 +208,8 @@ static enum sl_status fit(struct run *r, const struct sl_shard *shard, struct sl
     }
     const double ar0 = r->c->allreduce_seconds;
     if (st == SL_OK)
-        st = sl_optimize_ckpt(r->obj, w, &opt, on_iter, r,
-                                         r->p->checkpoint.dir ? &ck : NULL, &rep->result);
+        st = sl_optimize_ckpt(r->obj, w, &opt, on_iter, r, r->p->checkpoint.dir ? &ck : NULL,
+                              &rep->result);
     sl_ckpt_loaded_free(&ld);
     if (st == SL_ERR_ARG && ck.resume)
         sl_err_set(err, st, "%s: the checkpoint does not fit the %s solver", r->p->checkpoint.dir,
@@ -241,9 +241,9 @@ enum sl_status sl_train(struct sl_comm *c, struct sl_shard *shard, const struct 
         return c->rank == 0 ? sl_err_set(err, SL_ERR_ARG, "no data rows to train on") : SL_ERR_ARG;
     const char *bad_init = p->init ? init_mismatch(p, shard) : NULL;
     if (bad_init)
-        return c->rank == 0 ? sl_err_set(err, SL_ERR_ARG, "the initial model does not fit: %s",
-                                         bad_init)
-                            : SL_ERR_ARG;
+        return c->rank == 0
+                   ? sl_err_set(err, SL_ERR_ARG, "the initial model does not fit: %s", bad_init)
+                   : SL_ERR_ARG;
     struct sl_colmap map;
     sl_colmap_build(&map, shard, c);
     struct run r = {.c = c, .p = p, .map = &map, .report = report};
