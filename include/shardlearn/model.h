@@ -63,7 +63,8 @@ enum sl_status sl_model_parse(struct sl_model *m, const char *text, const char *
 
 /* margins: (s->n_rows) <- w.x_i + b; features beyond the model's d count 0. */
 void sl_model_margins(const struct sl_model *m, const struct sl_shard *s, double *margins);
-/* P(y = +1) for a margin, under the model's loss. */
+/* P(y = +1) for a margin: sigma(margin). Meaningful for logistic models
+ * only; the callers refuse the others (predict --proba, serve). */
 double sl_model_probability(const struct sl_model *m, double margin);
 
 /* The classifiers' metrics are NaN for squared, the regression metrics NaN

@@ -7,6 +7,9 @@ LIBSVM); the same model on 1 and 3 ranks; SGD close per loss; predict and
 eval per loss; a bad label for regression names its line."""
 import json
 import os
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
@@ -76,6 +79,7 @@ for name, loss, lr, tol in [("heart_scale", "squared-hinge", "0.02", 1e-3),
 # predict and eval for squared: the values X w + b, RMSE/MAE/R^2 as scikit-learn's.
 X, y, path = S["diabetes.csv"]
 w, b, model = train(path, "squared", lam, "newton")
+ridge_model = shutil.copy(model, os.path.join(d, "ridge.json"))
 out = os.path.join(d, "pred.txt")
 run(["predict", "--model", model, "--data", path, "--out", out])
 pred = np.loadtxt(out)
@@ -103,6 +107,14 @@ check(p.returncode != 0 and len(errs) == 1 and "--proba needs a logistic model" 
 ev = json.load(open(mj)) if run(["eval", "--model", model, "--data", path, "--metrics-out", mj]) else {}
 check(abs(ev["accuracy"] - np.mean(labels == y)) <= 1e-12 and "logloss" not in ev,
       f"squared-hinge eval {ev}")
+
+# serve answers logistic models only, so far: the others are refused at start.
+for m in (model, ridge_model):
+    p = subprocess.run([sys.argv[1] if len(sys.argv) > 1 else "build/shardlearn", "serve", "--model", m],
+                       capture_output=True, text=True, timeout=60)
+    errs = error_lines(p.stderr)
+    check(p.returncode != 0 and len(errs) == 1 and "answers logistic models only" in errs[0],
+          f"serve {m}: rc {p.returncode}, {errs}")
 
 # A label that is not a number, for regression, names its file and line (CSV and LIBSVM),
 # on every rank count, and no model is written.
