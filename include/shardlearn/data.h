@@ -35,6 +35,7 @@ struct sl_load_opts {
     /* Non-NULL: delimited text with these columns, hashed into CSR
      * (hashing.h); format and n_features are then not looked at. Not owned. */
     const struct sl_hash_spec *hash;
+    int real_labels;       /* 1: keep each label's value (regression); 0: map to -1/+1 */
     int row_keys; /* 1: fill sl_shard.row_key (the binary cache needs it) */
 };
 
@@ -47,7 +48,9 @@ struct sl_shard {
     int64_t nnz;           /* stored values on this rank (dense: n_rows * d) */
     int64_t nnz_global;
     int labels01;        /* 1 when the file's negative label is 0 (any rank) */
-    double *y;           /* (n_rows) labels mapped to -1/+1 */
+    double *y;           /* (n_rows) labels mapped to -1/+1 (real_labels: as in the file) */
+    double *weights;     /* (n_rows) sample weights, finite and >= 0; NULL: every row 1.
+                            Owned by the shard (sl_shard_free frees it) */
     int64_t *indptr;     /* CSR: (n_rows + 1); NULL when dense */
     int32_t *indices;    /* CSR: (nnz) 0-based column, strictly increasing in a row */
     double *values;      /* CSR: (nnz); dense: (n_rows, d) row-major */
@@ -78,6 +81,23 @@ void sl_shard_free(struct sl_shard *s);
 /* .csv -> CSV, .tsv -> TSV, anything else -> LIBSVM. */
 enum sl_format sl_format_from_path(const char *path);
 
+/* Collective. s->weights <- (times) the weights in path: one finite number
+ * >= 0 a line, in row order (blank lines skipped, as in the data), exactly
+ * as many as the data's rows; each rank keeps its rows' lines. On failure
+ * every rank returns the same status, s is unchanged and err->msg
+ * ("path:line: what") is filled on rank 0. */
+enum sl_status sl_shard_read_weights(struct sl_shard *s, const char *path, struct sl_comm *c,
+                                     struct sl_err *err) SL_WARN_UNUSED;
+/* Collective. For a dense (CSV) shard loaded from path: takes the column
+ * spec names out of the features into s->weights (times those already
+ * there). spec is a 0-based column of the line (the label is 0, the first
+ * feature 1) or a name in the file's header row. A negative weight is an
+ * error naming its line (non-finite values the reader refused already);
+ * on failure s is left to be freed, err filled on one rank. */
+enum sl_status sl_shard_weight_column(struct sl_shard *s, const char *path, const char *spec,
+                                      struct sl_comm *c, struct sl_err *err) SL_WARN_UNUSED;
+/* Not collective. s->weights <- s->weights (1 when NULL) times w: (n_rows). */
+void sl_shard_scale_weights(struct sl_shard *s, const double *w);
 /* The binary cache (cache.c): a directory holding the parsed rows of a
  * source - labels, CSR arrays (or the dense matrix) and each row's key -
  * as one file per section, with a header file (SL_CACHE_HEADER) that is

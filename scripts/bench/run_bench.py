@@ -37,6 +37,7 @@ from common import csr_bytes, load_npz, objective, read_liblinear_model, shard_r
 import serve_bench  # noqa: E402
 import cache_bench  # noqa: E402
 import stop_bench  # noqa: E402
+import warm_bench  # noqa: E402
 
 TARGET_REL = 1e-6          # time to F <= F* (1 + TARGET_REL)
 BYTES_PER_NNZ = 12         # int32 column index + float64 value
@@ -89,6 +90,9 @@ def parse_args():
     ap.add_argument("--only-serve", action="store_true",
                     help="measure only the serving comparison; with --write-doc, put just its block and "
                          "target rows into docs/benchmark.md")
+    ap.add_argument("--only-warm", action="store_true",
+                    help="measure only the warm start (fit at lambda, then 0.8 lambda cold and warm); "
+                         "with --write-doc, put just its paragraph and target row into docs/benchmark.md")
     ap.add_argument("--skip-cache", action="store_true",
                     help="skip the binary cache's convert and load rates")
     ap.add_argument("--only-cache", action="store_true",
@@ -423,6 +427,8 @@ def main():
         return stop_only(b, a)
     if a.only_serve:
         return serve_only(b, a)
+    if a.only_warm:
+        return warm_only(b, a)
     if a.only_cache:
         return cache_only(b, a)
 
@@ -1027,6 +1033,9 @@ def render_markdown(res):
     if res.get("serve"):
         L.append("")
         L += [SERVE_BEGIN, serve_bench.render(res["serve"]), SERVE_END]
+    if res.get("warm"):
+        L.append("")
+        L += [WARM_BEGIN, warm_bench.render(res["warm"]), WARM_END]
     L.append("")
     L.append(f"Default optimizer by this run: **{res['default_optimizer']}** (reached the target sooner on 2 ranks).")
     L.append("")
@@ -1053,6 +1062,7 @@ def fmt_param(solver, p):
 BENCH_BEGIN, BENCH_END = "<!-- bench:begin -->", "<!-- bench:end -->"
 STOP_BEGIN, STOP_END = "<!-- stop:begin -->", "<!-- stop:end -->"
 SERVE_BEGIN, SERVE_END = "<!-- serve:begin -->", "<!-- serve:end -->"
+WARM_BEGIN, WARM_END = "<!-- warm:begin -->", "<!-- warm:end -->"
 CACHE_BEGIN, CACHE_END = "<!-- cache:begin -->", "<!-- cache:end -->"
 
 
@@ -1079,6 +1089,19 @@ def serve_only(b, a):
     if a.write_doc:
         patch_doc(SERVE_BEGIN, SERVE_END, f"{block}\n\n(`scripts/bench.sh --only-serve`, {date})", ts,
                   ("| serving",))
+
+
+def warm_only(b, a):
+    """--only-warm: the warm-start saving alone (see save_part, patch_doc)."""
+    log("shardlearn newton, 2 ranks: lambda, then 0.8 lambda cold and with --init-model")
+    w = warm_bench.measure_warm(b, a)
+    para = warm_bench.render(w)
+    log("  " + para)
+    ts = warm_bench.targets(w)
+    date = save_part(a, "warm", w, ts)
+    if a.write_doc:
+        patch_doc(WARM_BEGIN, WARM_END, f"{para} (`scripts/bench.sh --only-warm`, {date})", ts,
+                  tuple("| " + t["target"] for t in ts))
 
 
 def cache_only(b, a):

@@ -448,6 +448,9 @@ enum sl_status sl_cache_load(struct sl_shard *s, const char *dir, const struct s
         k.tmp = sl_malloc((size_t)k.h.f.block_bytes);
         st = open_sections(&k, err);
     }
+    if (!st && o->real_labels)
+        st = sl_err_set(err, SL_ERR_ARG,
+                        "%s: a cache keeps labels as -1/+1; a squared loss reads the text", dir);
     if (!st) st = apply_n_features(s, &k.h.f, o, dir, err);
     if (!st) st = read_rows(&k, s, c, err);
     for (int q = 0; q < SEC_N; q++)
@@ -539,12 +542,12 @@ enum sl_status sl_cache_use(struct sl_shard *s, const char *src, const char *dir
                             const struct sl_load_opts *o, struct sl_comm *c,
                             struct sl_cache_use *use, struct sl_err *err) {
     memset(use, 0, sizeof *use);
-    if (o->hash) { /* the same on every rank */
+    if (o->hash || o->real_labels) { /* the same on every rank */
         memset(s, 0, sizeof *s);
         if (c->rank == 0)
-            sl_err_set(err, SL_ERR_ARG,
-                       "--cache: not with hashed columns (a cache does not keep "
-                       "the hashing spec yet)");
+            sl_err_set(err, SL_ERR_ARG, "--cache: not with %s",
+                       o->hash ? "hashed columns (a cache does not keep the hashing spec yet)"
+                               : "real labels (a cache keeps labels as -1/+1)");
         return SL_ERR_ARG;
     }
     int64_t fresh = 0;

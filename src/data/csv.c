@@ -16,11 +16,11 @@ static int parse_row(const char *p, const char *end, int64_t line, struct sl_sha
     const char *q;
     while (p < end && sl_is_space(*p))
         p++;
-    if (sl_parse_label(p, end, &q, &y, &zero) != 0) {
+    if (sl_parse_label(p, end, &q, &y, &zero, ls->real_labels) != 0) {
         int n = 0;
         while (p + n < end && p[n] != ',' && n < 24)
             n++;
-        sl_parse_fail(ls, line, "bad label '%.*s' (expected +1/-1 or 1/0)", n, p);
+        sl_parse_fail(ls, line, "bad label '%.*s' (%s)", n, p, sl_label_expected(ls->real_labels));
         return -1;
     }
     ls->saw_zero_label |= zero;

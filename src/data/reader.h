@@ -49,6 +49,7 @@ struct sl_load_state {
     int64_t ncols;          /* CSV: fields in this rank's rows (0: none) */
     int64_t first_row_line; /* CSV: line of this rank's first data row */
     int saw_zero_label;
+    int real_labels; /* sl_load_opts.real_labels */
     int64_t key_cap; /* capacity of the shard's row_key */
 };
 
@@ -82,8 +83,12 @@ void sl_count_rest(struct sl_range *r, struct sl_load_state *ls);
 void sl_grow(void **p, int64_t *cap, int64_t need, size_t elem);
 void sl_shrink(void **p, int64_t n, size_t elem);
 
-/* A label token: -1, 0 or +1 in any numeric spelling. 0 on success. */
-int sl_parse_label(const char *p, const char *end, const char **after, double *y, int *was_zero);
+/* A label token: -1, 0 or +1 in any numeric spelling, or with real any
+ * finite number (kept as it is). 0 on success. */
+int sl_parse_label(const char *p, const char *end, const char **after, double *y, int *was_zero,
+                   int real);
+/* What a label must be, for the parsers' messages. */
+const char *sl_label_expected(int real);
 
 static inline int sl_is_space(char ch) {
     return ch == ' ' || ch == '\t' || ch == '\r';

@@ -151,6 +151,7 @@ enum sl_status sl_shard_load(struct sl_shard *s, const char *path, const struct 
     struct sl_range r;
     struct sl_load_state ls;
     memset(&ls, 0, sizeof ls);
+    ls.real_labels = o->real_labels;
     const int opened = sl_range_open(&r, path, c) == SL_OK;
     if (!opened) {
         ls.status = SL_ERR_IO;
@@ -182,6 +183,7 @@ enum sl_status sl_shard_load(struct sl_shard *s, const char *path, const struct 
 void sl_shard_free(struct sl_shard *s) {
     if (s->maps) sl_cache_unmap(s);
     free(s->y);
+    free(s->weights);
     free(s->indptr);
     free(s->indices);
     free(s->values);
