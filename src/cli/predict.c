@@ -155,8 +155,7 @@ int sl_cmd_predict(int argc, char **argv, struct sl_comm *c, int eval) {
         return SL_EXIT_FAIL;
     }
     struct sl_load_opts lo = {.format = (enum sl_format)a.format, .zero_based = a.zero_based};
-    if (sl_format_from_path(a.data) == SL_FORMAT_CSV || a.format == SL_FORMAT_CSV)
-        lo.n_features = model.n_features; /* a CSV row must have the model's width */
+    lo.csv_features = model.n_features; /* a CSV row must have the model's width */
     struct sl_shard s;
     st = sl_shard_load(&s, a.data, &lo, c, &err);
     if (st == SL_OK) {

@@ -1,5 +1,5 @@
 /* data_csv.c - dense CSV into a row-major matrix: label in the first column,
- * then one column per feature; an optional header row (line 1 of the file
+ * then one column per feature; an optional header row (line 1 of each file
  * whose first field is not a number). */
 #include <math.h>
 #include <stdio.h>
@@ -89,8 +89,9 @@ void sl_parse_csv(struct sl_range *r, struct sl_shard *s, const struct sl_load_o
         while (t < end && sl_is_space(*t))
             t++;
         if (t == end) continue;
-        if (line == 1 && r->begin == 0) {
-            /* A header: the first field of the file's first line is not a number. */
+        if (r->file_first) {
+            /* A header: the first field of a file's first line is not a number
+             * (each part of a directory may have its own, as Spark writes them). */
             double v;
             const char *after = sl_parse_double(t, end, &v);
             if (!after || (after < end && *after != ',' && !sl_is_space(*after))) continue;
