@@ -66,7 +66,7 @@ static enum sl_status push_files(struct sl_io_list *l, char **paths, size_t n,
                                  struct sl_err *err) {
     int64_t cap = 0;
     enum sl_status st = SL_OK;
-    qsort(paths, n, sizeof *paths, by_name);
+    if (n > 1) qsort(paths, n, sizeof *paths, by_name);
     for (size_t i = 0; i < n && st == SL_OK; i++) {
         struct stat sb;
         if (skipped_name(paths[i])) continue;
