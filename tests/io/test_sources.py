@@ -12,7 +12,9 @@ split the data the same way:
     rows, and the model is the 1-rank model of the file (within 1e-12: the
     sums over ranks are not the 1-rank sums to the last bit);
   - a directory of CSV parts, each with its header, .csv.gz among them;
-  - predict over a directory writes what predict over the file writes.
+  - predict over a directory writes what predict over the file writes;
+    eval of one .gz on 3 ranks gives the 1-rank metrics; a directory works
+    as --validation (its digest covers the parts' stored bytes).
 Bad input: a bad line in part 3 is reported as part 3's name and its own
 line number on 1 and 3 ranks (with part 3 split over two ranks), also inside
 a .gz part; a truncated .gz and a corrupt .zst are one error naming the
@@ -178,6 +180,23 @@ check(filecmp.cmp(pa, pb, shallow=False), "predict over the mixed directory diff
 pc = os.path.join(d, "pred-csv.txt")
 run(["predict", "--model", mc1, "--data", CSVD, "--out", pc], np_=2)
 check(os.path.exists(pc), "predict over CSV parts")
+
+# ---- eval with ranks holding no rows; a directory as --validation ----
+ea, eb = os.path.join(d, "eval-one.json"), os.path.join(d, "eval-gz.json")
+run(["eval", "--model", ref[1], "--data", ONE, "--metrics-out", ea], np_=1)
+run(["eval", "--model", ref[1], "--data", os.path.join(d, "all.svm.gz"), "--metrics-out", eb], np_=3)
+with open(ea) as f:
+    want = json.load(f)
+with open(eb) as f:
+    got = json.load(f)
+print(f"eval of one .gz on 3 ranks: {got}", flush=True)
+check(got == want, f"eval of one .gz on 3 ranks: {got}, the file on 1 rank: {want}")
+m, mets = os.path.join(d, "val.json"), os.path.join(d, "val-metrics.json")
+train(ONE, m, 2, extra=["--validation", MIXED, "--metrics-out", mets])
+with open(mets) as f:
+    vd = json.load(f).get("validation_data", {})
+stored = sum(os.path.getsize(os.path.join(MIXED, x)) for x in os.listdir(MIXED))
+check(vd.get("bytes") == stored, f"--validation directory: digest over {vd}, the parts hold {stored} bytes")
 
 # ---- a bad line in part 3, which 3 ranks split ----
 BAD = os.path.join(d, "bad")
