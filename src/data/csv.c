@@ -53,8 +53,9 @@ static int parse_row(const char *p, const char *end, int64_t line, struct sl_sha
             return -1;
         }
         if (width >= 0 && col >= width) {
-            sl_parse_fail(ls, line, "ragged row: more than %lld columns (as on line %lld)",
-                          (long long)(width + 1), (long long)ls->first_row_line);
+            sl_parse_fail(ls, line, "ragged row: more than %lld columns",
+                          (long long)(width + 1));
+            ls->as_line = ls->first_row_line;
             return -1;
         }
         sl_grow((void **)&s->values, cap_vals, row * (width >= 0 ? width : 0) + col + 1,
@@ -67,8 +68,9 @@ static int parse_row(const char *p, const char *end, int64_t line, struct sl_sha
         ls->ncols = col + 1;
         ls->first_row_line = line;
     } else if (col != width) {
-        sl_parse_fail(ls, line, "ragged row: %lld columns, expected %lld (as on line %lld)",
-                      (long long)(col + 1), (long long)(width + 1), (long long)ls->first_row_line);
+        sl_parse_fail(ls, line, "ragged row: %lld columns, expected %lld",
+                      (long long)(col + 1), (long long)(width + 1));
+        ls->as_line = ls->first_row_line;
         return -1;
     }
     sl_grow((void **)&s->y, cap_rows, row + 1, sizeof(double));

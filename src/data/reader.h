@@ -78,6 +78,9 @@ struct sl_load_state {
     int64_t lines;    /* lines in this rank's range */
     int64_t err_line; /* 1-based within the range; 0: no line (I/O) */
     char msg[512];
+    /* > 0: msg compares with this (rank-local) line, the row that set the
+     * width; shard.c appends where it is in its file: " (as on line N)". */
+    int64_t as_line;
     int64_t max_index;      /* LIBSVM: largest 0-based column + 1 seen */
     int64_t ncols;          /* CSV: fields in this rank's rows (0: none) */
     int64_t first_row_line; /* CSV: line of this rank's first data row */

@@ -79,10 +79,19 @@ static enum sl_status agree_error(struct sl_comm *c, struct sl_load_state *ls,
     sl_comm_bcast(c, &st, sizeof st, who);
     if (c->rank == who) {
         if (ls->err_line > 0) {
-            int64_t obj, line;
+            int64_t obj, line, as_obj, as_line;
+            char as[SL_IO_NAME + 64] = "";
             line_where(m, ls->err_line, &obj, &line);
-            sl_err_set(err, (enum sl_status)st, "%s:%lld: %s", l->obj[obj].name, (long long)line,
-                       ls->msg);
+            if (ls->as_line > 0) {
+                line_where(m, ls->as_line, &as_obj, &as_line);
+                if (as_obj == obj)
+                    snprintf(as, sizeof as, " (as on line %lld)", (long long)as_line);
+                else
+                    snprintf(as, sizeof as, " (as on %s:%lld)", l->obj[as_obj].name,
+                             (long long)as_line);
+            }
+            sl_err_set(err, (enum sl_status)st, "%s:%lld: %s%s", l->obj[obj].name,
+                       (long long)line, ls->msg, as);
         } else {
             sl_err_set(err, (enum sl_status)st, "%s", ls->msg);
         }

@@ -221,6 +221,14 @@ m = os.path.join(d, "badgz.json")
 p = train(BADGZ, m, 3, check_rc=False)
 fails("bad line in a .gz part on 3 ranks", p, ["part-00001.gz:17:", "bad label"], m)
 
+RAG = os.path.join(d, "ragged")
+write(os.path.join(RAG, "a.csv"), header + "".join(csv_rows[:50]))
+write(os.path.join(RAG, "b.csv"), header + "".join(csv_rows[50:60]) + "1,0.5\n")
+m = os.path.join(d, "ragged.json")
+p = train(RAG, m, 1, check_rc=False)
+fails("a ragged row in the second CSV part", p, ["b.csv:12: ragged row: 2 columns, expected 14",
+                                                "(as on " + os.path.join(RAG, "a.csv") + ":2)"], m)
+
 # ---- truncated and corrupt compressed parts ----
 TRUNC = os.path.join(d, "trunc")
 write(os.path.join(TRUNC, "part-00000"), "".join(ROWS[:300]))
