@@ -35,7 +35,8 @@ static void sh(const char *cmd) {
 static char *slurp(const struct sl_io_object *o, int decoded, int64_t b, int64_t e,
                    struct sl_err *err) {
     struct sl_io_stream *s;
-    enum sl_status st = decoded ? sl_io_open_decoded(&s, o, err) : sl_io_open_range(&s, o, b, e, err);
+    enum sl_status st =
+        decoded ? sl_io_open_decoded(&s, o, err) : sl_io_open_range(&s, o, b, e, err);
     if (st != SL_OK) return NULL;
     size_t len = 0, cap = 1 << 16;
     char *buf = malloc(cap + 1);

@@ -53,8 +53,7 @@ static int parse_row(const char *p, const char *end, int64_t line, struct sl_sha
             return -1;
         }
         if (width >= 0 && col >= width) {
-            sl_parse_fail(ls, line, "ragged row: more than %lld columns",
-                          (long long)(width + 1));
+            sl_parse_fail(ls, line, "ragged row: more than %lld columns", (long long)(width + 1));
             ls->as_line = ls->first_row_line;
             return -1;
         }
@@ -68,8 +67,8 @@ static int parse_row(const char *p, const char *end, int64_t line, struct sl_sha
         ls->ncols = col + 1;
         ls->first_row_line = line;
     } else if (col != width) {
-        sl_parse_fail(ls, line, "ragged row: %lld columns, expected %lld",
-                      (long long)(col + 1), (long long)(width + 1));
+        sl_parse_fail(ls, line, "ragged row: %lld columns, expected %lld", (long long)(col + 1),
+                      (long long)(width + 1));
         ls->as_line = ls->first_row_line;
         return -1;
     }

@@ -28,7 +28,7 @@ struct sl_piece {
 /* A rank's share of a source (range.c) and a line reader over it. */
 struct sl_range {
     const struct sl_io_list *list;
-    struct sl_io_list own; /* the list when sl_range_open made it */
+    struct sl_io_list own;  /* the list when sl_range_open made it */
     struct sl_piece *piece; /* (n_pieces), in stream order */
     int64_t n_pieces, cur;  /* cur: the piece being read (-1: none yet) */
     struct sl_io_stream *s; /* the current piece's stream */
@@ -44,9 +44,9 @@ struct sl_range {
     int64_t lines;        /* lines returned so far */
     int err;              /* errno of a failure */
     int io_failed;
-    char io_msg[512];     /* the failure, naming the object */
-    uint32_t crc;         /* zlib crc32 of the stored bytes of the finished pieces */
-    int64_t bytes;        /* and their count */
+    char io_msg[512]; /* the failure, naming the object */
+    uint32_t crc;     /* zlib crc32 of the stored bytes of the finished pieces */
+    int64_t bytes;    /* and their count */
 };
 
 /* This rank's byte range [*begin, *end) of a file of `size` bytes before it is

@@ -90,8 +90,8 @@ static enum sl_status agree_error(struct sl_comm *c, struct sl_load_state *ls,
                     snprintf(as, sizeof as, " (as on %s:%lld)", l->obj[as_obj].name,
                              (long long)as_line);
             }
-            sl_err_set(err, (enum sl_status)st, "%s:%lld: %s%s", l->obj[obj].name,
-                       (long long)line, ls->msg, as);
+            sl_err_set(err, (enum sl_status)st, "%s:%lld: %s%s", l->obj[obj].name, (long long)line,
+                       ls->msg, as);
         } else {
             sl_err_set(err, (enum sl_status)st, "%s", ls->msg);
         }
@@ -210,8 +210,9 @@ enum sl_status sl_shard_load(struct sl_shard *s, const char *path, const struct 
     struct sl_range r;
     struct sl_load_state ls;
     memset(&ls, 0, sizeof ls);
-    if (sl_range_open_list(&r, &l, c) == SL_OK) parse(&r, fmt, o, s, &ls);
-    else {
+    if (sl_range_open_list(&r, &l, c) == SL_OK) {
+        parse(&r, fmt, o, s, &ls);
+    } else {
         ls.status = SL_ERR_IO;
         snprintf(ls.msg, sizeof ls.msg, "%s", r.io_msg);
     }

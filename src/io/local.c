@@ -62,8 +62,7 @@ static enum sl_status push(struct sl_io_list *l, int64_t *cap, const char *path,
 
 /* Sorted candidate paths (owned, each malloc'd) -> the regular, non-empty,
  * non-hidden files among them. */
-static enum sl_status push_files(struct sl_io_list *l, char **paths, size_t n,
-                                 struct sl_err *err) {
+static enum sl_status push_files(struct sl_io_list *l, char **paths, size_t n, struct sl_err *err) {
     int64_t cap = 0;
     enum sl_status st = SL_OK;
     if (n > 1) qsort(paths, n, sizeof *paths, by_name);

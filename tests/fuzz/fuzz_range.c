@@ -151,8 +151,8 @@ static void two_files(const uint8_t *d, size_t size, size_t cut, size_t cap) {
                        (long long)next);
             sl_range_close(&r);
         }
-        FUZZ_CHECK(size == 0 || next == l.n, "two files, %d ranks read %lld of %lld lines",
-                   nranks, (long long)next, (long long)l.n);
+        FUZZ_CHECK(size == 0 || next == l.n, "two files, %d ranks read %lld of %lld lines", nranks,
+                   (long long)next, (long long)l.n);
     }
     free(l.start);
     free(l.len);
