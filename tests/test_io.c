@@ -2,8 +2,8 @@
  * list (order, skipped markers and empty files), byte ranges of a local
  * file, the stored-byte digest, gzip and zstd streams (several members and
  * frames, written by the real tools), truncated and corrupt ones, a file
- * changed after listing (also as the reader meets it), and the atomic put. Needs gzip and zstd on
- * PATH. */
+ * changed after listing (also as the reader meets it), and the atomic
+ * put. Needs gzip and zstd on PATH. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
