@@ -25,7 +25,8 @@ def _compressed_copies(b, log):
     d = src.parent / (src.stem + "-sources")
     d.mkdir(exist_ok=True)
     halves = [d / "half-0.svm", d / "half-1.svm"]
-    if not all(h.exists() for h in halves):
+    need_parts = not (d / "parts-gz").exists() or not (d / "parts-zst").exists()
+    if need_parts and not all(h.exists() for h in halves):
         log(f"cutting {src.name} in two for the directory cases")
         size = src.stat().st_size
         with open(src, "rb") as f:
@@ -61,6 +62,8 @@ def _compressed_copies(b, log):
             os.replace(tmp, parts)
         out[f"one_{ext}"] = str(one)
         out[f"parts_{ext}"] = str(parts)
+    for h in halves:  # only needed to make the parts
+        h.unlink(missing_ok=True)
     return out
 
 
