@@ -1,9 +1,13 @@
 /* data.h - sharded readers for LIBSVM/svmlight text and dense CSV.
  *
- * Every rank opens the file itself and parses only its own byte range,
- * split at line boundaries: a line belongs to the rank whose range holds its
- * first byte, so each row lands on exactly one rank and no rank holds the
- * whole data set. Sparse rows go to CSR, dense rows to a row-major matrix. */
+ * A source is a file, a directory of part files, a glob, or a remote
+ * object/prefix (io/io.h); its files, in name order, form one stream of
+ * rows. Every rank reads only its own share of the stored bytes, split at
+ * line boundaries: a line belongs to the rank whose range holds its first
+ * byte, so each row lands on exactly one rank and no rank holds the whole
+ * data set. A compressed (.gz, .zst) file is not split: it goes whole to the
+ * rank whose range holds its first byte. Sparse rows go to CSR, dense rows
+ * to a row-major matrix. */
 #ifndef SHARDLEARN_DATA_H
 #define SHARDLEARN_DATA_H
 
@@ -29,14 +33,20 @@ enum sl_format {
 struct sl_cache_maps; /* cache.c */
 
 struct sl_load_opts {
-    enum sl_format format; /* AUTO: .csv -> CSV, .tsv -> TSV, anything else -> LIBSVM */
+    enum sl_format format; /* AUTO: .csv, .csv.gz, .csv.zst -> CSV, .tsv (and compressed) -> TSV,
+                              anything else -> LIBSVM (a directory or glob: its first file's name) */
     int zero_based;        /* LIBSVM: feature indices start at 0, not 1 */
     int64_t n_features;    /* > 0: fixed d, larger index is an error; 0: agreed max */
+    /* > 0: when the data turn out to be CSV, each row must have exactly this
+     * many features (predict: the model's), whatever n_features says. Lets a
+     * caller that does not know the format before listing (a directory of
+     * .csv.gz parts) ask for it. 0: n_features decides. */
+    int64_t csv_features;
     /* Non-NULL: delimited text with these columns, hashed into CSR
      * (hashing.h); format and n_features are then not looked at. Not owned. */
     const struct sl_hash_spec *hash;
-    int real_labels;       /* 1: keep each label's value (regression); 0: map to -1/+1 */
-    int row_keys; /* 1: fill sl_shard.row_key (the binary cache needs it) */
+    int real_labels; /* 1: keep each label's value (regression); 0: map to -1/+1 */
+    int row_keys;    /* 1: fill sl_shard.row_key (the binary cache needs it) */
 };
 
 struct sl_shard {
@@ -54,11 +64,12 @@ struct sl_shard {
     int64_t *indptr;     /* CSR: (n_rows + 1); NULL when dense */
     int32_t *indices;    /* CSR: (nnz) 0-based column, strictly increasing in a row */
     double *values;      /* CSR: (nnz); dense: (n_rows, d) row-major */
-    int64_t bytes;       /* bytes of the file parsed by this rank */
-    int64_t file_bytes;  /* bytes of the whole file */
-    uint32_t file_crc32; /* zlib's CRC-32 of the whole file, the same on every rank and
-                            for any rank count: each rank's CRC of its own byte range,
-                            combined in rank order (crc32_combine) */
+    int64_t bytes;       /* stored bytes of the source read by this rank */
+    int64_t file_bytes;  /* stored bytes of the whole source (all its files) */
+    uint32_t file_crc32; /* zlib's CRC-32 of the source's stored bytes (for several files,
+                            their concatenation in list order; compressed files as stored),
+                            the same on every rank and for any rank count: each rank's CRC
+                            of what it read, combined in rank order (crc32_combine) */
     double load_seconds; /* wall time of this rank's read + parse */
 
     /* The binary cache's (cache.c). */

@@ -35,6 +35,7 @@ ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 from common import csr_bytes, load_npz, objective, read_liblinear_model, shard_rows  # noqa: E402
 import serve_bench  # noqa: E402
+import sources_bench  # noqa: E402
 import cache_bench  # noqa: E402
 import stop_bench  # noqa: E402
 import warm_bench  # noqa: E402
@@ -93,6 +94,11 @@ def parse_args():
     ap.add_argument("--only-warm", action="store_true",
                     help="measure only the warm start (fit at lambda, then 0.8 lambda cold and warm); "
                          "with --write-doc, put just its paragraph and target row into docs/benchmark.md")
+    ap.add_argument("--skip-sources", action="store_true",
+                    help="leave out the data-source load rates (plain, .gz, .zst, parts)")
+    ap.add_argument("--only-sources", action="store_true",
+                    help="measure only the data-source load rates; with --write-doc, put just their "
+                         "table and target row into docs/benchmark.md")
     ap.add_argument("--skip-cache", action="store_true",
                     help="skip the binary cache's convert and load rates")
     ap.add_argument("--only-cache", action="store_true",
@@ -429,6 +435,8 @@ def main():
         return serve_only(b, a)
     if a.only_warm:
         return warm_only(b, a)
+    if a.only_sources:
+        return sources_only(b, a)
     if a.only_cache:
         return cache_only(b, a)
 
@@ -547,6 +555,12 @@ def main():
     if not a.skip_serve:
         serve = serve_bench.measure_serve(b, a)
 
+    # ---- data sources: plain, .gz, .zst, compressed parts ---------------------------------
+    sources = None
+    if not a.skip_sources:
+        log("data sources: load rates of the file plain, as .gz/.zst, and as compressed parts")
+        sources = sources_bench.measure_sources(b, a, log)
+
     # ---- F*, targets, tables -------------------------------------------------------------
     all_F = [r["F"] for r in sl.values() if "F" in r] + [r["F"] for r in ll + skll + sklb + sksgd]
     fstar = min(all_F)
@@ -626,6 +640,7 @@ def main():
     res["stop"] = stop
     res["cache"] = cache
     res["serve"] = serve
+    res["sources"] = sources
 
     decide(res)
     res["elapsed_s"] = time.time() - t_start
@@ -732,6 +747,8 @@ def decide(res):
         targets.extend(cache_bench.targets(res["cache"]))
     if res.get("serve"):
         targets.extend(serve_bench.targets(res["serve"]))
+    if res.get("sources"):
+        targets.extend(sources_bench.targets(res["sources"]))
     res["targets"] = targets
 
 
@@ -1036,6 +1053,9 @@ def render_markdown(res):
     if res.get("warm"):
         L.append("")
         L += [WARM_BEGIN, warm_bench.render(res["warm"]), WARM_END]
+    if res.get("sources"):
+        L.append("")
+        L += [SOURCES_BEGIN, sources_bench.render(res["sources"]), SOURCES_END]
     L.append("")
     L.append(f"Default optimizer by this run: **{res['default_optimizer']}** (reached the target sooner on 2 ranks).")
     L.append("")
@@ -1063,6 +1083,7 @@ BENCH_BEGIN, BENCH_END = "<!-- bench:begin -->", "<!-- bench:end -->"
 STOP_BEGIN, STOP_END = "<!-- stop:begin -->", "<!-- stop:end -->"
 SERVE_BEGIN, SERVE_END = "<!-- serve:begin -->", "<!-- serve:end -->"
 WARM_BEGIN, WARM_END = "<!-- warm:begin -->", "<!-- warm:end -->"
+SOURCES_BEGIN, SOURCES_END = "<!-- sources:begin -->", "<!-- sources:end -->"
 CACHE_BEGIN, CACHE_END = "<!-- cache:begin -->", "<!-- cache:end -->"
 
 
@@ -1102,6 +1123,19 @@ def warm_only(b, a):
     if a.write_doc:
         patch_doc(WARM_BEGIN, WARM_END, f"{para} (`scripts/bench.sh --only-warm`, {date})", ts,
                   tuple("| " + t["target"] for t in ts))
+
+
+def sources_only(b, a):
+    """--only-sources: the data-source load rates alone (see save_part, patch_doc)."""
+    log("data sources: load rates of the file plain, as .gz/.zst, and as compressed parts")
+    sv = sources_bench.measure_sources(b, a, log)
+    block = sources_bench.render(sv)
+    log(block)
+    ts = sources_bench.targets(sv)
+    date = save_part(a, "sources", sv, ts)
+    if a.write_doc:
+        patch_doc(SOURCES_BEGIN, SOURCES_END, f"{block}\n\n(`scripts/bench.sh --only-sources`, {date})",
+                  ts, ("| decompress-and-parse",))
 
 
 def cache_only(b, a):

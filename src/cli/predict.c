@@ -192,8 +192,8 @@ int sl_cmd_predict(int argc, char **argv, struct sl_comm *c, int eval) {
     struct sl_load_opts lo = {.format = (enum sl_format)a.format,
                               .zero_based = a.zero_based,
                               .real_labels = model.loss == SL_LOSS_SQUARED};
-    if (sl_format_from_path(a.data) == SL_FORMAT_CSV || a.format == SL_FORMAT_CSV)
-        lo.n_features = model.n_features + (a.weight_column ? 1 : 0); /* the model's width */
+    /* A CSV row must have the model's width (and the weight column). */
+    lo.csv_features = model.n_features + (a.weight_column ? 1 : 0);
     /* A model trained on hashed columns reads raw rows with its own spec:
      * the same columns, names and hash (README: Categorical columns), unless
      * told the rows are LIBSVM, already hashed. */

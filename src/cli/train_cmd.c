@@ -5,7 +5,6 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -203,12 +202,12 @@ static void train_params(const struct train_args *a, struct sl_train_params *p) 
     p->stop_flag = &sl_stop_signal;
     p->checkpoint.dir = a->checkpoint_dir;
     if (a->checkpoint_every >= 0) p->checkpoint.every_seconds = a->checkpoint_every;
-    /* The data by its absolute path, so that a job resumed from another
-     * directory, or with the path spelled otherwise, is the same job. */
+    /* The data by its absolute path (a file or a directory; a glob or a URL
+     * as given), so that a job resumed from another directory, or with the
+     * path spelled otherwise, is the same job. Its size is the loaded
+     * source's (run_training): a directory's is that of its files. */
     static char data_path[PATH_MAX], val_path[PATH_MAX];
     p->checkpoint.data_name = realpath(a->data, data_path) ? data_path : a->data;
-    struct stat sb;
-    p->checkpoint.data_bytes = stat(a->data, &sb) == 0 ? (int64_t)sb.st_size : -1;
     p->checkpoint.validation_name = !a->validation                      ? NULL
                                     : realpath(a->validation, val_path) ? val_path
                                                                         : a->validation;
@@ -460,6 +459,9 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
             (long long)shard.nnz_global, c->size, t->load);
     struct sl_train_params p;
     train_params(a, &p);
+    /* The stored bytes of every listed file, and their CRC-32 (in the job, by
+     * sl_ckpt_job_make): a changed part of a directory is another job. */
+    p.checkpoint.data_bytes = shard.file_bytes;
     /* The run directory by its absolute path: the job may resume elsewhere. */
     char run_dir[PATH_MAX];
     if (tr) p.checkpoint.note = realpath(sl_tracker_run_dir(tr), run_dir) ? run_dir : NULL;

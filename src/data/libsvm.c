@@ -127,7 +127,7 @@ void sl_parse_libsvm(struct sl_range *r, struct sl_shard *s, const struct sl_loa
     s->indptr[0] = 0;
     while (sl_range_next(r, &p, &end)) {
         int64_t line = ++ls->lines;
-        const int64_t key = sl_range_offset(r, p);
+        const int64_t key = sl_range_key(r, p);
         while (p < end && sl_is_space(*p))
             p++;
         if (p == end || *p == '#') continue;

@@ -57,6 +57,7 @@ void sl_ckpt_job_make(struct sl_ckpt_job *j, const struct sl_train_params *p,
     char num[40];
     job_add(j, "data", "%s", cp->data_name ? cp->data_name : "");
     job_add(j, "data_bytes", "%" PRId64, cp->data_bytes);
+    job_add(j, "data_crc32", "%08x", (unsigned)s->file_crc32);
     job_add(j, "rows", "%" PRId64, s->n_rows_global);
     job_add(j, "features", "%" PRId64, s->n_features);
     job_add(j, "nonzeros", "%" PRId64, s->nnz_global);

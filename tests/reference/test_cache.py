@@ -3,9 +3,11 @@ to training from the text on 1, 2 and 3 ranks, predict/eval alike, a cache
 reused while its source is unchanged and rebuilt after it changes, and every
 kind of damaged or foreign cache a one-line error on every rank, with no
 model written."""
+import gzip
 import os
 import shutil
 import struct
+import subprocess
 import zlib
 
 import numpy as np
@@ -73,6 +75,38 @@ for name, src in (("svm", svm), ("csv", csv)):
             outs.append(read(e))
         check(outs[0] == outs[2] and len(outs[0]) > 0, f"{name}: predict from the cache differs ({np_} ranks)")
         check(outs[1] == outs[3], f"{name}: eval from the cache differs ({np_} ranks)")
+
+# A directory of parts, one gzipped and one zstd-compressed: a compressed
+# part goes whole to the rank whose range holds its first stored byte, and
+# its rows keep that byte as their key, so the cache splits alike.
+parts = os.path.join(d, "parts")
+os.makedirs(parts)
+with open(svm) as f:
+    lines = f.readlines()
+chunks = [lines[:3000], lines[3000:5000], lines[5000:9000], lines[9000:]]
+with open(os.path.join(parts, "part-0.svm"), "w") as f:
+    f.writelines(chunks[0])
+with gzip.open(os.path.join(parts, "part-1.svm.gz"), "wt") as f:
+    f.writelines(chunks[1])
+with open(os.path.join(parts, "part-2.svm"), "w") as f:
+    f.writelines(chunks[2])
+subprocess.run(["zstd", "-q", "-o", os.path.join(parts, "part-3.svm.zst")], input="".join(chunks[3]),
+               text=True, check=True)
+open(os.path.join(parts, "_SUCCESS"), "w").close()
+pcache = os.path.join(d, "parts.cache")
+run(["convert", "--data", parts, "--out", pcache], np_=2)
+for np_ in (1, 2, 3):
+    mt, mc = os.path.join(d, f"parts-t{np_}.json"), os.path.join(d, f"parts-c{np_}.json")
+    train(parts, mt, np_)
+    train(pcache, mc, np_)
+    check(read(mt) == read(mc), f"parts: model from the cache on {np_} ranks differs from the text's")
+m1, m2 = os.path.join(d, "pc1.json"), os.path.join(d, "pc2.json")
+p = train(parts, m1, 2, ["--cache", os.path.join(d, "parts-auto.cache")])
+p = train(parts, m2, 2, ["--cache", os.path.join(d, "parts-auto.cache")])
+check("used" in p.stdout and read(m1) == read(m2), f"parts: --cache not used the second time: {p.stdout!r}")
+os.utime(os.path.join(parts, "part-1.svm.gz"), ns=(1, 1))
+p = train(parts, m2, 2, ["--cache", os.path.join(d, "parts-auto.cache")])
+check("rebuilt" in p.stderr and "part-1.svm.gz changed" in p.stderr, f"parts: a touched part did not rebuild: {p.stderr!r}")
 
 # A dense cache must have the model's width, as a CSV must.
 narrow = os.path.join(d, "narrow.csv")
