@@ -203,9 +203,11 @@ enum sl_status sl_shard_weight_column(struct sl_shard *s, const char *path, cons
                                       struct sl_comm *c, struct sl_err *err) {
     char msg[300];
     int64_t field = 0;
-    const char *bad = !s->dense
-                          ? "--weight-column needs CSV data"
-                          : resolve_column(path, spec, s->n_features, &field, msg, sizeof msg);
+    const char *bad = !s->dense ? "--weight-column needs CSV data"
+                      /* a cache's rows are mapped read-only (cache.c) */
+                      : s->maps ? "--weight-column: not with a binary cache (it keeps the column "
+                                  "as a feature); read the text"
+                                : resolve_column(path, spec, s->n_features, &field, msg, sizeof msg);
     if (bad) /* the same on every rank: they read the same header */
         return c->rank == 0 ? sl_err_set(err, SL_ERR_ARG, "%s", bad) : SL_ERR_ARG;
     /* Row-major (n, d) -> (n, d - 1) in place: each row moves down, never over

@@ -121,6 +121,17 @@ for data in (narrow, ncache):
     check(p.returncode != 0 and len(errs) == 1 and "4 features, expected 5" in errs[0],
           f"predict on 4 columns with a 5-feature model ({data}): {p.returncode} {errs}")
 
+# What a cache does not keep yet is one clear error, never a crash: the
+# weight column (the rows are mapped read-only), real labels.
+for args, says in ((["--weight-column", "1"], "not with a binary cache"),
+                   (["--loss", "squared"], "keeps labels as -1/+1")):
+    model = os.path.join(d, "never.json")
+    p = run(["train", "--data", caches["csv"], "--quiet", "--model-out", model, "--tracking-dir", runs, *args],
+            np_=2, check_rc=False, timeout=60)
+    errs = error_lines(p.stderr)
+    check(p.returncode == 1 and len(errs) == 1 and says in errs[0] and not os.path.exists(model),
+          f"{args} with a cache: {p.returncode} {errs}")
+
 # A validation set from a cache: the same metrics as from the text.
 mv1, mv2 = os.path.join(d, "v1.json"), os.path.join(d, "v2.json")
 x1, x2 = os.path.join(d, "x1.json"), os.path.join(d, "x2.json")
