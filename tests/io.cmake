@@ -1,0 +1,8 @@
+# Byte sources (src/io): the remote backend against a real GCS emulator
+# (fake-gcs-server, from its PyPI wheel), a local https server, a fake token
+# endpoint and metadata server, and fault-injecting proxies (tests/io/).
+sl_c_test(test_remote)
+add_test(NAME io_remote COMMAND ${SL_PYTHON} -m pytest -q -p no:cacheprovider
+         ${CMAKE_CURRENT_SOURCE_DIR}/io/test_remote.py)
+set_tests_properties(io_remote PROPERTIES TIMEOUT 300 WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
+  ENVIRONMENT "${SL_TEST_ENV};SL_TEST_REMOTE=$<TARGET_FILE:test_remote>;SL_BIN=${SL_BIN};SL_MPIEXEC=${MPIEXEC_EXECUTABLE}")
