@@ -146,6 +146,10 @@ static enum sl_status start_transfer(struct remote_stream *s, struct sl_err *err
         enum sl_status st = sl_gcs_auth_header(auth, sizeof auth, err);
         if (st) return st;
         if (auth[0]) s->hdr = curl_slist_append(s->hdr, auth);
+        /* An object stored with Content-Encoding: gzip is otherwise served
+         * decompressed, ignoring Range; this asks for the stored bytes (the
+         * listed size), which libcurl passes on undecoded. */
+        s->hdr = curl_slist_append(s->hdr, "Accept-Encoding: gzip");
         sl_gcs_media_url(&s->obj, url, sizeof url);
     } else {
         snprintf(url, sizeof url, "%s", s->obj.name);
