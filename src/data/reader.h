@@ -1,6 +1,6 @@
 /* reader.h - private to the readers: one rank's byte range read in chunks
- * (range.c), number and label parsing and growth helpers (number.c,
- * parse.c), the per-rank parse state that the ranks agree on afterwards
+ * (range.c), label parsing and growth helpers (parse.c; numbers:
+ * core/number.c), the per-rank parse state that the ranks agree on afterwards
  * (shard.c), and the two line parsers (libsvm.c, csv.c). Tests include it
  * for sl_byte_range and sl_parse_double. */
 #ifndef SHARDLEARN_DATA_READER_H
@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/number.h" /* sl_parse_double */
 #include "shardlearn/data.h"
 
 #define SL_READ_CHUNK ((size_t)4 << 20) /* bytes read at a time */
@@ -28,13 +29,6 @@ struct sl_range {
 /* This rank's byte range [*begin, *end) of a file of `size` bytes before it is
  * moved to line boundaries. */
 void sl_byte_range(int64_t size, int rank, int nranks, int64_t *begin, int64_t *end);
-
-/* Exact, fast decimal-to-double for the parsers: parses [p, end) up to the
- * first character that cannot continue a number, returns the pointer after
- * it, or NULL when no number starts at p. Correctly rounded (fast path when
- * exact, strtod otherwise); "nan"/"inf" spellings are accepted so the caller
- * can reject them as non-finite with a clear message. */
-const char *sl_parse_double(const char *p, const char *end, double *out);
 
 enum sl_status sl_range_open(struct sl_range *r, const char *path, struct sl_comm *c);
 /* 1 when the file's size or modification time is no longer what it was at

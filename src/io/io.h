@@ -76,6 +76,10 @@ enum sl_status sl_io_open_decoded(struct sl_io_stream **out, const struct sl_io_
 enum sl_status sl_io_read(struct sl_io_stream *s, void *buf, size_t cap, size_t *got,
                           struct sl_err *err) SL_WARN_UNUSED;
 void sl_io_close(struct sl_io_stream *s);
+/* The zlib CRC-32 and the count of the stored bytes that s has read from
+ * its object so far (for a decoded stream, the compressed bytes): data/
+ * digests the data set from these without a second pass. */
+void sl_io_stored_digest(const struct sl_io_stream *s, uint32_t *crc, int64_t *bytes);
 
 /* Writes a whole output object atomically from a reader's point of view:
  * local, temp file + rename (core/fileio); gs://, one upload whose object

@@ -402,8 +402,29 @@ char *sl_serve_error_json(int status, const char *msg, size_t *len) {
     return s;
 }
 
+/* Emits the fast path's margins; 0 when it did not take the body. */
+static int fast_body(struct scorer *sc, enum sl_serve_proto proto, const char *body, size_t len,
+                     int *rc) {
+    struct sl_fast_result r = {0};
+    int taken = sl_serve_fast_margins(sc->m, proto, body, len, &r);
+    if (taken) {
+        sc->output = (enum output)r.output;
+        *rc = 0;
+        for (int64_t i = 0; i < r.n && !*rc; i++)
+            *rc = emit(sc, r.margins[i]);
+    }
+    free(r.margins);
+    return taken;
+}
+
 void sl_serve_score(const struct sl_model *m, enum sl_serve_proto proto, const char *content_type,
                     const char *body, size_t len, struct sl_serve_answer *answer) {
+    sl_serve_score_ex(m, proto, content_type, body, len, 1, answer);
+}
+
+void sl_serve_score_ex(const struct sl_model *m, enum sl_serve_proto proto,
+                       const char *content_type, const char *body, size_t len, int fast,
+                       struct sl_serve_answer *answer) {
     struct scorer sc = {.m = m, .output = OUT_PROBABILITY};
     *answer = (struct sl_serve_answer){.status = 200};
     int csv = content_type && is_type(content_type, "text/csv");
@@ -416,7 +437,11 @@ void sl_serve_score(const struct sl_model *m, enum sl_serve_proto proto, const c
     sc.out = open_memstream(&sc.text, &sc.len);
     SL_ASSERT(sc.out);
     fputs("{\"predictions\": [", sc.out);
-    int rc = csv ? csv_body(&sc, body, len) : json_body(&sc, proto, body, len);
+    int rc = 0;
+    if (csv)
+        rc = csv_body(&sc, body, len);
+    else if (!fast || !fast_body(&sc, proto, body, len, &rc))
+        rc = json_body(&sc, proto, body, len);
     fputs("]}", sc.out);
     SL_ASSERT(fclose(sc.out) == 0);
     if (rc) {

@@ -31,6 +31,23 @@ struct sl_serve_answer {
 void sl_serve_score(const struct sl_model *m, enum sl_serve_proto proto, const char *content_type,
                     const char *body, size_t len, struct sl_serve_answer *answer);
 
+/* The same, with fast 0 taking the general path (cJSON) for every body:
+ * fuzz_serve compares the two. */
+void sl_serve_score_ex(const struct sl_model *m, enum sl_serve_proto proto,
+                       const char *content_type, const char *body, size_t len, int fast,
+                       struct sl_serve_answer *answer);
+
+/* The fast path's margins (fast.c). */
+struct sl_fast_result {
+    double *margins; /* (n) w.x + b per instance, in order; grown, caller frees */
+    int64_t n, cap;
+    int output; /* parameters.output: 0 probability, 1 label, 2 both */
+};
+/* 1 when body is a JSON envelope the fast path takes whole (fast.c says
+ * which) and r holds its margins; 0 when the general path must answer. */
+int sl_serve_fast_margins(const struct sl_model *m, enum sl_serve_proto proto, const char *body,
+                          size_t len, struct sl_fast_result *r);
+
 /* The error body for status with message msg (JSON-escaped here). */
 char *sl_serve_error_json(int status, const char *msg, size_t *len);
 

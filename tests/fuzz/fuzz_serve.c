@@ -10,7 +10,9 @@
  * text/plain); the answer is JSON; a 200 is {"predictions": [...]} with one
  * entry per instance counted, each a probability in [0, 1], a label 1 or
  * -1, or {"label", "probability"} agreeing with each other; any other
- * status is {"error_code", "message"} with a non-empty message. */
+ * status is {"error_code", "message"} with a non-empty message. And the
+ * fast path (src/serve/fast.c) changes nothing: the answer is the general
+ * path's, byte for byte. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
@@ -52,6 +54,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     sl_serve_score(&m, opt & 1 ? SL_PROTO_MLFLOW : SL_PROTO_VERTEX, type, (const char *)data + 1,
                    size - 1, &a);
     FUZZ_CHECK(a.body && a.len == strlen(a.body), "answer body");
+    struct sl_serve_answer g;
+    sl_serve_score_ex(&m, opt & 1 ? SL_PROTO_MLFLOW : SL_PROTO_VERTEX, type,
+                      (const char *)data + 1, size - 1, 0, &g);
+    FUZZ_CHECK(g.status == a.status && g.len == a.len && memcmp(g.body, a.body, a.len) == 0 &&
+                   g.n_instances == a.n_instances,
+               "the fast path answered %d %.200s, the general path %d %.200s", a.status, a.body,
+               g.status, g.body);
+    free(g.body);
     FUZZ_CHECK(a.status == 200 || a.status == 400 || a.status == 415, "status %d", a.status);
     FUZZ_CHECK((a.status == 415) == (((opt >> 1) & 3) == 3), "status %d for type %s", a.status,
                type ? type : "(none)");

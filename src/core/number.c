@@ -1,10 +1,11 @@
-/* number.c - exact, fast decimal-to-double for the readers. */
+/* number.c - exact, fast decimal-to-double for the readers and the server. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/reader.h"
+#include "core/number.h"
+#include "shardlearn/status.h" /* sl_malloc */
 
 /* Exact powers of ten representable in a double. */
 static const double POW10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
