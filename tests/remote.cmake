@@ -5,4 +5,10 @@ sl_c_test(test_remote)
 add_test(NAME io_remote COMMAND ${SL_PYTHON} -m pytest -q -p no:cacheprovider
          ${CMAKE_CURRENT_SOURCE_DIR}/io/test_remote.py)
 set_tests_properties(io_remote PROPERTIES TIMEOUT 300 WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
-  ENVIRONMENT "${SL_TEST_ENV};SL_TEST_REMOTE=$<TARGET_FILE:test_remote>;SL_BIN=${SL_BIN};SL_MPIEXEC=${MPIEXEC_EXECUTABLE}")
+  ENVIRONMENT "${SL_TEST_ENV};SL_TEST_REMOTE=$<TARGET_FILE:test_remote>")
+# gs:// outputs through the command line (train --model-out/--metrics-out,
+# predict --out, eval --metrics-out) on 2 ranks.
+add_test(NAME io_remote_cli COMMAND ${SL_PYTHON} -m pytest -q -p no:cacheprovider
+         ${CMAKE_CURRENT_SOURCE_DIR}/io/test_remote_cli.py)
+set_tests_properties(io_remote_cli PROPERTIES TIMEOUT 300 WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
+  ENVIRONMENT "${SL_TEST_ENV};SL_BIN=${SL_BIN};SL_MPIEXEC=${MPIEXEC_EXECUTABLE}")
