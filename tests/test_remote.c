@@ -9,6 +9,8 @@
  *                                          FILE in the same place, whole and in 40
  *                                          ranges (edges, one byte, empty, random)
  *   test_remote put DEST FILE              FILE's bytes uploaded to DEST
+ *   test_remote zcat SPEC                  the decoded bytes of every object of SPEC
+ *                                          (io.h: sl_io_list_make, sl_io_open_decoded)
  *
  * A failure prints the library's one-line message and exits 1. */
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include <string.h>
 
 #include "io/backend.h"
+#include "io/io.h"
 #include "shardlearn/fileio.h"
 
 static int fail(const struct sl_err *err) {
@@ -154,12 +157,36 @@ static int cmd_put(const char *dest, const char *file) {
     return st ? fail(&err) : 0;
 }
 
+static int cmd_zcat(const char *spec) {
+    struct sl_io_list l;
+    struct sl_err err = {{0}};
+    if (sl_io_list_make(&l, spec, &err)) return fail(&err);
+    int rc = 0;
+    for (int64_t i = 0; i < l.n && !rc; i++) {
+        struct sl_io_stream *s = NULL;
+        if (sl_io_open_decoded(&s, &l.obj[i], &err)) {
+            rc = fail(&err);
+            break;
+        }
+        char buf[4096];
+        size_t got = 0;
+        enum sl_status st;
+        while (!(st = sl_io_read(s, buf, sizeof buf, &got, &err)) && got > 0)
+            fwrite(buf, 1, got, stdout);
+        sl_io_close(s);
+        if (st) rc = fail(&err);
+    }
+    sl_io_list_free(&l);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "list") == 0) return cmd_list(argv[2]);
     if (argc == 6 && strcmp(argv[1], "cat") == 0)
         return cmd_cat(argv[2], atoll(argv[3]), atoll(argv[4]), atoll(argv[5]));
     if (argc >= 4 && strcmp(argv[1], "check") == 0) return cmd_check(argv[2], argc - 3, argv + 3);
     if (argc == 4 && strcmp(argv[1], "put") == 0) return cmd_put(argv[2], argv[3]);
-    fprintf(stderr, "usage: test_remote list|cat|check|put ...\n");
+    if (argc == 3 && strcmp(argv[1], "zcat") == 0) return cmd_zcat(argv[2]);
+    fprintf(stderr, "usage: test_remote list|cat|check|put|zcat ...\n");
     return 2;
 }

@@ -15,7 +15,8 @@
 
 #include "io/remote.h"
 
-#define SL_REMOTE_BUF (256 * 1024)
+#define SL_REMOTE_BUF (256 * 1024)   /* what a stream holds at most (plus one chunk) */
+#define SL_REMOTE_CHUNK (128 * 1024) /* libcurl's receive buffer */
 
 struct remote_stream {
     struct sl_io_stream base; /* first: io.c sees only this */
@@ -166,6 +167,11 @@ static enum sl_status start_transfer(struct remote_stream *s, struct sl_err *err
     s->easy = curl_easy_init();
     if (!s->easy) return sl_err_set(err, SL_ERR_IO, "%s: cannot start libcurl", s->obj.name);
     sl_net_setup(s->easy);
+    /* HTTP/1.1: a paused HTTP/2 stream may go on buffering up to its flow
+     * control window (32 MB in libcurl 7.88); over HTTP/1.1 a pause stops
+     * reading the socket, and TCP holds the sender. */
+    curl_easy_setopt(s->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(s->easy, CURLOPT_BUFFERSIZE, (long)SL_REMOTE_CHUNK);
     curl_easy_setopt(s->easy, CURLOPT_URL, url);
     curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->hdr);
     curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_body);

@@ -111,6 +111,18 @@ def test_ranges_are_the_local_bytes(gcs, local_parts, tmp_path):
     assert p.stdout.decode().strip() == "ok 3 objects"
 
 
+def test_compressed_parts_decode_through_io(gcs, tmp_path):
+    # .gz and .zst objects, decoded by io.c's codecs over the remote stream
+    import gzip
+    zst = subprocess.run(["zstd", "-q", "-c"], input=PARTS["parts/part-00002"],
+                         capture_output=True, check=True).stdout
+    gcs.put(BUCKET, "zparts/a.gz", gzip.compress(PARTS["parts/part-00000"]))
+    gcs.put(BUCKET, "zparts/b.zst", zst)
+    env = clean_env(tmp_path, STORAGE_EMULATOR_HOST=gcs.host)
+    p = ok(run(["zcat", f"gs://{BUCKET}/zparts"], env))
+    assert p.stdout == PARTS["parts/part-00000"] + PARTS["parts/part-00002"]
+
+
 def test_listing_follows_every_page(gcs, tmp_path):
     # The real emulator pages as asked; the proxy asks for pages of 2.
     def rule(n, method, path, headers):
