@@ -137,9 +137,7 @@ static enum sl_status service_account(const cJSON *key, const char *path, struct
     const char *uri = jstr(key, "token_uri"), *kid = jstr(key, "private_key_id");
     if (!email || !pem)
         return sl_err_set(err, SL_ERR_IO,
-                          "%s: a service-account key needs client_email and "
-                          "private_key",
-                          path);
+                          "%s: a service-account key needs client_email and private_key", path);
     if (!uri) uri = TOKEN_URI;
     char head[512], claims[2048];
     snprintf(head, sizeof head, "{\"alg\":\"RS256\",\"typ\":\"JWT\"%s%.200s%s}",
@@ -156,16 +154,14 @@ static enum sl_status service_account(const cJSON *key, const char *path, struct
     enum sl_status st;
     if (!sig) {
         st = sl_err_set(err, SL_ERR_IO,
-                        "%s: cannot sign with private_key (not an RSA key in "
-                        "PEM form?)",
-                        path);
+                        "%s: cannot sign with private_key (not an RSA key in PEM form?)", path);
     } else {
         size_t fn = n + strlen(sig) + 128;
         char *form = sl_malloc(fn);
-        snprintf(form, fn,
-                 "grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Ajwt-bearer"
-                 "&assertion=%s.%s",
-                 unsigned_jwt, sig);
+        snprintf(
+            form, fn,
+            "grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Ajwt-bearer&assertion=%s.%s",
+            unsigned_jwt, sig);
         char shown[600];
         snprintf(shown, sizeof shown, "%s (token_uri of %s)", uri, path);
         st = fetch_token(uri, form, shown, err);
@@ -184,8 +180,7 @@ static enum sl_status authorized_user(const cJSON *key, const char *path, struct
     const char *refresh = jstr(key, "refresh_token"), *uri = jstr(key, "token_uri");
     if (!id || !secret || !refresh)
         return sl_err_set(err, SL_ERR_IO,
-                          "%s: user credentials need client_id, client_secret "
-                          "and refresh_token",
+                          "%s: user credentials need client_id, client_secret and refresh_token",
                           path);
     if (!uri) uri = TOKEN_URI;
     char *eid = form_escape(id), *esec = form_escape(secret), *eref = form_escape(refresh);
@@ -196,9 +191,8 @@ static enum sl_status authorized_user(const cJSON *key, const char *path, struct
         size_t fn = strlen(eid) + strlen(esec) + strlen(eref) + 128;
         char *form = sl_malloc(fn);
         snprintf(form, fn,
-                 "grant_type=refresh_token&client_id=%s&client_secret=%s"
-                 "&refresh_token=%s",
-                 eid, esec, eref);
+                 "grant_type=refresh_token&client_id=%s&client_secret=%s&refresh_token=%s", eid,
+                 esec, eref);
         char shown[600];
         snprintf(shown, sizeof shown, "%s (token_uri of %s)", uri, path);
         st = fetch_token(uri, form, shown, err);
@@ -228,8 +222,8 @@ static enum sl_status from_key_file(const char *path, struct sl_err *err) {
         st = authorized_user(key, path, err);
     else
         st = sl_err_set(err, SL_ERR_IO,
-                        "%s: credentials of type \"%.60s\" are not supported "
-                        "(service_account or authorized_user)",
+                        "%s: credentials of type \"%.60s\" are not supported (service_account or "
+                        "authorized_user)",
                         path, type ? type : "?");
     cJSON_Delete(key);
     return st;
@@ -245,8 +239,8 @@ static enum sl_status from_metadata(struct sl_err *err) {
     enum sl_status st = fetch_token(url, NULL, url, &why);
     if (st)
         sl_err_set(err, st,
-                   "no Google credentials: GOOGLE_APPLICATION_CREDENTIALS is not set, "
-                   "and the metadata server failed (%.600s)",
+                   "no Google credentials: GOOGLE_APPLICATION_CREDENTIALS is not set, and the "
+                   "metadata server failed (%.600s)",
                    why.msg);
     return st;
 }

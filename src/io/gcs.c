@@ -136,9 +136,8 @@ static enum sl_status add_page(struct listing *ls, const cJSON *page, const char
         }
         if (!from_resource(&ls->out->obj[ls->out->n], ls->bucket, item))
             return sl_err_set(err, SL_ERR_IO,
-                              "%s: the listing of %.200s is malformed or its "
-                              "name too long",
-                              spec, name->valuestring);
+                              "%s: the listing of %.200s is malformed or its name too long", spec,
+                              name->valuestring);
         ls->out->n++;
     }
     return SL_OK;

@@ -191,13 +191,11 @@ static enum sl_status start_transfer(struct remote_stream *s, struct sl_err *err
 
 static enum sl_status changed_error(const struct remote_stream *s, struct sl_err *err) {
     if (s->changed == 2)
-        return sl_err_set(err, SL_ERR_IO,
-                          "%s: the server answered another byte range than "
-                          "asked",
+        return sl_err_set(err, SL_ERR_IO, "%s: the server answered another byte range than asked",
                           s->obj.name);
     return sl_err_set(err, SL_ERR_IO,
-                      "%s: the object changed since it was listed (it was "
-                      "replaced while the job ran); rerun on data that stays put",
+                      "%s: the object changed since it was listed (it was replaced while the job "
+                      "ran); rerun on data that stays put",
                       s->obj.name);
 }
 
@@ -208,8 +206,8 @@ static enum sl_status after_end(struct remote_stream *s, CURLcode rc, int64_t re
     if (s->changed) return changed_error(s, err);
     if (s->code == 412)
         return sl_err_set(err, SL_ERR_IO,
-                          "%s: the object changed since it was listed (HTTP "
-                          "412: its %s no longer matches); rerun on data that stays put",
+                          "%s: the object changed since it was listed (HTTP 412: its %s no longer "
+                          "matches); rerun on data that stays put",
                           s->obj.name, s->obj.kind == SL_IO_GCS ? "generation" : "ETag");
     if (rc != CURLE_OK && !sl_net_transient_curl(rc))
         return sl_err_set(err, SL_ERR_IO, "%s: reading failed at byte %lld: %s", s->obj.name,
@@ -225,10 +223,8 @@ static enum sl_status after_end(struct remote_stream *s, CURLcode rc, int64_t re
     if (++s->tries >= SL_NET_TRIES) {
         if (rc != CURLE_OK)
             return sl_err_set(err, SL_ERR_IO,
-                              "%s: reading failed at byte %lld: %s (after %d "
-                              "tries)",
-                              s->obj.name, (long long)s->recv, curl_easy_strerror(rc),
-                              SL_NET_TRIES);
+                              "%s: reading failed at byte %lld: %s (after %d tries)", s->obj.name,
+                              (long long)s->recv, curl_easy_strerror(rc), SL_NET_TRIES);
         struct sl_net_resp r = {.code = s->code, .body = s->errbody, .len = s->errlen};
         return sl_net_fail(&r, "reading", s->obj.name, err);
     }
@@ -305,9 +301,8 @@ enum sl_status sl_remote_open_range(struct sl_io_stream **out, const struct sl_i
     *out = NULL;
     if (begin < 0 || end < begin || end > o->size)
         return sl_err_set(err, SL_ERR_ARG,
-                          "%s: byte range [%lld, %lld) is outside the object "
-                          "(%lld bytes)",
-                          o->name, (long long)begin, (long long)end, (long long)o->size);
+                          "%s: byte range [%lld, %lld) is outside the object (%lld bytes)", o->name,
+                          (long long)begin, (long long)end, (long long)o->size);
     sl_net_global_init();
     struct remote_stream *s = sl_calloc(1, sizeof *s);
     s->base.ops = &remote_ops;
@@ -347,8 +342,8 @@ static enum sl_status http_list(struct sl_io_list *out, const char *spec, struct
     if (at || strpbrk(spec, "?#")) {
         const char *h = at ? at + 1 : host;
         return sl_err_set(err, SL_ERR_ARG,
-                          "%.*s%.*s/...: URLs with a query string or "
-                          "user:password are not supported (they may hold credentials)",
+                          "%.*s%.*s/...: URLs with a query string or user:password are not "
+                          "supported (they may hold credentials)",
                           (int)(host - spec), spec, (int)(host + hostlen - h), h);
     }
     struct sl_net_req rq = {.method = "HEAD", .url = spec, .shown = spec};
