@@ -5,7 +5,8 @@ context manager even when a test fails:
   FileServer     an http(s) file server with Range, ETag and If-Match, over
                  TLS with a self-signed certificate made here;
   TokenServer    an OAuth token endpoint that verifies the RS256 signature of
-                 a service account's JWT against a key made here;
+                 a service account's JWT against a key made here, or a user's
+                 refresh token;
   Metadata       tests/cluster/fake_metadata.py (the metadata server);
   Proxy          a forwarding proxy whose rule may answer, cut or hold a
                  request (faults, credentials required, small pages).
@@ -231,7 +232,7 @@ class TokenServer(_Threaded):
     signature with public_key and its claims, then answers an access token.
     `issued` lists the tokens handed out; `errors` why others were refused."""
 
-    def __init__(self, public_key, email):
+    def __init__(self, public_key, email, refresh=None):
         self.issued, self.errors = [], []
         srv = self
 
@@ -253,6 +254,12 @@ class TokenServer(_Threaded):
                 n = int(self.headers.get("Content-Length") or 0)
                 form = urllib.parse.parse_qs(self.rfile.read(n).decode())
                 try:
+                    if form.get("grant_type") == ["refresh_token"]:
+                        # user credentials: (client_id, client_secret, refresh_token)
+                        got = tuple(form[k][0] for k in ("client_id", "client_secret",
+                                                         "refresh_token"))
+                        assert refresh and got == refresh, got
+                        return self.issue()
                     assert form["grant_type"] == ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
                     head, claims, sig = form["assertion"][0].split(".")
                     public_key.verify(b64url_decode(sig), f"{head}.{claims}".encode(),
@@ -266,7 +273,10 @@ class TokenServer(_Threaded):
                     srv.errors.append(repr(e))
                     return self.answer(400, {"error": "invalid_grant",
                                              "error_description": "Invalid JWT Signature."})
-                tok = f"ya29.sa-{len(srv.issued)}-{os.urandom(8).hex()}"
+                self.issue()
+
+            def issue(self):
+                tok = f"ya29.t-{len(srv.issued)}-{os.urandom(8).hex()}"
                 srv.issued.append(tok)
                 self.answer(200, {"access_token": tok, "expires_in": 3599, "token_type": "Bearer"})
 

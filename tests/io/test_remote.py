@@ -283,6 +283,22 @@ def test_service_account_jwt(gcs, local_parts, tmp_path):
             no_secret(p, "PRIVATE KEY", "assertion", "eyJ")
 
 
+def test_user_credentials_in_gclouds_file(gcs, tmp_path):
+    # `gcloud auth application-default login` writes this file; found with no variable set
+    refresh = ("client-1.apps.googleusercontent.com", "s3cr3t-client", "1//refresh-secret")
+    with servers.TokenServer(None, None, refresh) as ts:
+        d = tmp_path / ".config" / "gcloud"
+        d.mkdir(parents=True)
+        (d / "application_default_credentials.json").write_text(json.dumps(
+            {"type": "authorized_user", "client_id": refresh[0], "client_secret": refresh[1],
+             "refresh_token": refresh[2], "token_uri": ts.url + "/token"}))
+        with servers.Proxy(gcs.url, require_bearer(ts.issued)) as px:
+            env = clean_env(tmp_path, CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE=px.url)
+            p = ok(run(["list", f"gs://{BUCKET}/parts"], env))
+            assert len(listed(p)) == 3 and ts.errors == [] and len(ts.issued) == 1
+            no_secret(p, ts.issued[0], *refresh[1:])
+
+
 def test_metadata_server(gcs, local_parts, tmp_path):
     with servers.Metadata() as md:
         token = md.token()
