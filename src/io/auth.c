@@ -268,7 +268,15 @@ enum sl_status sl_gcs_auth_header(char *hdr, size_t cap, struct sl_err *err) {
     }
     enum sl_status st = SL_OK;
     pthread_mutex_lock(&lock);
-    if (!cached[0] || time(NULL) + REFRESH_MARGIN_S >= cached_until) st = refresh(err);
+    if (!cached[0] || time(NULL) + REFRESH_MARGIN_S >= cached_until) {
+        st = refresh(err);
+        /* A refresh that fails early, while the old token still holds,
+         * costs nothing yet: the next request tries again. */
+        if (st && cached[0] && time(NULL) + 30 < cached_until) {
+            sl_err_clear(err);
+            st = SL_OK;
+        }
+    }
     if (!st) snprintf(hdr, cap, "Authorization: Bearer %s", cached);
     pthread_mutex_unlock(&lock);
     return st;
