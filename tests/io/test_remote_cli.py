@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import servers  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BIN = os.environ.get("SL_BIN", os.path.join(ROOT, "build", "shardlearn"))
+BIN = os.path.abspath(os.environ.get("SL_BIN", os.path.join(ROOT, "build", "shardlearn")))
 MPIEXEC = os.environ.get("SL_MPIEXEC", "mpirun")
 TRAIN = os.path.join(ROOT, "examples", "train.svm")
 TEST = os.path.join(ROOT, "examples", "test.svm")
