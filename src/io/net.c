@@ -134,7 +134,9 @@ static CURLcode send_once(const struct sl_net_req *rq, struct sl_net_resp *out) 
     struct resp_buf b = {.r = out};
     sl_net_setup(c);
     curl_easy_setopt(c, CURLOPT_URL, rq->url);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L);
+    /* Small requests end within 5 minutes; a large upload may take longer
+     * and is cut only by the low-speed limit. */
+    if (rq->len < ((size_t)1 << 20)) curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, rq->headers);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
