@@ -260,7 +260,7 @@ static enum sl_status refresh(struct sl_err *err) {
     return from_metadata(err);
 }
 
-enum sl_status sl_gcs_auth_header(char *hdr, size_t cap, struct sl_err *err) {
+enum sl_status sl_gcs_auth_header(const char *shown, char *hdr, size_t cap, struct sl_err *err) {
     const char *emu = getenv("STORAGE_EMULATOR_HOST");
     if (emu && *emu) {
         hdr[0] = '\0';
@@ -279,6 +279,10 @@ enum sl_status sl_gcs_auth_header(char *hdr, size_t cap, struct sl_err *err) {
     }
     if (!st) snprintf(hdr, cap, "Authorization: Bearer %s", cached);
     pthread_mutex_unlock(&lock);
+    if (st) {
+        struct sl_err why = *err;
+        sl_err_set(err, st, "%.300s: %.700s", shown, why.msg);
+    }
     return st;
 }
 

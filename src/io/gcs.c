@@ -72,7 +72,7 @@ static enum sl_status api_call(const char *method, const char *url, const char *
                                const char *content_type, const void *body, size_t len,
                                struct sl_net_resp *r, struct sl_err *err) {
     char auth[4200];
-    enum sl_status st = sl_gcs_auth_header(auth, sizeof auth, err);
+    enum sl_status st = sl_gcs_auth_header(shown, auth, sizeof auth, err);
     if (st) return st;
     struct curl_slist *h = NULL;
     if (auth[0]) h = curl_slist_append(h, auth);

@@ -144,7 +144,7 @@ static enum sl_status start_transfer(struct remote_stream *s, struct sl_err *err
     stop_transfer(s);
     if (s->obj.kind == SL_IO_GCS) {
         char auth[4200];
-        enum sl_status st = sl_gcs_auth_header(auth, sizeof auth, err);
+        enum sl_status st = sl_gcs_auth_header(s->obj.name, auth, sizeof auth, err);
         if (st) return st;
         if (auth[0]) s->hdr = curl_slist_append(s->hdr, auth);
         /* An object stored with Content-Encoding: gzip is otherwise served

@@ -70,8 +70,10 @@ enum sl_status sl_net_fail(const struct sl_net_resp *r, const char *what, const 
 
 /* auth.c: the Authorization header for Cloud Storage ("" when talking to an
  * emulator), from Google's Application Default Credentials, cached and
- * refreshed a few minutes before expiry. Thread-safe. */
-enum sl_status sl_gcs_auth_header(char *hdr, size_t cap, struct sl_err *err) SL_WARN_UNUSED;
+ * refreshed a few minutes before expiry. A failure names `shown` (the object
+ * the request is for) first. Thread-safe. */
+enum sl_status sl_gcs_auth_header(const char *shown, char *hdr, size_t cap,
+                                  struct sl_err *err) SL_WARN_UNUSED;
 /* Forgets the cached token (after a 401). */
 void sl_gcs_auth_forget(void);
 
