@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev
       libcurl4-openssl-dev libcjson-dev libyaml-dev libssl-dev zlib1g-dev libzstd-dev liblinear-tools python3 python3-venv
       libmicrohttpd-dev  # the HTTP server of `shardlearn serve`
+      libmurmurhash-dev  # MurmurHash3 of hashed categorical columns (FeatureHasher's)
       iproute2   # `ip netns` for the multi-host test (tests/cluster)
       slurm-wlm munge   # a real Slurm for the Slurm test (tests/cluster/test_slurm.py)
       zstd      # writes the .zst parts of the data tests (tests/io)

@@ -41,12 +41,12 @@ n=$(nproc)
 [ "$jobs" -gt "$n" ] && jobs=$n
 [ "$jobs" -lt 1 ] && jobs=1
 
-all_targets=(fuzz_libsvm fuzz_csv fuzz_range fuzz_model fuzz_state fuzz_journal fuzz_mlflow fuzz_options
+all_targets=(fuzz_libsvm fuzz_csv fuzz_hashed fuzz_range fuzz_model fuzz_state fuzz_journal fuzz_mlflow fuzz_options
              fuzz_gate fuzz_registry fuzz_config fuzz_serve)
 if [ -n "$only" ]; then IFS=, read -r -a targets <<< "$only"; else targets=("${all_targets[@]}"); fi
 # Largest input per target: lines and small files; journals and scripted
 # server answers need room for several records.
-declare -A max_len=([fuzz_libsvm]=4096 [fuzz_csv]=4096 [fuzz_range]=4096 [fuzz_model]=4096
+declare -A max_len=([fuzz_libsvm]=4096 [fuzz_csv]=4096 [fuzz_hashed]=4096 [fuzz_range]=4096 [fuzz_model]=4096
                     [fuzz_state]=2048 [fuzz_journal]=8192 [fuzz_mlflow]=16384 [fuzz_options]=1024
                     [fuzz_gate]=4096 [fuzz_registry]=8192
                     [fuzz_config]=4096 [fuzz_serve]=8192)
@@ -103,7 +103,7 @@ read -r -a mpi_libs <<< "$(mpicc --showme:link)"
 san=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 cflags=(-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L "${san[@]}" -Isrc -Iinclude
         -Itests/fuzz "${mpi_cflags[@]}")
-libs=("${mpi_libs[@]}" -lcjson -lyaml -lcurl -lz -lopenblas -lm -lpthread)
+libs=("${mpi_libs[@]}" -lcjson -lyaml -lcurl -lz -lopenblas -lm -lpthread -lmurmurhash)
 
 core=(src/core/*.c)
 data=(src/data/*.c)
@@ -114,6 +114,7 @@ common=("${core[@]}" "${data[@]}" tests/fuzz/fuzz_util.c)
 declare -A sources=(
   [fuzz_libsvm]="${common[*]} tests/fuzz/chunk_pool.c"
   [fuzz_csv]="${common[*]} tests/fuzz/chunk_pool.c"
+  [fuzz_hashed]="${common[*]} tests/fuzz/chunk_pool.c"
   [fuzz_range]="${common[*]} tests/fuzz/chunk_pool.c"
   [fuzz_model]="${common[*]} ${model[*]}"
   [fuzz_state]="${common[*]} ${track[*]} tests/fuzz/http_stub.c"
@@ -123,7 +124,7 @@ declare -A sources=(
   [fuzz_gate]="${common[*]} ${track[*]} tests/fuzz/http_stub.c src/cli/gate_rules.c src/cli/gate_report.c"
   [fuzz_registry]="${common[*]} ${track[*]} tests/fuzz/http_stub.c"
   [fuzz_config]="${common[*]} src/cli/options.c src/cli/config.c"
-  [fuzz_serve]="${common[*]} ${model[*]} src/serve/request.c src/serve/fast.c"
+  [fuzz_serve]="${common[*]} ${model[*]} src/serve/request.c src/serve/fast.c src/serve/raw.c"
 )
 
 # One object per source, shared by the targets; rebuilt when the source, any

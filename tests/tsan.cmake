@@ -15,7 +15,7 @@ target_link_options(shardlearn_tsan PRIVATE -fsanitize=thread)
 set_target_properties(shardlearn_tsan PROPERTIES OUTPUT_NAME shardlearn
                       RUNTIME_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/tsan)
 target_link_libraries(shardlearn_tsan PRIVATE MPI::MPI_C BLAS::BLAS CURL::libcurl ZLIB::ZLIB PkgConfig::ZSTD cjson
-                      PkgConfig::YAML PkgConfig::MHD OpenSSL::Crypto Threads::Threads m)
+                      PkgConfig::YAML PkgConfig::MHD OpenSSL::Crypto Threads::Threads m murmurhash)
 foreach(t live:test_tracking.py faults:test_tracking_faults.py)
   string(REPLACE ":" ";" parts ${t})
   list(GET parts 0 name)

@@ -10,18 +10,29 @@
 #include <stdint.h>
 
 #include "shardlearn/comm.h"
+#include "shardlearn/hashing.h"
 #include "shardlearn/status.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-enum sl_format { SL_FORMAT_AUTO = 0, SL_FORMAT_LIBSVM, SL_FORMAT_CSV };
+/* TSV and CRITEO are read only with a hashing spec (sl_load_opts.hash). */
+enum sl_format {
+    SL_FORMAT_AUTO = 0,
+    SL_FORMAT_LIBSVM,
+    SL_FORMAT_CSV,
+    SL_FORMAT_TSV,
+    SL_FORMAT_CRITEO
+};
 
 struct sl_load_opts {
-    enum sl_format format; /* AUTO: .csv -> CSV, anything else -> LIBSVM */
+    enum sl_format format; /* AUTO: .csv -> CSV, .tsv -> TSV, anything else -> LIBSVM */
     int zero_based;        /* LIBSVM: feature indices start at 0, not 1 */
     int64_t n_features;    /* > 0: fixed d, larger index is an error; 0: agreed max */
+    /* Non-NULL: delimited text with these columns, hashed into CSR
+     * (hashing.h); format and n_features are then not looked at. Not owned. */
+    const struct sl_hash_spec *hash;
 };
 
 struct sl_shard {
@@ -53,6 +64,7 @@ enum sl_status sl_shard_load(struct sl_shard *s, const char *path, const struct 
                              struct sl_comm *c, struct sl_err *err) SL_WARN_UNUSED;
 void sl_shard_free(struct sl_shard *s);
 
+/* .csv -> CSV, .tsv -> TSV, anything else -> LIBSVM. */
 enum sl_format sl_format_from_path(const char *path);
 
 #ifdef __cplusplus

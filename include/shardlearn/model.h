@@ -27,6 +27,10 @@ struct sl_model {
     int index_base;   /* LIBSVM numbering of the training file: feature index_base is
                          weights[0]. 1 unless trained with --zero-based (the file then
                          says "index_base": 0; a file without the key is 1-based) */
+    /* NULL, or the columns of the delimited text it was trained on, hashed
+     * (hashing.h); owned, freed by sl_model_free; written to and read from
+     * the file. */
+    struct sl_hash_spec *hash;
 };
 
 /* Allocates zero weights; free with sl_model_free. */

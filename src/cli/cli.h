@@ -67,6 +67,17 @@ enum sl_status sl_opt_set(const struct sl_opt *o, const char *v, const char *lab
 /* The input formats, by name, for --format. */
 extern const struct sl_choice SL_FORMAT_CHOICES[];
 
+/* Collective. *out <- the hashing spec of the data at path when format
+ * (enum sl_format; AUTO: from the extension) is tsv or criteo or categorical
+ * is given, else NULL. hash_bits 0: the default. On failure every rank
+ * returns the status and rank 0 holds the message. Free *out with
+ * sl_cli_hash_spec_destroy. */
+struct sl_hash_spec;
+enum sl_status sl_cli_hash_spec(struct sl_comm *c, int format, const char *path,
+                                const char *categorical, int64_t hash_bits,
+                                struct sl_hash_spec **out, struct sl_err *err) SL_WARN_UNUSED;
+void sl_cli_hash_spec_destroy(struct sl_hash_spec *sp);
+
 /* Set by SIGINT/SIGTERM/SIGUSR1 on every rank; read at each evaluation
  * (and between CG steps) and agreed over the ranks. */
 extern volatile sig_atomic_t sl_stop_signal;

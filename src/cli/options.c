@@ -21,7 +21,8 @@ int sl_interrupted_code(void) {
 }
 
 const struct sl_choice SL_FORMAT_CHOICES[] = {
-    {"auto", SL_FORMAT_AUTO}, {"libsvm", SL_FORMAT_LIBSVM}, {"csv", SL_FORMAT_CSV}, {NULL, 0}};
+    {"auto", SL_FORMAT_AUTO}, {"libsvm", SL_FORMAT_LIBSVM}, {"csv", SL_FORMAT_CSV},
+    {"tsv", SL_FORMAT_TSV},   {"criteo", SL_FORMAT_CRITEO}, {NULL, 0}};
 
 void sl_share_error(struct sl_comm *c, struct sl_err *err) {
     int who = sl_comm_first_error(c, err->msg[0] != '\0', c->rank);

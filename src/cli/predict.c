@@ -158,6 +158,10 @@ int sl_cmd_predict(int argc, char **argv, struct sl_comm *c, int eval) {
     struct sl_load_opts lo = {.format = (enum sl_format)a.format, .zero_based = a.zero_based};
     if (sl_format_from_path(a.data) == SL_FORMAT_CSV || a.format == SL_FORMAT_CSV)
         lo.n_features = model.n_features; /* a CSV row must have the model's width */
+    /* A model trained on hashed columns reads raw rows with its own spec:
+     * the same columns, names and hash (README: Categorical columns), unless
+     * told the rows are LIBSVM, already hashed. */
+    if (a.format != SL_FORMAT_LIBSVM) lo.hash = model.hash;
     struct sl_shard s;
     st = sl_shard_load(&s, a.data, &lo, c, &err);
     if (st == SL_OK) {

@@ -24,6 +24,8 @@ struct train_args {
     int system_metrics;             /* --system-metrics: system/ metrics in the run */
     double system_metrics_interval; /* --system-metrics-interval, seconds */
     const char *tracking_uri, *experiment, *run_name, *tracking_dir, *register_model;
+    const char *categorical; /* --categorical COLS, or NULL */
+    int64_t hash_bits;       /* --hash-bits B; 0: not given (20) */
     const char *config; /* --config FILE, or NULL */
     char *resolved;     /* every option's final value, canonical JSON (config.json); owned */
 };
@@ -54,6 +56,9 @@ struct train_tracking {
     int reopened;          /* tr continues an earlier run's journal */
     struct sl_track_resume at; /* where its journal stands */
 };
+/* train_data.c. The input format's name for params and the Datasets panel:
+ * libsvm, csv, tsv or criteo. */
+const char *train_format_name(const struct train_args *a, const struct sl_shard *s);
 void train_on_iter(const struct sl_train_iter *row, void *ctx);
 
 /* train_sysmet.c. Collective: the defaults of --system-metrics and

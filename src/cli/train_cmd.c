@@ -15,6 +15,7 @@
 #include "cli/train.h"
 #include "shardlearn/clock.h"
 #include "shardlearn/fileio.h"
+#include "shardlearn/hashing.h"
 #include "shardlearn/log.h"
 
 static const struct sl_choice OPTIMIZERS[] = {
@@ -56,8 +57,13 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
         STR("config", &a->config, "FILE",
             "read options from a JSON or YAML file; options given here override it"),
         STR("data", &a->data, "FILE", "training data (LIBSVM/svmlight text or CSV)"),
-        CHOICE("format", &a->format, "FMT", "libsvm|csv (default: from the extension, .csv is CSV)",
+        CHOICE("format", &a->format, "FMT",
+               "libsvm|csv|tsv|criteo (default: from the extension, .csv is CSV, .tsv TSV)",
                SL_FORMAT_CHOICES),
+        STR("categorical", &a->categorical, "COLS",
+            "csv/tsv: hash these columns (header names or 1-based ranges like 2-5,9)"),
+        INT("hash-bits", &a->hash_bits, "B", 1, 31,
+            "hashed categorical features go to 2^B indices (default 20)"),
         FLAG("zero-based", &a->zero_based, "LIBSVM feature indices start at 0 (default 1)"),
         INT("n-features", &a->n_features, "D", 1, 2147483647.0,
             "fix the feature count (default: largest index seen on any rank)"),
@@ -250,11 +256,23 @@ static void track_failure(const struct train_tracking *tt, const char *msg, int 
 
 /* Collective. The training shard, and the validation shard when asked. */
 static enum sl_status load_data(struct sl_comm *c, const struct train_args *a,
-                                struct sl_shard *shard, struct sl_shard *val, struct sl_err *err) {
+                                struct sl_shard *shard, struct sl_shard *val,
+                                struct sl_hash_spec **hash, struct sl_err *err) {
     memset(val, 0, sizeof *val);
+    memset(shard, 0, sizeof *shard);
+    enum sl_status hs =
+        sl_cli_hash_spec(c, a->format, a->data, a->categorical, a->hash_bits, hash, err);
+    if (hs) return hs;
+    if (*hash && a->n_features) { /* the same on every rank */
+        if (c->rank == 0)
+            sl_err_set(err, SL_ERR_ARG, "--n-features: not with hashed columns (d is 2^B plus the "
+                                        "numeric columns)");
+        return SL_ERR_ARG;
+    }
     const struct sl_load_opts lo = {.format = (enum sl_format)a->format,
                                     .zero_based = a->zero_based,
-                                    .n_features = a->n_features};
+                                    .n_features = a->n_features,
+                                    .hash = *hash};
     enum sl_status st = sl_shard_load(shard, a->data, &lo, c, err);
     if (st || !a->validation) return st;
     struct sl_load_opts vo = lo;
@@ -373,8 +391,10 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
                                   .system_step0 = tt->at.system_next};
     struct sl_sysmon *mon = train_sysmet_start(c, &prog);
     struct sl_shard shard, val;
-    enum sl_status st = load_data(c, a, &shard, &val, &err);
+    struct sl_hash_spec *hash = NULL; /* the hashing spec of the data, when it has one */
+    enum sl_status st = load_data(c, a, &shard, &val, &hash, &err);
     if (st) {
+        sl_cli_hash_spec_destroy(hash);
         train_sysmet_stop(mon, c, t);
         if (err.msg[0]) sl_error("%s", err.msg);
         sl_share_error(c, &err);
@@ -431,12 +451,17 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
         code = SL_EXIT_FAIL;
     } else {
         model.index_base = a->zero_based ? 0 : 1; /* for `serve`'s LIBSVM strings */
+        if (hash) { /* predict, eval and serve hash raw rows as the data was hashed */
+            model.hash = sl_malloc(sizeof *model.hash);
+            sl_hash_spec_copy(model.hash, hash);
+        }
         code = finish_run(c, a, &shard, &val, &model, &rep, t, &prog);
         sl_model_free(&model);
     }
     sl_train_report_free(&rep);
     sl_shard_free(&val);
     sl_shard_free(&shard);
+    sl_cli_hash_spec_destroy(hash);
     return code;
 }
 

@@ -25,8 +25,16 @@ static char *json_text(cJSON *o) {
     return t;
 }
 
+const char *train_format_name(const struct train_args *a, const struct sl_shard *s) {
+    const enum sl_format f =
+        a->format == SL_FORMAT_AUTO ? sl_format_from_path(a->data) : (enum sl_format)a->format;
+    if (f == SL_FORMAT_TSV) return "tsv";
+    if (f == SL_FORMAT_CRITEO) return "criteo";
+    return s->dense || a->categorical ? "csv" : "libsvm";
+}
+
 static void log_one(struct sl_tracker *tr, const char *path, const struct sl_shard *s,
-                    const char *context) {
+                    const char *format, const char *context) {
     char digest[TRAIN_DIGEST_LEN], abs[PATH_MAX], crc[16];
     train_data_digest(s, digest);
     snprintf(crc, sizeof crc, "%08x", (unsigned)s->file_crc32);
@@ -35,7 +43,7 @@ static void log_one(struct sl_tracker *tr, const char *path, const struct sl_sha
     cJSON *src = cJSON_CreateObject(), *schema = cJSON_CreateObject(),
           *profile = cJSON_CreateObject();
     cJSON_AddStringToObject(src, "uri", uri);
-    cJSON_AddStringToObject(schema, "format", s->dense ? "csv" : "libsvm");
+    cJSON_AddStringToObject(schema, "format", format);
     cJSON_AddNumberToObject(schema, "rows", (double)s->n_rows_global);
     cJSON_AddNumberToObject(schema, "features", (double)s->n_features);
     cJSON_AddNumberToObject(schema, "nnz", (double)s->nnz_global);
@@ -60,8 +68,9 @@ static void log_one(struct sl_tracker *tr, const char *path, const struct sl_sha
 void train_log_datasets(struct sl_tracker *tr, const struct train_args *a,
                         const struct sl_shard *shard, const struct sl_shard *val) {
     if (!tr) return;
-    log_one(tr, a->data, shard, "training");
-    if (a->validation) log_one(tr, a->validation, val, "validation");
+    const char *format = train_format_name(a, shard);
+    log_one(tr, a->data, shard, format, "training");
+    if (a->validation) log_one(tr, a->validation, val, format, "validation");
 }
 
 void train_write_datasets(FILE *f, const struct train_args *a, const struct sl_shard *shard,

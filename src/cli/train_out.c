@@ -80,7 +80,12 @@ static void log_params(struct sl_tracker *tr, const struct train_args *a, const 
     sl_tracker_param(tr, "fit_intercept", yes(!a->no_intercept));
     param_fmt(tr, "ranks", "%d", c->size);
     sl_tracker_param(tr, "data", a->data);
-    sl_tracker_param(tr, "format", s->dense ? "csv" : "libsvm");
+    sl_tracker_param(tr, "format", train_format_name(a, s));
+    if (!s->dense && strcmp(train_format_name(a, s), "libsvm") != 0) { /* hashed columns */
+        if (a->categorical) sl_tracker_param(tr, "categorical", a->categorical);
+        param_fmt(tr, "hash_bits", "%lld",
+                  (long long)(a->hash_bits ? a->hash_bits : SL_HASH_BITS_DEFAULT));
+    }
     sl_tracker_param(tr, "zero_based", yes(a->zero_based));
     if (a->validation) sl_tracker_param(tr, "validation", a->validation);
     param_fmt(tr, "n_rows", "%lld", (long long)s->n_rows_global);

@@ -55,6 +55,9 @@ void sl_parse_libsvm(struct sl_range *r, struct sl_shard *s, const struct sl_loa
                      struct sl_load_state *ls);
 void sl_parse_csv(struct sl_range *r, struct sl_shard *s, const struct sl_load_opts *o,
                   struct sl_load_state *ls);
+/* Delimited text with o->hash's columns into CSR (hashed.c). */
+void sl_parse_hashed(struct sl_range *r, struct sl_shard *s, const struct sl_load_opts *o,
+                     struct sl_load_state *ls);
 
 /* Records the first error of this rank at (1-based) local line `line`. */
 void sl_parse_fail(struct sl_load_state *ls, int64_t line, const char *fmt, ...)

@@ -13,6 +13,7 @@
 enum sl_format sl_format_from_path(const char *path) {
     size_t n = strlen(path);
     if (n >= 4 && strcmp(path + n - 4, ".csv") == 0) return SL_FORMAT_CSV;
+    if (n >= 4 && strcmp(path + n - 4, ".tsv") == 0) return SL_FORMAT_TSV;
     return SL_FORMAT_LIBSVM;
 }
 
@@ -49,7 +50,9 @@ static enum sl_status finish_shard(struct sl_shard *s, enum sl_format fmt,
     s->nnz_global = tot[1];
     s->labels01 = tot[2] > 0;
     s->row_begin = sl_comm_exscan_i64(c, s->n_rows);
-    if (fmt == SL_FORMAT_CSV) {
+    if (o->hash) {
+        s->n_features = sl_hash_n_features(o->hash); /* fixed by the spec */
+    } else if (fmt == SL_FORMAT_CSV) {
         /* Every rank's rows must have the width of the file's first row. */
         int64_t *w = sl_malloc(sizeof(int64_t) * (size_t)c->size);
         sl_comm_allgather_i64(c, ls->ncols, w);
@@ -97,7 +100,9 @@ static int same_file_everywhere(struct sl_comm *c, const struct sl_range *r) {
  * reader fails the rank with no line number. */
 static void parse(struct sl_range *r, enum sl_format fmt, const struct sl_load_opts *o,
                   struct sl_shard *s, struct sl_load_state *ls) {
-    if (fmt == SL_FORMAT_CSV)
+    if (o->hash)
+        sl_parse_hashed(r, s, o, ls);
+    else if (fmt == SL_FORMAT_CSV)
         sl_parse_csv(r, s, o, ls);
     else
         sl_parse_libsvm(r, s, o, ls);
@@ -137,6 +142,11 @@ enum sl_status sl_shard_load(struct sl_shard *s, const char *path, const struct 
     memset(s, 0, sizeof *s);
     sl_err_clear(err);
     enum sl_format fmt = o->format == SL_FORMAT_AUTO ? sl_format_from_path(path) : o->format;
+    if (!o->hash && (fmt == SL_FORMAT_TSV || fmt == SL_FORMAT_CRITEO)) {
+        /* The same on every rank: no collective needed to agree on it. */
+        if (c->rank == 0) sl_err_set(err, SL_ERR_ARG, "%s: tsv/criteo needs a hashing spec", path);
+        return SL_ERR_ARG;
+    }
     double t0 = sl_wtime();
     struct sl_range r;
     struct sl_load_state ls;

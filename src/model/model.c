@@ -13,6 +13,7 @@
 #include "core/fault.h"
 #include "model/kernels.h"
 #include "model/loss.h"
+#include "model/model_hash.h"
 #include "shardlearn/fileio.h"
 
 void sl_model_init(struct sl_model *m, int64_t n_features, int fit_intercept) {
@@ -25,6 +26,8 @@ void sl_model_init(struct sl_model *m, int64_t n_features, int fit_intercept) {
 
 void sl_model_free(struct sl_model *m) {
     free(m->weights);
+    if (m->hash) sl_hash_spec_free(m->hash);
+    free(m->hash);
     memset(m, 0, sizeof *m);
 }
 
@@ -38,6 +41,7 @@ void sl_model_write(const struct sl_model *m, FILE *f) {
     /* Written only when it is not the default, so 1-based model files stay
      * byte for byte what earlier versions wrote, and they read them. */
     if (m->index_base != 1) fprintf(f, ", \"index_base\": %d", m->index_base);
+    if (m->hash) sl_model_write_hash(f, m->hash); /* only for hashed columns, likewise */
     fputs(", \"weights\": [", f);
     for (int64_t j = 0; j < m->n_features; j++) {
         if (j) fputs(j % 8 ? ", " : ",\n", f);
@@ -80,6 +84,7 @@ enum sl_status sl_model_parse(struct sl_model *m, const char *text, const char *
     const cJSON *loss = cJSON_GetObjectItemCaseSensitive(root, "loss");
     const cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, "objective");
     const cJSON *base = cJSON_GetObjectItemCaseSensitive(root, "index_base");
+    const cJSON *hash = cJSON_GetObjectItemCaseSensitive(root, "hashing");
     st = SL_OK;
     if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, SL_MODEL_FORMAT) != 0)
         st = sl_err_set(err, SL_ERR_PARSE, "%s: not a shardlearn model (format)", path);
@@ -114,6 +119,10 @@ enum sl_status sl_model_parse(struct sl_model *m, const char *text, const char *
             }
             m->weights[j++] = it->valuedouble;
         }
+    }
+    if (st == SL_OK && hash) {
+        st = sl_model_parse_hash(m, hash, path, err);
+        if (st) sl_model_free(m);
     }
     cJSON_Delete(root);
     return st;

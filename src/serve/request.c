@@ -2,6 +2,7 @@
  * {"indices", "values"}, LIBSVM string), the envelopes of both protocols,
  * CSV, and the answer written as it is scored (README: Serving predictions). */
 #include "serve/request.h"
+#include "serve/raw.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -177,7 +178,18 @@ static int libsvm(struct scorer *sc, const char *s, int64_t row) {
     return emit(sc, acc);
 }
 
+/* A record of raw column values, for a model with a hashing spec (raw.c):
+ * an object, or (names non-NULL) values in the order of names. */
+static int raw(struct scorer *sc, const cJSON *names, const cJSON *values, int64_t row) {
+    char msg[256];
+    double margin = 0;
+    if (sl_serve_raw_margin(sc->m, names, values, &margin, msg, sizeof msg))
+        return fail(sc, "instance %lld: %s", (long long)row, msg);
+    return emit(sc, margin);
+}
+
 static int instance(struct scorer *sc, const cJSON *it, int64_t row) {
+    if (cJSON_IsObject(it) && sc->m->hash) return raw(sc, NULL, it, row);
     if (cJSON_IsArray(it)) return dense(sc, it, row);
     if (cJSON_IsObject(it)) return sparse(sc, it, row);
     if (cJSON_IsString(it)) return libsvm(sc, it->valuestring, row);
@@ -208,12 +220,15 @@ static int split(struct scorer *sc, const cJSON *obj) {
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(obj, "data");
     if (!cJSON_IsObject(obj) || !cJSON_IsArray(data))
         return fail(sc, "\"dataframe_split\" needs \"data\": an array of rows");
+    const cJSON *names = cJSON_GetObjectItemCaseSensitive(obj, "columns");
+    if (sc->m->hash && !cJSON_IsArray(names))
+        return fail(sc, "\"dataframe_split\" needs \"columns\" for a model of raw columns");
     int64_t row = 0;
     const cJSON *r;
     cJSON_ArrayForEach(r, data) {
         if (!cJSON_IsArray(r))
             return fail(sc, "dataframe_split row %lld is not an array", (long long)row);
-        if (dense(sc, r, row++)) return -1;
+        if (sc->m->hash ? raw(sc, names, r, row++) : dense(sc, r, row++)) return -1;
     }
     return 0;
 }
@@ -226,7 +241,11 @@ static int records(struct scorer *sc, const cJSON *arr) {
     cJSON_ArrayForEach(r, arr) {
         if (!cJSON_IsObject(r))
             return fail(sc, "dataframe_records row %lld is not an object", (long long)row);
-        if (dense(sc, r, row++)) return -1; /* an object's members are a list in cJSON */
+        if (sc->m->hash) {
+            if (raw(sc, NULL, r, row++)) return -1;
+        } else if (dense(sc, r, row++)) {
+            return -1; /* an object's members are a list in cJSON */
+        }
     }
     return 0;
 }
@@ -234,6 +253,9 @@ static int records(struct scorer *sc, const cJSON *arr) {
 /* {"inputs": {"col": [x per row], ...}}: one array per feature, in order. */
 static int columns(struct scorer *sc, const cJSON *obj) {
     const struct sl_model *m = sc->m;
+    if (m->hash)
+        return fail(sc, "\"inputs\" as columns is not taken for a model of raw columns: send "
+                        "records (instances, dataframe_records or dataframe_split)");
     int64_t d = cJSON_GetArraySize(obj), n = -1, j = 0;
     if (d != m->n_features)
         return fail(sc, "\"inputs\" has %lld columns for a model of %lld features", (long long)d,
@@ -340,6 +362,7 @@ static int csv_number(const char *s, size_t n, double *x) {
 static int csv_body(struct scorer *sc, const char *body, size_t len) {
     const struct sl_model *m = sc->m;
     const char *p = body, *end = body + len;
+    const char *head = NULL, *head_end = NULL; /* the header line: names raw columns */
     int64_t line = 0;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -347,7 +370,17 @@ static int csv_body(struct scorer *sc, const char *body, size_t len) {
         const char *next = nl ? nl + 1 : end;
         if (e > p && e[-1] == '\r') e--;
         line++;
+        if (line == 1) head = p, head_end = e;
         if (line == 1 || e == p) {
+            p = next;
+            continue;
+        }
+        if (m->hash) {
+            char msg[256];
+            double margin = 0;
+            if (sl_serve_raw_csv(m, head, head_end, p, e, &margin, msg, sizeof msg))
+                return fail(sc, "CSV line %lld: %s", (long long)line, msg);
+            if (emit(sc, margin)) return -1;
             p = next;
             continue;
         }

@@ -3,7 +3,7 @@
  * Checks beyond "no crash": a model that loads has n_features >= 0 and its
  * weights; saved again (sl_model_save) and loaded back it is the same model,
  * bit for bit, index_base included (the file format promises numbers that
- * round-trip). */
+ * round-trip), and so is its hashing spec when it has one. */
 #include <math.h>
 #include <string.h>
 
@@ -41,6 +41,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(same_bits(m2.intercept, m.intercept) && same_bits(m2.objective, m.objective),
                "reloaded b %.17g F %.17g, was %.17g %.17g", m2.intercept, m2.objective, m.intercept,
                m.objective);
+    FUZZ_CHECK(!m.hash == !m2.hash, "the hashing spec did not round-trip");
+    if (m.hash) {
+        const struct sl_hash_spec *a = m.hash, *b = m2.hash;
+        FUZZ_CHECK(strcmp(a->format, b->format) == 0 && a->delim == b->delim &&
+                       a->header == b->header && a->hash_bits == b->hash_bits &&
+                       a->n_cols == b->n_cols && memcmp(a->kind, b->kind, (size_t)a->n_cols) == 0,
+                   "reloaded hashing spec differs");
+        for (int j = 0; j < a->n_cols; j++)
+            FUZZ_CHECK(strcmp(a->names[j], b->names[j]) == 0, "column %d name", j);
+        FUZZ_CHECK(sl_hash_n_features(a) == m.n_features, "hashing d");
+    }
     for (int64_t j = 0; j < m.n_features; j++)
         FUZZ_CHECK(same_bits(m2.weights[j], m.weights[j]), "weight %lld: %.17g, was %.17g",
                    (long long)j, m2.weights[j], m.weights[j]);

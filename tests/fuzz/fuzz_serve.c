@@ -6,6 +6,8 @@
  *   bits 1-2  Content-Type: none, application/json, text/csv, text/plain
  *   bit 3     the model's index_base (1 or 0)
  *   bits 4-5  the model's width: 1, 3, 4 or 2000 features
+ *   bit 6     instead, a model of hashed columns (the criteo preset, 2^4 + 13
+ *             features): objects, dataframe rows and CSV lines are raw records
  * Checks beyond "no crash": the status is 200, 400 or 415 (415 exactly for
  * text/plain); the answer is JSON; a 200 is {"predictions": [...]} with one
  * entry per instance counted, each a probability in [0, 1], a label 1 or
@@ -45,7 +47,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const int64_t widths[] = {1, 3, 4, 2000};
     const char *type = types[(opt >> 1) & 3];
     struct sl_model m;
-    sl_model_init(&m, widths[(opt >> 4) & 3], 1);
+    struct sl_hash_spec criteo;
+    sl_hash_spec_criteo(&criteo, 4);
+    sl_model_init(&m, (opt >> 6) & 1 ? sl_hash_n_features(&criteo) : widths[(opt >> 4) & 3], 1);
+    if ((opt >> 6) & 1) {
+        m.hash = malloc(sizeof *m.hash);
+        FUZZ_CHECK(m.hash != NULL, "out of memory");
+        *m.hash = criteo; /* the model owns it from here */
+    } else {
+        sl_hash_spec_free(&criteo);
+    }
     m.index_base = (opt >> 3) & 1 ? 0 : 1;
     m.intercept = 0.25;
     for (int64_t j = 0; j < m.n_features; j++)

@@ -52,6 +52,18 @@ for name, text in [
         ("bigidx", "1 2147483647:1\n1 99999999999999999999:2\n")]:
     put("fuzz_libsvm", "bad-" + name, "0" + text)
 
+# --- hashed categorical columns: an option byte (fuzz_hashed.c), then the file --------------
+# bits 0-1: criteo B=3, criteo B=20, csv "y,a,b,c" B=2, tsv 3 columns B=5.
+CRITEO_ROW = "\t".join(["1", "3", "", "7"] + [""] * 10 + ["68fd1e64", "", "ö日本"] + ["x"] * 23)
+put("fuzz_hashed", "criteo", "0" + CRITEO_ROW + "\n" + CRITEO_ROW.replace("1", "0", 1) + "\n")
+put("fuzz_hashed", "criteo-b20-buffer7", "9" + CRITEO_ROW + "\r\n\n")
+put("fuzz_hashed", "csv-header", "2" + "y,a,b,c\n1,red,2.5,x\n0,,,\n-1,red,0,red\n")
+put("fuzz_hashed", "tsv", "3" + "1\tv\t1e3\n0\t\t-2\n")
+put("fuzz_hashed", "bad-ragged", "2" + "y,a,b,c\n1,red,2.5\n")
+put("fuzz_hashed", "bad-number", "3" + "1\tv\tnan\n")
+put("fuzz_hashed", "csv-quoted", "2" + 'y,"a",b,c\n1,"x, ""y""",2, "z" \n0,"",,""""\n')
+put("fuzz_hashed", "bad-open-quote", "2" + 'y,a,b,c\n1,"x,2,z\n')
+
 # --- CSV: an option byte (fuzz_csv.c), then the file ----------------------------------------
 HEAD_CSV = "label,a,b,c\n1,0.5,0,2\n0,1,-1,3e1\n1, 2 ,3,4\n"
 put("fuzz_csv", "header", "0" + HEAD_CSV)
@@ -90,6 +102,12 @@ for name, change in [("format", {"format": "other"}), ("version", {"version": 2}
 put("fuzz_model", "zero-based", json.dumps(dict(small, index_base=0)))
 put("fuzz_model", "bad-index-base", json.dumps(dict(small, index_base=2)))
 put("fuzz_model", "bad-not-json", "{\"format\": \"shardlearn-model\", ")
+hashing = {"format": "csv", "delimiter": ",", "header": True, "hash_bits": 1,
+           "columns": [{"name": "y", "kind": "label"}, {"name": "città", "kind": "categorical"},
+                       {"name": "n", "kind": "numeric"}]}
+put("fuzz_model", "hashed", json.dumps(dict(small, hashing=hashing)))
+put("fuzz_model", "bad-hashed-width", json.dumps(dict(small, hashing=dict(hashing, hash_bits=2))))
+
 
 # --- state.json (src/track/state.c writes these keys) --------------------------------------------
 RUN = "0a1b2c3d4e5f40718293a4b5c6d7e8f9"
@@ -248,3 +266,11 @@ serve("fast-giveup-other-key", J, '{"instances": [[1, 2, 3]], "id": "a"}')
 serve("fast-giveup-values-first", J, '{"instances": [{"values": [1], "indices": [2]}]}')
 serve("fast-giveup-trailing-comma", J, '{"instances": [[1, 2, 3],]}')
 serve("fast-nan-margin", J, '{"instances": [{"indices": [0, 1], "values": [1e308, 1e308]}]}')
+# bit 6: a model of hashed columns (criteo preset, 2^4 + 13 features): raw records.
+H = 0x40
+serve("hashed-records", H | J | 1, '{"dataframe_records": [{"I1": 3, "C1": "68fd1e64", "C2": null, "I2": ""}]}')
+serve("hashed-instances", H | J, '{"instances": [{"I13": "2.5", "C26": "ö日本"}, [' + ", ".join(["0"] * 29) + ']]}')
+serve("hashed-split", H | J | 1, '{"dataframe_split": {"columns": ["I1", "C3"], "data": [[1, "x"], ["", ""]]}}')
+serve("hashed-csv", H | CSV | 1, "label,I1,C1\n1,4,abc\n0,,\n")
+serve("hashed-csv-quoted", H | CSV | 1, 'label,"I1",C1\n1,"4"," a,b "\n0,,""""\n')
+serve("hashed-bad", H | J, '{"instances": [{"I1": "abc", "nope": true}]}')
