@@ -11,6 +11,8 @@
 #   scripts/bench.sh --rows 100000       a smaller data set (also BENCH_ROWS=100000)
 #   scripts/bench.sh --write-doc         also put the tables into docs/benchmark.md
 #   scripts/bench.sh --only-serve        only shardlearn serve against mlflow models serve (minutes)
+#   scripts/bench.sh --only-warm         only the warm start: newton at lambda, then 0.8 lambda cold and warm
+#   scripts/bench.sh --only-sources      only the load rates of plain, .gz, .zst files and parts
 #   scripts/bench.sh --help              every option (sizes, lambda, budgets, SGD settings)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +28,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # Spark MLlib, a peer, needs a Java runtime and pyspark (unless --skip-spark).
 case " $* " in
-  *" --skip-spark "* | *" --render "* | *" --only-stop "* | *" --only-serve "*) ;;
+  *" --skip-spark "* | *" --render "* | *" --only-stop "* | *" --only-serve "* | *" --only-warm "* | *" --only-sources "*) ;;
   *)
     if ! command -v java >/dev/null 2>&1; then
       SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

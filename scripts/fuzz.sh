@@ -103,14 +103,15 @@ read -r -a mpi_libs <<< "$(mpicc --showme:link)"
 san=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 cflags=(-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L "${san[@]}" -Isrc -Iinclude
         -Itests/fuzz "${mpi_cflags[@]}")
-libs=("${mpi_libs[@]}" -lcjson -lyaml -lcurl -lz -lopenblas -lm -lpthread -lmurmurhash)
+libs=("${mpi_libs[@]}" -lcjson -lyaml -lcurl -lz -lzstd -lcrypto -lopenblas -lm -lpthread -lmurmurhash)
 
 core=(src/core/*.c)
+io=(src/io/*.c) # byte sources: the readers list and read through them
 data=(src/data/*.c)
 model=(src/model/*.c)
 track=()
 for f in src/track/*.c; do [ "$f" = src/track/http.c ] || track+=("$f"); done
-common=("${core[@]}" "${data[@]}" tests/fuzz/fuzz_util.c)
+common=("${core[@]}" "${io[@]}" "${data[@]}" tests/fuzz/fuzz_util.c)
 declare -A sources=(
   [fuzz_libsvm]="${common[*]} tests/fuzz/chunk_pool.c"
   [fuzz_csv]="${common[*]} tests/fuzz/chunk_pool.c"

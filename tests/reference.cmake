@@ -14,3 +14,8 @@ sl_py_test(ref_faults test_faults.py)
 sl_py_test(ref_disk_full test_disk_full.py)
 set_tests_properties(ref_disk_full PROPERTIES SKIP_RETURN_CODE 77)
 sl_py_test(ref_hostile_input test_hostile_input.py)
+# Losses, weights and warm starts (issue #15; README: Losses).
+sl_py_test(ref_losses test_losses.py)
+sl_py_test(ref_weights test_weights.py)
+sl_py_test(ref_warm_start test_warm_start.py)
+sl_py_test(ref_standardize test_standardize.py)

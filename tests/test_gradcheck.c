@@ -4,7 +4,8 @@
  * builds its own rows of one fixed global data set, and the summed objective
  * is checked against a naive sum over all rows on each rank. Every rank holds
  * the whole of each vector here and hands the objective its slice
- * [lo, lo + n_loc) (objective.h); it checks the elements of its slice. */
+ * [lo, lo + n_loc) (objective.h); it checks the elements of its slice.
+ * Each loss (model.h) is checked, with and without sample weights. */
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "data/colmap.h"
+#include "model/loss.h"
 #include "shardlearn/comm.h"
 #include "shardlearn/objective.h"
 #include "synth.h"
@@ -24,14 +26,24 @@
  * w is in the compacted numbering, mapped back to the file's columns through
  * map (column 3 is zero in the dense set; it never occurs in the sparse set,
  * so there it is dropped, and the rest are numbered most frequent first). */
+/* The sample weight of global row i in the weighted cases. */
+static double row_weight(int i) {
+    double u = synth_cell(i, 98);
+    return 0.25 + u * u;
+}
+
+/* w: the optimiser's vector; with standardisation o maps it to the model
+ * (the penalty stays on w itself, the scaled weights). */
 static double naive_objective(const double *w, const struct sl_colmap *map, int dense,
-                              int intercept, double l2) {
-    double wf[D];
-    sl_colmap_expand(map, w, wf);
+                              int intercept, double l2, enum sl_loss kind, int weighted,
+                              const struct sl_objective *o) {
+    double wf[D], wm[D + 1];
     const int64_t nc = map->n_used;
     double loss = 0.0, wsq = 0.0;
-    for (int j = 0; j < D; j++)
-        wsq += wf[j] * wf[j];
+    for (int64_t j = 0; j < nc; j++)
+        wsq += w[j] * w[j];
+    sl_obj_to_model(o, w, wm);
+    sl_colmap_expand(map, wm, wf);
     for (int i = 0; i < N_GLOBAL; i++) {
         double m = intercept ? w[nc] : 0.0;
         for (int j = 0; j < D; j++) {
@@ -39,20 +51,35 @@ static double naive_objective(const double *w, const struct sl_colmap *map, int 
             if (j == 3) continue; /* zero in dense rows, absent from sparse ones */
             if (dense || v > 0.5) m += wf[j] * v;
         }
-        double y = synth_label(i, D);
-        loss += log(1.0 + exp(-y * m));
+        double y = synth_label(i, D), si = weighted ? row_weight(i) : 1.0;
+        if (kind == SL_LOSS_LOGISTIC)
+            loss += si * log(1.0 + exp(-y * m));
+        else if (kind == SL_LOSS_SQUARED_HINGE)
+            loss += si * (1 - y * m > 0 ? (1 - y * m) * (1 - y * m) : 0.0);
+        else
+            loss += si * 0.5 * (y - m) * (y - m);
     }
     return loss / N_GLOBAL + 0.5 * l2 * wsq;
 }
 
-static double run_case(struct sl_comm *c, int dense, int intercept, double l2) {
+static double run_case(struct sl_comm *c, int dense, int intercept, double l2, enum sl_loss kind,
+                       int weighted, int standardize) {
     struct sl_shard s;
     synth_shard(&s, N_GLOBAL, D, dense, c);
+    if (weighted) { /* synth_shard's rows are round-robin: global row rank + r * size */
+        double *sw = calloc((size_t)s.n_rows + 1, sizeof(double));
+        for (int64_t r = 0; r < s.n_rows; r++)
+            sw[r] = row_weight(c->rank + (int)r * c->size);
+        sl_shard_scale_weights(&s, sw);
+        free(sw);
+    }
     struct sl_colmap map;
     sl_colmap_build(&map, &s, c);
     CHECK_NUM(map.n_used == (dense ? D : D - 1), "columns kept", (double)map.n_used, D - 1);
     struct sl_objective *o;
     if (sl_obj_create(&o, &s, map.n_used, l2, intercept, c) != SL_OK) failures++;
+    sl_obj_set_loss(o, kind);
+    if (standardize && sl_obj_standardize(o) != SL_OK) failures++;
     const struct sl_obj_shape *sh = sl_obj_shape(o);
     const int64_t n = sh->dim, lo = sh->lo, hi = sh->lo + sh->n_loc;
     double *w = calloc((size_t)n, sizeof(double)), *g = calloc((size_t)n, sizeof(double));
@@ -74,7 +101,7 @@ static double run_case(struct sl_comm *c, int dense, int intercept, double l2) {
     MPI_Allreduce(&gsq, &gsum, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
     CHECK_NUM(fabs(info.grad_norm - sqrt(gsum)) <= 1e-13 * sqrt(gsum),
               "gradient norm of the slices", info.grad_norm, sqrt(gsum));
-    double ref = naive_objective(w, &map, dense, intercept, l2);
+    double ref = naive_objective(w, &map, dense, intercept, l2, kind, weighted, o);
     CHECK_NUM(fabs(info.objective - ref) <= 1e-13 * ref, "objective vs naive sum over all rows",
               info.objective, ref);
     const double h = 1e-6;
@@ -115,11 +142,23 @@ static double run_case(struct sl_comm *c, int dense, int intercept, double l2) {
     /* The loss at w = 0 is log 2 exactly, whatever the data. */
     memset(wp, 0, sizeof(double) * (size_t)n);
     if (sl_obj_fg(o, wp + lo, gt + lo, NULL, &ti) != SL_OK) failures++;
-    CHECK_NUM(fabs(ti.objective - log(2.0)) < 1e-15, "F(0) = log 2", ti.objective, log(2.0));
+    if (kind == SL_LOSS_LOGISTIC && !weighted && !standardize)
+        CHECK_NUM(fabs(ti.objective - log(2.0)) < 1e-15, "F(0) = log 2", ti.objective, log(2.0));
+    /* Mini-batch residuals (SGD) are the gradient's per-row pieces: at
+     * w = 0, row q's is s_q l'(y_q, 0). */
+    if (s.n_rows > 0 && !standardize) {
+        int64_t row0 = 0;
+        double r0, v0[D + 1] = {0};
+        sl_obj_batch_residuals(o, &row0, 1, v0, 1.0, 0.0, &r0);
+        const double want = sl_loss_residual(kind, 0.0, s.y[0]) * (weighted ? s.weights[0] : 1.0);
+        CHECK_NUM(fabs(r0 - want) <= 1e-15, "mini-batch residual", r0, want);
+    }
     double f = info.objective;
     free(w), free(g), free(gt), free(v), free(hv), free(diag), free(wp), free(gp), free(gm);
     sl_obj_destroy(o);
     sl_colmap_free(&map);
+    free(s.weights);
+    s.weights = NULL;
     synth_free(&s);
     return f;
 }
@@ -128,15 +167,23 @@ int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     struct sl_comm c;
     sl_comm_init(&c, MPI_COMM_WORLD);
-    double f[4];
+    enum { NC = 2 * 2 * 3 * 2 + 2 * 3 };
+    double f[NC];
     int k = 0;
     for (int dense = 0; dense <= 1; dense++)
         for (int icpt = 0; icpt <= 1; icpt++)
-            f[k++] = run_case(&c, dense, icpt, icpt ? 0.01 : 0.1);
+            for (int kind = 0; kind < 3; kind++)
+                for (int weighted = 0; weighted <= 1; weighted++)
+                    f[k++] = run_case(&c, dense, icpt, icpt ? 0.01 : 0.1, (enum sl_loss)kind,
+                                      weighted, 0);
+    /* Standardised: the derivatives are by the scaled weights. */
+    for (int dense = 0; dense <= 1; dense++)
+        for (int kind = 0; kind < 3; kind++)
+            f[k++] = run_case(&c, dense, 1, 0.01, (enum sl_loss)kind, 1, 1);
     /* After the allreduce every rank must hold the very same numbers. */
-    double mx[4];
-    MPI_Allreduce(f, mx, 4, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    for (int i = 0; i < 4; i++)
+    double mx[NC];
+    MPI_Allreduce(f, mx, NC, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    for (int i = 0; i < NC; i++)
         CHECK_NUM(mx[i] == f[i], "same objective on every rank", f[i], mx[i]);
     return test_finish(c.rank);
 }

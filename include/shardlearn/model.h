@@ -18,15 +18,28 @@ extern "C" {
 #define SL_MODEL_FORMAT "shardlearn-model"
 #define SL_MODEL_VERSION 1
 
+/* The loss l(y, m) of a margin m = w.x + b (objective.h, src/model/loss.h).
+ * The classifiers take labels -1/+1, squared takes real labels. */
+enum sl_loss {
+    SL_LOSS_LOGISTIC = 0,  /* log(1 + exp(-y m)): logistic regression */
+    SL_LOSS_SQUARED_HINGE, /* max(0, 1 - y m)^2: the L2-loss linear SVM */
+    SL_LOSS_SQUARED        /* (1/2)(y - m)^2: ridge regression */
+};
+/* "logistic", "squared-hinge", "squared"; "?" for anything else. */
+const char *sl_loss_name(enum sl_loss l);
+/* 0 and *out <- the loss named name, -1 when there is none. */
+int sl_loss_parse(const char *name, enum sl_loss *out);
+
 struct sl_model {
     int64_t n_features; /* d */
     int fit_intercept;
     double intercept;
-    double *weights;  /* (d); weights[j] is feature j minus the file's index base */
-    double objective; /* final training objective F, for the record */
-    int index_base;   /* LIBSVM numbering of the training file: feature index_base is
-                         weights[0]. 1 unless trained with --zero-based (the file then
-                         says "index_base": 0; a file without the key is 1-based) */
+    double *weights;   /* (d); weights[j] is feature j minus the file's index base */
+    double objective;  /* final training objective F, for the record */
+    enum sl_loss loss; /* "loss" in the file; a file without it is logistic */
+    int index_base;    /* LIBSVM numbering of the training file: feature index_base is
+                          weights[0]. 1 unless trained with --zero-based (the file then
+                          says "index_base": 0; a file without the key is 1-based) */
     /* NULL, or the columns of the delimited text it was trained on, hashed
      * (hashing.h); owned, freed by sl_model_free; written to and read from
      * the file. */
@@ -54,21 +67,30 @@ enum sl_status sl_model_parse(struct sl_model *m, const char *text, const char *
 
 /* margins: (s->n_rows) <- w.x_i + b; features beyond the model's d count 0. */
 void sl_model_margins(const struct sl_model *m, const struct sl_shard *s, double *margins);
-/* P(y = +1) for a margin, under the model's loss. */
+/* P(y = +1) for a margin: sigma(margin). Meaningful for logistic models
+ * only; the callers refuse the others (predict --proba, serve). */
 double sl_model_probability(const struct sl_model *m, double margin);
 
+/* The classifiers' metrics are NaN for squared, the regression metrics NaN
+ * for the classifiers. */
 struct sl_eval_result {
-    double logloss; /* mean log-loss, no regulariser */
+    double logloss; /* mean log-loss of sigma(margin), no regulariser; NaN but for logistic */
     double accuracy;
-    double auc; /* ROC AUC, ties counted half; NaN when a class is absent */
+    double auc;           /* ROC AUC, ties counted half; NaN when a class is absent */
+    double loss;          /* mean of the model's loss l(y, m), unweighted, no regulariser */
+    double rmse, mae, r2; /* squared: sqrt(mean (y-m)^2), mean |y-m|, 1 - SSE/SST */
     int64_t n_rows;
 };
 
-/* Collective. Scores the shard's rows; AUC needs the global order of scores,
- * so scores and labels are gathered to rank 0 (16 bytes a row) and the result
- * broadcast: every rank returns the same numbers. */
+/* Collective. Scores the shard's rows under the logistic loss; AUC needs the
+ * global order of scores, so scores and labels are gathered to rank 0 (16
+ * bytes a row) and the result broadcast: every rank returns the same
+ * numbers. */
 void sl_evaluate(struct sl_comm *c, const struct sl_shard *s, const double *margins,
                  struct sl_eval_result *out);
+/* The same under a given loss (squared: no gather, sums only). */
+void sl_evaluate_loss(struct sl_comm *c, const struct sl_shard *s, const double *margins,
+                      enum sl_loss loss, struct sl_eval_result *out);
 
 #ifdef __cplusplus
 }

@@ -1,9 +1,12 @@
-/* objective.h - L2-regularised logistic regression over a shard, summed over
- * the ranks.
+/* objective.h - an L2-regularised linear model's objective over a shard,
+ * summed over the ranks.
  *
- *   F(w,b) = (1/n) sum_i log(1 + exp(-y_i (w.x_i + b))) + (lambda/2) ||w||^2
+ *   F(w,b) = (1/n) sum_i s_i l(y_i, w.x_i + b) + (lambda/2) ||w||^2
  *
- * n is the global row count, b is not regularised. The optimisers see the
+ * l is the loss (model.h: logistic by default, squared hinge, squared),
+ * s_i the row's sample weight (the shard's weights, 1 without them), n the
+ * global row count (not the sum of the weights: a weight scales its row's
+ * loss, as scikit-learn's sample_weight does), b is not regularised. The optimisers see the
  * loss only through these functions and never the data format.
  *
  * Vectors have length dim = n_cols (+1 when fit_intercept, the intercept
@@ -26,6 +29,7 @@
 
 #include "shardlearn/comm.h"
 #include "shardlearn/data.h"
+#include "shardlearn/model.h"
 #include "shardlearn/status.h"
 
 #ifdef __cplusplus
@@ -48,8 +52,9 @@ struct sl_obj_shape {
 /* What one evaluation learned besides the gradient. */
 struct sl_fg_info {
     double objective; /* F(w,b) */
-    double logloss;   /* (1/n) sum_i loss_i, without the regulariser */
-    double accuracy;  /* fraction of rows with sign(margin) == y, margin 0 -> -1 */
+    double logloss;   /* (1/n) sum_i s_i loss_i, without the regulariser (any loss) */
+    double accuracy;  /* fraction of rows with sign(margin) == y, margin 0 -> -1; NaN for
+                         squared */
     double grad_norm; /* ||grad F||_2 */
 };
 
@@ -60,6 +65,21 @@ struct sl_fg_info {
 enum sl_status sl_obj_create(struct sl_objective **out, const struct sl_shard *s, int64_t n_cols,
                              double l2, int fit_intercept, struct sl_comm *c) SL_WARN_UNUSED;
 void sl_obj_destroy(struct sl_objective *o);
+/* Collective, before the first evaluation. The optimiser's vectors become
+ * the weights of the columns scaled to unit standard deviation (population
+ * sd over all ranks' rows, one allreduce of 2 n_cols sums; not centred, so
+ * sparse rows stay sparse): v_j = w_j sd_j, and the penalty (lambda/2)|v|^2
+ * applies in that space, as Spark's standardization. A constant column
+ * gets weight 0. The data is not rescaled: each pass reads v_j / sd_j. */
+enum sl_status sl_obj_standardize(struct sl_objective *o) SL_WARN_UNUSED;
+/* Not collective. w: (dim) <- the model in the data's units from the whole
+ * optimiser vector v: (dim) (a copy without standardisation). */
+void sl_obj_to_model(const struct sl_objective *o, const double *v, double *w);
+/* The optimiser's element j for a model weight w_j in the data's units. */
+double sl_obj_from_model(const struct sl_objective *o, int64_t j, double w);
+/* The loss (logistic unless set); set it before the first evaluation. */
+void sl_obj_set_loss(struct sl_objective *o, enum sl_loss loss);
+enum sl_loss sl_obj_loss(const struct sl_objective *o);
 
 const struct sl_obj_shape *sl_obj_shape(const struct sl_objective *o);
 struct sl_comm *sl_obj_comm(const struct sl_objective *o);
@@ -72,7 +92,8 @@ int64_t sl_obj_passes(const struct sl_objective *o);
 
 /* Collective. w: (n_loc) this rank's slice of the point; g: (n_loc) <- the
  * same slice of grad F at w; diag (may be NULL): (n_loc) <- that slice of the
- * Hessian's diagonal at w. info is global. Keeps sigma(1-sigma) at w for
+ * Hessian's diagonal at w (squared hinge: the generalised Hessian's, as
+ * LIBLINEAR's). info is global. Keeps the loss's D_i at w for
  * sl_obj_hv only after sl_obj_accept (a trial point that is rejected leaves
  * it untouched). Returns SL_ERR_INTERRUPTED on every rank when any rank's
  * stop flag is set. */

@@ -32,6 +32,9 @@ struct sl_optim_opts {
     uint64_t seed;      /* 1: sgd row order; each rank derives its own stream */
     int average;        /* 0: sgd returns the mean of the averaged models over the second
                            half of the epochs */
+    double gnorm_ref;   /* 0: g0 is the gradient at the start point; > 0: ||g0|| itself.
+                           A warm start passes ||grad F(0)||, as LIBLINEAR does, so that
+                           tol means the same as from w = 0 */
 };
 
 void sl_optim_opts_init(struct sl_optim_opts *o);

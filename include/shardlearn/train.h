@@ -56,6 +56,9 @@ struct sl_ckpt_params {
     const char *data_name;       /* the training data's name (a path), part of the identity */
     int64_t data_bytes;          /* its size in bytes (-1: unknown) */
     const char *validation_name; /* NULL: none */
+    /* NULL: unweighted. What weighs the rows ("--sample-weights /abs/path",
+     * "--class-weight balanced"), part of the identity. */
+    const char *weights_name;
     /* NULL: none. Rank 0's: a line of text kept with each checkpoint (the
      * CLI keeps its tracking run there); sl_checkpoint_note reads it back. */
     const char *note;
@@ -72,7 +75,16 @@ void sl_checkpoint_clear(const char *dir);
 struct sl_train_params {
     struct sl_optim_opts optim; /* sl_optim_opts_init: newton, tol 1e-6, ... (optim.h) */
     double l2;                  /* 1e-4: lambda in F (objective.h) */
-    int fit_intercept;          /* 1: fit an unregularised intercept b */
+    enum sl_loss loss;          /* SL_LOSS_LOGISTIC; squared needs real labels (data.h) */
+    /* 0. 1: optimise over columns scaled to unit standard deviation, penalty
+     * in the scaled space (objective.h sl_obj_standardize); the model is in
+     * the data's units all the same. */
+    int standardize;
+    /* NULL: start from w = 0. A model to start from (warm start): its
+     * features, intercept setting and loss must be the data's and these
+     * parameters'; lambda may differ. Ignored when a checkpoint resumes. */
+    const struct sl_model *init;
+    int fit_intercept; /* 1: fit an unregularised intercept b */
     /* NULL: none. A held-out shard loaded with the same reader; its log-loss,
      * accuracy and AUC are computed every iteration and at the end. */
     const struct sl_shard *validation;

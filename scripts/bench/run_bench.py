@@ -35,7 +35,9 @@ ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 from common import csr_bytes, load_npz, objective, read_liblinear_model, shard_rows  # noqa: E402
 import serve_bench  # noqa: E402
+import sources_bench  # noqa: E402
 import stop_bench  # noqa: E402
+import warm_bench  # noqa: E402
 
 TARGET_REL = 1e-6          # time to F <= F* (1 + TARGET_REL)
 BYTES_PER_NNZ = 12         # int32 column index + float64 value
@@ -88,6 +90,14 @@ def parse_args():
     ap.add_argument("--only-serve", action="store_true",
                     help="measure only the serving comparison; with --write-doc, put just its block and "
                          "target rows into docs/benchmark.md")
+    ap.add_argument("--only-warm", action="store_true",
+                    help="measure only the warm start (fit at lambda, then 0.8 lambda cold and warm); "
+                         "with --write-doc, put just its paragraph and target row into docs/benchmark.md")
+    ap.add_argument("--skip-sources", action="store_true",
+                    help="leave out the data-source load rates (plain, .gz, .zst, parts)")
+    ap.add_argument("--only-sources", action="store_true",
+                    help="measure only the data-source load rates; with --write-doc, put just their "
+                         "table and target row into docs/benchmark.md")
     ap.add_argument("--serve-seconds", type=float, default=5.0,
                     help="seconds of load per serving cell (server, concurrency, rows a request)")
     ap.add_argument("--stop-after", type=float, default=5.0,
@@ -415,6 +425,10 @@ def main():
         return stop_only(b, a)
     if a.only_serve:
         return serve_only(b, a)
+    if a.only_warm:
+        return warm_only(b, a)
+    if a.only_sources:
+        return sources_only(b, a)
 
     res = {"command": "scripts/bench.sh " + " ".join(sys.argv[1:]),
            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -524,6 +538,12 @@ def main():
     if not a.skip_serve:
         serve = serve_bench.measure_serve(b, a)
 
+    # ---- data sources: plain, .gz, .zst, compressed parts ---------------------------------
+    sources = None
+    if not a.skip_sources:
+        log("data sources: load rates of the file plain, as .gz/.zst, and as compressed parts")
+        sources = sources_bench.measure_sources(b, a, log)
+
     # ---- F*, targets, tables -------------------------------------------------------------
     all_F = [r["F"] for r in sl.values() if "F" in r] + [r["F"] for r in ll + skll + sklb + sksgd]
     fstar = min(all_F)
@@ -602,6 +622,7 @@ def main():
     res["scaling"] = scaling
     res["stop"] = stop
     res["serve"] = serve
+    res["sources"] = sources
 
     decide(res)
     res["elapsed_s"] = time.time() - t_start
@@ -706,6 +727,8 @@ def decide(res):
         targets.extend(stop_bench.targets(res["stop"]))
     if res.get("serve"):
         targets.extend(serve_bench.targets(res["serve"]))
+    if res.get("sources"):
+        targets.extend(sources_bench.targets(res["sources"]))
     res["targets"] = targets
 
 
@@ -1004,6 +1027,12 @@ def render_markdown(res):
     if res.get("serve"):
         L.append("")
         L += [SERVE_BEGIN, serve_bench.render(res["serve"]), SERVE_END]
+    if res.get("warm"):
+        L.append("")
+        L += [WARM_BEGIN, warm_bench.render(res["warm"]), WARM_END]
+    if res.get("sources"):
+        L.append("")
+        L += [SOURCES_BEGIN, sources_bench.render(res["sources"]), SOURCES_END]
     L.append("")
     L.append(f"Default optimizer by this run: **{res['default_optimizer']}** (reached the target sooner on 2 ranks).")
     L.append("")
@@ -1030,6 +1059,8 @@ def fmt_param(solver, p):
 BENCH_BEGIN, BENCH_END = "<!-- bench:begin -->", "<!-- bench:end -->"
 STOP_BEGIN, STOP_END = "<!-- stop:begin -->", "<!-- stop:end -->"
 SERVE_BEGIN, SERVE_END = "<!-- serve:begin -->", "<!-- serve:end -->"
+WARM_BEGIN, WARM_END = "<!-- warm:begin -->", "<!-- warm:end -->"
+SOURCES_BEGIN, SOURCES_END = "<!-- sources:begin -->", "<!-- sources:end -->"
 
 
 def stop_only(b, a):
@@ -1055,6 +1086,32 @@ def serve_only(b, a):
     if a.write_doc:
         patch_doc(SERVE_BEGIN, SERVE_END, f"{block}\n\n(`scripts/bench.sh --only-serve`, {date})", ts,
                   ("| serving",))
+
+
+def warm_only(b, a):
+    """--only-warm: the warm-start saving alone (see save_part, patch_doc)."""
+    log("shardlearn newton, 2 ranks: lambda, then 0.8 lambda cold and with --init-model")
+    w = warm_bench.measure_warm(b, a)
+    para = warm_bench.render(w)
+    log("  " + para)
+    ts = warm_bench.targets(w)
+    date = save_part(a, "warm", w, ts)
+    if a.write_doc:
+        patch_doc(WARM_BEGIN, WARM_END, f"{para} (`scripts/bench.sh --only-warm`, {date})", ts,
+                  tuple("| " + t["target"] for t in ts))
+
+
+def sources_only(b, a):
+    """--only-sources: the data-source load rates alone (see save_part, patch_doc)."""
+    log("data sources: load rates of the file plain, as .gz/.zst, and as compressed parts")
+    sv = sources_bench.measure_sources(b, a, log)
+    block = sources_bench.render(sv)
+    log(block)
+    ts = sources_bench.targets(sv)
+    date = save_part(a, "sources", sv, ts)
+    if a.write_doc:
+        patch_doc(SOURCES_BEGIN, SOURCES_END, f"{block}\n\n(`scripts/bench.sh --only-sources`, {date})",
+                  ts, ("| decompress-and-parse",))
 
 
 def save_part(a, key, value, ts):

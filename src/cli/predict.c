@@ -24,6 +24,8 @@ static enum sl_status write_predictions(const char *path, const struct sl_model 
     for (int64_t i = 0; i < n; i++) {
         if (proba)
             fprintf(f, "%.17g\n", sl_model_probability(model, m[i]));
+        else if (model->loss == SL_LOSS_SQUARED)
+            fprintf(f, "%.17g\n", m[i]); /* regression: the predicted value */
         else
             fputs(m[i] > 0 ? "1\n" : (labels01 ? "0\n" : "-1\n"), f);
     }
@@ -35,22 +37,36 @@ static enum sl_status write_predictions(const char *path, const struct sl_model 
 }
 
 static enum sl_status write_eval(const char *path, const struct sl_eval_result *ev,
-                                 struct sl_err *err) {
+                                 enum sl_loss loss, struct sl_err *err) {
     struct cli_out out;
     enum sl_status st = cli_out_open(&out, path, err);
     if (st) return st;
     fputs("{", out.f);
-    sl_json_put_field(out.f, "logloss", ev->logloss);
-    fputs(", ", out.f);
-    sl_json_put_field(out.f, "accuracy", ev->accuracy);
-    fputs(", ", out.f);
-    sl_json_put_field(out.f, "auc", ev->auc);
+    if (loss == SL_LOSS_SQUARED) {
+        sl_json_put_field(out.f, "rmse", ev->rmse);
+        fputs(", ", out.f);
+        sl_json_put_field(out.f, "mae", ev->mae);
+        fputs(", ", out.f);
+        sl_json_put_field(out.f, "r2", ev->r2);
+    } else {
+        if (loss == SL_LOSS_LOGISTIC) {
+            sl_json_put_field(out.f, "logloss", ev->logloss);
+            fputs(", ", out.f);
+        }
+        sl_json_put_field(out.f, "accuracy", ev->accuracy);
+        fputs(", ", out.f);
+        sl_json_put_field(out.f, "auc", ev->auc);
+    }
+    if (loss != SL_LOSS_LOGISTIC) { /* a logistic model's file stays what it always was */
+        fprintf(out.f, ", \"loss\": \"%s\", ", sl_loss_name(loss));
+        sl_json_put_field(out.f, "mean_loss", ev->loss);
+    }
     fprintf(out.f, ", \"n_rows\": %lld}\n", (long long)ev->n_rows);
     return cli_out_commit(&out, err);
 }
 
 struct predict_args {
-    const char *model, *data, *out;
+    const char *model, *data, *out, *weight_column;
     int proba, format, zero_based;
 };
 
@@ -64,11 +80,18 @@ static enum sl_status score(struct sl_comm *c, const struct predict_args *a,
     sl_model_margins(model, s, m);
     if (eval) {
         struct sl_eval_result ev;
-        sl_evaluate(c, s, m, &ev);
+        sl_evaluate_loss(c, s, m, model->loss, &ev);
         if (c->rank == 0) {
-            sl_info("rows %lld  logloss %.12g  accuracy %.6f  auc %.6f", (long long)ev.n_rows,
-                    ev.logloss, ev.accuracy, ev.auc);
-            if (a->out) st = write_eval(a->out, &ev, err);
+            if (model->loss == SL_LOSS_SQUARED)
+                sl_info("rows %lld  rmse %.12g  mae %.12g  r2 %.6f", (long long)ev.n_rows, ev.rmse,
+                        ev.mae, ev.r2);
+            else if (model->loss == SL_LOSS_SQUARED_HINGE)
+                sl_info("rows %lld  squared-hinge %.12g  accuracy %.6f  auc %.6f",
+                        (long long)ev.n_rows, ev.loss, ev.accuracy, ev.auc);
+            else
+                sl_info("rows %lld  logloss %.12g  accuracy %.6f  auc %.6f", (long long)ev.n_rows,
+                        ev.logloss, ev.accuracy, ev.auc);
+            if (a->out) st = write_eval(a->out, &ev, model->loss, err);
         }
     } else {
         double *all =
@@ -121,11 +144,16 @@ int sl_cmd_predict(int argc, char **argv, struct sl_comm *c, int eval) {
                                    .kind = SL_ARG_FLAG,
                                    .dst = &a.zero_based,
                                    .help = "LIBSVM feature indices start at 0"},
+                                  {.name = "weight-column",
+                                   .kind = SL_ARG_STR,
+                                   .dst = &a.weight_column,
+                                   .metavar = "COL",
+                                   .help = "CSV: a weight column to leave out (as train's)"},
                                   {.name = eval ? "metrics-out" : "out",
                                    .kind = SL_ARG_STR,
                                    .dst = &a.out,
                                    .metavar = "FILE",
-                                   .help = eval ? "write {logloss, accuracy, auc, n_rows} as JSON"
+                                   .help = eval ? "write the metrics as JSON"
                                                 : "write predictions here (default stdout)"},
                                   {.name = eval ? NULL : "proba",
                                    .kind = SL_ARG_FLAG,
@@ -155,15 +183,27 @@ int sl_cmd_predict(int argc, char **argv, struct sl_comm *c, int eval) {
         if (c->rank == 0) sl_error("%s", err.msg);
         return SL_EXIT_FAIL;
     }
-    struct sl_load_opts lo = {.format = (enum sl_format)a.format, .zero_based = a.zero_based};
-    if (sl_format_from_path(a.data) == SL_FORMAT_CSV || a.format == SL_FORMAT_CSV)
-        lo.n_features = model.n_features; /* a CSV row must have the model's width */
+    if (a.proba && model.loss != SL_LOSS_LOGISTIC) {
+        if (c->rank == 0)
+            sl_error("--proba needs a logistic model; %s is %s, which gives no probabilities",
+                     a.model, sl_loss_name(model.loss));
+        sl_model_free(&model);
+        return SL_EXIT_USAGE;
+    }
+    struct sl_load_opts lo = {.format = (enum sl_format)a.format,
+                              .zero_based = a.zero_based,
+                              .real_labels = model.loss == SL_LOSS_SQUARED};
+    /* A CSV row must have the model's width (and the weight column). */
+    lo.csv_features = model.n_features + (a.weight_column ? 1 : 0);
     /* A model trained on hashed columns reads raw rows with its own spec:
      * the same columns, names and hash (README: Categorical columns), unless
      * told the rows are LIBSVM, already hashed. */
     if (a.format != SL_FORMAT_LIBSVM) lo.hash = model.hash;
     struct sl_shard s;
     st = sl_shard_load(&s, a.data, &lo, c, &err);
+    if (st == SL_OK && a.weight_column &&
+        (st = sl_shard_weight_column(&s, a.data, a.weight_column, c, &err)))
+        sl_shard_free(&s);
     if (st == SL_OK) {
         st = score(c, &a, &model, &s, eval, &err);
         sl_shard_free(&s);

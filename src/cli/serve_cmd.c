@@ -78,6 +78,18 @@ static void reopen_log(struct loader *ld) {
     ld->log = f;
 }
 
+/* serve answers with a label and P(y = +1): logistic models only, so far
+ * (issue #15: a squared model would need values, a squared-hinge one no
+ * probability). Frees m when it is refused. */
+static enum sl_status servable(struct sl_model *m, const char *path, struct sl_err *err) {
+    if (m->loss == SL_LOSS_LOGISTIC) return SL_OK;
+    enum sl_status st = sl_err_set(err, SL_ERR_ARG,
+                                   "%s: a %s model; shardlearn serve answers logistic models only",
+                                   path, sl_loss_name(m->loss));
+    sl_model_free(m);
+    return st;
+}
+
 /* Loads a.model. have_version: the version served now (a refresh: when the
  * alias still names it, *out stays NULL and nothing is downloaded). */
 static enum sl_status load_source(const struct serve_args *a, struct loader *ld,
@@ -88,6 +100,7 @@ static enum sl_status load_source(const struct serve_args *a, struct loader *ld,
     enum sl_status st;
     if (!sl_is_mlflow_source(a->model)) {
         if ((st = sl_model_load(&m, a->model, err))) return st;
+        if ((st = servable(&m, a->model, err))) return st;
         const char *base = strrchr(a->model, '/');
         *out = sl_serve_model_create(&m, a->model, base ? base + 1 : a->model, "", "");
         return SL_OK;
@@ -112,7 +125,7 @@ static enum sl_status load_source(const struct serve_args *a, struct loader *ld,
     if (st || !text) return st;
     st = sl_model_parse(&m, text, a->model, err);
     free(text);
-    if (st) return st;
+    if (st || (st = servable(&m, a->model, err))) return st;
     *out = sl_serve_model_create(&m, a->model, ref.name[0] ? ref.name : ref.run_id, ref.version,
                                  ref.run_id);
     return SL_OK;

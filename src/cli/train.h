@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cli/cli.h"
 #include "shardlearn/comm.h"
 #include "shardlearn/data.h"
 #include "shardlearn/sysmetrics.h"
@@ -27,6 +28,9 @@ struct train_args {
     const char *categorical; /* --categorical COLS, or NULL */
     int64_t hash_bits;       /* --hash-bits B; 0: not given (20) */
     const char *config; /* --config FILE, or NULL */
+    int loss;           /* --loss: enum sl_loss */
+    int standardize;    /* --standardize */
+    const char *init_model, *sample_weights, *class_weight, *weight_column; /* NULL: not given */
     char *resolved;     /* every option's final value, canonical JSON (config.json); owned */
 };
 
@@ -61,6 +65,18 @@ struct train_tracking {
 const char *train_format_name(const struct train_args *a, const struct sl_shard *s);
 void train_on_iter(const struct sl_train_iter *row, void *ctx);
 
+/* train_models.c. --loss's names. */
+extern const struct sl_choice SL_LOSS_CHOICES[];
+/* Collective. s->weights from --weight-column (the column leaves the
+ * features), --sample-weights and --class-weight (together: their
+ * product); nothing without them. err filled on one rank. */
+enum sl_status train_weigh_rows(struct sl_comm *c, const struct train_args *a,
+                                struct sl_shard *s, struct sl_err *err) SL_WARN_UNUSED;
+/* Collective. *m <- the --init-model file (zeroed without one); free with
+ * sl_model_free. The ranks agree on a failure; err filled on rank 0. */
+enum sl_status train_load_init(struct sl_comm *c, const struct train_args *a, struct sl_model *m,
+                               struct sl_err *err) SL_WARN_UNUSED;
+
 /* train_sysmet.c. Collective: the defaults of --system-metrics and
  * --system-metrics-interval from MLflow's variables
  * MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING and
@@ -78,7 +94,7 @@ void train_log_params(struct sl_tracker *tr, const struct train_args *a, const s
                       const struct sl_comm *c, const char *hosts, int params);
 /* Final metrics at step 0, into the journal. */
 void train_log_final(struct sl_tracker *tr, const struct sl_train_report *rep,
-                     const struct train_times *t, int validation);
+                     const struct train_times *t, int validation, enum sl_loss loss);
 /* metrics.json: final metrics, data digests, timings and the history. */
 void train_write_metrics(FILE *f, const struct train_args *a, const struct sl_shard *s,
                          const struct sl_shard *val, const struct sl_comm *c,

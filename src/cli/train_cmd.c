@@ -5,7 +5,6 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -69,6 +68,20 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
             "fix the feature count (default: largest index seen on any rank)"),
         CHOICE("optimizer", &a->optimizer, "NAME", "newton|lbfgs|sgd (default newton)", OPTIMIZERS),
         F64("l2", &a->l2, "LAMBDA", "L2 strength lambda in F (default 1e-4)", 0, 1e300),
+        CHOICE("loss", &a->loss, "NAME",
+               "logistic|squared-hinge|squared (default logistic; squared: real labels)",
+               SL_LOSS_CHOICES),
+        FLAG("standardize", &a->standardize,
+             "optimise over columns scaled to unit standard deviation (not centred); the penalty "
+             "applies there, the model is in the data's units"),
+        STR("sample-weights", &a->sample_weights, "FILE",
+            "one weight >= 0 a line for each data row, in row order"),
+        STR("weight-column", &a->weight_column, "COL",
+            "CSV: the column holding each row's weight, by header name or 0-based index (label 0)"),
+        STR("class-weight", &a->class_weight, "SPEC",
+            "balanced (n / (2 n_c), as scikit-learn) or LABEL:W,... e.g. 1:5,-1:1"),
+        STR("init-model", &a->init_model, "FILE",
+            "warm start from this model (same features, loss and intercept; any --l2)"),
         FLAG("no-intercept", &a->no_intercept, "fit no intercept b"),
         F64("tol", &a->tol, "T",
             "stop when |grad F| <= T |grad F(0)| or F falls by < 1e-3 T relative (default 1e-6)", 0,
@@ -181,19 +194,30 @@ static void train_params(const struct train_args *a, struct sl_train_params *p) 
                                       .seed = (uint64_t)a->seed,
                                       .average = a->average};
     p->l2 = a->l2;
+    p->loss = (enum sl_loss)a->loss;
+    p->standardize = a->standardize;
     p->fit_intercept = !a->no_intercept;
     p->stop_flag = &sl_stop_signal;
     p->checkpoint.dir = a->checkpoint_dir;
     if (a->checkpoint_every >= 0) p->checkpoint.every_seconds = a->checkpoint_every;
-    /* The data by its absolute path, so that a job resumed from another
-     * directory, or with the path spelled otherwise, is the same job. */
+    /* The data by its absolute path (a file or a directory; a glob or a URL
+     * as given), so that a job resumed from another directory, or with the
+     * path spelled otherwise, is the same job. Its size is the loaded
+     * source's (run_training): a directory's is that of its files. */
     static char data_path[PATH_MAX], val_path[PATH_MAX];
     p->checkpoint.data_name = realpath(a->data, data_path) ? data_path : a->data;
-    struct stat sb;
-    p->checkpoint.data_bytes = stat(a->data, &sb) == 0 ? (int64_t)sb.st_size : -1;
     p->checkpoint.validation_name = !a->validation                      ? NULL
                                     : realpath(a->validation, val_path) ? val_path
                                                                         : a->validation;
+    static char weights[PATH_MAX + 64], w_path[PATH_MAX];
+    if (a->sample_weights || a->class_weight || a->weight_column) {
+        snprintf(weights, sizeof weights, "%s %s %s", a->weight_column ? a->weight_column : "-",
+                 !a->sample_weights                    ? "-"
+                 : realpath(a->sample_weights, w_path) ? w_path
+                                                       : a->sample_weights,
+                 a->class_weight ? a->class_weight : "-");
+        p->checkpoint.weights_name = weights;
+    }
 }
 
 /* hosts: distinct host names of all ranks, comma-separated (collective). */
@@ -272,13 +296,19 @@ static enum sl_status load_data(struct sl_comm *c, const struct train_args *a,
     const struct sl_load_opts lo = {.format = (enum sl_format)a->format,
                                     .zero_based = a->zero_based,
                                     .n_features = a->n_features,
+                                    .real_labels = a->loss == SL_LOSS_SQUARED,
                                     .hash = *hash};
     enum sl_status st = sl_shard_load(shard, a->data, &lo, c, err);
-    if (st || !a->validation) return st;
     struct sl_load_opts vo = lo;
     vo.n_features = 0; /* columns the model never saw weigh 0 */
-    if (shard->dense) vo.n_features = shard->n_features;
+    if (!st && shard->dense) vo.n_features = shard->n_features; /* the weight column too */
+    if (!st && (st = train_weigh_rows(c, a, shard, err))) sl_shard_free(shard);
+    if (st || !a->validation) return st;
     st = sl_shard_load(val, a->validation, &vo, c, err);
+    /* The validation file has the weight column too; its metrics are unweighted. */
+    if (!st && a->weight_column &&
+        (st = sl_shard_weight_column(val, a->validation, a->weight_column, c, err)))
+        sl_shard_free(val);
     if (st) sl_shard_free(shard);
     return st;
 }
@@ -328,12 +358,15 @@ static int finish_run(struct sl_comm *c, const struct train_args *a, const struc
     t->total = sl_wtime() - t->total;
     t->tracking += prog->track_seconds;
     t->sender_cpu = sl_tracker_sender_cpu(prog->tr);
-    sl_info("%s %s after %lld iteration(s): objective %.12g  logloss %.6f  accuracy %.4f  "
+    char acc[32] = ""; /* regression has no accuracy */
+    if (a->loss != SL_LOSS_SQUARED)
+        snprintf(acc, sizeof acc, "  accuracy %.4f", rep->result.final.accuracy);
+    sl_info("%s %s after %lld iteration(s): objective %.12g  %s %.6f%s  "
             "(%.3fs, of which allreduce %.3fs)",
             sl_optimizer_name((enum sl_optimizer)a->optimizer),
             rep->result.converged ? "converged" : "stopped", (long long)rep->result.iterations,
-            rep->result.final.objective, rep->result.final.logloss, rep->result.final.accuracy,
-            t->total, rep->allreduce_seconds);
+            rep->result.final.objective, a->loss == SL_LOSS_LOGISTIC ? "logloss" : "loss",
+            rep->result.final.logloss, acc, t->total, rep->allreduce_seconds);
     struct sl_err err;
     sl_err_clear(&err);
     struct cli_out mf = {.f = NULL}, xf = {.f = NULL};
@@ -347,7 +380,7 @@ static int finish_run(struct sl_comm *c, const struct train_args *a, const struc
          * it are linked to it in MLflow 3. */
         if (ok && a->model_out) cli_out_artifact(tr, &mf, "model/model.json");
         sl_tracker_logged_model(tr, "model");
-        train_log_final(tr, rep, t, a->validation != NULL);
+        train_log_final(tr, rep, t, a->validation != NULL, (enum sl_loss)a->loss);
         if (ok && a->metrics_out) cli_out_artifact(tr, &xf, "metrics.json");
         sl_tracker_commit(tr);
         sl_tracker_finish(tr, ok ? "FINISHED" : "FAILED", ok ? NULL : err.msg);
@@ -413,16 +446,22 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
             (long long)shard.nnz_global, c->size, t->load);
     struct sl_train_params p;
     train_params(a, &p);
+    /* The stored bytes of every listed file, and their CRC-32 (in the job, by
+     * sl_ckpt_job_make): a changed part of a directory is another job. */
+    p.checkpoint.data_bytes = shard.file_bytes;
     /* The run directory by its absolute path: the job may resume elsewhere. */
     char run_dir[PATH_MAX];
     if (tr) p.checkpoint.note = realpath(sl_tracker_run_dir(tr), run_dir) ? run_dir : NULL;
     p.validation = a->validation ? &val : NULL;
     p.on_iter = train_on_iter;
     p.ctx = &prog;
-    struct sl_model model;
+    struct sl_model model, init;
     struct sl_train_report rep;
     char by[48];
-    st = train_watched(c, a, &shard, &p, &model, &rep, &err, by, sizeof by);
+    memset(&rep, 0, sizeof rep);
+    st = train_load_init(c, a, &init, &err);
+    if (a->init_model) p.init = &init;
+    if (st == SL_OK) st = train_watched(c, a, &shard, &p, &model, &rep, &err, by, sizeof by);
     train_sysmet_stop(mon, c, t); /* the last sample, before the run is finished */
     int code;
     /* A stop: the journal first. mpirun stops forwarding the ranks' output
@@ -459,6 +498,7 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
         sl_model_free(&model);
     }
     sl_train_report_free(&rep);
+    sl_model_free(&init);
     sl_shard_free(&val);
     sl_shard_free(&shard);
     sl_cli_hash_spec_destroy(hash);

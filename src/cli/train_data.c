@@ -1,8 +1,9 @@
 /* train_data.c - the data sets of a training run as MLflow shows them
  * (Datasets panel: name, source, digest, schema, profile) and as
- * metrics.json records them. The digest is the file's CRC-32 that the
- * ranks computed while parsing (sl_shard.file_crc32) and its size: the same
- * for any rank count, different when one byte changes. */
+ * metrics.json records them. The digest is the source's CRC-32 that the
+ * ranks computed while parsing (sl_shard.file_crc32: of a directory's files
+ * as stored, concatenated in name order) and its size: the same for any
+ * rank count, different when one byte changes. */
 /* realpath is XSI: glibc declares it only under _XOPEN_SOURCE. */
 #define _XOPEN_SOURCE 700
 #include <cjson/cJSON.h>
@@ -38,8 +39,17 @@ static void log_one(struct sl_tracker *tr, const char *path, const struct sl_sha
     char digest[TRAIN_DIGEST_LEN], abs[PATH_MAX], crc[16];
     train_data_digest(s, digest);
     snprintf(crc, sizeof crc, "%08x", (unsigned)s->file_crc32);
+    /* A file or a directory by its absolute path; a glob or a URL as given. */
     const char *uri = realpath(path, abs) ? abs : path;
-    const char *slash = strrchr(path, '/');
+    /* The name: the last component ("parts" of "data/parts/"). */
+    char name[256];
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    size_t at = n;
+    while (at > 0 && path[at - 1] != '/')
+        at--;
+    snprintf(name, sizeof name, "%.*s", (int)(n - at), path + at);
     cJSON *src = cJSON_CreateObject(), *schema = cJSON_CreateObject(),
           *profile = cJSON_CreateObject();
     cJSON_AddStringToObject(src, "uri", uri);
@@ -52,7 +62,7 @@ static void log_one(struct sl_tracker *tr, const char *path, const struct sl_sha
     cJSON_AddNumberToObject(profile, "bytes", (double)s->file_bytes);
     cJSON_AddStringToObject(profile, "crc32", crc);
     char *src_s = json_text(src), *schema_s = json_text(schema), *profile_s = json_text(profile);
-    const struct sl_track_dataset d = {.name = slash ? slash + 1 : path,
+    const struct sl_track_dataset d = {.name = name,
                                        .digest = digest,
                                        .source_type = "local",
                                        .source = src_s,

@@ -10,20 +10,29 @@
 #include "shardlearn/log.h"
 #include "shardlearn/version.h"
 
+/* The mean training loss's name: logistic keeps the name it always had. */
+static const char *loss_key(const struct train_args *a, const char *logistic, const char *other) {
+    return a->loss == SL_LOSS_LOGISTIC ? logistic : other;
+}
+
 void train_on_iter(const struct sl_train_iter *row, void *ctx) {
     struct train_progress *p = ctx;
     const struct sl_iter_info *it = &row->it;
-    const int val = p->a->validation != NULL;
+    /* Regression has no per-iteration validation metrics (only the final
+     * RMSE, MAE and R^2): its classifier metrics would be NaN. */
+    const int val = p->a->validation != NULL && p->a->loss != SL_LOSS_SQUARED;
     if (!p->a->quiet) {
         char v[96] = "";
         if (val)
             snprintf(v, sizeof v, "  val_logloss %.6f  val_auc %.6f", row->val_logloss,
                      row->val_auc);
-        sl_info("%-6s %4lld  objective %.12g  logloss %.6f  |grad| %.3e  acc %.4f  %.3fs "
+        char acc[24] = ""; /* regression has no accuracy */
+        if (p->a->loss != SL_LOSS_SQUARED) snprintf(acc, sizeof acc, "  acc %.4f", it->accuracy);
+        sl_info("%-6s %4lld  objective %.12g  %s %.6f  |grad| %.3e%s  %.3fs "
                 "(allreduce %.3fs)%s",
                 p->a->optimizer == SL_OPT_SGD ? "epoch" : "iter", (long long)it->step,
-                it->objective, it->logloss, it->grad_norm, it->accuracy, it->seconds,
-                it->allreduce_seconds, v);
+                it->objective, loss_key(p->a, "logloss", "loss"), it->logloss, it->grad_norm, acc,
+                it->seconds, it->allreduce_seconds, v);
     }
     /* A continued run's journal may already hold steps past its checkpoint
      * (a run killed after a later iteration): the same numbers, logged once. */
@@ -31,9 +40,9 @@ void train_on_iter(const struct sl_train_iter *row, void *ctx) {
     double t0 = sl_wtime();
     const int64_t ts = sl_now_ms(), step = it->step;
     sl_tracker_metric(p->tr, "objective", it->objective, step, ts);
-    sl_tracker_metric(p->tr, "train_logloss", it->logloss, step, ts);
+    sl_tracker_metric(p->tr, loss_key(p->a, "train_logloss", "train_loss"), it->logloss, step, ts);
     sl_tracker_metric(p->tr, "grad_norm", it->grad_norm, step, ts);
-    sl_tracker_metric(p->tr, "accuracy", it->accuracy, step, ts);
+    if (p->a->loss != SL_LOSS_SQUARED) sl_tracker_metric(p->tr, "accuracy", it->accuracy, step, ts);
     sl_tracker_metric(p->tr, "seconds_per_iter", it->seconds, step, ts);
     sl_tracker_metric(p->tr, "allreduce_seconds", it->allreduce_seconds, step, ts);
     if (val) {
@@ -64,7 +73,12 @@ static const char *yes(int b) {
 /* The run's params: every option that shaped it, and the data's shape. */
 static void log_params(struct sl_tracker *tr, const struct train_args *a, const struct sl_shard *s,
                        const struct sl_comm *c) {
-    sl_tracker_param(tr, "loss", "logistic");
+    sl_tracker_param(tr, "loss", sl_loss_name((enum sl_loss)a->loss));
+    if (a->sample_weights) sl_tracker_param(tr, "sample_weights", a->sample_weights);
+    if (a->class_weight) sl_tracker_param(tr, "class_weight", a->class_weight);
+    if (a->weight_column) sl_tracker_param(tr, "weight_column", a->weight_column);
+    if (a->standardize) sl_tracker_param(tr, "standardize", "true");
+    if (a->init_model) sl_tracker_param(tr, "init_model", a->init_model);
     sl_tracker_param(tr, "optimizer", sl_optimizer_name((enum sl_optimizer)a->optimizer));
     param_fmt(tr, "l2", "%.17g", a->l2);
     param_fmt(tr, "tol", "%.17g", a->tol);
@@ -104,12 +118,20 @@ void train_log_params(struct sl_tracker *tr, const struct train_args *a, const s
 }
 
 void train_log_final(struct sl_tracker *tr, const struct sl_train_report *rep,
-                     const struct train_times *t, int validation) {
+                     const struct train_times *t, int validation, enum sl_loss loss) {
     const int64_t ts = sl_now_ms();
     const struct sl_fg_info *f = &rep->result.final;
+    const struct sl_eval_result *v = &rep->validation;
     sl_tracker_metric(tr, "final_objective", f->objective, 0, ts);
-    sl_tracker_metric(tr, "final_train_logloss", f->logloss, 0, ts);
-    sl_tracker_metric(tr, "final_accuracy", f->accuracy, 0, ts);
+    sl_tracker_metric(tr, loss == SL_LOSS_LOGISTIC ? "final_train_logloss" : "final_train_loss",
+                      f->logloss, 0, ts);
+    if (loss != SL_LOSS_SQUARED) sl_tracker_metric(tr, "final_accuracy", f->accuracy, 0, ts);
+    if (validation && loss == SL_LOSS_SQUARED) {
+        sl_tracker_metric(tr, "final_val_rmse", v->rmse, 0, ts);
+        sl_tracker_metric(tr, "final_val_mae", v->mae, 0, ts);
+        sl_tracker_metric(tr, "final_val_r2", v->r2, 0, ts);
+        validation = 0; /* the classifiers' metrics below are NaN */
+    }
     sl_tracker_metric(tr, "iterations", (double)rep->result.iterations, 0, ts);
     sl_tracker_metric(tr, "time_load_seconds", t->load, 0, ts);
     sl_tracker_metric(tr, "time_compute_seconds", rep->compute_seconds, 0, ts);
@@ -171,9 +193,11 @@ void train_write_metrics(FILE *f, const struct train_args *a, const struct sl_sh
     const struct sl_fg_info *fin = &rep->result.final;
     fputs("{", f);
     sl_json_put_field(f, "objective", fin->objective);
-    static const char *const keys[] = {"train_logloss", "accuracy", "grad_norm"};
+    const char *const keys[] = {loss_key(a, "train_logloss", "train_loss"), "accuracy",
+                                "grad_norm"};
     const double x[] = {fin->logloss, fin->accuracy, fin->grad_norm};
     json_fields(f, keys, x, 3);
+    fprintf(f, ", \"loss\": \"%s\"", sl_loss_name((enum sl_loss)a->loss));
     fprintf(f,
             ", \"iterations\": %lld, \"converged\": %s, \"optimizer\": \"%s\", "
             "\"n_rows\": %lld, \"n_features\": %lld, \"nnz\": %lld, \"ranks\": %d,\n",
@@ -189,7 +213,16 @@ void train_write_metrics(FILE *f, const struct train_args *a, const struct sl_sh
             t->load, rep->compute_seconds, rep->allreduce_seconds, t->total, t->tracking,
             t->sender_cpu, t->sysmet);
     if (t->ranks) write_ranks(f, c, t);
-    if (a->validation) {
+    if (a->validation && a->loss == SL_LOSS_SQUARED) {
+        const struct sl_eval_result *ev = &rep->validation;
+        fputs(" \"validation\": {", f);
+        sl_json_put_field(f, "rmse", ev->rmse);
+        fputs(", ", f);
+        sl_json_put_field(f, "mae", ev->mae);
+        fputs(", ", f);
+        sl_json_put_field(f, "r2", ev->r2);
+        fputs("},\n", f);
+    } else if (a->validation) {
         static const char *const vkeys[] = {"logloss", "accuracy", "auc"};
         const double v[] = {rep->validation.logloss, rep->validation.accuracy, rep->validation.auc};
         fputs(" \"validation\": {", f);

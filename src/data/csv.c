@@ -1,5 +1,5 @@
 /* data_csv.c - dense CSV into a row-major matrix: label in the first column,
- * then one column per feature; an optional header row (line 1 of the file
+ * then one column per feature; an optional header row (line 1 of each file
  * whose first field is not a number). */
 #include <math.h>
 #include <stdio.h>
@@ -16,11 +16,11 @@ static int parse_row(const char *p, const char *end, int64_t line, struct sl_sha
     const char *q;
     while (p < end && sl_is_space(*p))
         p++;
-    if (sl_parse_label(p, end, &q, &y, &zero) != 0) {
+    if (sl_parse_label(p, end, &q, &y, &zero, ls->real_labels) != 0) {
         int n = 0;
         while (p + n < end && p[n] != ',' && n < 24)
             n++;
-        sl_parse_fail(ls, line, "bad label '%.*s' (expected +1/-1 or 1/0)", n, p);
+        sl_parse_fail(ls, line, "bad label '%.*s' (%s)", n, p, sl_label_expected(ls->real_labels));
         return -1;
     }
     ls->saw_zero_label |= zero;
@@ -53,8 +53,8 @@ static int parse_row(const char *p, const char *end, int64_t line, struct sl_sha
             return -1;
         }
         if (width >= 0 && col >= width) {
-            sl_parse_fail(ls, line, "ragged row: more than %lld columns (as on line %lld)",
-                          (long long)(width + 1), (long long)ls->first_row_line);
+            sl_parse_fail(ls, line, "ragged row: more than %lld columns", (long long)(width + 1));
+            ls->as_line = ls->first_row_line;
             return -1;
         }
         sl_grow((void **)&s->values, cap_vals, row * (width >= 0 ? width : 0) + col + 1,
@@ -67,8 +67,9 @@ static int parse_row(const char *p, const char *end, int64_t line, struct sl_sha
         ls->ncols = col + 1;
         ls->first_row_line = line;
     } else if (col != width) {
-        sl_parse_fail(ls, line, "ragged row: %lld columns, expected %lld (as on line %lld)",
-                      (long long)(col + 1), (long long)(width + 1), (long long)ls->first_row_line);
+        sl_parse_fail(ls, line, "ragged row: %lld columns, expected %lld", (long long)(col + 1),
+                      (long long)(width + 1));
+        ls->as_line = ls->first_row_line;
         return -1;
     }
     sl_grow((void **)&s->y, cap_rows, row + 1, sizeof(double));
@@ -89,8 +90,9 @@ void sl_parse_csv(struct sl_range *r, struct sl_shard *s, const struct sl_load_o
         while (t < end && sl_is_space(*t))
             t++;
         if (t == end) continue;
-        if (line == 1 && r->begin == 0) {
-            /* A header: the first field of the file's first line is not a number. */
+        if (r->file_first) {
+            /* A header: the first field of a file's first line is not a number
+             * (each part of a directory may have its own, as Spark writes them). */
             double v;
             const char *after = sl_parse_double(t, end, &v);
             if (!after || (after < end && *after != ',' && !sl_is_space(*after))) continue;

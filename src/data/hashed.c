@@ -80,10 +80,11 @@ static int parse_line(const struct sl_hash_spec *sp, const char *p, const char *
     int zero;
     const char *after;
     const struct sl_field *lf = &b->f[0];
-    if (lf->n == 0 || sl_parse_label(lf->s, lf->s + lf->n, &after, &y, &zero) != 0 ||
+    if (lf->n == 0 || sl_parse_label(lf->s, lf->s + lf->n, &after, &y, &zero, ls->real_labels) != 0 ||
         after != lf->s + lf->n) {
         int shown = lf->n > 24 ? 24 : (int)lf->n;
-        sl_parse_fail(ls, line, "bad label '%.*s' (expected +1/-1 or 1/0)", shown, lf->s);
+        sl_parse_fail(ls, line, "bad label '%.*s' (%s)", shown, lf->s,
+                      sl_label_expected(ls->real_labels));
         return -1;
     }
     ls->saw_zero_label |= zero;

@@ -50,8 +50,9 @@ static int parse_line(const char *p, const char *end, int64_t line, int64_t base
     double y;
     int zero;
     const char *q;
-    if (sl_parse_label(p, end, &q, &y, &zero) != 0) {
-        sl_parse_fail(ls, line, "bad label '%.*s' (expected +1/-1 or 1/0)", tok_len(p, end), p);
+    if (sl_parse_label(p, end, &q, &y, &zero, ls->real_labels) != 0) {
+        sl_parse_fail(ls, line, "bad label '%.*s' (%s)", tok_len(p, end), p,
+                      sl_label_expected(ls->real_labels));
         return -1;
     }
     ls->saw_zero_label |= zero;

@@ -1,5 +1,6 @@
 /* parse.c - what both line parsers share: recording the first error of a
  * rank, counting the lines after it, labels, and growing arrays. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -21,11 +22,15 @@ void sl_count_rest(struct sl_range *r, struct sl_load_state *ls) {
         ls->lines++;
 }
 
-int sl_parse_label(const char *p, const char *end, const char **after, double *y, int *was_zero) {
+int sl_parse_label(const char *p, const char *end, const char **after, double *y, int *was_zero,
+                   int real) {
     double v;
     const char *q = sl_parse_double(p, end, &v);
     if (!q || (q < end && !sl_is_space(*q) && *q != ',')) return -1;
-    if (v == 1.0)
+    if (real) {
+        if (!isfinite(v)) return -1;
+        *y = v;
+    } else if (v == 1.0)
         *y = 1.0;
     else if (v == -1.0 || v == 0.0)
         *y = -1.0;
@@ -34,6 +39,10 @@ int sl_parse_label(const char *p, const char *end, const char **after, double *y
     *was_zero = v == 0.0;
     *after = q;
     return 0;
+}
+
+const char *sl_label_expected(int real) {
+    return real ? "expected a finite number for regression" : "expected +1/-1 or 1/0";
 }
 
 void sl_grow(void **p, int64_t *cap, int64_t need, size_t elem) {

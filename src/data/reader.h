@@ -10,31 +10,58 @@
 #include <stdint.h>
 
 #include "core/number.h" /* sl_parse_double */
+#include "io/io.h"
 #include "shardlearn/data.h"
 
 #define SL_READ_CHUNK ((size_t)4 << 20) /* bytes read at a time */
 
-/* The lines that start in [begin, end) of the file belong to this rank. */
+/* One object's part of a rank's share: stored bytes [begin, end) of a plain
+ * object, moved to line starts, or a whole compressed object (decoded). */
+struct sl_piece {
+    int64_t obj;        /* index in the list */
+    int64_t begin, end; /* stored bytes */
+    int decoded;
+    int64_t first_line; /* lines the rank read before this piece */
+    uint32_t crc;       /* zlib crc32 of the piece's stored bytes, once read */
+    int64_t stored;     /* and their count */
+};
+
+/* A rank's share of a source (range.c) and a line reader over it. */
 struct sl_range {
-    int fd;
-    int64_t size, begin, end, pos; /* pos: next file offset to read */
-    int64_t mtime_ns;              /* the file's modification time at open */
-    char *buf;                     /* (cap + 1) bytes, NUL after len */
-    size_t cap, len, off;          /* off: start of the unconsumed bytes */
-    int err;                       /* errno of a failure */
+    const struct sl_io_list *list;
+    struct sl_io_list own;  /* the list when sl_range_open made it */
+    struct sl_piece *piece; /* (n_pieces), in stream order */
+    int64_t n_pieces, cur;  /* cur: the piece being read (-1: none yet) */
+    struct sl_io_stream *s; /* the current piece's stream */
+    /* size: stored bytes of the whole source; [begin, end): this rank's share
+     * in the virtual stream of stored bytes (for one plain file, its byte
+     * range moved to line starts). */
+    int64_t size, begin, end;
+    char *buf;            /* (cap + 1) bytes, NUL after len */
+    size_t cap, len, off; /* off: start of the unconsumed bytes */
+    int piece_eof;        /* the current piece has no more bytes */
+    int piece_start;      /* no line of the current piece returned yet */
+    int file_first;       /* the last line returned is its object's first line */
+    int64_t lines;        /* lines returned so far */
+    int err;              /* errno of a failure */
     int io_failed;
-    uint32_t crc; /* zlib crc32 of the bytes [begin, pos) read so far */
+    char io_msg[512]; /* the failure, naming the object */
+    uint32_t crc;     /* zlib crc32 of the stored bytes of the finished pieces */
+    int64_t bytes;    /* and their count */
 };
 
 /* This rank's byte range [*begin, *end) of a file of `size` bytes before it is
  * moved to line boundaries. */
 void sl_byte_range(int64_t size, int rank, int nranks, int64_t *begin, int64_t *end);
 
+/* Opens this rank's share of l (c->rank, c->size; nothing collective).
+ * The list must outlive r. On failure r->io_msg says why. */
+enum sl_status sl_range_open_list(struct sl_range *r, const struct sl_io_list *l,
+                                  struct sl_comm *c);
+/* The same for a spec listed here (tests and fuzzing). */
 enum sl_status sl_range_open(struct sl_range *r, const char *path, struct sl_comm *c);
-/* 1 when the file's size or modification time is no longer what it was at
- * open: a writer changed it while the ranks read it. */
-int sl_range_changed(const struct sl_range *r);
-/* The next line without its '\n' as [*line, *line_end); 0 at the end. */
+/* The next line without its '\n' as [*line, *line_end); 0 at the end or
+ * on a failure (r->io_failed). */
 int sl_range_next(struct sl_range *r, const char **line, const char **line_end);
 void sl_range_close(struct sl_range *r);
 
@@ -45,10 +72,14 @@ struct sl_load_state {
     int64_t lines;    /* lines in this rank's range */
     int64_t err_line; /* 1-based within the range; 0: no line (I/O) */
     char msg[512];
+    /* > 0: msg compares with this (rank-local) line, the row that set the
+     * width; shard.c appends where it is in its file: " (as on line N)". */
+    int64_t as_line;
     int64_t max_index;      /* LIBSVM: largest 0-based column + 1 seen */
     int64_t ncols;          /* CSV: fields in this rank's rows (0: none) */
     int64_t first_row_line; /* CSV: line of this rank's first data row */
     int saw_zero_label;
+    int real_labels; /* sl_load_opts.real_labels */
 };
 
 void sl_parse_libsvm(struct sl_range *r, struct sl_shard *s, const struct sl_load_opts *o,
@@ -69,8 +100,12 @@ void sl_count_rest(struct sl_range *r, struct sl_load_state *ls);
 void sl_grow(void **p, int64_t *cap, int64_t need, size_t elem);
 void sl_shrink(void **p, int64_t n, size_t elem);
 
-/* A label token: -1, 0 or +1 in any numeric spelling. 0 on success. */
-int sl_parse_label(const char *p, const char *end, const char **after, double *y, int *was_zero);
+/* A label token: -1, 0 or +1 in any numeric spelling, or with real any
+ * finite number (kept as it is). 0 on success. */
+int sl_parse_label(const char *p, const char *end, const char **after, double *y, int *was_zero,
+                   int real);
+/* What a label must be, for the parsers' messages. */
+const char *sl_label_expected(int real);
 
 static inline int sl_is_space(char ch) {
     return ch == ' ' || ch == '\t' || ch == '\r';

@@ -21,8 +21,8 @@ int sl_io_is_remote(const char *spec) {
 enum sl_status sl_io_list_make(struct sl_io_list *out, const char *spec, struct sl_err *err) {
     memset(out, 0, sizeof *out);
     if (!spec || !spec[0]) return sl_err_set(err, SL_ERR_ARG, "empty data path");
-    enum sl_status st = sl_io_is_remote(spec) ? sl_remote_list(out, spec, err)
-                                              : sl_local_list(out, spec, err);
+    enum sl_status st =
+        sl_io_is_remote(spec) ? sl_remote_list(out, spec, err) : sl_local_list(out, spec, err);
     if (st != SL_OK) {
         sl_io_list_free(out);
         return st;

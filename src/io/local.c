@@ -62,11 +62,10 @@ static enum sl_status push(struct sl_io_list *l, int64_t *cap, const char *path,
 
 /* Sorted candidate paths (owned, each malloc'd) -> the regular, non-empty,
  * non-hidden files among them. */
-static enum sl_status push_files(struct sl_io_list *l, char **paths, size_t n,
-                                 struct sl_err *err) {
+static enum sl_status push_files(struct sl_io_list *l, char **paths, size_t n, struct sl_err *err) {
     int64_t cap = 0;
     enum sl_status st = SL_OK;
-    qsort(paths, n, sizeof *paths, by_name);
+    if (n > 1) qsort(paths, n, sizeof *paths, by_name);
     for (size_t i = 0; i < n && st == SL_OK; i++) {
         struct stat sb;
         if (skipped_name(paths[i])) continue;

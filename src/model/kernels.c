@@ -54,18 +54,35 @@ static inline double row_dot(const int32_t *ix, const double *x, int64_t k0, int
     return acc;
 }
 
-void sl_kernel_fg_csr(const struct sl_shard *s, double *wg, double b, double *gb, double *diag,
-                      double *diagb, double *D, double *loss_sum, double *correct) {
+/* One row's loss pieces, times its sample weight when there are weights
+ * (sw NULL: every row weighs 1, and nothing is multiplied). */
+#define SL_INLINE static inline __attribute__((always_inline))
+
+SL_INLINE void row_pieces(enum sl_loss kind, const double *sw, int64_t i, double m, double y,
+                          double *loss, double *r, double *d) {
+    sl_loss_pieces(kind, m, y, loss, r, d);
+    if (sw) {
+        *loss *= sw[i];
+        *r *= sw[i];
+        *d *= sw[i];
+    }
+}
+
+/* The pass, compiled once per loss (kind is a constant at each call in
+ * sl_kernel_fg_csr, so the loss's switch folds away). */
+SL_INLINE void fg_csr(const struct sl_shard *s, enum sl_loss kind, double *wg, double b, double *gb,
+                      double *diag, double *diagb, double *D, double *loss_sum, double *correct) {
     const int64_t *ip = s->indptr;
     const int32_t *ix = s->indices;
     const double *v = s->values;
+    const double *sw = s->weights;
     const int64_t ahead = rows_with_lookahead(s);
     double ls = 0.0, ok = 0.0, sb = 0.0, sdb = 0.0;
     for (int64_t i = 0; i < s->n_rows; i++) {
         const int64_t k0 = ip[i], k1 = ip[i + 1];
         double m = row_dot(ix, v, k0, k1, wg, b, i < ahead);
         double y = s->y[i], loss, r, d;
-        sl_logistic_pieces(m, y, &loss, &r, &d);
+        row_pieces(kind, sw, i, m, y, &loss, &r, &d);
         ls += loss;
         ok += ((m > 0) == (y > 0)) ? 1.0 : 0.0;
         D[i] = d;
@@ -87,6 +104,22 @@ void sl_kernel_fg_csr(const struct sl_shard *s, double *wg, double b, double *gb
     *correct += ok;
 }
 
+void sl_kernel_fg_csr(const struct sl_shard *s, enum sl_loss kind, double *wg, double b, double *gb,
+                      double *diag, double *diagb, double *D, double *loss_sum, double *correct) {
+    switch (kind) {
+    case SL_LOSS_SQUARED_HINGE:
+        fg_csr(s, SL_LOSS_SQUARED_HINGE, wg, b, gb, diag, diagb, D, loss_sum, correct);
+        break;
+    case SL_LOSS_SQUARED:
+        fg_csr(s, SL_LOSS_SQUARED, wg, b, gb, diag, diagb, D, loss_sum, correct);
+        break;
+    case SL_LOSS_LOGISTIC:
+    default:
+        fg_csr(s, SL_LOSS_LOGISTIC, wg, b, gb, diag, diagb, D, loss_sum, correct);
+        break;
+    }
+}
+
 void sl_kernel_hv_csr(const struct sl_shard *s, const double *D, double *vh, double vb,
                       double *hvb) {
     const int64_t *ip = s->indptr;
@@ -104,9 +137,9 @@ void sl_kernel_hv_csr(const struct sl_shard *s, const double *D, double *vh, dou
     *hvb += sb;
 }
 
-void sl_kernel_fg_dense(const struct sl_shard *s, const double *w, double b, double *g, double *gb,
-                        double *diag, double *diagb, double *D, double *tmp, double *loss_sum,
-                        double *correct) {
+void sl_kernel_fg_dense(const struct sl_shard *s, enum sl_loss kind, const double *w, double b,
+                        double *g, double *gb, double *diag, double *diagb, double *D, double *tmp,
+                        double *loss_sum, double *correct) {
     const int64_t n = s->n_rows, d = s->n_features;
     if (n == 0) return;
     /* tmp: (n) margins X w, then residuals r; X is (n, d) row-major. */
@@ -115,7 +148,7 @@ void sl_kernel_fg_dense(const struct sl_shard *s, const double *w, double b, dou
     double ls = 0.0, ok = 0.0, sb = 0.0, sdb = 0.0;
     for (int64_t i = 0; i < n; i++) {
         double m = tmp[i] + b, y = s->y[i], loss, r, dd;
-        sl_logistic_pieces(m, y, &loss, &r, &dd);
+        row_pieces(kind, s->weights, i, m, y, &loss, &r, &dd);
         ls += loss;
         ok += ((m > 0) == (y > 0)) ? 1.0 : 0.0;
         D[i] = dd;
@@ -194,4 +227,34 @@ void sl_kernel_row_axpy(const struct sl_shard *s, int64_t i, double a, double *w
 
 void sl_kernel_set_threads(int n) {
     openblas_set_num_threads(n);
+}
+
+double sl_kernel_row_dot_scaled(const struct sl_shard *s, int64_t i, const double *w,
+                                const double *sc, double acc) {
+    if (!sc) return sl_kernel_row_dot(s, i, w, acc);
+    if (s->dense) {
+        const double *x = s->values + i * s->n_features;
+        for (int64_t j = 0; j < s->n_features; j++)
+            acc += w[j] * sc[j] * x[j];
+    } else {
+        for (int64_t k = s->indptr[i]; k < s->indptr[i + 1]; k++)
+            acc += w[s->indices[k]] * sc[s->indices[k]] * s->values[k];
+    }
+    return acc;
+}
+
+void sl_kernel_row_axpy_scaled(const struct sl_shard *s, int64_t i, double a, const double *sc,
+                               double *w) {
+    if (!sc) {
+        sl_kernel_row_axpy(s, i, a, w);
+        return;
+    }
+    if (s->dense) {
+        const double *x = s->values + i * s->n_features;
+        for (int64_t j = 0; j < s->n_features; j++)
+            w[j] += a * sc[j] * x[j];
+    } else {
+        for (int64_t k = s->indptr[i]; k < s->indptr[i + 1]; k++)
+            w[s->indices[k]] += a * sc[s->indices[k]] * s->values[k];
+    }
 }

@@ -5,6 +5,7 @@
 #define SHARDLEARN_MODEL_KERNELS_H
 
 #include "shardlearn/data.h"
+#include "shardlearn/model.h"
 
 /* The sparse passes read and accumulate through one interleaved record per
  * column, wg: (2 * n_cols), wg[2j] = w_j (read) and wg[2j + 1] = g_j (added
@@ -12,15 +13,18 @@
  * scattered over the whole vector, so each one is a random memory access:
  * reading w_j brings g_j's cache line in with it, and the scatter of the same
  * row then finds it in cache, one random access per nonzero instead of two.
- * diag: (n_cols) or NULL; D: (n_rows) <- sigma(1-sigma). */
-void sl_kernel_fg_csr(const struct sl_shard *s, double *wg, double b, double *gb, double *diag,
-                      double *diagb, double *D, double *loss_sum, double *correct);
+ * diag: (n_cols) or NULL; D: (n_rows) <- the loss's second derivative by the
+ * margin (sigma(1-sigma) for logistic). The loss, r and D of row i are
+ * times s->weights[i] when the shard has weights; loss_sum is the
+ * weighted sum, correct the unweighted count of rows with sign(m) == y. */
+void sl_kernel_fg_csr(const struct sl_shard *s, enum sl_loss kind, double *wg, double b, double *gb,
+                      double *diag, double *diagb, double *D, double *loss_sum, double *correct);
 void sl_kernel_hv_csr(const struct sl_shard *s, const double *D, double *vh, double vb,
                       double *hvb);
 /* tmp: (n_rows) scratch. */
-void sl_kernel_fg_dense(const struct sl_shard *s, const double *w, double b, double *g, double *gb,
-                        double *diag, double *diagb, double *D, double *tmp, double *loss_sum,
-                        double *correct);
+void sl_kernel_fg_dense(const struct sl_shard *s, enum sl_loss kind, const double *w, double b,
+                        double *g, double *gb, double *diag, double *diagb, double *D, double *tmp,
+                        double *loss_sum, double *correct);
 void sl_kernel_hv_dense(const struct sl_shard *s, const double *D, const double *v, double vb,
                         double *hv, double *hvb, double *tmp);
 /* m: (n_rows) <- w.x_i + b. */
@@ -29,6 +33,11 @@ void sl_kernel_margins(const struct sl_shard *s, const double *w, double b, doub
 double sl_kernel_row_dot(const struct sl_shard *s, int64_t i, const double *w, double acc);
 /* w += a x_i. */
 void sl_kernel_row_axpy(const struct sl_shard *s, int64_t i, double a, double *w);
+/* The same with each column j's value times sc[j] (sc NULL: the above). */
+double sl_kernel_row_dot_scaled(const struct sl_shard *s, int64_t i, const double *w,
+                                const double *sc, double acc);
+void sl_kernel_row_axpy_scaled(const struct sl_shard *s, int64_t i, double a, const double *sc,
+                               double *w);
 /* OpenBLAS threads of this process (the dense kernels'). */
 void sl_kernel_set_threads(int n);
 

@@ -1,4 +1,5 @@
-/* metrics.c - log-loss, accuracy and ROC AUC of margins over a sharded data
+/* metrics.c - log-loss, accuracy and ROC AUC (classifiers), RMSE, MAE and
+ * R^2 (squared), of margins over a sharded data
  * set, the same numbers on every rank. */
 #include <math.h>
 #include <stdlib.h>
@@ -46,14 +47,53 @@ static double roc_auc(const double *score, const double *y, int64_t n) {
     return (rank_sum - 0.5 * (double)npos * (double)(npos + 1)) / ((double)npos * (double)nneg);
 }
 
+/* Regression: mean loss, RMSE, MAE and R^2 from sums over the ranks; the
+ * mean of y comes first so that SST is summed as (y - mean)^2, not from
+ * sum y^2 (which cancels badly for labels far from 0). */
+static void evaluate_squared(struct sl_comm *c, const struct sl_shard *s, const double *margins,
+                             struct sl_eval_result *out) {
+    double sums[4] = {0.0, 0.0, 0.0, 0.0}; /* sum y, SSE, sum |y - m|, SST */
+    for (int64_t i = 0; i < s->n_rows; i++) {
+        const double e = s->y[i] - margins[i];
+        sums[0] += s->y[i];
+        sums[1] += e * e;
+        sums[2] += fabs(e);
+    }
+    sl_comm_sum_f64(c, sums, 3);
+    const int64_t n = s->n_rows_global;
+    const double mean = n ? sums[0] / (double)n : 0.0;
+    double sst = 0.0;
+    for (int64_t i = 0; i < s->n_rows; i++)
+        sst += (s->y[i] - mean) * (s->y[i] - mean);
+    sl_comm_sum_f64(c, &sst, 1);
+    out->n_rows = n;
+    out->logloss = out->accuracy = out->auc = NAN;
+    out->loss = n ? 0.5 * sums[1] / (double)n : (double)NAN;
+    out->rmse = n ? sqrt(sums[1] / (double)n) : (double)NAN;
+    out->mae = n ? sums[2] / (double)n : (double)NAN;
+    /* scikit-learn's r2_score: 1 when y is constant and predicted exactly, 0 when constant and not.
+     */
+    out->r2 = !n ? (double)NAN : sst > 0 ? 1.0 - sums[1] / sst : sums[1] == 0 ? 1.0 : 0.0;
+}
+
 void sl_evaluate(struct sl_comm *c, const struct sl_shard *s, const double *margins,
                  struct sl_eval_result *out) {
-    double sums[2] = {0.0, 0.0}; /* loss, correct */
+    sl_evaluate_loss(c, s, margins, SL_LOSS_LOGISTIC, out);
+}
+
+void sl_evaluate_loss(struct sl_comm *c, const struct sl_shard *s, const double *margins,
+                      enum sl_loss loss, struct sl_eval_result *out) {
+    if (loss == SL_LOSS_SQUARED) {
+        evaluate_squared(c, s, margins, out);
+        return;
+    }
+    double sums[3] = {0.0, 0.0, 0.0}; /* log-loss, correct, the model's loss */
     for (int64_t i = 0; i < s->n_rows; i++) {
         sums[0] += sl_log1pexp_neg(s->y[i] * margins[i]);
         sums[1] += ((margins[i] > 0) == (s->y[i] > 0)) ? 1.0 : 0.0;
+        sums[2] += sl_loss_value(loss, margins[i], s->y[i]);
     }
-    sl_comm_sum_f64(c, sums, 2);
+    sl_comm_sum_f64(c, sums, 3);
     int64_t n = s->n_rows_global;
     double *all_m = NULL, *all_y = NULL;
     if (c->rank == 0) {
@@ -68,7 +108,9 @@ void sl_evaluate(struct sl_comm *c, const struct sl_shard *s, const double *marg
     free(all_m);
     free(all_y);
     out->n_rows = n;
-    out->logloss = n ? sums[0] / (double)n : (double)NAN;
+    out->logloss = n && loss == SL_LOSS_LOGISTIC ? sums[0] / (double)n : (double)NAN;
     out->accuracy = n ? sums[1] / (double)n : (double)NAN;
     out->auc = auc;
+    out->loss = n ? sums[2] / (double)n : (double)NAN;
+    out->rmse = out->mae = out->r2 = NAN;
 }

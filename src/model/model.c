@@ -16,6 +16,21 @@
 #include "model/model_hash.h"
 #include "shardlearn/fileio.h"
 
+static const char *const LOSS_NAMES[] = {"logistic", "squared-hinge", "squared"};
+
+const char *sl_loss_name(enum sl_loss l) {
+    return (unsigned)l < sizeof LOSS_NAMES / sizeof *LOSS_NAMES ? LOSS_NAMES[l] : "?";
+}
+
+int sl_loss_parse(const char *name, enum sl_loss *out) {
+    for (unsigned k = 0; k < sizeof LOSS_NAMES / sizeof *LOSS_NAMES; k++)
+        if (strcmp(name, LOSS_NAMES[k]) == 0) {
+            *out = (enum sl_loss)k;
+            return 0;
+        }
+    return -1;
+}
+
 void sl_model_init(struct sl_model *m, int64_t n_features, int fit_intercept) {
     memset(m, 0, sizeof *m);
     m->n_features = n_features;
@@ -32,8 +47,8 @@ void sl_model_free(struct sl_model *m) {
 }
 
 void sl_model_write(const struct sl_model *m, FILE *f) {
-    fprintf(f, "{\"format\": \"%s\", \"version\": %d, \"loss\": \"logistic\", \"objective\": ",
-            SL_MODEL_FORMAT, SL_MODEL_VERSION);
+    fprintf(f, "{\"format\": \"%s\", \"version\": %d, \"loss\": \"%s\", \"objective\": ",
+            SL_MODEL_FORMAT, SL_MODEL_VERSION, sl_loss_name(m->loss));
     sl_json_put_num(f, m->objective);
     fprintf(f, ", \"n_features\": %lld, \"fit_intercept\": %s, \"intercept\": ",
             (long long)m->n_features, m->fit_intercept ? "true" : "false");
@@ -85,12 +100,13 @@ enum sl_status sl_model_parse(struct sl_model *m, const char *text, const char *
     const cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, "objective");
     const cJSON *base = cJSON_GetObjectItemCaseSensitive(root, "index_base");
     const cJSON *hash = cJSON_GetObjectItemCaseSensitive(root, "hashing");
+    enum sl_loss kind = SL_LOSS_LOGISTIC;
     st = SL_OK;
     if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, SL_MODEL_FORMAT) != 0)
         st = sl_err_set(err, SL_ERR_PARSE, "%s: not a shardlearn model (format)", path);
     else if (!cJSON_IsNumber(ver) || ver->valueint != SL_MODEL_VERSION)
         st = sl_err_set(err, SL_ERR_PARSE, "%s: unsupported model version", path);
-    else if (loss && (!cJSON_IsString(loss) || strcmp(loss->valuestring, "logistic") != 0))
+    else if (loss && (!cJSON_IsString(loss) || sl_loss_parse(loss->valuestring, &kind) != 0))
         st = sl_err_set(err, SL_ERR_PARSE, "%s: unsupported loss", path);
     /* n_features is checked to be in int's range before the cast (a cast of
      * a double outside it is undefined); numbers that overflow (1e999) parse
@@ -105,6 +121,7 @@ enum sl_status sl_model_parse(struct sl_model *m, const char *text, const char *
     if (st == SL_OK) {
         sl_model_init(m, (int64_t)nf->valuedouble, fi ? cJSON_IsTrue(fi) : 1);
         m->intercept = b->valuedouble;
+        m->loss = kind;
         m->index_base = base ? (int)base->valuedouble : 1;
         m->objective =
             cJSON_IsNumber(obj) && isfinite(obj->valuedouble) ? obj->valuedouble : (double)NAN;

@@ -1,4 +1,4 @@
-/* objective.c - the logistic objective over a shard, summed over the ranks;
+/* objective.c - the objective of a loss (model/loss.h) over a shard, summed over the ranks;
  * each rank keeps its slice of every optimiser vector (objective.h). */
 #include "shardlearn/objective.h"
 
@@ -15,9 +15,13 @@ struct sl_objective {
     const struct sl_shard *shard; /* indices already compacted */
     struct sl_comm *comm;
     struct sl_obj_shape shape;
-    int64_t *counts;     /* (ranks) every rank's n_loc, in rank order */
-    double inv_n;        /* 1 / n_rows_global */
-    double *dhess;       /* (n_rows) sigma(z)(1 - sigma(z)) at the last fg point */
+    enum sl_loss loss;
+    double *inv_sd;  /* (n_cols) 1/sd of each column, 0 for a constant one; NULL: the optimiser's
+                        vectors are the weights themselves (no --standardize) */
+    double *wsc;     /* dense with inv_sd: (n_cols) the point in the data's units */
+    int64_t *counts; /* (ranks) every rank's n_loc, in rank order */
+    double inv_n;    /* 1 / n_rows_global */
+    double *dhess;   /* (n_rows) s_i d^2 loss_i / dm^2 at the last fg point */
     double *dhess_trial; /* (n_rows) scratch for a trial point, swapped on accept */
     double *tmp;         /* (n_rows) scratch for the dense kernels */
     double *rec;         /* sparse: (2*n_cols) the kernels' [x_j, sum_j] per column;
@@ -30,18 +34,39 @@ struct sl_objective {
 };
 
 /* The sparse kernels' records (kernels.h): rec[2j] = x_j, rec[2j + 1] = 0
- * for the sum the pass adds to. */
-static void records_load(double *rec, const double *x, int64_t nc) {
+ * for the sum the pass adds to. With standardisation (sc = inv_sd) the
+ * optimiser's x is in the scaled space and the pass reads x_j / sd_j, the
+ * same in the data's units: the data itself is never rescaled, and the
+ * passes are the unscaled ones. */
+static void records_load(double *rec, const double *x, const double *sc, int64_t nc) {
     for (int64_t j = 0; j < nc; j++) {
-        rec[2 * j] = x[j];
+        rec[2 * j] = sc ? x[j] * sc[j] : x[j];
         rec[2 * j + 1] = 0.0;
     }
 }
 
-/* out[j] <- the sum the pass left in rec[2j + 1]. */
-static void records_sums(const double *rec, double *out, int64_t nc) {
+/* out[j] <- the sum the pass left in rec[2j + 1] (times 1/sd_j: the chain
+ * rule back into the scaled space). */
+static void records_sums(const double *rec, const double *sc, double *out, int64_t nc) {
     for (int64_t j = 0; j < nc; j++)
-        out[j] = rec[2 * j + 1];
+        out[j] = sc ? rec[2 * j + 1] * sc[j] : rec[2 * j + 1];
+}
+
+/* v[j] *= sc[j]^pw for the n_cols weights (pw 1: a gradient or Hv, 2: the
+ * Hessian's diagonal); nothing without standardisation. */
+static void scale_cols(const double *sc, double *v, int64_t nc, int pw) {
+    if (!sc) return;
+    for (int64_t j = 0; j < nc; j++)
+        v[j] *= pw == 2 ? sc[j] * sc[j] : sc[j];
+}
+
+/* Dense: the point in the data's units for the BLAS passes (full itself
+ * without standardisation). */
+static const double *dense_point(struct sl_objective *o, const double *full) {
+    if (!o->inv_sd) return full;
+    for (int64_t j = 0; j < o->shape.n_cols; j++)
+        o->wsc[j] = full[j] * o->inv_sd[j];
+    return o->wsc;
 }
 
 enum sl_status sl_obj_create(struct sl_objective **out, const struct sl_shard *s, int64_t n_cols,
@@ -78,9 +103,19 @@ enum sl_status sl_obj_create(struct sl_objective **out, const struct sl_shard *s
     return SL_OK;
 }
 
+void sl_obj_set_loss(struct sl_objective *o, enum sl_loss loss) {
+    o->loss = loss;
+}
+
+enum sl_loss sl_obj_loss(const struct sl_objective *o) {
+    return o->loss;
+}
+
 void sl_obj_destroy(struct sl_objective *o) {
     if (!o) return;
     free(o->counts);
+    free(o->inv_sd);
+    free(o->wsc);
     free(o->dhess);
     free(o->dhess_trial);
     free(o->tmp);
@@ -179,15 +214,18 @@ enum sl_status sl_obj_fg(struct sl_objective *o, const double *w, double *g, dou
     double t0 = sl_wtime();
     if (o->shard->dense) {
         memset(buf, 0, sizeof(double) * nsum);
-        sl_kernel_fg_dense(o->shard, full, b, buf, &gb, dg, &dgb, o->dhess_trial, o->tmp, &loss,
-                           &correct);
+        sl_kernel_fg_dense(o->shard, o->loss, dense_point(o, full), b, buf, &gb, dg, &dgb,
+                           o->dhess_trial, o->tmp, &loss, &correct);
+        scale_cols(o->inv_sd, buf, nc, 1);
     } else {
         /* rec: (n_cols, 2) rows [w_j, g_j]; g is copied out into buf. */
-        records_load(o->rec, full, nc);
+        records_load(o->rec, full, o->inv_sd, nc);
         if (dg) memset(dg, 0, sizeof(double) * (size_t)nc);
-        sl_kernel_fg_csr(o->shard, o->rec, b, &gb, dg, &dgb, o->dhess_trial, &loss, &correct);
-        records_sums(o->rec, buf, nc);
+        sl_kernel_fg_csr(o->shard, o->loss, o->rec, b, &gb, dg, &dgb, o->dhess_trial, &loss,
+                         &correct);
+        records_sums(o->rec, o->inv_sd, buf, nc);
     }
+    if (dg) scale_cols(o->inv_sd, dg, nc, 2);
     if (o->shape.fit_intercept) {
         buf[nc] = gb;
         if (dg) dg[nc] = dgb;
@@ -212,7 +250,7 @@ enum sl_status sl_obj_fg(struct sl_objective *o, const double *w, double *g, dou
     sl_obj_sum(o, &gsq, 1);
     info->logloss = tail[0] * o->inv_n;
     info->objective = info->logloss + 0.5 * o->shape.l2 * wsq;
-    info->accuracy = tail[1] * o->inv_n;
+    info->accuracy = o->loss == SL_LOSS_SQUARED ? (double)NAN : tail[1] * o->inv_n;
     info->grad_norm = sqrt(gsq);
     return SL_OK;
 }
@@ -232,11 +270,12 @@ void sl_obj_hv(struct sl_objective *o, const double *v, double *hv) {
     double t0 = sl_wtime();
     if (o->shard->dense) {
         memset(buf, 0, sizeof(double) * (size_t)nc);
-        sl_kernel_hv_dense(o->shard, o->dhess, full, vb, buf, &hvb, o->tmp);
+        sl_kernel_hv_dense(o->shard, o->dhess, dense_point(o, full), vb, buf, &hvb, o->tmp);
+        scale_cols(o->inv_sd, buf, nc, 1);
     } else {
-        records_load(o->rec, full, nc); /* (n_cols, 2) rows [v_j, (Hv)_j] */
+        records_load(o->rec, full, o->inv_sd, nc); /* (n_cols, 2) rows [v_j, (Hv)_j] */
         sl_kernel_hv_csr(o->shard, o->dhess, o->rec, vb, &hvb);
-        records_sums(o->rec, buf, nc);
+        records_sums(o->rec, o->inv_sd, buf, nc);
     }
     if (o->shape.fit_intercept) buf[nc] = hvb;
     o->compute_seconds += sl_wtime() - t0;
@@ -251,7 +290,8 @@ void sl_obj_batch_residuals(struct sl_objective *o, const int64_t *rows, int64_t
     double t0 = sl_wtime();
     for (int64_t q = 0; q < nb; q++) {
         const int64_t i = rows[q];
-        r[q] = sl_logistic_residual(scale * sl_kernel_row_dot(s, i, v, 0.0) + b, s->y[i]);
+        const double m = scale * sl_kernel_row_dot_scaled(s, i, v, o->inv_sd, 0.0) + b;
+        r[q] = sl_loss_residual(o->loss, m, s->y[i]) * (s->weights ? s->weights[i] : 1.0);
     }
     o->compute_seconds += sl_wtime() - t0;
 }
@@ -260,10 +300,58 @@ void sl_obj_batch_update(struct sl_objective *o, const int64_t *rows, int64_t nb
                          double *v) {
     double t0 = sl_wtime();
     for (int64_t q = 0; q < nb; q++)
-        sl_kernel_row_axpy(o->shard, rows[q], a[q], v);
+        sl_kernel_row_axpy_scaled(o->shard, rows[q], a[q], o->inv_sd, v);
     o->compute_seconds += sl_wtime() - t0;
 }
 
 double sl_obj_reg_shrink(const struct sl_objective *o, double lr) {
     return 1.0 - lr * o->shape.l2;
+}
+
+enum sl_status sl_obj_standardize(struct sl_objective *o) {
+    const struct sl_shard *s = o->shard;
+    const int64_t nc = o->shape.n_cols;
+    /* sums: [sum_j x (n_cols) | sum_j x^2 (n_cols)] over this rank's rows;
+     * a sparse row's absent entries are zeros, which add nothing. */
+    double *sums = sl_calloc((size_t)(2 * nc + 1), sizeof(double));
+    for (int64_t i = 0; i < s->n_rows; i++) {
+        if (s->dense) {
+            const double *x = s->values + i * s->n_features;
+            for (int64_t j = 0; j < nc; j++) {
+                sums[j] += x[j];
+                sums[nc + j] += x[j] * x[j];
+            }
+        } else {
+            for (int64_t k = s->indptr[i]; k < s->indptr[i + 1]; k++) {
+                const double x = s->values[k];
+                sums[s->indices[k]] += x;
+                sums[nc + s->indices[k]] += x * x;
+            }
+        }
+    }
+    sl_comm_sum_f64(o->comm, sums, (size_t)(2 * nc));
+    free(o->inv_sd);
+    o->inv_sd = sl_malloc(sizeof(double) * (size_t)(nc ? nc : 1));
+    for (int64_t j = 0; j < nc; j++) {
+        const double mean = sums[j] * o->inv_n;
+        const double var = sums[nc + j] * o->inv_n - mean * mean;
+        /* Constant columns (variance 0 up to rounding) get weight 0: scale 0. */
+        const double sd = var > 1e-12 * (sums[nc + j] * o->inv_n) && var > 0 ? sqrt(var) : 0.0;
+        o->inv_sd[j] = sd > 0 ? 1.0 / sd : 0.0;
+    }
+    free(sums);
+    if (s->dense && !o->wsc) o->wsc = sl_calloc((size_t)(nc ? nc : 1), sizeof(double));
+    return SL_OK;
+}
+
+void sl_obj_to_model(const struct sl_objective *o, const double *v, double *w) {
+    for (int64_t j = 0; j < o->shape.n_cols; j++)
+        w[j] = o->inv_sd ? v[j] * o->inv_sd[j] : v[j];
+    for (int64_t j = o->shape.n_cols; j < o->shape.dim; j++)
+        w[j] = v[j];
+}
+
+double sl_obj_from_model(const struct sl_objective *o, int64_t j, double w) {
+    if (!o->inv_sd || j >= o->shape.n_cols) return w;
+    return o->inv_sd[j] > 0 ? w / o->inv_sd[j] : 0.0;
 }

@@ -315,7 +315,8 @@ enum sl_status sl_lbfgs(struct sl_objective *o, double *w, const struct sl_optim
     if (resumed)
         sl_obj_set_passes(o, top.passes);
     else
-        top = (struct lbfgs_top){.gnorm0 = at_w.grad_norm, .cur = at_w};
+        top = (struct lbfgs_top){.gnorm0 = opt->gnorm_ref > 0 ? opt->gnorm_ref : at_w.grad_norm,
+                                 .cur = at_w};
     const int have_top = resumed || st == SL_OK;
     int64_t iter = top.iter;
     struct sl_fg_info cur = top.cur;

@@ -176,12 +176,13 @@ static void newton_state(struct sl_optim_state *s, struct sl_objective *o, const
 
 /* Starts afresh from w, or from a saved state (w <- its iterate). */
 static enum sl_status newton_begin(struct sl_objective *o, double *w, struct newton *nt,
-                                   const struct sl_optim_state *rs, struct newton_top *t) {
+                                   const struct sl_optim_state *rs, double gnorm_ref,
+                                   struct newton_top *t) {
     memset(t, 0, sizeof *t);
     /* An empty state: stopped before the first pass of the loop. */
     if (!rs || !sl_state_find(rs, "newton.i64")) {
         enum sl_status st = newton_start(o, w, nt, &t->cur, &t->delta);
-        t->gnorm0 = t->cur.grad_norm;
+        t->gnorm0 = gnorm_ref > 0 ? gnorm_ref : t->cur.grad_norm;
         return st;
     }
     int64_t i64[3];
@@ -213,7 +214,7 @@ enum sl_status sl_newton(struct sl_objective *o, double *w, const struct sl_opti
     memset(res, 0, sizeof *res);
     struct newton_top top;
     const struct sl_optim_state *rs = ck ? ck->resume : NULL;
-    enum sl_status st = newton_begin(o, w, &nt, rs, &top);
+    enum sl_status st = newton_begin(o, w, &nt, rs, opt->gnorm_ref, &top);
     if (st == SL_ERR_ARG) {
         free(nt.mem);
         return st;

@@ -17,7 +17,8 @@ void sl_optim_opts_init(struct sl_optim_opts *o) {
                                 .lr_decay = 1.0,
                                 .sync_every = 1,
                                 .seed = 1,
-                                .average = 0};
+                                .average = 0,
+                                .gnorm_ref = 0.0};
 }
 
 enum sl_status sl_optimize(struct sl_objective *o, double *w, const struct sl_optim_opts *opt,

@@ -5,7 +5,8 @@
  * allocation and a strtod on every number; this scans the body once.
  *
  * It is a strict subset of the general path (request.c): anything else --
- * another member, another instance form, a number outside JSON's grammar,
+ * a model of hashed columns (whose objects are raw records), another member,
+ * another instance form, a number outside JSON's grammar,
  * an index out of order, a value that is not finite, anything the general
  * path would answer with an error -- gives up (returns 0), and the general
  * path answers with its own messages. On what it accepts the two agree to
@@ -201,6 +202,7 @@ int sl_serve_fast_margins(const struct sl_model *m, enum sl_serve_proto proto, c
     struct scan s = {body, body + len};
     r->n = 0;
     r->output = 0;
+    if (m->hash) return 0; /* an object is a record of raw columns there (raw.c) */
     int seen_instances = 0, seen_parameters = 0, ok = eat(&s, '{');
     while (ok) {
         const char *name;

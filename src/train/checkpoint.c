@@ -57,6 +57,7 @@ void sl_ckpt_job_make(struct sl_ckpt_job *j, const struct sl_train_params *p,
     char num[40];
     job_add(j, "data", "%s", cp->data_name ? cp->data_name : "");
     job_add(j, "data_bytes", "%" PRId64, cp->data_bytes);
+    job_add(j, "data_crc32", "%08x", (unsigned)s->file_crc32);
     job_add(j, "rows", "%" PRId64, s->n_rows_global);
     job_add(j, "features", "%" PRId64, s->n_features);
     job_add(j, "nonzeros", "%" PRId64, s->nnz_global);
@@ -76,6 +77,11 @@ void sl_ckpt_job_make(struct sl_ckpt_job *j, const struct sl_train_params *p,
     job_add(j, "sync_every", "%" PRId64, o->sync_every);
     job_add(j, "seed", "%" PRIu64, o->seed);
     job_add(j, "average", "%d", o->average ? 1 : 0);
+    /* Only when not the default, so a logistic job's digest is what it was
+     * before there were other losses, and its checkpoints still resume. */
+    if (p->loss != SL_LOSS_LOGISTIC) job_add(j, "loss", "%s", sl_loss_name(p->loss));
+    if (cp->weights_name) job_add(j, "weights", "%s", cp->weights_name);
+    if (p->standardize) job_add(j, "standardize", "1");
     char line[600];
     uint64_t h = 0xcbf29ce484222325ull;
     for (int i = 0; i < j->n; i++) {

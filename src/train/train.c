@@ -3,6 +3,7 @@
 #include "shardlearn/train.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,9 @@
 
 void sl_train_params_init(struct sl_train_params *p) {
     *p = (struct sl_train_params){.l2 = 1e-4,
+                                  .loss = SL_LOSS_LOGISTIC,
+                                  .standardize = 0,
+                                  .init = NULL,
                                   .fit_intercept = 1,
                                   .validation = NULL,
                                   .on_iter = NULL,
@@ -24,6 +28,7 @@ void sl_train_params_init(struct sl_train_params *p) {
                                                  .data_name = NULL,
                                                  .data_bytes = -1,
                                                  .validation_name = NULL,
+                                                 .weights_name = NULL,
                                                  .note = NULL}};
     sl_optim_opts_init(&p->optim);
 }
@@ -32,6 +37,7 @@ const char *sl_check_params(const struct sl_train_params *p) {
     const struct sl_optim_opts *o = &p->optim;
     if (strcmp(sl_optimizer_name(o->kind), "?") == 0) return "optim.kind: unknown optimizer";
     if (!(p->l2 >= 0) || !isfinite(p->l2)) return "l2: must be a finite number >= 0";
+    if (strcmp(sl_loss_name(p->loss), "?") == 0) return "loss: unknown loss";
     if (!(o->tol >= 0 && o->tol <= 1)) return "optim.tol: must be in [0, 1]";
     if (o->max_iter < 1) return "optim.max_iter: must be >= 1";
     if (o->lbfgs_m < 1) return "optim.lbfgs_m: must be >= 1";
@@ -57,11 +63,14 @@ struct run {
     struct sl_train_report *report;
     int64_t cap_history;
     struct sl_ckpt ck; /* with checkpoints */
+    double *wfull;     /* (dim) the whole model in the data's units */
 };
 
-/* view <- the whole model at this rank's slice w_loc (collective: gathers). */
+/* view <- the whole model at this rank's slice w_loc (collective: gathers),
+ * in the data's units (standardize: the optimiser's are scaled). */
 static void update_view(struct run *r, const double *w_loc) {
-    const double *w = sl_obj_gather(r->obj, w_loc);
+    double *w = r->wfull;
+    sl_obj_to_model(r->obj, sl_obj_gather(r->obj, w_loc), w);
     sl_colmap_expand(r->map, w, r->view.weights);
     r->view.intercept = r->view.fit_intercept ? w[r->map->n_used] : 0.0;
 }
@@ -72,7 +81,7 @@ static struct sl_eval_result score_validation(struct run *r, const double *w_loc
     if (!r->p->validation) return ev;
     update_view(r, w_loc);
     sl_model_margins(&r->view, r->p->validation, r->val_margins);
-    sl_evaluate(r->c, r->p->validation, r->val_margins, &ev);
+    sl_evaluate_loss(r->c, r->p->validation, r->val_margins, r->p->loss, &ev);
     return ev;
 }
 
@@ -131,7 +140,43 @@ static enum sl_status open_checkpoints(struct run *r, const struct sl_shard *sha
     return SL_OK;
 }
 
-/* Optimises from w = 0, or from a checkpoint, and fills the report; the
+/* w: (n_loc) <- this rank's slice of the warm-start model, in the working
+ * columns (the model's weights of columns no row has are dropped: they
+ * carry no data). */
+static void init_slice(const struct run *r, double *w) {
+    const struct sl_obj_shape *sh = sl_obj_shape(r->obj);
+    const struct sl_model *m = r->p->init;
+    for (int64_t k = 0; k < sh->n_loc; k++) {
+        const int64_t j = sh->lo + k; /* working index */
+        if (j < r->map->n_used) {
+            const int64_t col = r->map->cols ? r->map->cols[j] : j;
+            w[k] = sl_obj_from_model(r->obj, j, col < m->n_features ? m->weights[col] : 0.0);
+        } else {
+            w[k] = m->intercept; /* the intercept, last */
+        }
+    }
+}
+
+/* NULL when the warm-start model fits the data and parameters, else what
+ * differs (static storage). */
+static const char *init_mismatch(const struct sl_train_params *p, const struct sl_shard *s) {
+    static char msg[160];
+    const struct sl_model *m = p->init;
+    if (m->n_features != s->n_features)
+        snprintf(msg, sizeof msg, "it has %lld features, the data %lld", (long long)m->n_features,
+                 (long long)s->n_features);
+    else if (m->loss != p->loss)
+        snprintf(msg, sizeof msg, "its loss is %s, this run's %s", sl_loss_name(m->loss),
+                 sl_loss_name(p->loss));
+    else if ((m->fit_intercept != 0) != (p->fit_intercept != 0))
+        snprintf(msg, sizeof msg, "it was trained %s an intercept, this run %s",
+                 m->fit_intercept ? "with" : "without", p->fit_intercept ? "has one" : "has none");
+    else
+        return NULL;
+    return msg;
+}
+
+/* Optimises from w = 0 (or the warm-start model), or from a checkpoint, and fills the report; the
  * model on SL_OK. */
 static enum sl_status fit(struct run *r, const struct sl_shard *shard, struct sl_model *model,
                           struct sl_err *err) {
@@ -150,9 +195,21 @@ static enum sl_status fit(struct run *r, const struct sl_shard *shard, struct sl
     }
     /* w: this rank's slice of the weights (objective.h). */
     double *w = sl_calloc((size_t)(sh->n_loc ? sh->n_loc : 1), sizeof(double));
+    struct sl_optim_opts opt = r->p->optim;
+    enum sl_status st = SL_OK;
+    if (r->p->init && !ck.resume) {
+        /* |grad F(0)|, one pass: tol keeps its meaning from a warm start. */
+        double *g = sl_calloc((size_t)(sh->n_loc ? sh->n_loc : 1), sizeof(double));
+        struct sl_fg_info at0;
+        st = sl_obj_fg(r->obj, w, g, NULL, &at0);
+        free(g);
+        opt.gnorm_ref = at0.grad_norm;
+        init_slice(r, w);
+    }
     const double ar0 = r->c->allreduce_seconds;
-    enum sl_status st = sl_optimize_ckpt(r->obj, w, &r->p->optim, on_iter, r,
-                                         r->p->checkpoint.dir ? &ck : NULL, &rep->result);
+    if (st == SL_OK)
+        st = sl_optimize_ckpt(r->obj, w, &opt, on_iter, r, r->p->checkpoint.dir ? &ck : NULL,
+                              &rep->result);
     sl_ckpt_loaded_free(&ld);
     if (st == SL_ERR_ARG && ck.resume)
         sl_err_set(err, st, "%s: the checkpoint does not fit the %s solver", r->p->checkpoint.dir,
@@ -165,6 +222,7 @@ static enum sl_status fit(struct run *r, const struct sl_shard *shard, struct sl
         update_view(r, w);
         *model = r->view; /* the model takes the view's weights */
         model->objective = rep->result.final.objective;
+        model->loss = r->p->loss;
         memset(&r->view, 0, sizeof r->view);
     }
     free(w);
@@ -181,6 +239,11 @@ enum sl_status sl_train(struct sl_comm *c, struct sl_shard *shard, const struct 
     if (bad) return c->rank == 0 ? sl_err_set(err, SL_ERR_ARG, "%s", bad) : SL_ERR_ARG;
     if (shard->n_rows_global <= 0)
         return c->rank == 0 ? sl_err_set(err, SL_ERR_ARG, "no data rows to train on") : SL_ERR_ARG;
+    const char *bad_init = p->init ? init_mismatch(p, shard) : NULL;
+    if (bad_init)
+        return c->rank == 0
+                   ? sl_err_set(err, SL_ERR_ARG, "the initial model does not fit: %s", bad_init)
+                   : SL_ERR_ARG;
     struct sl_colmap map;
     sl_colmap_build(&map, shard, c);
     struct run r = {.c = c, .p = p, .map = &map, .report = report};
@@ -191,12 +254,15 @@ enum sl_status sl_train(struct sl_comm *c, struct sl_shard *shard, const struct 
     if (failed) st = SL_ERR_ARG;
     if (st == SL_OK) {
         sl_obj_set_stop_flag(r.obj, p->stop_flag);
+        sl_obj_set_loss(r.obj, p->loss);
+        if (p->standardize) st = sl_obj_standardize(r.obj);
+        r.wfull = sl_calloc((size_t)(sl_obj_shape(r.obj)->dim + 1), sizeof(double));
         sl_model_init(&r.view, shard->n_features, p->fit_intercept);
         if (p->validation)
             r.val_margins = sl_calloc((size_t)(p->validation->n_rows ? p->validation->n_rows : 1),
                                       sizeof(double));
         report->n_cols_used = map.n_used;
-        st = fit(&r, shard, model, err);
+        if (st == SL_OK) st = fit(&r, shard, model, err);
     } else if (c->rank == 0) {
         sl_err_set(err, st,
                    "the data is too large for the dense kernels (rows or features "
@@ -204,6 +270,7 @@ enum sl_status sl_train(struct sl_comm *c, struct sl_shard *shard, const struct 
     }
     sl_model_free(&r.view);
     free(r.val_margins);
+    free(r.wfull);
     sl_obj_destroy(r.obj);
     sl_colmap_restore(&map, shard);
     sl_colmap_free(&map);

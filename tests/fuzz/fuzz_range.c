@@ -3,14 +3,22 @@
  *
  * Input: one option byte, then the file.
  *   bits 0-1  read buffer: as sl_range_open leaves it, or 1, 5 or 300 bytes
+ *   bits 2-7  where the file is cut in two for the directory case (k/63 of it)
  * Each rank is opened by itself, as it is in a job (an sl_comm with only
  * rank and size set: sl_range_open uses nothing else). Checks, for every
  * rank count: the byte ranges tile [0, size); each range is moved to line
  * starts; a rank reads exactly the lines whose first byte is in its byte
  * range, and the ranks' lines, in rank order, are the file's lines, each
- * once, with the same bytes. */
+ * once, with the same bytes. Then the same bytes as a directory of two files
+ * (cut anywhere, also inside a line; an empty half is skipped): every rank
+ * count reads the two files' lines in order, each once, the cut ending a
+ * line, and each rank exactly the lines whose first byte (in the files'
+ * concatenation) is in its byte range. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "data/reader.h"
 #include "fuzz_util.h"
@@ -84,9 +92,78 @@ static void read_rank(const char *path, const uint8_t *d, int64_t size, const st
     sl_range_close(&r);
 }
 
+/* The lines of a and then of b, each file's end ending a line. */
+static void split_two(const uint8_t *d, size_t size, size_t cut, struct lines *l) {
+    struct lines a, b;
+    split_lines(d, cut, &a);
+    split_lines(d + cut, size - cut, &b);
+    l->n = a.n + b.n;
+    l->start = sl_malloc(sizeof(int64_t) * (size_t)(l->n + 1));
+    l->len = sl_malloc(sizeof(int64_t) * (size_t)(l->n + 1));
+    for (int64_t k = 0; k < a.n; k++)
+        l->start[k] = a.start[k], l->len[k] = a.len[k];
+    for (int64_t k = 0; k < b.n; k++)
+        l->start[a.n + k] = (int64_t)cut + b.start[k], l->len[a.n + k] = b.len[k];
+    free(a.start), free(a.len), free(b.start), free(b.len);
+}
+
+static void two_files(const uint8_t *d, size_t size, size_t cut, size_t cap) {
+    char dir[512], pa[600], pb[600];
+    fuzz_path(dir, sizeof dir, "parts");
+    mkdir(dir, 0700);
+    snprintf(pa, sizeof pa, "%s/a", dir);
+    snprintf(pb, sizeof pb, "%s/b", dir);
+    fuzz_write_file(pa, d, cut);
+    fuzz_write_file(pb, d + cut, size - cut);
+    struct lines l;
+    split_two(d, size, cut, &l);
+    for (int nranks = 1; nranks <= 4; nranks++) {
+        int64_t next = 0;
+        for (int rank = 0; rank < nranks; rank++) {
+            int64_t b, e;
+            sl_byte_range((int64_t)size, rank, nranks, &b, &e);
+            struct sl_comm c = {.rank = rank, .size = nranks};
+            struct sl_range r;
+            if (size == 0) { /* both halves empty: nothing is listed */
+                FUZZ_CHECK(sl_range_open(&r, dir, &c) != SL_OK, "an empty directory opened");
+                sl_range_close(&r);
+                continue;
+            }
+            FUZZ_CHECK(sl_range_open(&r, dir, &c) == SL_OK, "open %s: %s", dir, r.io_msg);
+            FUZZ_CHECK(r.size == (int64_t)size, "size %lld of %zu", (long long)r.size, size);
+            fuzz_range_small_buffer(&r, cap);
+            const char *p, *q;
+            while (sl_range_next(&r, &p, &q)) {
+                const int64_t k = next;
+                FUZZ_CHECK(k < l.n, "two files, rank %d/%d: a line past the %lld", rank, nranks,
+                           (long long)l.n);
+                if (k >= l.n) break;
+                FUZZ_CHECK(l.start[k] >= b && l.start[k] < e,
+                           "two files, rank %d/%d: line %lld at %lld outside [%lld, %lld)", rank,
+                           nranks, (long long)k, (long long)l.start[k], (long long)b, (long long)e);
+                FUZZ_CHECK(q - p == l.len[k] && memcmp(p, d + l.start[k], (size_t)(q - p)) == 0,
+                           "two files, rank %d/%d: line %lld differs", rank, nranks, (long long)k);
+                next++;
+            }
+            FUZZ_CHECK(!r.io_failed, "two files, rank %d/%d: %s", rank, nranks, r.io_msg);
+            FUZZ_CHECK(next == l.n || l.start[next] >= e,
+                       "two files, rank %d/%d: stopped before line %lld", rank, nranks,
+                       (long long)next);
+            sl_range_close(&r);
+        }
+        FUZZ_CHECK(size == 0 || next == l.n, "two files, %d ranks read %lld of %lld lines", nranks,
+                   (long long)next, (long long)l.n);
+    }
+    free(l.start);
+    free(l.len);
+    unlink(pa);
+    unlink(pb);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     const size_t cap = CAPS[data[0] & 3];
+    const unsigned cut_k = data[0] >> 2; /* 0..63 */
     data++, size--;
 
     char path[512];
@@ -110,5 +187,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     free(l.start);
     free(l.len);
+    two_files(data, size, size * cut_k / 63, cap);
     return 0;
 }

@@ -274,3 +274,4 @@ serve("hashed-split", H | J | 1, '{"dataframe_split": {"columns": ["I1", "C3"], 
 serve("hashed-csv", H | CSV | 1, "label,I1,C1\n1,4,abc\n0,,\n")
 serve("hashed-csv-quoted", H | CSV | 1, 'label,"I1",C1\n1,"4"," a,b "\n0,,""""\n')
 serve("hashed-bad", H | J, '{"instances": [{"I1": "abc", "nope": true}]}')
+serve("hashed-sparse-form", H | J, '{"instances": [{"indices": [0], "values": [1]}]}')  # a record there
