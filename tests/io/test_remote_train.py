@@ -75,3 +75,31 @@ def test_train_over_https_is_bit_identical(tmp_path):
         gets = [r for r in fs.requests if r[0] == "GET"]
         assert len(gets) >= 2 and all(r[2].get("If-Match") and r[2].get("Range") for r in gets)
     assert (tmp_path / "https.json").read_bytes() == (tmp_path / "local.json").read_bytes()
+
+
+def test_no_credential_in_output_or_journal(gcs, tmp_path):
+    """A service-account key on 2 ranks: the job trains, and neither the
+    access token nor the key appears in what it printed or in its run
+    journal (the run's params, tags and dataset records)."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    gcs.put(BUCKET, "sa/part-00000", open(TRAIN, "rb").read())
+    with servers.TokenServer(key.public_key(), "trainer@p.iam.gserviceaccount.com") as ts:
+        key_path, _ = servers.service_account_key(str(tmp_path), ts.url + "/token", key)
+        rule = lambda n, m, path, h: None if h.get("Authorization", "").removeprefix(  # noqa: E731
+            "Bearer ") in ts.issued else ("answer", 401, "{}")
+        with servers.Proxy(gcs.url, rule) as px:
+            p = shardlearn(["train", "--quiet", "--data", f"gs://{BUCKET}/sa/", "--tracking-dir",
+                            str(tmp_path / "runs"), "--model-out", f"gs://{BUCKET}/sa-out/m.json"],
+                           tmp_path, GOOGLE_APPLICATION_CREDENTIALS=key_path,
+                           CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE=px.url)
+        assert p.returncode == 0, p.stderr.decode()
+        assert ts.errors == [] and 1 <= len(ts.issued) <= 2  # one per rank at most
+        assert all(e[4] is None for e in px.log)
+    assert gcs.get(BUCKET, "sa-out/m.json")
+    secrets = [t.encode() for t in ts.issued] + [b"PRIVATE KEY", b"eyJ"]
+    journal = b"".join(open(os.path.join(d, f), "rb").read()
+                       for d, _, fs in os.walk(tmp_path / "runs") for f in fs)
+    assert b"gs://out/sa/" in journal  # the run names its data
+    for s in secrets:
+        assert s not in p.stdout + p.stderr and s not in journal, s
