@@ -1,5 +1,6 @@
 """gs:// outputs through the real command line: `train --model-out
---metrics-out` and `predict --out` / `eval --metrics-out` on 2 ranks, against
+--metrics-out` and `predict --out` / `eval --metrics-out` on 2 ranks, and a
+model read back from gs:// by `predict --model`, against
 fake-gcs-server. The object holds exactly the bytes the same command writes
 to a local file; a refused upload fails the job on every rank with one line
 and leaves no object, nor a local trace."""
@@ -80,6 +81,15 @@ def test_train_and_predict_outputs_to_gcs(gcs, tmp_path):
                    STORAGE_EMULATOR_HOST=gcs.host)
     assert p.returncode == 0, p.stderr.decode()
     assert gcs.get(BUCKET, "run1/pred.txt") == (tmp_path / "pred.txt").read_bytes()
+    # the model read back from gs:// by every rank
+    p = shardlearn(["predict", "--model", f"gs://{BUCKET}/run1/model.json", "--data", TEST,
+                    "--out", str(tmp_path / "pred-gs.txt"), "--proba"], tmp_path,
+                   STORAGE_EMULATOR_HOST=gcs.host)
+    assert p.returncode == 0, p.stderr.decode()
+    assert (tmp_path / "pred-gs.txt").read_bytes() == (tmp_path / "pred.txt").read_bytes()
+    p = shardlearn(["predict", "--model", f"gs://{BUCKET}/run1/nothing.json", "--data", TEST],
+                   tmp_path, STORAGE_EMULATOR_HOST=gcs.host)
+    assert p.returncode != 0 and b"gs://out/run1/nothing.json" in p.stderr, p.stderr.decode()
     p = shardlearn(["eval", "--model", model, "--data", TEST, "--metrics-out",
                     f"gs://{BUCKET}/run1/eval.json"], tmp_path, STORAGE_EMULATOR_HOST=gcs.host)
     assert p.returncode == 0, p.stderr.decode()
