@@ -99,7 +99,8 @@ static enum sl_status score(struct sl_comm *c, const struct predict_args *a,
         sl_comm_gather_f64(c, m, s->n_rows, all, 0);
         if (c->rank == 0)
             st =
-                write_predictions(a->out, model, all, s->n_rows_global, a->proba, s->labels01, err);
+                write_predictions(a->out, model, all, s->n_rows_global, a->proba,
+                                  s->labels01 || model->negative_label == 0, err);
         free(all);
     }
     free(m);

@@ -490,6 +490,8 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
         code = SL_EXIT_FAIL;
     } else {
         model.index_base = a->zero_based ? 0 : 1; /* for `serve`'s LIBSVM strings */
+        /* Binary classifiers answer labels as the training file wrote them. */
+        if (a->loss != SL_LOSS_SQUARED) model.negative_label = shard.labels01 ? 0 : -1;
         if (hash) { /* predict, eval and serve hash raw rows as the data was hashed */
             model.hash = sl_malloc(sizeof *model.hash);
             sl_hash_spec_copy(model.hash, hash);

@@ -37,6 +37,7 @@ void sl_model_init(struct sl_model *m, int64_t n_features, int fit_intercept) {
     m->n_features = n_features;
     m->fit_intercept = fit_intercept;
     m->index_base = 1;
+    m->negative_label = -1;
     m->weights = sl_calloc((size_t)(n_features ? n_features : 1), sizeof(double));
 }
 
@@ -57,6 +58,7 @@ void sl_model_write(const struct sl_model *m, FILE *f) {
     /* Written only when it is not the default, so 1-based model files stay
      * byte for byte what earlier versions wrote, and they read them. */
     if (m->index_base != 1) fprintf(f, ", \"index_base\": %d", m->index_base);
+    if (m->negative_label != -1) fprintf(f, ", \"negative_label\": %d", m->negative_label);
     if (m->hash) sl_model_write_hash(f, m->hash); /* only for hashed columns, likewise */
     fputs(", \"weights\": [", f);
     for (int64_t j = 0; j < m->n_features; j++) {
@@ -132,6 +134,7 @@ enum sl_status sl_model_parse(struct sl_model *m, const char *text, const char *
     const cJSON *loss = cJSON_GetObjectItemCaseSensitive(root, "loss");
     const cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, "objective");
     const cJSON *base = cJSON_GetObjectItemCaseSensitive(root, "index_base");
+    const cJSON *neg = cJSON_GetObjectItemCaseSensitive(root, "negative_label");
     const cJSON *hash = cJSON_GetObjectItemCaseSensitive(root, "hashing");
     enum sl_loss kind = SL_LOSS_LOGISTIC;
     st = SL_OK;
@@ -151,11 +154,14 @@ enum sl_status sl_model_parse(struct sl_model *m, const char *text, const char *
                         path);
     else if (base && (!cJSON_IsNumber(base) || (base->valuedouble != 0 && base->valuedouble != 1)))
         st = sl_err_set(err, SL_ERR_PARSE, "%s: index_base is not 0 or 1", path);
+    else if (neg && (!cJSON_IsNumber(neg) || (neg->valuedouble != 0 && neg->valuedouble != -1)))
+        st = sl_err_set(err, SL_ERR_PARSE, "%s: negative_label is not 0 or -1", path);
     if (st == SL_OK) {
         sl_model_init(m, (int64_t)nf->valuedouble, fi ? cJSON_IsTrue(fi) : 1);
         m->intercept = b->valuedouble;
         m->loss = kind;
         m->index_base = base ? (int)base->valuedouble : 1;
+        m->negative_label = neg ? (int)neg->valuedouble : -1;
         m->objective =
             cJSON_IsNumber(obj) && isfinite(obj->valuedouble) ? obj->valuedouble : (double)NAN;
         int64_t j = 0;
