@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/fault.h"
+#include "io/io.h"
 #include "model/kernels.h"
 #include "model/loss.h"
 #include "model/model_hash.h"
@@ -75,12 +76,44 @@ enum sl_status sl_model_save(const struct sl_model *m, const char *path, struct 
     return sl_atomic_commit(&af, err);
 }
 
+/* A model at a gs:// or http(s):// URL (written by --model-out gs://...):
+ * the whole object, NUL-terminated, into *text (caller frees). */
+static enum sl_status read_remote(const char *path, char **text, struct sl_err *err) {
+    struct sl_io_list l;
+    enum sl_status st = sl_io_list_make(&l, path, err);
+    if (st) return st;
+    if (l.n != 1 || strcmp(l.obj[0].name, path) != 0) {
+        sl_io_list_free(&l);
+        return sl_err_set(err, SL_ERR_IO, "%s: no such model object", path);
+    }
+    struct sl_io_stream *s = NULL;
+    size_t n = (size_t)l.obj[0].size, have = 0, got = 0;
+    char *buf = sl_malloc(n + 1);
+    st = sl_io_open_range(&s, &l.obj[0], 0, l.obj[0].size, err);
+    while (!st && have < n && !(st = sl_io_read(s, buf + have, n - have, &got, err)) && got > 0)
+        have += got;
+    if (s) sl_io_close(s);
+    sl_io_list_free(&l);
+    if (!st && have != n) st = sl_err_set(err, SL_ERR_IO, "%s: the object ended early", path);
+    if (st) {
+        free(buf);
+        return st;
+    }
+    buf[n] = '\0';
+    *text = buf;
+    return SL_OK;
+}
+
 enum sl_status sl_model_load(struct sl_model *m, const char *path, struct sl_err *err) {
     enum sl_status st;
     memset(m, 0, sizeof *m);
     if (sl_fault("model.load")) return sl_err_set(err, SL_ERR_IO, "%s: %s", path, strerror(EIO));
-    char *text = sl_read_file(path, NULL);
-    if (!text) return sl_err_set(err, SL_ERR_IO, "%s: %s", path, strerror(errno));
+    char *text = NULL;
+    if (sl_io_is_remote(path)) {
+        if ((st = read_remote(path, &text, err))) return st;
+    } else if (!(text = sl_read_file(path, NULL))) {
+        return sl_err_set(err, SL_ERR_IO, "%s: %s", path, strerror(errno));
+    }
     st = sl_model_parse(m, text, path, err);
     free(text);
     return st;
