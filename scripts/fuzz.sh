@@ -103,7 +103,7 @@ read -r -a mpi_libs <<< "$(mpicc --showme:link)"
 san=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 cflags=(-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L "${san[@]}" -Isrc -Iinclude
         -Itests/fuzz "${mpi_cflags[@]}")
-libs=("${mpi_libs[@]}" -lcjson -lyaml -lcurl -lz -lzstd -lopenblas -lm -lpthread -lmurmurhash)
+libs=("${mpi_libs[@]}" -lcjson -lyaml -lcurl -lz -lzstd -lcrypto -lopenblas -lm -lpthread -lmurmurhash)
 
 core=(src/core/*.c)
 io=(src/io/*.c) # byte sources: the readers list and read through them

@@ -91,6 +91,9 @@ void sl_shard_free(struct sl_shard *s);
 
 /* .csv -> CSV, .tsv -> TSV, anything else -> LIBSVM. */
 enum sl_format sl_format_from_path(const char *path);
+/* The same for a source: a directory, glob or prefix by its first file's
+ * name (it is listed for that). Not collective. */
+enum sl_format sl_format_of_source(const char *spec);
 
 /* Collective. s->weights <- (times) the weights in path: one finite number
  * >= 0 a line, in row order (blank lines skipped, as in the data), exactly

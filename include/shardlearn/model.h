@@ -37,6 +37,9 @@ struct sl_model {
     double *weights;   /* (d); weights[j] is feature j minus the file's index base */
     double objective;  /* final training objective F, for the record */
     enum sl_loss loss; /* "loss" in the file; a file without it is logistic */
+    int negative_label; /* the training file's negative class label, -1 or 0 (as its
+                           labels were written); label outputs use it. A file without
+                           "negative_label" is -1 */
     int index_base;    /* LIBSVM numbering of the training file: feature index_base is
                           weights[0]. 1 unless trained with --zero-based (the file then
                           says "index_base": 0; a file without the key is 1-based) */

@@ -12,7 +12,7 @@ enum sl_status sl_cli_hash_spec(struct sl_comm *c, int format, const char *path,
                                 struct sl_hash_spec **out, struct sl_err *err) {
     *out = NULL;
     const enum sl_format fmt =
-        format == SL_FORMAT_AUTO ? sl_format_from_path(path) : (enum sl_format)format;
+        format == SL_FORMAT_AUTO ? sl_format_of_source(path) : (enum sl_format)format;
     const char *name = fmt == SL_FORMAT_TSV      ? "tsv"
                        : fmt == SL_FORMAT_CRITEO ? "criteo"
                        : fmt == SL_FORMAT_CSV    ? "csv"

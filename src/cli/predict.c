@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/out.h"
 #include "shardlearn/data.h"
 #include "shardlearn/fileio.h"
 #include "shardlearn/log.h"
@@ -13,12 +14,12 @@
 static enum sl_status write_predictions(const char *path, const struct sl_model *model,
                                         const double *m, int64_t n, int proba, int labels01,
                                         struct sl_err *err) {
-    struct sl_atomic_file af;
+    struct cli_out out;
     FILE *f = stdout;
     if (path) {
-        enum sl_status st = sl_atomic_open(&af, path, err);
+        enum sl_status st = cli_out_open(&out, path, err);
         if (st) return st;
-        f = af.f;
+        f = out.f;
     }
     for (int64_t i = 0; i < n; i++) {
         if (proba)
@@ -28,7 +29,7 @@ static enum sl_status write_predictions(const char *path, const struct sl_model 
         else
             fputs(m[i] > 0 ? "1\n" : (labels01 ? "0\n" : "-1\n"), f);
     }
-    if (path) return sl_atomic_commit(&af, err);
+    if (path) return cli_out_commit(&out, err);
     /* A closed pipe or a full disk behind stdout is an error too. */
     if (fflush(stdout) != 0 || ferror(stdout))
         return sl_err_set(err, SL_ERR_IO, "standard output: %s", strerror(errno));
@@ -37,31 +38,31 @@ static enum sl_status write_predictions(const char *path, const struct sl_model 
 
 static enum sl_status write_eval(const char *path, const struct sl_eval_result *ev,
                                  enum sl_loss loss, struct sl_err *err) {
-    struct sl_atomic_file af;
-    enum sl_status st = sl_atomic_open(&af, path, err);
+    struct cli_out out;
+    enum sl_status st = cli_out_open(&out, path, err);
     if (st) return st;
-    fputs("{", af.f);
+    fputs("{", out.f);
     if (loss == SL_LOSS_SQUARED) {
-        sl_json_put_field(af.f, "rmse", ev->rmse);
-        fputs(", ", af.f);
-        sl_json_put_field(af.f, "mae", ev->mae);
-        fputs(", ", af.f);
-        sl_json_put_field(af.f, "r2", ev->r2);
+        sl_json_put_field(out.f, "rmse", ev->rmse);
+        fputs(", ", out.f);
+        sl_json_put_field(out.f, "mae", ev->mae);
+        fputs(", ", out.f);
+        sl_json_put_field(out.f, "r2", ev->r2);
     } else {
         if (loss == SL_LOSS_LOGISTIC) {
-            sl_json_put_field(af.f, "logloss", ev->logloss);
-            fputs(", ", af.f);
+            sl_json_put_field(out.f, "logloss", ev->logloss);
+            fputs(", ", out.f);
         }
-        sl_json_put_field(af.f, "accuracy", ev->accuracy);
-        fputs(", ", af.f);
-        sl_json_put_field(af.f, "auc", ev->auc);
+        sl_json_put_field(out.f, "accuracy", ev->accuracy);
+        fputs(", ", out.f);
+        sl_json_put_field(out.f, "auc", ev->auc);
     }
     if (loss != SL_LOSS_LOGISTIC) { /* a logistic model's file stays what it always was */
-        fprintf(af.f, ", \"loss\": \"%s\", ", sl_loss_name(loss));
-        sl_json_put_field(af.f, "mean_loss", ev->loss);
+        fprintf(out.f, ", \"loss\": \"%s\", ", sl_loss_name(loss));
+        sl_json_put_field(out.f, "mean_loss", ev->loss);
     }
-    fprintf(af.f, ", \"n_rows\": %lld}\n", (long long)ev->n_rows);
-    return sl_atomic_commit(&af, err);
+    fprintf(out.f, ", \"n_rows\": %lld}\n", (long long)ev->n_rows);
+    return cli_out_commit(&out, err);
 }
 
 struct predict_args {
@@ -98,7 +99,8 @@ static enum sl_status score(struct sl_comm *c, const struct predict_args *a,
         sl_comm_gather_f64(c, m, s->n_rows, all, 0);
         if (c->rank == 0)
             st =
-                write_predictions(a->out, model, all, s->n_rows_global, a->proba, s->labels01, err);
+                write_predictions(a->out, model, all, s->n_rows_global, a->proba,
+                                  s->labels01 || model->negative_label == 0, err);
         free(all);
     }
     free(m);

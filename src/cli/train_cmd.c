@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/config.h"
+#include "cli/out.h"
 #include "cli/preempt.h"
 #include "cli/train.h"
 #include "shardlearn/clock.h"
@@ -328,27 +329,24 @@ static enum sl_status load_data(struct sl_comm *c, const struct train_args *a,
 }
 
 /* Rank 0 writes the model and metrics: both appear, or neither does and
- * whatever was at their paths before stays as it was. */
+ * whatever was at their paths before stays as it was (gs://: see cli/out.h).
+ * mf, xf: zeroed; the caller closes them. */
 static enum sl_status write_files(const struct train_args *a, const struct sl_shard *shard,
                                   const struct sl_shard *val, const struct sl_comm *c,
                                   const struct sl_model *model, const struct sl_train_report *rep,
-                                  const struct train_times *t, struct sl_err *err) {
-    struct sl_atomic_file mf = {.f = NULL}, xf = {.f = NULL};
+                                  const struct train_times *t, struct cli_out *mf,
+                                  struct cli_out *xf, struct sl_err *err) {
     enum sl_status st = SL_OK;
-    if (a->model_out && !(st = sl_atomic_open(&mf, a->model_out, err))) {
-        sl_model_write(model, mf.f);
-        st = sl_atomic_finish(&mf, err);
+    if (a->model_out && !(st = cli_out_open(mf, a->model_out, err))) {
+        sl_model_write(model, mf->f);
+        st = cli_out_finish(mf, err);
     }
-    if (!st && a->metrics_out && !(st = sl_atomic_open(&xf, a->metrics_out, err))) {
-        train_write_metrics(xf.f, a, shard, val, c, rep, t);
-        st = sl_atomic_finish(&xf, err);
+    if (!st && a->metrics_out && !(st = cli_out_open(xf, a->metrics_out, err))) {
+        train_write_metrics(xf->f, a, shard, val, c, rep, t);
+        st = cli_out_finish(xf, err);
     }
-    if (!st && a->model_out) st = sl_atomic_publish(&mf, err);
-    if (!st && a->metrics_out) st = sl_atomic_publish(&xf, err);
-    if (st) {
-        sl_atomic_discard(&mf);
-        sl_atomic_discard(&xf);
-    }
+    if (!st && a->model_out) st = cli_out_publish(mf, err);
+    if (!st && a->metrics_out) st = cli_out_publish(xf, err);
     return st;
 }
 
@@ -356,9 +354,10 @@ static enum sl_status write_files(const struct train_args *a, const struct sl_sh
 static enum sl_status write_outputs(struct sl_comm *c, const struct train_args *a,
                                     const struct sl_shard *shard, const struct sl_shard *val,
                                     const struct sl_model *model, const struct sl_train_report *rep,
-                                    const struct train_times *t, struct sl_err *err) {
+                                    const struct train_times *t, struct cli_out *mf,
+                                    struct cli_out *xf, struct sl_err *err) {
     enum sl_status st = SL_OK;
-    if (c->rank == 0 && (st = write_files(a, shard, val, c, model, rep, t, err)))
+    if (c->rank == 0 && (st = write_files(a, shard, val, c, model, rep, t, mf, xf, err)))
         sl_error("%s", err->msg);
     int64_t ok = st == SL_OK;
     sl_comm_bcast(c, &ok, sizeof ok, 0);
@@ -385,7 +384,8 @@ static int finish_run(struct sl_comm *c, const struct train_args *a, const struc
             rep->result.final.logloss, acc, t->total, rep->allreduce_seconds);
     struct sl_err err;
     sl_err_clear(&err);
-    const int ok = write_outputs(c, a, shard, val, model, rep, t, &err) == SL_OK;
+    struct cli_out mf = {.f = NULL}, xf = {.f = NULL};
+    const int ok = write_outputs(c, a, shard, val, model, rep, t, &mf, &xf, &err) == SL_OK;
     /* The job is done: its checkpoints go, and the same command trains afresh.
      * (Kept when the outputs failed: the rerun then continues from them.) */
     if (ok && a->checkpoint_dir && c->rank == 0) sl_checkpoint_clear(a->checkpoint_dir);
@@ -393,13 +393,15 @@ static int finish_run(struct sl_comm *c, const struct train_args *a, const struc
     if (tr) {
         /* The model first, as a logged model too: the final metrics after
          * it are linked to it in MLflow 3. */
-        if (ok && a->model_out) sl_tracker_artifact(tr, a->model_out, "model/model.json");
+        if (ok && a->model_out) cli_out_artifact(tr, &mf, "model/model.json");
         sl_tracker_logged_model(tr, "model");
         train_log_final(tr, rep, t, a->validation != NULL, (enum sl_loss)a->loss);
-        if (ok && a->metrics_out) sl_tracker_artifact(tr, a->metrics_out, "metrics.json");
+        if (ok && a->metrics_out) cli_out_artifact(tr, &xf, "metrics.json");
         sl_tracker_commit(tr);
         sl_tracker_finish(tr, ok ? "FINISHED" : "FAILED", ok ? NULL : err.msg);
     }
+    cli_out_close(&mf);
+    cli_out_close(&xf);
     return ok ? SL_EXIT_OK : SL_EXIT_FAIL;
 }
 
@@ -503,6 +505,8 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
         code = SL_EXIT_FAIL;
     } else {
         model.index_base = a->zero_based ? 0 : 1; /* for `serve`'s LIBSVM strings */
+        /* Binary classifiers answer labels as the training file wrote them. */
+        if (a->loss != SL_LOSS_SQUARED) model.negative_label = shard.labels01 ? 0 : -1;
         if (hash) { /* predict, eval and serve hash raw rows as the data was hashed */
             model.hash = sl_malloc(sizeof *model.hash);
             sl_hash_spec_copy(model.hash, hash);

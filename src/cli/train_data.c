@@ -28,7 +28,7 @@ static char *json_text(cJSON *o) {
 
 const char *train_format_name(const struct train_args *a, const struct sl_shard *s) {
     const enum sl_format f =
-        a->format == SL_FORMAT_AUTO ? sl_format_from_path(a->data) : (enum sl_format)a->format;
+        a->format == SL_FORMAT_AUTO ? sl_format_of_source(a->data) : (enum sl_format)a->format;
     if (f == SL_FORMAT_TSV) return "tsv";
     if (f == SL_FORMAT_CRITEO) return "criteo";
     return s->dense || a->categorical ? "csv" : "libsvm";

@@ -114,10 +114,11 @@ void sl_parse_hashed(struct sl_range *r, struct sl_shard *s, const struct sl_loa
         while (t < end && sl_is_space(*t))
             t++;
         if (t == end) continue;
-        if (line == 1 && r->begin == 0 && end - p >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+        /* Each file of a directory starts with its own header (and maybe a BOM). */
+        if (r->file_first && end - p >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
             p += 3; /* a UTF-8 byte-order mark */
         int rc;
-        if (line == 1 && r->begin == 0 && sp->header)
+        if (r->file_first && sp->header)
             rc = check_header(sp, b.f, split(sp, p, end, line, &b, ls), line, ls);
         else
             rc = parse_line(sp, p, end, line, s, &b, ls);

@@ -151,34 +151,9 @@ static void trim(const char **b, const char **e) {
         (*e)--;
 }
 
-/* The first line of path, NUL-terminated, without its '\n'. Caller frees. */
-static char *first_line(const char *path, struct sl_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        sl_err_set(err, SL_ERR_IO, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, n = 0;
-    char *s = sl_malloc(cap);
-    int ch;
-    while ((ch = getc(f)) != EOF && ch != '\n') {
-        if (n + 1 >= cap) s = sl_realloc(s, cap *= 2);
-        s[n++] = (char)ch;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    s[n] = '\0';
-    if (bad) {
-        sl_err_set(err, SL_ERR_IO, "%s: %s", path, strerror(EIO));
-        free(s);
-        return NULL;
-    }
-    return s;
-}
-
 /* Columns and names from the first line: a header, or "C<k>" names. */
 static enum sl_status layout(struct sl_hash_spec *sp, const char *path, struct sl_err *err) {
-    char *line = first_line(path, err);
+    char *line = sl_source_first_line(path, err); /* a directory: its first file */
     if (!line) return SL_ERR_IO;
     const char *end = line + strlen(line);
     const char *start = strncmp(line, "\xEF\xBB\xBF", 3) == 0 ? line + 3 : line; /* a BOM */

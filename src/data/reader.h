@@ -126,4 +126,16 @@ static inline int sl_is_space(char ch) {
     return ch == ' ' || ch == '\t' || ch == '\r';
 }
 
+/* A line of a source, without its '\n': the object it is in and its 1-based
+ * number there. Returns non-zero to stop. */
+typedef int (*sl_line_fn)(const char *line, size_t len, const char *file, int64_t lineno,
+                          void *ctx);
+/* Calls fn for every line of every object of spec (lines.c), in list order,
+ * decoded, until fn returns non-zero (that is SL_OK too). Not collective: a
+ * rank reads it all on its own. A fault is a status with err filled. */
+enum sl_status sl_source_lines(const char *spec, sl_line_fn fn, void *ctx, struct sl_err *err);
+/* The first line of spec's first object, NUL-terminated ("" when it has none);
+ * NULL with err filled on a fault. Caller frees. */
+char *sl_source_first_line(const char *spec, struct sl_err *err);
+
 #endif

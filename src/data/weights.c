@@ -4,7 +4,6 @@
  * lines of its own rows [row_begin, row_begin + n_rows), so every rank
  * checks every line and all of them agree on the first bad one without a
  * collective for it. */
-#define _POSIX_C_SOURCE 200809L /* getline */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 struct wread {
     int64_t rows;  /* weight lines read */
     int64_t line;  /* 1-based line of the fault; 0: none or no line */
+    char file[SL_IO_NAME]; /* the file of that line */
     char msg[200]; /* the fault, empty when none */
 };
 
@@ -34,47 +34,46 @@ static const char *parse_weight(const char *p, const char *end, double *w) {
     return NULL;
 }
 
-static void read_lines(FILE *f, struct sl_shard *s, double *out, struct wread *wr) {
-    char *buf = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    int64_t line = 0;
-    while ((len = getline(&buf, &cap, f)) >= 0) {
-        line++;
-        const char *p = buf, *end = buf + len;
-        while (end > p && (end[-1] == '\n' || sl_is_space(end[-1])))
-            end--;
-        const char *t = p;
-        while (t < end && sl_is_space(*t))
-            t++;
-        if (t == end) continue; /* blank lines are no rows, as in the data readers */
-        double w = 0.0;
-        const char *bad = parse_weight(p, end, &w);
-        if (bad) {
-            wr->line = line;
-            snprintf(wr->msg, sizeof wr->msg, "%s '%.*s'", bad, (int)(end - t > 24 ? 24 : end - t),
-                     t);
-            break;
-        }
-        const int64_t i = wr->rows - s->row_begin;
-        if (i >= 0 && i < s->n_rows) out[i] = w;
-        wr->rows++;
+/* One line of the weights source (sl_line_fn). */
+struct wctx {
+    const struct sl_shard *s;
+    double *out;
+    struct wread *wr;
+};
+
+static int weight_line(const char *p, size_t len, const char *file, int64_t lineno, void *ctx) {
+    struct wctx *w = ctx;
+    const char *end = p + len;
+    while (end > p && (end[-1] == '\r' || sl_is_space(end[-1])))
+        end--;
+    const char *t = p;
+    while (t < end && sl_is_space(*t))
+        t++;
+    if (t == end) return 0; /* blank lines are no rows, as in the data readers */
+    double v = 0.0;
+    const char *bad = parse_weight(p, end, &v);
+    if (bad) {
+        w->wr->line = lineno;
+        snprintf(w->wr->file, sizeof w->wr->file, "%s", file);
+        snprintf(w->wr->msg, sizeof w->wr->msg, "%s '%.*s'", bad,
+                 (int)(end - t > 24 ? 24 : end - t), t);
+        return 1;
     }
-    free(buf);
+    const int64_t i = w->wr->rows - w->s->row_begin;
+    if (i >= 0 && i < w->s->n_rows) w->out[i] = v;
+    w->wr->rows++;
+    return 0;
 }
 
 enum sl_status sl_shard_read_weights(struct sl_shard *s, const char *path, struct sl_comm *c,
                                      struct sl_err *err) {
     struct wread wr = {.rows = 0, .line = 0, .msg = ""};
     double *w = sl_calloc((size_t)(s->n_rows ? s->n_rows : 1), sizeof(double));
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(wr.msg, sizeof wr.msg, "%s", strerror(errno));
-    } else {
-        read_lines(f, s, w, &wr);
-        if (!wr.msg[0] && ferror(f)) snprintf(wr.msg, sizeof wr.msg, "read error");
-        fclose(f);
-    }
+    struct wctx ctx = {s, w, &wr};
+    struct sl_err ioerr;
+    sl_err_clear(&ioerr);
+    if (sl_source_lines(path, weight_line, &ctx, &ioerr) != SL_OK)
+        snprintf(wr.msg, sizeof wr.msg, "%s", ioerr.msg[0] ? ioerr.msg : "read error");
     if (!wr.msg[0] && wr.rows != s->n_rows_global)
         snprintf(wr.msg, sizeof wr.msg, "%lld weights for %lld data rows", (long long)wr.rows,
                  (long long)s->n_rows_global);
@@ -87,7 +86,10 @@ enum sl_status sl_shard_read_weights(struct sl_shard *s, const char *path, struc
         if (c->rank != 0) return SL_ERR_PARSE;
         if (!wr.msg[0]) return sl_err_set(err, SL_ERR_IO, "%s: another rank cannot read it", path);
         if (wr.line > 0)
-            return sl_err_set(err, SL_ERR_PARSE, "%s:%lld: %s", path, (long long)wr.line, wr.msg);
+            return sl_err_set(err, SL_ERR_PARSE, "%s:%lld: %s", wr.file, (long long)wr.line,
+                              wr.msg);
+        if (strncmp(wr.msg, path, strlen(path)) == 0) /* an I/O message names it already */
+            return sl_err_set(err, SL_ERR_PARSE, "%s", wr.msg);
         return sl_err_set(err, SL_ERR_PARSE, "%s: %s", path, wr.msg);
     }
     sl_shard_scale_weights(s, w);
@@ -107,13 +109,14 @@ void sl_shard_scale_weights(struct sl_shard *s, const double *w) {
 
 /* ---- --weight-column: a CSV column holding the weights ---- */
 
-/* The first line of path (without its end of line) into buf, or -1. */
+/* The first line of path (a directory: its first file), without its end of
+ * line, into buf, or -1. */
 static int first_line(const char *path, char *buf, size_t cap) {
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    const int ok = fgets(buf, (int)cap, f) != NULL;
-    fclose(f);
-    if (!ok) return -1;
+    struct sl_err e;
+    char *line = sl_source_first_line(path, &e);
+    if (!line) return -1;
+    snprintf(buf, cap, "%s", line);
+    free(line);
     buf[strcspn(buf, "\r\n")] = '\0';
     return 0;
 }
@@ -170,33 +173,36 @@ static const char *resolve_column(const char *path, const char *spec, int64_t wi
     return NULL;
 }
 
-/* The 1-based line of the file that holds data row `row` (0-based, global):
- * the CSV reader's rows are its non-blank lines after an optional header. */
-static int64_t line_of_row(const char *path, int64_t row) {
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    char *buf = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    int64_t line = 0, seen = -1, found = 0;
-    while ((len = getline(&buf, &cap, f)) >= 0) {
-        line++;
-        const char *p = buf, *end = buf + len;
-        while (p < end && (sl_is_space(*p) || *p == '\n'))
-            p++;
-        if (p == end) continue;
-        double v;
-        const char *a = sl_parse_double(p, end, &v);
-        if (line == 1 && (!a || (a < end && *a != ',' && !sl_is_space(*a) && *a != '\n')))
-            continue; /* the header */
-        if (++seen == row) {
-            found = line;
-            break;
-        }
-    }
-    free(buf);
-    fclose(f);
-    return found;
+/* Finding the line of a data row (sl_line_fn). */
+struct rowfind {
+    int64_t row, seen, line;
+    char file[SL_IO_NAME];
+};
+
+static int row_line(const char *p, size_t len, const char *file, int64_t lineno, void *ctx) {
+    struct rowfind *f = ctx;
+    const char *end = p + len;
+    while (p < end && (sl_is_space(*p) || *p == '\n'))
+        p++;
+    if (p == end) return 0;
+    double v;
+    const char *a = sl_parse_double(p, end, &v);
+    if (lineno == 1 && (!a || (a < end && *a != ',' && !sl_is_space(*a))))
+        return 0; /* a file's header */
+    if (++f->seen != f->row) return 0;
+    f->line = lineno;
+    snprintf(f->file, sizeof f->file, "%s", file);
+    return 1;
+}
+
+/* The file and 1-based line that hold data row `row` (0-based, global): the
+ * CSV reader's rows are the non-blank lines after each file's optional
+ * header. */
+static void line_of_row(const char *path, int64_t row, struct rowfind *f) {
+    *f = (struct rowfind){.row = row, .seen = -1, .line = 0};
+    snprintf(f->file, sizeof f->file, "%s", path);
+    struct sl_err e;
+    (void)sl_source_lines(path, row_line, f, &e); /* only for the message: 0 if unreadable */
 }
 
 enum sl_status sl_shard_weight_column(struct sl_shard *s, const char *path, const char *spec,
@@ -227,9 +233,10 @@ enum sl_status sl_shard_weight_column(struct sl_shard *s, const char *path, cons
     if (who >= 0) {
         enum sl_status st = SL_ERR_PARSE;
         if (c->rank == who) {
-            const int64_t line = line_of_row(path, s->row_begin + first_bad);
-            st = sl_err_set(err, st, "%s:%lld: negative weight %g in column %lld (%s)", path,
-                            (long long)line, w[first_bad], (long long)field, spec);
+            struct rowfind at;
+            line_of_row(path, s->row_begin + first_bad, &at);
+            st = sl_err_set(err, st, "%s:%lld: negative weight %g in column %lld (%s)", at.file,
+                            (long long)at.line, w[first_bad], (long long)field, spec);
         }
         free(w);
         return st;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/fault.h"
+#include "io/io.h"
 #include "model/kernels.h"
 #include "model/loss.h"
 #include "model/model_hash.h"
@@ -36,6 +37,7 @@ void sl_model_init(struct sl_model *m, int64_t n_features, int fit_intercept) {
     m->n_features = n_features;
     m->fit_intercept = fit_intercept;
     m->index_base = 1;
+    m->negative_label = -1;
     m->weights = sl_calloc((size_t)(n_features ? n_features : 1), sizeof(double));
 }
 
@@ -56,6 +58,7 @@ void sl_model_write(const struct sl_model *m, FILE *f) {
     /* Written only when it is not the default, so 1-based model files stay
      * byte for byte what earlier versions wrote, and they read them. */
     if (m->index_base != 1) fprintf(f, ", \"index_base\": %d", m->index_base);
+    if (m->negative_label != -1) fprintf(f, ", \"negative_label\": %d", m->negative_label);
     if (m->hash) sl_model_write_hash(f, m->hash); /* only for hashed columns, likewise */
     fputs(", \"weights\": [", f);
     for (int64_t j = 0; j < m->n_features; j++) {
@@ -73,12 +76,44 @@ enum sl_status sl_model_save(const struct sl_model *m, const char *path, struct 
     return sl_atomic_commit(&af, err);
 }
 
+/* A model at a gs:// or http(s):// URL (written by --model-out gs://...):
+ * the whole object, NUL-terminated, into *text (caller frees). */
+static enum sl_status read_remote(const char *path, char **text, struct sl_err *err) {
+    struct sl_io_list l;
+    enum sl_status st = sl_io_list_make(&l, path, err);
+    if (st) return st;
+    if (l.n != 1 || strcmp(l.obj[0].name, path) != 0) {
+        sl_io_list_free(&l);
+        return sl_err_set(err, SL_ERR_IO, "%s: no such model object", path);
+    }
+    struct sl_io_stream *s = NULL;
+    size_t n = (size_t)l.obj[0].size, have = 0, got = 0;
+    char *buf = sl_malloc(n + 1);
+    st = sl_io_open_range(&s, &l.obj[0], 0, l.obj[0].size, err);
+    while (!st && have < n && !(st = sl_io_read(s, buf + have, n - have, &got, err)) && got > 0)
+        have += got;
+    if (s) sl_io_close(s);
+    sl_io_list_free(&l);
+    if (!st && have != n) st = sl_err_set(err, SL_ERR_IO, "%s: the object ended early", path);
+    if (st) {
+        free(buf);
+        return st;
+    }
+    buf[n] = '\0';
+    *text = buf;
+    return SL_OK;
+}
+
 enum sl_status sl_model_load(struct sl_model *m, const char *path, struct sl_err *err) {
     enum sl_status st;
     memset(m, 0, sizeof *m);
     if (sl_fault("model.load")) return sl_err_set(err, SL_ERR_IO, "%s: %s", path, strerror(EIO));
-    char *text = sl_read_file(path, NULL);
-    if (!text) return sl_err_set(err, SL_ERR_IO, "%s: %s", path, strerror(errno));
+    char *text = NULL;
+    if (sl_io_is_remote(path)) {
+        if ((st = read_remote(path, &text, err))) return st;
+    } else if (!(text = sl_read_file(path, NULL))) {
+        return sl_err_set(err, SL_ERR_IO, "%s: %s", path, strerror(errno));
+    }
     st = sl_model_parse(m, text, path, err);
     free(text);
     return st;
@@ -99,6 +134,7 @@ enum sl_status sl_model_parse(struct sl_model *m, const char *text, const char *
     const cJSON *loss = cJSON_GetObjectItemCaseSensitive(root, "loss");
     const cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, "objective");
     const cJSON *base = cJSON_GetObjectItemCaseSensitive(root, "index_base");
+    const cJSON *neg = cJSON_GetObjectItemCaseSensitive(root, "negative_label");
     const cJSON *hash = cJSON_GetObjectItemCaseSensitive(root, "hashing");
     enum sl_loss kind = SL_LOSS_LOGISTIC;
     st = SL_OK;
@@ -118,11 +154,14 @@ enum sl_status sl_model_parse(struct sl_model *m, const char *text, const char *
                         path);
     else if (base && (!cJSON_IsNumber(base) || (base->valuedouble != 0 && base->valuedouble != 1)))
         st = sl_err_set(err, SL_ERR_PARSE, "%s: index_base is not 0 or 1", path);
+    else if (neg && (!cJSON_IsNumber(neg) || (neg->valuedouble != 0 && neg->valuedouble != -1)))
+        st = sl_err_set(err, SL_ERR_PARSE, "%s: negative_label is not 0 or -1", path);
     if (st == SL_OK) {
         sl_model_init(m, (int64_t)nf->valuedouble, fi ? cJSON_IsTrue(fi) : 1);
         m->intercept = b->valuedouble;
         m->loss = kind;
         m->index_base = base ? (int)base->valuedouble : 1;
+        m->negative_label = neg ? (int)neg->valuedouble : -1;
         m->objective =
             cJSON_IsNumber(obj) && isfinite(obj->valuedouble) ? obj->valuedouble : (double)NAN;
         int64_t j = 0;

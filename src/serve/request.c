@@ -38,7 +38,8 @@ static int fail(struct scorer *sc, const char *fmt, ...) {
 }
 
 /* Appends the prediction for margin: the probability as shardlearn predict
- * --proba writes it (%.17g), the label as the sign (1 or -1). A margin of
+ * --proba writes it (%.17g), the label as the sign: 1, or the training
+ * file's negative label (-1, or 0 when it wrote 0/1). A margin of
  * +-inf (values near DBL_MAX) is a probability of 1 or 0; a NaN one (inf
  * - inf) has no answer. */
 static int emit(struct scorer *sc, double margin) {
@@ -46,7 +47,7 @@ static int emit(struct scorer *sc, double margin) {
         return fail(sc, "instance %lld: the values are too large to score (the margin overflows)",
                     (long long)sc->n);
     double p = sl_model_probability(sc->m, margin);
-    const char *label = margin > 0 ? "1" : "-1";
+    const char *label = margin > 0 ? "1" : sc->m->negative_label == 0 ? "0" : "-1";
     if (sc->n) fputs(", ", sc->out);
     if (sc->output == OUT_PROBABILITY)
         fprintf(sc->out, "%.17g", p);

@@ -1,10 +1,12 @@
 """A Compute Engine metadata server for one VM's instance/preempted, for the
-Batch task test: FALSE, or TRUE while the file FLAG exists. It speaks the
+Batch task test: FALSE, or TRUE while the file FLAG exists; and the default
+service account's access token, for the gs:// tests (tests/io). It speaks the
 documented protocol: Metadata-Flavor: Google required, an ETag with each
 answer, and wait_for_change=true with a last_etag equal to the current ETag
 holds the request until the value changes or timeout_sec passes.
 
   fake_metadata.py HOST:PORT FLAG     (prints "ready" once listening)"""
+import json
 import os
 import sys
 import time
@@ -12,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 PATH = "/computeMetadata/v1/instance/preempted"
+TOKEN_PATH = "/computeMetadata/v1/instance/service-accounts/default/token"
 
 
 def main():
@@ -38,10 +41,13 @@ def main():
         def do_GET(self):
             u = urlsplit(self.path)
             q = {k: v[0] for k, v in parse_qs(u.query).items()}
-            if u.path != PATH:
+            if u.path not in (PATH, TOKEN_PATH):
                 return self.answer(404, "not found")
             if self.headers.get("Metadata-Flavor") != "Google":
                 return self.answer(403, "missing Metadata-Flavor")
+            if u.path == TOKEN_PATH:
+                return self.answer(200, json.dumps({"access_token": f"ya29.metadata-{os.getpid()}",
+                                                    "expires_in": 3599, "token_type": "Bearer"}))
             v = value()
             if q.get("wait_for_change") == "true" and q.get("last_etag") == f"etag-{v}":
                 deadline = time.monotonic() + float(q.get("timeout_sec", "300"))

@@ -34,10 +34,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct sl_model m2;
     FUZZ_CHECK(sl_model_load(&m2, again, &err) == SL_OK, "reload: %s", err.msg);
     FUZZ_CHECK(m2.n_features == m.n_features && m2.fit_intercept == m.fit_intercept &&
-                   m2.index_base == m.index_base,
-               "reloaded d %lld intercept %d base %d, was %lld %d %d", (long long)m2.n_features,
-               m2.fit_intercept, m2.index_base, (long long)m.n_features, m.fit_intercept,
-               m.index_base);
+                   m2.index_base == m.index_base && m2.negative_label == m.negative_label,
+               "reloaded d %lld intercept %d base %d negative %d, was %lld %d %d %d",
+               (long long)m2.n_features, m2.fit_intercept, m2.index_base, m2.negative_label,
+               (long long)m.n_features, m.fit_intercept, m.index_base, m.negative_label);
     FUZZ_CHECK(same_bits(m2.intercept, m.intercept) && same_bits(m2.objective, m.objective),
                "reloaded b %.17g F %.17g, was %.17g %.17g", m2.intercept, m2.objective, m.intercept,
                m.objective);

@@ -100,6 +100,8 @@ for name, change in [("format", {"format": "other"}), ("version", {"version": 2}
                      ("negative", {"n_features": -1})]:
     put("fuzz_model", "bad-" + name, json.dumps(dict(small, **change)))
 put("fuzz_model", "zero-based", json.dumps(dict(small, index_base=0)))
+put("fuzz_model", "negative-label-0", json.dumps(dict(small, negative_label=0)))
+put("fuzz_model", "bad-negative-label", json.dumps(dict(small, negative_label=1)))
 put("fuzz_model", "bad-index-base", json.dumps(dict(small, index_base=2)))
 put("fuzz_model", "bad-not-json", "{\"format\": \"shardlearn-model\", ")
 hashing = {"format": "csv", "delimiter": ",", "header": True, "hash_bits": 1,

@@ -19,6 +19,10 @@ Bad input: a bad line in part 3 is reported as part 3's name and its own
 line number on 1 and 3 ranks (with part 3 split over two ranks), also inside
 a .gz part; a truncated .gz and a corrupt .zst are one error naming the
 file, a non-zero exit on every rank, no model file.
+Side inputs from directories: hashed CSV parts (each with its header), a
+--sample-weights directory with a .gz part (and a bad weight named by its
+part and line), --weight-column over CSV parts: the same models as from the
+single files.
 A file changed between listing and reading: tests/test_io.c.
 Needs the gzip and zstd tools (scripts/deps.sh)."""
 import filecmp
@@ -171,6 +175,44 @@ mc1, mc2 = os.path.join(d, "csv-one.json"), os.path.join(d, "csv-dir.json")
 train(os.path.join(d, "all.csv"), mc1, 1)
 train(CSVD, mc2, 1)
 same(mc2, mc1, "CSV parts with headers (.csv, .csv.gz) on 1 rank")
+
+# ---- side inputs from directories: hashed CSV parts, sample weights, a weight column ----
+# Each CSV part has its own header: the hashed reader checks every part's, and
+# the column layout comes from the first part's.
+mh1, mh2 = os.path.join(d, "hash-one.json"), os.path.join(d, "hash-dir.json")
+hopt = ["--categorical", "f1,f2,f12", "--hash-bits", "6"]
+train(os.path.join(d, "all.csv"), mh1, 1, extra=hopt)
+train(CSVD, mh2, 1, extra=hopt)
+same(mh2, mh1, "hashed CSV parts with headers (.csv, .csv.gz) on 1 rank")
+WTS = os.path.join(d, "weights")
+wts = [f"{0.5 + (i % 7) / 4}\n" for i in range(len(csv_rows))]
+write(os.path.join(d, "weights.txt"), "".join(wts))
+write(os.path.join(WTS, "w-0"), "".join(wts[:100]))
+with open(os.path.join(WTS, "w-1.gz"), "wb") as f:
+    f.write(gzip.compress("".join(wts[100:]).encode()))
+for n in (1, 2):
+    mw1, mw2 = os.path.join(d, f"w-one-{n}.json"), os.path.join(d, f"w-dir-{n}.json")
+    # The same data on both sides: a .gz data part moves the ranks' split.
+    train(CSVD, mw1, n, extra=["--sample-weights", os.path.join(d, "weights.txt")])
+    train(CSVD, mw2, n, extra=["--sample-weights", WTS])
+    same(mw2, mw1, f"--sample-weights as a directory with a .gz part on {n} rank(s)")
+bad_w = wts[:]
+bad_w[149] = "-1\n"  # line 50 of w-1.gz
+with open(os.path.join(WTS, "w-1.gz"), "wb") as f:
+    f.write(gzip.compress("".join(bad_w[100:]).encode()))
+m = os.path.join(d, "w-bad.json")
+p = train(CSVD, m, 2, check_rc=False, extra=["--sample-weights", WTS])
+fails("a negative weight in a .gz weights part", p, ["w-1.gz:50:", "negative weight"], m)
+WCOL = os.path.join(d, "wcol")
+wheader = header.rstrip("\n") + ",w\n"
+wrows = [r.rstrip("\n") + "," + w for r, w in zip(csv_rows, wts)]
+write(os.path.join(d, "wcol.csv"), wheader + "".join(wrows))
+write(os.path.join(WCOL, "a.csv"), wheader + "".join(wrows[:100]))
+write(os.path.join(WCOL, "b.csv"), wheader + "".join(wrows[100:]))
+mk1, mk2 = os.path.join(d, "wc-one.json"), os.path.join(d, "wc-dir.json")
+train(os.path.join(d, "wcol.csv"), mk1, 1, extra=["--weight-column", "w"])
+train(WCOL, mk2, 1, extra=["--weight-column", "w"])
+same(mk2, mk1, "--weight-column by name over CSV parts on 1 rank")
 
 # ---- predict over a directory ----
 pa, pb = os.path.join(d, "pred-one.txt"), os.path.join(d, "pred-dir.txt")

@@ -257,4 +257,20 @@ with Server(["--model", zb]) as s:
     same(s.predictions("/predict", {"instances": sparse}), want0, "sparse objects are 0-based for every model")
     st, _, text = s.call("POST", "/predict", {"instances": ["0:1 1999:1"]})
     check(st == 200, f"index 0 in a zero-based model: {st} {text}")
+
+# A model trained on 0/1 labels answers labels 0/1, as predict writes them.
+b01 = os.path.join(d, "train01.svm")
+with open(TRAIN) as f, open(b01, "w") as g:
+    for line in f:
+        lab, rest = line.split(" ", 1)
+        g.write(("1" if lab == "+1" else "0") + " " + rest)
+m01 = train(b01, os.path.join(d, "model01.json"))
+check(json.load(open(m01)).get("negative_label") == 0, "negative_label 0 in a model trained on 0/1")
+check("negative_label" not in json.load(open(model)), "no negative_label in a model trained on +1/-1")
+want01 = [1 if x == 1 else 0 for x in want_labels]
+with Server(["--model", m01]) as s:
+    got = s.predictions("/predict", {"instances": features, "parameters": {"output": "label"}})
+    same(got, want01, "a 0/1 model's labels are 0/1")
+    got = s.predictions("/invocations", {"instances": features[:5], "params": {"output": "both"}})
+    same([g["label"] for g in got], want01[:5], "a 0/1 model's labels in output=both")
 finish()

@@ -1,0 +1,112 @@
+"""gs:// outputs through the real command line: `train --model-out
+--metrics-out` and `predict --out` / `eval --metrics-out` on 2 ranks, and a
+model read back from gs:// by `predict --model`, against
+fake-gcs-server. The object holds exactly the bytes the same command writes
+to a local file; a refused upload fails the job on every rank with one line
+and leaves no object, nor a local trace."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import servers  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.path.abspath(os.environ.get("SL_BIN", os.path.join(ROOT, "build", "shardlearn")))
+MPIEXEC = os.environ.get("SL_MPIEXEC", "mpirun")
+TRAIN = os.path.join(ROOT, "examples", "train.svm")
+TEST = os.path.join(ROOT, "examples", "test.svm")
+BUCKET = "out"
+
+
+def shardlearn(args, tmp_path, np=2, **env_extra):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GOOGLE_", "CLOUDSDK_", "GCE_", "STORAGE_EMULATOR", "MLFLOW_"))}
+    session = tempfile.mkdtemp(dir=tmp_path)  # this job's own Open MPI session directory
+    env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_rmaps_base_oversubscribe="1", OMPI_MCA_mpi_yield_when_idle="1",
+               OMPI_MCA_orte_tmpdir_base=session, OPENBLAS_NUM_THREADS="1", HOME=str(tmp_path))
+    env.update(env_extra)
+    try:
+        return subprocess.run([MPIEXEC, "--oversubscribe", "-np", str(np), BIN, *args], env=env,
+                              capture_output=True, timeout=180, cwd=tmp_path)
+    finally:
+        shutil.rmtree(session, True)
+
+
+@pytest.fixture(scope="module")
+def gcs():
+    with servers.GcsEmulator() as emu:
+        emu.bucket(BUCKET)
+        yield emu
+
+
+def test_train_and_predict_outputs_to_gcs(gcs, tmp_path):
+    common = ["train", "--data", TRAIN, "--quiet", "--tracking-dir", str(tmp_path / "runs")]
+    p = shardlearn([*common, "--model-out", str(tmp_path / "model.json"),
+                    "--metrics-out", str(tmp_path / "metrics.json")], tmp_path)
+    assert p.returncode == 0, p.stderr.decode()
+    p = shardlearn([*common, "--model-out", f"gs://{BUCKET}/run1/model.json",
+                    "--metrics-out", f"gs://{BUCKET}/run1/metrics.json"], tmp_path,
+                   STORAGE_EMULATOR_HOST=gcs.host)
+    assert p.returncode == 0, p.stderr.decode()
+    assert gcs.get(BUCKET, "run1/model.json") == (tmp_path / "model.json").read_bytes()
+    remote_metrics = json.loads(gcs.get(BUCKET, "run1/metrics.json"))
+    local_metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert remote_metrics.keys() == local_metrics.keys()
+    for k in ("objective", "iterations", "n_rows", "history"):
+        if k == "history":  # each step's numbers, not its timings
+            strip = [{f: v for f, v in h.items() if "second" not in f} for h in remote_metrics[k]]
+            assert strip == [{f: v for f, v in h.items() if "second" not in f}
+                             for h in local_metrics[k]]
+        else:
+            assert remote_metrics[k] == local_metrics[k]
+    # the run's artifacts hold the bytes uploaded
+    arts = [os.path.join(d, f) for d, _, fs in os.walk(tmp_path / "runs") for f in fs
+            if f == "model.json"]
+    assert arts and all(open(a, "rb").read() == (tmp_path / "model.json").read_bytes()
+                        for a in arts)
+
+    model = str(tmp_path / "model.json")
+    p = shardlearn(["predict", "--model", model, "--data", TEST, "--out",
+                    str(tmp_path / "pred.txt"), "--proba"], tmp_path)
+    assert p.returncode == 0, p.stderr.decode()
+    p = shardlearn(["predict", "--model", model, "--data", TEST, "--out",
+                    f"gs://{BUCKET}/run1/pred.txt", "--proba"], tmp_path,
+                   STORAGE_EMULATOR_HOST=gcs.host)
+    assert p.returncode == 0, p.stderr.decode()
+    assert gcs.get(BUCKET, "run1/pred.txt") == (tmp_path / "pred.txt").read_bytes()
+    # the model read back from gs:// by every rank
+    p = shardlearn(["predict", "--model", f"gs://{BUCKET}/run1/model.json", "--data", TEST,
+                    "--out", str(tmp_path / "pred-gs.txt"), "--proba"], tmp_path,
+                   STORAGE_EMULATOR_HOST=gcs.host)
+    assert p.returncode == 0, p.stderr.decode()
+    assert (tmp_path / "pred-gs.txt").read_bytes() == (tmp_path / "pred.txt").read_bytes()
+    p = shardlearn(["predict", "--model", f"gs://{BUCKET}/run1/nothing.json", "--data", TEST],
+                   tmp_path, STORAGE_EMULATOR_HOST=gcs.host)
+    assert p.returncode != 0 and b"gs://out/run1/nothing.json" in p.stderr, p.stderr.decode()
+    p = shardlearn(["eval", "--model", model, "--data", TEST, "--metrics-out",
+                    f"gs://{BUCKET}/run1/eval.json"], tmp_path, STORAGE_EMULATOR_HOST=gcs.host)
+    assert p.returncode == 0, p.stderr.decode()
+    assert json.loads(gcs.get(BUCKET, "run1/eval.json"))["n_rows"] > 0
+
+
+def test_refused_upload_fails_every_rank(gcs, tmp_path):
+    def rule(n, method, path, headers):
+        if method == "POST" and "/upload/" in path:
+            return ("answer", 403, '{"error": {"message": "caller lacks storage.objects.create"}}')
+    with servers.Proxy(gcs.url, rule) as px:
+        p = shardlearn(["train", "--data", TRAIN, "--quiet", "--tracking-dir",
+                        str(tmp_path / "runs"), "--model-out", f"gs://{BUCKET}/run2/model.json"],
+                       tmp_path, STORAGE_EMULATOR_HOST=px.host)
+    err = p.stderr.decode()
+    assert p.returncode != 0, err
+    lines = [ln for ln in err.splitlines() if "gs://out/run2/model.json" in ln]
+    assert len(lines) == 1 and "HTTP 403" in lines[0] and "objects.create" in lines[0], err
+    assert gcs.get(BUCKET, "run2/model.json") is None
+    assert not [f for f in os.listdir(tmp_path) if "model.json" in f]  # no temp file left
