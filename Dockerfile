@@ -39,4 +39,7 @@ USER shardlearn
 # serve then listens on 0.0.0.0 at that port with those routes.
 EXPOSE 8080
 ENTRYPOINT ["shardlearn", "serve"]
-CMD ["--model", "/models/model.json"]
+# No default model: Vertex AI's AIP_STORAGE_URI (set from `models upload
+# --artifact-uri`) names it, or the arguments do (--model /models/model.json,
+# models:/NAME@ALIAS, gs://...).
+CMD []

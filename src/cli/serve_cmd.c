@@ -176,7 +176,8 @@ static int parse_args(int argc, char **argv, struct serve_args *a, struct sl_err
     { .name = n, .kind = SL_ARG_F64, .dst = d, .metavar = mv, .help = h, .min = lo, .max = hi }
     const struct sl_opt opts[] = {
         STR("model", &a->model, "SOURCE",
-            "model file, runs:/RUN_ID, models:/NAME/VERSION or models:/NAME@ALIAS"),
+            "model file (local, gs:// or https://), runs:/RUN_ID, models:/NAME/VERSION or "
+            "models:/NAME@ALIAS (default $AIP_STORAGE_URI/model.json)"),
         STR("host", &a->host, "ADDR",
             "address to listen on (default 127.0.0.1; 0.0.0.0 under AIP_HTTP_PORT)"),
         INT("port", &a->port, "N", "port (default 8080, or $AIP_HTTP_PORT; 0: any free one)", 0,
@@ -215,7 +216,18 @@ static int parse_args(int argc, char **argv, struct serve_args *a, struct sl_err
                       opts);
         return SL_EXIT_OK;
     }
-    if (!st && !a->model) st = sl_err_set(err, SL_ERR_ARG, "serve needs --model SOURCE");
+    /* Vertex AI copies a model's artifacts to AIP_STORAGE_URI (gs://...) and
+     * sets it for the container: the model file is model.json there. */
+    static char aip_model[4096];
+    const char *aip = getenv("AIP_STORAGE_URI");
+    if (!st && !a->model && aip && *aip) {
+        size_t n = strlen(aip);
+        snprintf(aip_model, sizeof aip_model, "%s%smodel.json", aip,
+                 aip[n - 1] == '/' ? "" : "/");
+        a->model = aip_model;
+    }
+    if (!st && !a->model)
+        st = sl_err_set(err, SL_ERR_ARG, "serve needs --model SOURCE (or $AIP_STORAGE_URI)");
     if (!st && a->refresh > 0 && (strncmp(a->model, "models:/", 8) != 0 || !strchr(a->model, '@')))
         st = sl_err_set(err, SL_ERR_ARG,
                         "--refresh follows an alias: give --model models:/NAME@ALIAS");

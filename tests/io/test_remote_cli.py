@@ -3,7 +3,8 @@
 model read back from gs:// by `predict --model`, against
 fake-gcs-server. The object holds exactly the bytes the same command writes
 to a local file; a refused upload fails the job on every rank with one line
-and leaves no object, nor a local trace."""
+and leaves no object, nor a local trace. `serve` with Vertex AI's
+AIP_STORAGE_URI and no --model loads model.json from that gs:// directory."""
 import json
 import os
 import shutil
@@ -110,3 +111,46 @@ def test_refused_upload_fails_every_rank(gcs, tmp_path):
     assert len(lines) == 1 and "HTTP 403" in lines[0] and "objects.create" in lines[0], err
     assert gcs.get(BUCKET, "run2/model.json") is None
     assert not [f for f in os.listdir(tmp_path) if "model.json" in f]  # no temp file left
+
+
+def test_serve_from_aip_storage_uri(gcs, tmp_path):
+    """Vertex AI's contract: with no --model, serve loads $AIP_STORAGE_URI/model.json
+    (a gs:// directory), listens on $AIP_HTTP_PORT and answers as predict does."""
+    import signal
+    import urllib.request
+    model = tmp_path / "model.json"
+    p = shardlearn(["train", "--data", TRAIN, "--quiet", "--tracking-dir", str(tmp_path / "runs"),
+                    "--model-out", str(model)], tmp_path)
+    assert p.returncode == 0, p.stderr.decode()
+    gcs.put(BUCKET, "vertex/artifacts/model.json", model.read_bytes())
+    p = shardlearn(["predict", "--model", str(model), "--data", TEST, "--out",
+                    str(tmp_path / "pred.txt"), "--proba"], tmp_path, np=1)
+    assert p.returncode == 0, p.stderr.decode()
+    want = [float(x) for x in (tmp_path / "pred.txt").read_text().split()[:20]]
+    rows = [" ".join(line.split()[1:]) for line in open(TEST)][:20]
+    port = servers.free_port()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GOOGLE_", "CLOUDSDK_", "GCE_", "MLFLOW_", "AIP_"))}
+    env.update(STORAGE_EMULATOR_HOST=gcs.host, AIP_STORAGE_URI=f"gs://{BUCKET}/vertex/artifacts/",
+               AIP_HTTP_PORT=str(port), AIP_PREDICT_ROUTE="/v1/predict", HOME=str(tmp_path),
+               OMPI_MCA_ess_singleton_isolated="1")
+    proc = subprocess.Popen([BIN, "serve", "--threads", "2", "--host", "127.0.0.1"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        servers.wait_port(port, proc)
+        body = json.dumps({"instances": rows}).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/predict", data=body,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            got = json.loads(r.read())["predictions"]
+        assert got == want, (got[:3], want[:3])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err.decode()
+    assert f"gs://{BUCKET}/vertex/artifacts/model.json".encode() in out + err
+    # and a missing model there is one clear error
+    env["AIP_STORAGE_URI"] = f"gs://{BUCKET}/vertex/none"
+    p = subprocess.run([BIN, "serve", "--host", "127.0.0.1"], env=env, capture_output=True,
+                       timeout=60)
+    assert p.returncode != 0 and b"gs://out/vertex/none/model.json" in p.stderr, p.stderr.decode()
