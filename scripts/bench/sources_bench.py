@@ -1,13 +1,15 @@
 """The load rates of the data sources (issue #12): the benchmark's LIBSVM file
 read plain, as one .gz / .zst file, and as a directory of two compressed
-parts, in MB/s of uncompressed text per rank (read + decompress + parse,
-best of 3 loads, build/tests/sl_load_rate). The compressed copies are made
+parts, and as a gs:// object served by a local Cloud Storage emulator, in MB/s
+of uncompressed text per rank (read + decompress + parse, best of 3 loads,
+build/tests/sl_load_rate). The compressed copies are made
 once next to the data (gzip -6, zstd -3: the tools' defaults) and cached.
 
 Used by run_bench.py: in the full run, and alone with --only-sources."""
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,9 +69,33 @@ def _compressed_copies(b, log):
     return out
 
 
-def _load(b, spec, ranks):
-    p, _ = b.run(b.mpirun(ranks) + [_probe(), spec, "3"])
+def _load(b, spec, ranks, env=None):
+    p, _ = b.run(b.mpirun(ranks) + [_probe(), spec, "3"], env=env)
     return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def _remote_rows(b, text, log):
+    """The plain file as a gs:// object on fake-gcs-server (tests/io/servers.py,
+    the emulator the tests use, from PyPI), read over loopback HTTP with
+    ranged GETs by 1 and 2 ranks. The emulator serves from memory; its own
+    cost is in the number, so this is a floor on the client's rate."""
+    sys.path.insert(0, str(ROOT / "tests" / "io"))
+    import servers  # noqa: E402
+    rows = []
+    with servers.GcsEmulator() as emu:
+        emu.bucket("bench")
+        with open(b.svm, "rb") as f:
+            emu.put("bench", "data.svm", f.read())
+        env = dict(b.env, STORAGE_EMULATOR_HOST=emu.host)
+        for ranks in (1, 2):
+            r = _load(b, "gs://bench/data.svm", ranks, env)
+            rate = text / ranks / r["seconds"] / 1e6
+            rows.append({"case": "gs:// object (emulator)", "ranks": ranks,
+                         "stored_mb": r["stored_bytes"] / 1e6, "rows": r["rows"],
+                         "seconds": r["seconds"], "mbs_per_rank": rate, "busy_ranks": ranks,
+                         "crc32": r["crc32"]})
+            log(f"  gs:// on {ranks} rank(s): {r['seconds']:.3f} s, {rate:.0f} MB/s of text per rank")
+    return rows
 
 
 def measure_sources(b, a, log=print):
@@ -86,9 +112,15 @@ def measure_sources(b, a, log=print):
         busy = 1 if key.startswith("one_") else ranks
         rate = text / busy / r["seconds"] / 1e6
         rows.append({"case": what, "ranks": ranks, "stored_mb": r["stored_bytes"] / 1e6,
+                     "crc32": r["crc32"],
                      "rows": r["rows"], "seconds": r["seconds"], "mbs_per_rank": rate,
                      "busy_ranks": busy})
         log(f"  {what} on {ranks} rank(s): {r['seconds']:.3f} s, {rate:.0f} MB/s of text per busy rank")
+    remote = _remote_rows(b, text, log)
+    plain_crc = rows[0]["crc32"]
+    if any(r["crc32"] != plain_crc for r in remote):  # the digest of the bytes the ranks read
+        raise RuntimeError(f"gs:// read other bytes than the file: {remote} vs {plain_crc}")
+    rows += remote
     # The 2-rank rows share the machine's cores with each other (and with
     # whatever else runs): the load average says how much they could have.
     return {"text_mb": text / 1e6, "rows": rows, "loadavg_1min": os.getloadavg()[0],

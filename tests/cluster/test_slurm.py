@@ -231,7 +231,7 @@ def main(bin_, mpirun):
         env.pop("MLFLOW_TRACKING_URI", None)
         r = subprocess.run([mpirun, "--oversubscribe", "-np", "2", bin_, "train", "--data", data,
                             "--model-out", full, "--tracking-dir", os.path.join(d, "runs-full")]
-                           + OPTS, capture_output=True, text=True, env=env, timeout=120)
+                           + OPTS, capture_output=True, text=True, env=env, timeout=600)
         if r.returncode != 0:
             raise RuntimeError(f"uninterrupted run: exit {r.returncode}\n{r.stderr[-2000:]}")
         say("uninterrupted run done")
