@@ -1,0 +1,142 @@
+"""L1 and elastic net (README: L1 and elastic net) against scikit-learn.
+
+    F(w, b) = (1/n) sum_i l(y_i, w.x_i + b) + (lambda/2) |w|^2 + a |w|_1
+
+For each loss with an L1 form in scikit-learn, shardlearn's OWL-QN optimum
+on 1, 2 and 4 ranks must be within 1e-6 relative of the best of
+scikit-learn's solvers (each objective computed here from the weights, by
+the mappings README states) and have the same set of nonzero weights:
+  logistic:      LogisticRegression(penalty "l1" / "elasticnet",
+                 C = 1/(n (lambda + a)), l1_ratio = a / (lambda + a)),
+                 saga; liblinear too without intercept (it penalises its own);
+  squared:       ElasticNet / Lasso(alpha = lambda + a, l1_ratio = a / (lambda + a));
+  squared-hinge: LinearSVC(penalty "l1", loss "squared_hinge", dual=False,
+                 C = 1/(n a), fit_intercept=False), lambda = 0."""
+import json
+import os
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression
+from sklearn.svm import LinearSVC
+
+from common import (HEART, breast_cancer, check, error_lines, finish, heart, run, workdir,
+                    write_svm)
+from losses_ref import diabetes, loss_terms, write_svm_real
+
+warnings.simplefilter("ignore", ConvergenceWarning)
+warnings.simplefilter("ignore", FutureWarning)  # penalty= is deprecated from 1.8 on
+RANKS = (1, 2, 4)
+
+
+def objective(loss, X, y, w, b, lam, a):
+    return float(np.mean(loss_terms(loss, y, X @ w + b)) + 0.5 * lam * w @ w
+                 + a * np.abs(w).sum())
+
+
+def sklearn_fits(loss, X, y, lam, a, intercept):
+    """[(solver name, w, b)] of every scikit-learn solver for this problem."""
+    n = X.shape[0]
+    out = []
+    if loss == "logistic":
+        C, r = 1.0 / (n * (lam + a)), a / (lam + a)
+        solvers = ["saga"] + ([] if intercept or lam > 0 else ["liblinear"])
+        for s in solvers:
+            # l1_ratio = 1 is the lasso (scikit-learn >= 1.8 reads it, not penalty).
+            kw = dict(penalty="l1" if s == "liblinear" else "elasticnet", l1_ratio=r)
+            clf = LogisticRegression(C=C, solver=s, fit_intercept=intercept, tol=1e-12,
+                                     max_iter=200000, **kw)
+            clf.fit(X, y)
+            out.append((s, clf.coef_.ravel(), float(clf.intercept_[0]) if intercept else 0.0))
+    elif loss == "squared":
+        cls = Lasso if lam == 0 else ElasticNet
+        kw = {} if lam == 0 else dict(l1_ratio=a / (lam + a))
+        m = cls(alpha=lam + a, fit_intercept=intercept, tol=1e-14, max_iter=1000000, **kw)
+        m.fit(X, y)
+        out.append((cls.__name__, m.coef_.ravel(), float(m.intercept_) if intercept else 0.0))
+    else:
+        assert lam == 0 and not intercept
+        svc = LinearSVC(penalty="l1", loss="squared_hinge", dual=False, C=1.0 / (n * a),
+                        fit_intercept=False, tol=1e-12, max_iter=1000000)
+        svc.fit(X, y)
+        out.append(("LinearSVC", svc.coef_.ravel(), 0.0))
+    return out
+
+
+def support(w, scale):
+    return set(np.nonzero(np.abs(w) > 1e-9 * scale)[0].tolist())
+
+
+def load_model(path):
+    with open(path) as f:
+        m = json.load(f)
+    if "weights_sparse" in m:
+        w = np.zeros(m["n_features"])
+        w[np.array(m["weights_sparse"]["indices"], dtype=int)] = m["weights_sparse"]["values"]
+    else:
+        w = np.array(m["weights"], dtype=float)
+    return w, float(m["intercept"]), m
+
+
+def case(name, loss, X, y, path, lam, a, intercept, d):
+    fits = sklearn_fits(loss, X, y, lam, a, intercept)
+    refs = [(s, objective(loss, X, y, w, b, lam, a), w) for s, w, b in fits]
+    solver, f_ref, w_ref = min(refs, key=lambda t: t[1])
+    sup_ref = support(w_ref, np.abs(w_ref).max())
+    check(0 < len(sup_ref) < X.shape[1], f"{name}: the case selects some features ({len(sup_ref)})")
+    for np_ in RANKS:
+        model = os.path.join(d, f"{name}-{np_}.json")
+        args = ["train", "--data", path, "--loss", loss, "--l2", lam, "--l1", a, "--tol", "1e-10",
+                "--max-iter", "5000", "--model-out", model, "--quiet", "--tracking-dir",
+                os.path.join(d, "runs")]
+        if not intercept:
+            args.append("--no-intercept")
+        p = run(args, np_=np_)
+        w, b, m = load_model(model)
+        f = objective(loss, X, y, w, b, lam, a)
+        rel = (f - f_ref) / f_ref
+        print(f"{name} np={np_}: F {f:.15g} vs {solver} {f_ref:.15g} (rel {rel:+.2e}), "
+              f"nnz {len(support(w, 0))} vs {len(sup_ref)}", flush=True)
+        check(rel <= 1e-6, f"{name} np={np_}: F {f!r} above {solver}'s {f_ref!r} by {rel:.2e}")
+        check(support(w, 0) == sup_ref,
+              f"{name} np={np_}: nonzeros {sorted(support(w, 0) ^ sup_ref)} differ")
+        check(abs(m["objective"] - f) <= 1e-9 * abs(f), f"{name} np={np_}: stored objective")
+        if np_ == 1:
+            check("optimizer lbfgs" in p.stderr + p.stdout,
+                  f"{name}: --l1 without --optimizer says it uses lbfgs")
+
+
+d = workdir()
+Xb, yb = breast_cancer()
+write_svm(os.path.join(d, "bc.svm"), Xb, yb)
+Xh, yh = heart()
+Xd, yd = diabetes()
+write_svm_real(os.path.join(d, "diabetes.svm"), Xd, yd)
+bc, dia = os.path.join(d, "bc.svm"), os.path.join(d, "diabetes.svm")
+
+# Optimizers that take no L1 term: a one-line error naming lbfgs, every rank
+# exits non-zero, no model file.
+for opt in ("newton", "sgd"):
+    model = os.path.join(d, f"refused-{opt}.json")
+    p = run(["train", "--data", bc, "--l1", "0.01", "--optimizer", opt, "--model-out", model,
+             "--tracking-dir", os.path.join(d, "runs")],
+            np_=2, check_rc=False)
+    errs = error_lines(p.stderr)
+    check(p.returncode != 0 and len(errs) == 1 and "--optimizer lbfgs" in errs[0]
+          and opt in errs[0], f"--optimizer {opt} --l1: {p.returncode} {p.stderr!r}")
+    check(not os.path.exists(model), f"--optimizer {opt} --l1: no model file")
+p = run(["train", "--data", bc, "--l1", "-1", "--tracking-dir", os.path.join(d, "runs")],
+        check_rc=False)
+check(p.returncode != 0 and "--l1" in p.stderr, f"--l1 -1: {p.returncode} {p.stderr!r}")
+# Without --l1 the default optimizer stays newton.
+p = run(["train", "--data", bc, "--quiet", "--tracking-dir", os.path.join(d, "runs")])
+check("newton converged" in p.stderr + p.stdout, f"default without --l1: {p.stderr!r}")
+
+case("logistic-l1-bc", "logistic", Xb, yb, bc, 0.0, 0.01, True, d)
+case("logistic-l1-bc-noint", "logistic", Xb, yb, bc, 0.0, 0.01, False, d)
+case("logistic-enet-heart", "logistic", Xh, yh, HEART, 0.01, 0.02, True, d)
+case("squared-lasso-diabetes", "squared", Xd, yd, dia, 0.0, 0.5, True, d)
+case("squared-enet-diabetes", "squared", Xd, yd, dia, 0.05, 0.3, True, d)
+case("sqhinge-l1-heart", "squared-hinge", Xh, yh, HEART, 0.0, 0.01, False, d)
+finish()
