@@ -33,7 +33,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
-from common import csr_bytes, load_npz, objective, read_liblinear_model, shard_rows  # noqa: E402
+from common import (csr_bytes, load_npz, model_weights, objective, read_liblinear_model,  # noqa: E402
+                    shard_rows)
 import serve_bench  # noqa: E402
 import sources_bench  # noqa: E402
 import stop_bench  # noqa: E402
@@ -262,7 +263,7 @@ class Bench:
         out = {"tag": tag, "ranks": ranks, "args": args, "metrics": m, "wall": wall, "rss": rss}
         if with_model:
             mo = json.loads(model.read_text())
-            w = np.asarray(mo["weights"], dtype=np.float64)
+            w = model_weights(mo)
             out["F"] = objective(self.X, self.y, w, self.lam)
             model.unlink()  # 20+ MB of text at d = 2^20, not needed once F is known
         return out

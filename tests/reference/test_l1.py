@@ -14,6 +14,7 @@ the mappings README states) and have the same set of nonzero weights:
                  C = 1/(n a), fit_intercept=False), lambda = 0."""
 import json
 import os
+import sys
 import warnings
 
 import numpy as np
@@ -21,8 +22,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression
 from sklearn.svm import LinearSVC
 
-from common import (HEART, breast_cancer, check, error_lines, finish, heart, run, workdir,
-                    write_svm)
+from common import (HEART, breast_cancer, check, error_lines, finish, heart, load_model, run,
+                    workdir, write_svm)
 from losses_ref import diabetes, loss_terms, write_svm_real
 
 warnings.simplefilter("ignore", ConvergenceWarning)
@@ -66,17 +67,6 @@ def sklearn_fits(loss, X, y, lam, a, intercept):
 
 def support(w, scale):
     return set(np.nonzero(np.abs(w) > 1e-9 * scale)[0].tolist())
-
-
-def load_model(path):
-    with open(path) as f:
-        m = json.load(f)
-    if "weights_sparse" in m:
-        w = np.zeros(m["n_features"])
-        w[np.array(m["weights_sparse"]["indices"], dtype=int)] = m["weights_sparse"]["values"]
-    else:
-        w = np.array(m["weights"], dtype=float)
-    return w, float(m["intercept"]), m
 
 
 def case(name, loss, X, y, path, lam, a, intercept, d):
@@ -139,4 +129,51 @@ case("logistic-enet-heart", "logistic", Xh, yh, HEART, 0.01, 0.02, True, d)
 case("squared-lasso-diabetes", "squared", Xd, yd, dia, 0.0, 0.5, True, d)
 case("squared-enet-diabetes", "squared", Xd, yd, dia, 0.05, 0.3, True, d)
 case("sqhinge-l1-heart", "squared-hinge", Xh, yh, HEART, 0.0, 0.01, False, d)
+
+# The sparse model file (README: Model files): an L1 model of 9 nonzeros in
+# 30 weights is written sparsely, and predict, eval and serve read it to the
+# same numbers as the weights themselves give.
+model = os.path.join(d, "logistic-l1-bc-2.json")
+w, b, m = load_model(model)
+check("weights_sparse" in m and "weights" not in m and len(m["weights_sparse"]["indices"]) == 9,
+      f"the L1 model is written sparsely: {sorted(m)}")
+proba = 1.0 / (1.0 + np.exp(-(Xb @ w + b)))
+out = os.path.join(d, "proba.txt")
+run(["predict", "--model", model, "--data", bc, "--proba", "--out", out], np_=2)
+check(np.abs(np.loadtxt(out) - proba).max() <= 1e-12, "predict --proba on the sparse model")
+dense_model = os.path.join(d, "l2.json")
+run(["train", "--data", bc, "--quiet", "--model-out", dense_model, "--tracking-dir",
+     os.path.join(d, "runs")])
+with open(dense_model) as f:
+    check("weights" in json.load(f), "an L2 model stays dense")
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "serve"))
+from serve_common import Server  # noqa: E402
+
+with Server(["--model", model]) as s:
+    lines = [" ".join(l.split()[1:]) for l in open(bc)]
+    got = np.array(s.predictions("/predict", {"instances": lines}), dtype=float)
+    check(got.shape == proba.shape and np.abs(got - proba).max() <= 1e-12,
+          "serve answers the sparse model's probabilities")
+
+# Malformed sparse forms: a one-line error naming the file, no output.
+head = dict(m)
+bad = {"both": dict(head, weights=[0.0] * 30),
+       "unsorted": dict(head, weights_sparse={"indices": [3, 2], "values": [1, 2]}),
+       "repeated": dict(head, weights_sparse={"indices": [2, 2], "values": [1, 2]}),
+       "outside": dict(head, weights_sparse={"indices": [30], "values": [1]}),
+       "negative": dict(head, weights_sparse={"indices": [-1], "values": [1]}),
+       "fraction": dict(head, weights_sparse={"indices": [1.5], "values": [1]}),
+       "lengths": dict(head, weights_sparse={"indices": [1, 2], "values": [1]}),
+       "value": dict(head, weights_sparse={"indices": [1], "values": ["x"]}),
+       "not-object": dict(head, weights_sparse=[1, 2])}
+for name, doc in bad.items():
+    path = os.path.join(d, f"bad-{name}.json")
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    out = os.path.join(d, f"bad-{name}.txt")
+    p = run(["predict", "--model", path, "--data", bc, "--out", out], np_=2, check_rc=False)
+    errs = error_lines(p.stderr)
+    check(p.returncode != 0 and len(errs) == 1 and path in errs[0] and not os.path.exists(out),
+          f"sparse model {name}: rc {p.returncode} {errs}")
 finish()
