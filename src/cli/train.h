@@ -71,6 +71,9 @@ void train_on_iter(const struct sl_train_iter *row, void *ctx);
  * sgd given with --l1 > 0 is an error naming lbfgs. SL_OK or SL_ERR_ARG
  * with err set. */
 enum sl_status train_l1_settle(struct train_args *a, int rank, struct sl_err *err) SL_WARN_UNUSED;
+/* With --l1: the final metric nnz_weights, m's nonzero weights (the
+ * intercept not counted). Nothing without --l1. */
+void train_log_l1(struct sl_tracker *tr, const struct train_args *a, const struct sl_model *m);
 
 /* train_models.c. --loss's names. */
 extern const struct sl_choice SL_LOSS_CHOICES[];

@@ -385,6 +385,7 @@ static int finish_run(struct sl_comm *c, const struct train_args *a, const struc
         if (ok && a->model_out) sl_tracker_artifact(tr, a->model_out, "model/model.json");
         sl_tracker_logged_model(tr, "model");
         train_log_final(tr, rep, t, a->validation != NULL, (enum sl_loss)a->loss);
+        train_log_l1(tr, a, model);
         if (ok && a->metrics_out) sl_tracker_artifact(tr, a->metrics_out, "metrics.json");
         sl_tracker_commit(tr);
         sl_tracker_finish(tr, ok ? "FINISHED" : "FAILED", ok ? NULL : err.msg);
