@@ -14,6 +14,8 @@ the mappings README states) and have the same set of nonzero weights:
                  C = 1/(n a), fit_intercept=False), lambda = 0."""
 import json
 import os
+import signal
+import subprocess
 import sys
 import warnings
 
@@ -22,8 +24,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression
 from sklearn.svm import LinearSVC
 
-from common import (HEART, breast_cancer, check, error_lines, finish, heart, load_model, run,
-                    workdir, write_svm)
+from common import (BIN, HEART, MPIRUN, breast_cancer, check, error_lines, finish, heart, load_model,
+                    mpi_env, run, workdir, write_svm)
 from losses_ref import diabetes, loss_terms, write_svm_real
 
 warnings.simplefilter("ignore", ConvergenceWarning)
@@ -176,4 +178,32 @@ for name, doc in bad.items():
     errs = error_lines(p.stderr)
     check(p.returncode != 0 and len(errs) == 1 and path in errs[0] and not os.path.exists(out),
           f"sparse model {name}: rc {p.returncode} {errs}")
+
+# A checkpoint of an OWL-QN run (README: Checkpoints): stopped by SIGUSR1 at
+# iteration 10, run again, it ends with the uninterrupted run's model, byte
+# for byte (the state is L-BFGS's; the pseudo-gradient is recomputed from w).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tracking"))
+from track_common import long_data  # noqa: E402
+
+long_svm = os.path.join(d, "long.svm")
+long_data(long_svm)
+base = ["train", "--data", long_svm, "--l1", "1e-3", "--l2", "0", "--tol", "1e-12", "--max-iter",
+        "1000", "--tracking-dir", os.path.join(d, "runs")]
+ref_model, ck_model, cdir = (os.path.join(d, x) for x in ("long-ref.json", "long-ck.json", "ckpt"))
+run(base + ["--model-out", ref_model, "--quiet"], np_=2)
+cmd = [MPIRUN, "--oversubscribe", "-np", "2", BIN] + base + ["--model-out", ck_model,
+                                                            "--checkpoint-dir", cdir]
+p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=mpi_env())
+seen = False
+for line in p.stdout:
+    if line.startswith("iter     10 ") and not seen:
+        seen = True
+        p.send_signal(signal.SIGUSR1)
+p.wait(timeout=120)
+check(seen and p.returncode == 75 and not os.path.exists(ck_model),
+      f"OWL-QN stopped by SIGUSR1: seen {seen}, exit {p.returncode}")
+r = run(base + ["--model-out", ck_model, "--checkpoint-dir", cdir, "--quiet"], np_=2)
+with open(ref_model, "rb") as f1, open(ck_model, "rb") as f2:
+    check(f1.read() == f2.read(), "OWL-QN resumed from a checkpoint: the model differs from the "
+                                  "uninterrupted run's")
 finish()

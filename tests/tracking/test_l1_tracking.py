@@ -19,9 +19,7 @@ X, y = breast_cancer()
 data = os.path.join(d, "bc.svm")
 write_svm(data, X, y)
 
-with MlflowServer() as srv:
-    srv.start()
-
+with MlflowServer() as srv:  # __enter__ starts it
     def one_run(tag, args):
         td = os.path.join(d, tag)
         p = train(2, args + ["--tracking-uri", srv.url, "--experiment", "l1", "--tracking-dir", td,
