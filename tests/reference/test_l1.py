@@ -132,6 +132,23 @@ case("squared-lasso-diabetes", "squared", Xd, yd, dia, 0.0, 0.5, True, d)
 case("squared-enet-diabetes", "squared", Xd, yd, dia, 0.05, 0.3, True, d)
 case("sqhinge-l1-heart", "squared-hinge", Xh, yh, HEART, 0.0, 0.01, False, d)
 
+# --standardize: the L1 term applies to the scaled weights v_j = w_j sd_j
+# (population sd, not centred), as the L2 term: Lasso on X / sd, mapped back.
+sd = Xd.std(axis=0)
+las = Lasso(alpha=0.5, tol=1e-14, max_iter=1000000).fit(Xd / sd, yd)
+f_ref = float(np.mean(0.5 * (yd - (Xd / sd) @ las.coef_ - las.intercept_) ** 2)
+              + 0.5 * np.abs(las.coef_).sum())
+model = os.path.join(d, "std.json")
+run(["train", "--data", dia, "--loss", "squared", "--l2", "0", "--l1", "0.5", "--standardize",
+     "--tol", "1e-10", "--max-iter", "5000", "--model-out", model, "--quiet", "--tracking-dir",
+     os.path.join(d, "runs")], np_=2)
+w, b, _ = load_model(model)
+f = float(np.mean(0.5 * (yd - Xd @ w - b) ** 2) + 0.5 * np.abs(w * sd).sum())
+print(f"--standardize lasso: F {f:.15g} vs Lasso on X/sd {f_ref:.15g}", flush=True)
+check((f - f_ref) / f_ref <= 1e-6 and support(w, 0) == support(las.coef_, np.abs(las.coef_).max()),
+      f"--standardize --l1: F {f} vs {f_ref}, nonzeros {sorted(support(w, 0))} vs "
+      f"{sorted(support(las.coef_, np.abs(las.coef_).max()))}")
+
 # The sparse model file (README: Model files): an L1 model of 9 nonzeros in
 # 30 weights is written sparsely, and predict, eval and serve read it to the
 # same numbers as the weights themselves give.
