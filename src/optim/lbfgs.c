@@ -307,6 +307,21 @@ static double descent_slope(struct sl_objective *o, struct history *h, const dou
     return d0;
 }
 
+/* p <- the search direction at w and returns its slope: L-BFGS's from g,
+ * or with owl OWL-QN's from the pseudo-gradient pg (computed here from w
+ * and g), kept to the coordinates along which it descends. */
+static double direction(struct sl_objective *o, struct history *h, const double *w, const double *g,
+                        double *pg, double *p, int owl) {
+    const double *dg = g;
+    if (owl) {
+        sl_obj_pseudo_grad(o, w, g, pg);
+        dg = pg;
+    }
+    two_loop(o, h, dg, p);
+    if (owl) owl_constrain(p, pg, h->n);
+    return descent_slope(o, h, dg, p);
+}
+
 /* What L-BFGS carries from one pass of its loop to the next, besides w and
  * the history; the gradient is evaluated again at w, to the same bits. */
 struct lbfgs_top {
@@ -365,9 +380,7 @@ enum sl_status sl_lbfgs(struct sl_objective *o, double *w, const struct sl_optim
     /* Every vector here is this rank's slice, (n_loc) (objective.h). */
     double *mem = sl_calloc((size_t)(5 * (n ? n : 1)), sizeof(double));
     double *g = mem, *p = g + n, *x = p + n, *gx = x + n, *pg = gx + n;
-    /* OWL-QN: the two-loop and the slope use the pseudo-gradient pg. */
-    const int owl = sl_obj_shape(o)->l1 > 0;
-    const double *dg = owl ? pg : g;
+    const int owl = sl_obj_shape(o)->l1 > 0; /* OWL-QN */
     memset(res, 0, sizeof *res);
     struct lbfgs_top top = {0};
     const struct sl_optim_state *rs = ck ? ck->resume : NULL;
@@ -405,10 +418,7 @@ enum sl_status sl_lbfgs(struct sl_objective *o, double *w, const struct sl_optim
                                  .cur = cur};
         lbfgs_state(&ss, w, &h, &top, ss_i64, ss_f64);
         sl_ckpt_offer(ck, &ss, 0);
-        if (owl) sl_obj_pseudo_grad(o, w, g, pg);
-        two_loop(o, &h, dg, p);
-        if (owl) owl_constrain(p, pg, n);
-        const double d0 = descent_slope(o, &h, dg, p);
+        const double d0 = direction(o, &h, w, g, pg, p, owl);
         const double a1 = h.k == 0 ? fmin(1.0, 1.0 / sqrt(-d0)) : 1.0;
         struct ls_ctx lc = {.o = o, .w = w, .p = p, .x = x, .gx = gx, .info = {0}, .evals = 0};
         int found = 0;

@@ -191,7 +191,7 @@ for name, doc in bad.items():
     with open(path, "w") as f:
         json.dump(doc, f)
     out = os.path.join(d, f"bad-{name}.txt")
-    p = run(["predict", "--model", path, "--data", bc, "--out", out], np_=2, check_rc=False)
+    p = run(["predict", "--model", path, "--data", bc, "--out", out], np_=1, check_rc=False)
     errs = error_lines(p.stderr)
     check(p.returncode != 0 and len(errs) == 1 and path in errs[0] and not os.path.exists(out),
           f"sparse model {name}: rc {p.returncode} {errs}")
