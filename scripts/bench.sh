@@ -14,6 +14,7 @@
 #   scripts/bench.sh --only-warm         only the warm start: newton at lambda, then 0.8 lambda cold and warm
 #   scripts/bench.sh --only-sources      only the load rates of plain, .gz, .zst files and parts
 #   scripts/bench.sh --only-cache        only the binary cache: convert, load rate against the text parse
+#   scripts/bench.sh --only-l1           only L1 logistic regression: lbfgs (OWL-QN) against liblinear-train -s 6
 #   scripts/bench.sh --help              every option (sizes, lambda, budgets, SGD settings)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +30,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # Spark MLlib, a peer, needs a Java runtime and pyspark (unless --skip-spark).
 case " $* " in
-  *" --skip-spark "* | *" --render "* | *" --only-stop "* | *" --only-serve "* | *" --only-warm "* | *" --only-sources "* | *" --only-cache "*) ;;
+  *" --skip-spark "* | *" --render "* | *" --only-stop "* | *" --only-serve "* | *" --only-warm "* | *" --only-sources "* | *" --only-cache "* | *" --only-l1 "*) ;;
   *)
     if ! command -v java >/dev/null 2>&1; then
       SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

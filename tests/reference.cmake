@@ -20,3 +20,5 @@ sl_py_test(ref_weights test_weights.py)
 sl_py_test(ref_warm_start test_warm_start.py)
 sl_py_test(ref_standardize test_standardize.py)
 sl_py_test(ref_cache test_cache.py)
+# L1 and elastic net (issue #16 item 1; README: L1 and elastic net).
+sl_py_test(ref_l1 test_l1.py)

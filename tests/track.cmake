@@ -14,3 +14,5 @@ sl_track_test(track_checkpoint test_checkpoint_tracking.py)
 sl_track_test(track_system_metrics test_system_metrics.py)
 sl_track_test(track_inputs test_inputs.py)
 sl_track_test(track_losses test_losses_tracking.py)
+# --l1: the l1 param, the optimizer used and nnz_weights (issue #16 item 1).
+sl_track_test(track_l1 test_l1_tracking.py)

@@ -1,7 +1,7 @@
 /* objective.h - an L2-regularised linear model's objective over a shard,
  * summed over the ranks.
  *
- *   F(w,b) = (1/n) sum_i s_i l(y_i, w.x_i + b) + (lambda/2) ||w||^2
+ *   F(w,b) = (1/n) sum_i s_i l(y_i, w.x_i + b) + (lambda/2) ||w||^2 + a ||w||_1
  *
  * l is the loss (model.h: logistic by default, squared hinge, squared),
  * s_i the row's sample weight (the shard's weights, 1 without them), n the
@@ -47,6 +47,7 @@ struct sl_obj_shape {
     double l2;             /* lambda */
     int64_t n_rows;        /* rows of this rank's shard */
     int64_t n_rows_global; /* n */
+    double l1;             /* a: 0 unless sl_obj_set_l1 */
 };
 
 /* What one evaluation learned besides the gradient. */
@@ -55,7 +56,8 @@ struct sl_fg_info {
     double logloss;   /* (1/n) sum_i s_i loss_i, without the regulariser (any loss) */
     double accuracy;  /* fraction of rows with sign(margin) == y, margin 0 -> -1; NaN for
                          squared */
-    double grad_norm; /* ||grad F||_2 */
+    double grad_norm; /* ||grad F||_2; with l1 > 0 that of the pseudo-gradient
+                         (sl_obj_pseudo_grad), 0 exactly at the optimum */
 };
 
 /* Not collective. s must stay alive and unchanged while the objective lives;
@@ -80,6 +82,16 @@ double sl_obj_from_model(const struct sl_objective *o, int64_t j, double w);
 /* The loss (logistic unless set); set it before the first evaluation. */
 void sl_obj_set_loss(struct sl_objective *o, enum sl_loss loss);
 enum sl_loss sl_obj_loss(const struct sl_objective *o);
+/* a >= 0 of the L1 term (0 unless set); set it before the first evaluation.
+ * F is then not differentiable where a weight is 0: sl_obj_fg's g stays the
+ * gradient of the smooth part, its objective and grad_norm are F's, and
+ * only an orthant-wise optimiser (L-BFGS's OWL-QN) handles it. */
+void sl_obj_set_l1(struct sl_objective *o, double l1);
+/* Not collective. pg: (n_loc) <- this rank's slice of F's pseudo-gradient
+ * at w (Andrew and Gao 2007) from g, the smooth part's gradient there: the
+ * one-sided derivative of steepest descent, 0 for a weight at 0 whose
+ * |g_j| <= a; the intercept's is g's. pg may be g. */
+void sl_obj_pseudo_grad(const struct sl_objective *o, const double *w, const double *g, double *pg);
 
 const struct sl_obj_shape *sl_obj_shape(const struct sl_objective *o);
 struct sl_comm *sl_obj_comm(const struct sl_objective *o);

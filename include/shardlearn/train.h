@@ -75,6 +75,8 @@ void sl_checkpoint_clear(const char *dir);
 struct sl_train_params {
     struct sl_optim_opts optim; /* sl_optim_opts_init: newton, tol 1e-6, ... (optim.h) */
     double l2;                  /* 1e-4: lambda in F (objective.h) */
+    double l1;                  /* 0: a in F's a ||w||_1 (objective.h); > 0 needs
+                                   optim.kind SL_OPT_LBFGS (OWL-QN) */
     enum sl_loss loss;          /* SL_LOSS_LOGISTIC; squared needs real labels (data.h) */
     /* 0. 1: optimise over columns scaled to unit standard deviation, penalty
      * in the scaled space (objective.h sl_obj_standardize); the model is in

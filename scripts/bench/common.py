@@ -27,6 +27,16 @@ def objective(X, y, w, lam, b=0.0):
     return float(np.sum(loss, dtype=np.float64) / X.shape[0] + 0.5 * lam * float(w @ w))
 
 
+def model_weights(m):
+    """The dense weights of a shardlearn model file's JSON: "weights", or
+    "weights_sparse" {"indices", "values"} when that was shorter."""
+    if "weights_sparse" in m:
+        w = np.zeros(int(m["n_features"]))
+        w[np.asarray(m["weights_sparse"]["indices"], dtype=int)] = m["weights_sparse"]["values"]
+        return w
+    return np.asarray(m["weights"], dtype=np.float64)
+
+
 def read_liblinear_model(path, d):
     """Weights of a LIBLINEAR two-class model as the weight of the +1 class.
 

@@ -33,12 +33,14 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
-from common import csr_bytes, load_npz, objective, read_liblinear_model, shard_rows  # noqa: E402
+from common import (csr_bytes, load_npz, model_weights, objective, read_liblinear_model,  # noqa: E402
+                    shard_rows)
 import serve_bench  # noqa: E402
 import sources_bench  # noqa: E402
 import cache_bench  # noqa: E402
 import stop_bench  # noqa: E402
 import warm_bench  # noqa: E402
+import l1_bench  # noqa: E402
 
 TARGET_REL = 1e-6          # time to F <= F* (1 + TARGET_REL)
 BYTES_PER_NNZ = 12         # int32 column index + float64 value
@@ -94,6 +96,15 @@ def parse_args():
     ap.add_argument("--only-warm", action="store_true",
                     help="measure only the warm start (fit at lambda, then 0.8 lambda cold and warm); "
                          "with --write-doc, put just its paragraph and target row into docs/benchmark.md")
+    ap.add_argument("--only-l1", action="store_true",
+                    help="measure only L1 logistic regression against liblinear-train -s 6; with "
+                         "--write-doc, put just its table and target row into docs/benchmark.md")
+    ap.add_argument("--skip-l1", action="store_true",
+                    help="leave out L1 logistic regression against liblinear-train -s 6")
+    ap.add_argument("--l1-frac", type=float, default=0.003,
+                    help="the L1 part's A as a fraction of A_max = |X^T y|_inf / (2n)")
+    ap.add_argument("--l1-max-iter", type=int, default=3000,
+                    help="shardlearn lbfgs (OWL-QN) iteration cap in the L1 part")
     ap.add_argument("--skip-sources", action="store_true",
                     help="leave out the data-source load rates (plain, .gz, .zst, parts)")
     ap.add_argument("--only-sources", action="store_true",
@@ -270,7 +281,7 @@ class Bench:
         out = {"tag": tag, "ranks": ranks, "args": args, "metrics": m, "wall": wall, "rss": rss}
         if with_model:
             mo = json.loads(model.read_text())
-            w = np.asarray(mo["weights"], dtype=np.float64)
+            w = model_weights(mo)
             out["F"] = objective(self.X, self.y, w, self.lam)
             model.unlink()  # 20+ MB of text at d = 2^20, not needed once F is known
         return out
@@ -439,6 +450,8 @@ def main():
         return sources_only(b, a)
     if a.only_cache:
         return cache_only(b, a)
+    if a.only_l1:
+        return l1_only(b, a)
 
     res = {"command": "scripts/bench.sh " + " ".join(sys.argv[1:]),
            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -561,6 +574,11 @@ def main():
         log("data sources: load rates of the file plain, as .gz/.zst, and as compressed parts")
         sources = sources_bench.measure_sources(b, a, log)
 
+    # ---- L1 logistic regression: OWL-QN against liblinear-train -s 6 ---------------------
+    l1 = None
+    if not a.skip_l1:
+        l1 = l1_bench.measure_l1(b, a, log)
+
     # ---- F*, targets, tables -------------------------------------------------------------
     all_F = [r["F"] for r in sl.values() if "F" in r] + [r["F"] for r in ll + skll + sklb + sksgd]
     fstar = min(all_F)
@@ -641,6 +659,7 @@ def main():
     res["cache"] = cache
     res["serve"] = serve
     res["sources"] = sources
+    res["l1"] = l1
 
     decide(res)
     res["elapsed_s"] = time.time() - t_start
@@ -749,6 +768,8 @@ def decide(res):
         targets.extend(serve_bench.targets(res["serve"]))
     if res.get("sources"):
         targets.extend(sources_bench.targets(res["sources"]))
+    if res.get("l1"):
+        targets.extend(l1_bench.targets(res["l1"]))
     res["targets"] = targets
 
 
@@ -1056,6 +1077,9 @@ def render_markdown(res):
     if res.get("sources"):
         L.append("")
         L += [SOURCES_BEGIN, sources_bench.render(res["sources"]), SOURCES_END]
+    if res.get("l1"):
+        L.append("")
+        L += [L1_BEGIN, l1_bench.render(res["l1"]), L1_END]
     L.append("")
     L.append(f"Default optimizer by this run: **{res['default_optimizer']}** (reached the target sooner on 2 ranks).")
     L.append("")
@@ -1083,6 +1107,7 @@ BENCH_BEGIN, BENCH_END = "<!-- bench:begin -->", "<!-- bench:end -->"
 STOP_BEGIN, STOP_END = "<!-- stop:begin -->", "<!-- stop:end -->"
 SERVE_BEGIN, SERVE_END = "<!-- serve:begin -->", "<!-- serve:end -->"
 WARM_BEGIN, WARM_END = "<!-- warm:begin -->", "<!-- warm:end -->"
+L1_BEGIN, L1_END = "<!-- l1:begin -->", "<!-- l1:end -->"
 SOURCES_BEGIN, SOURCES_END = "<!-- sources:begin -->", "<!-- sources:end -->"
 CACHE_BEGIN, CACHE_END = "<!-- cache:begin -->", "<!-- cache:end -->"
 
@@ -1122,6 +1147,18 @@ def warm_only(b, a):
     date = save_part(a, "warm", w, ts)
     if a.write_doc:
         patch_doc(WARM_BEGIN, WARM_END, f"{para} (`scripts/bench.sh --only-warm`, {date})", ts,
+                  tuple("| " + t["target"] for t in ts))
+
+
+def l1_only(b, a):
+    """--only-l1: L1 logistic regression against liblinear-train -s 6 alone (see save_part, patch_doc)."""
+    r = l1_bench.measure_l1(b, a, log)
+    block = l1_bench.render(r)
+    log(block)
+    ts = l1_bench.targets(r)
+    date = save_part(a, "l1", r, ts)
+    if a.write_doc:
+        patch_doc(L1_BEGIN, L1_END, f"{block}\n\n(`scripts/bench.sh --only-l1`, {date})", ts,
                   tuple("| " + t["target"] for t in ts))
 
 

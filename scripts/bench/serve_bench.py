@@ -214,13 +214,14 @@ def make_models(b, d, slice_svm):
     import sklearn
     from sklearn.linear_model import LogisticRegression
     sys.path.insert(0, str(HERE))
+    from common import model_weights
     from mlflow_sparse_model import SparseLogReg
 
     model = d / "model.json"
     b.run(b.mpirun(2) + [b.bin, "train", "--data", slice_svm, "--n-features", b.d, "--optimizer", "newton",
                          "--max-iter", "3", "--model-out", model, "--tracking-dir", d / "journal", "--quiet"])
     m = json.loads(model.read_text())
-    w = np.asarray(m["weights"], dtype=np.float64)
+    w = model_weights(m)
     if w.size != b.d:
         raise RuntimeError(f"{model}: {w.size} weights, expected {b.d}")
     sk = LogisticRegression()

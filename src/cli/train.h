@@ -21,6 +21,7 @@ struct train_args {
     int zero_based, no_intercept, quiet, average;
     int64_t n_features, max_iter, lbfgs_m, batch_size, epochs, sync_every, seed, blas_threads;
     double l2, tol, lr, lr_decay, flush_timeout, checkpoint_every;
+    double l1; /* --l1 A (train_l1.c); 0: none */
     const char *checkpoint_dir;
     int watch_preemption;           /* --watch-preemption: rank 0 polls GCE's metadata server */
     int system_metrics;             /* --system-metrics: system/ metrics in the run */
@@ -65,6 +66,15 @@ struct train_tracking {
  * libsvm, csv, tsv or criteo. */
 const char *train_format_name(const struct train_args *a, const struct sl_shard *s);
 void train_on_iter(const struct sl_train_iter *row, void *ctx);
+
+/* train_l1.c. After parsing: --optimizer not given (a->optimizer < 0)
+ * becomes lbfgs with --l1 > 0 (rank 0 says so), newton otherwise; newton or
+ * sgd given with --l1 > 0 is an error naming lbfgs. SL_OK or SL_ERR_ARG
+ * with err set. */
+enum sl_status train_l1_settle(struct train_args *a, int rank, struct sl_err *err) SL_WARN_UNUSED;
+/* With --l1: the final metric nnz_weights, m's nonzero weights (the
+ * intercept not counted). Nothing without --l1. */
+void train_log_l1(struct sl_tracker *tr, const struct train_args *a, const struct sl_model *m);
 
 /* train_models.c. --loss's names. */
 extern const struct sl_choice SL_LOSS_CHOICES[];

@@ -69,8 +69,10 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
         FLAG("zero-based", &a->zero_based, "LIBSVM feature indices start at 0 (default 1)"),
         INT("n-features", &a->n_features, "D", 1, 2147483647.0,
             "fix the feature count (default: largest index seen on any rank)"),
-        CHOICE("optimizer", &a->optimizer, "NAME", "newton|lbfgs|sgd (default newton)", OPTIMIZERS),
+        CHOICE("optimizer", &a->optimizer, "NAME",
+               "newton|lbfgs|sgd (default newton; lbfgs with --l1)", OPTIMIZERS),
         F64("l2", &a->l2, "LAMBDA", "L2 strength lambda in F (default 1e-4)", 0, 1e300),
+        F64("l1", &a->l1, "A", "L1 strength a in F (default 0; lbfgs: OWL-QN)", 0, 1e300),
         CHOICE("loss", &a->loss, "NAME",
                "logistic|squared-hinge|squared (default logistic; squared: real labels)",
                SL_LOSS_CHOICES),
@@ -156,6 +158,7 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
     }
     if (!st && !a->data)
         st = sl_err_set(&err, SL_ERR_ARG, "train needs --data FILE (or data: in --config)");
+    if (!st) st = train_l1_settle(a, c->rank, &err);
     if (!st && a->checkpoint_every >= 0 && !a->checkpoint_dir)
         st = sl_err_set(&err, SL_ERR_ARG, "--checkpoint-every needs --checkpoint-dir DIR");
     if (st) {
@@ -197,6 +200,7 @@ static void train_params(const struct train_args *a, struct sl_train_params *p) 
                                       .seed = (uint64_t)a->seed,
                                       .average = a->average};
     p->l2 = a->l2;
+    p->l1 = a->l1;
     p->loss = (enum sl_loss)a->loss;
     p->standardize = a->standardize;
     p->fit_intercept = !a->no_intercept;
@@ -396,6 +400,7 @@ static int finish_run(struct sl_comm *c, const struct train_args *a, const struc
         if (ok && a->model_out) cli_out_artifact(tr, &mf, "model/model.json");
         sl_tracker_logged_model(tr, "model");
         train_log_final(tr, rep, t, a->validation != NULL, (enum sl_loss)a->loss);
+        train_log_l1(tr, a, model);
         if (ok && a->metrics_out) cli_out_artifact(tr, &xf, "metrics.json");
         sl_tracker_commit(tr);
         sl_tracker_finish(tr, ok ? "FINISHED" : "FAILED", ok ? NULL : err.msg);
@@ -526,7 +531,7 @@ int sl_cmd_train(int argc, char **argv, struct sl_comm *c) {
     /* The library's defaults are the command's. */
     struct sl_train_params d;
     sl_train_params_init(&d);
-    struct train_args a = {.optimizer = d.optim.kind,
+    struct train_args a = {.optimizer = -1, /* not given: train_l1_settle picks */
                            .no_intercept = !d.fit_intercept,
                            .l2 = d.l2,
                            .tol = d.optim.tol,

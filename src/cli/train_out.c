@@ -81,6 +81,7 @@ static void log_params(struct sl_tracker *tr, const struct train_args *a, const 
     if (a->init_model) sl_tracker_param(tr, "init_model", a->init_model);
     sl_tracker_param(tr, "optimizer", sl_optimizer_name((enum sl_optimizer)a->optimizer));
     param_fmt(tr, "l2", "%.17g", a->l2);
+    if (a->l1 > 0) param_fmt(tr, "l1", "%.17g", a->l1);
     param_fmt(tr, "tol", "%.17g", a->tol);
     param_fmt(tr, "max_iter", "%lld", (long long)a->max_iter);
     param_fmt(tr, "lbfgs_memory", "%lld", (long long)a->lbfgs_m);

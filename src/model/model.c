@@ -15,6 +15,7 @@
 #include "model/kernels.h"
 #include "model/loss.h"
 #include "model/model_hash.h"
+#include "model/model_sparse.h"
 #include "shardlearn/fileio.h"
 
 static const char *const LOSS_NAMES[] = {"logistic", "squared-hinge", "squared"};
@@ -60,12 +61,8 @@ void sl_model_write(const struct sl_model *m, FILE *f) {
     if (m->index_base != 1) fprintf(f, ", \"index_base\": %d", m->index_base);
     if (m->negative_label != -1) fprintf(f, ", \"negative_label\": %d", m->negative_label);
     if (m->hash) sl_model_write_hash(f, m->hash); /* only for hashed columns, likewise */
-    fputs(", \"weights\": [", f);
-    for (int64_t j = 0; j < m->n_features; j++) {
-        if (j) fputs(j % 8 ? ", " : ",\n", f);
-        sl_json_put_num(f, m->weights[j]);
-    }
-    fputs("]}\n", f);
+    sl_model_write_weights(f, m); /* dense, or sparse when shorter */
+    fputs("}\n", f);
 }
 
 enum sl_status sl_model_save(const struct sl_model *m, const char *path, struct sl_err *err) {
@@ -136,6 +133,8 @@ enum sl_status sl_model_parse(struct sl_model *m, const char *text, const char *
     const cJSON *base = cJSON_GetObjectItemCaseSensitive(root, "index_base");
     const cJSON *neg = cJSON_GetObjectItemCaseSensitive(root, "negative_label");
     const cJSON *hash = cJSON_GetObjectItemCaseSensitive(root, "hashing");
+    /* Exactly one of the two forms of the weights (model_sparse.h). */
+    const cJSON *sparse = cJSON_GetObjectItemCaseSensitive(root, "weights_sparse");
     enum sl_loss kind = SL_LOSS_LOGISTIC;
     st = SL_OK;
     if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, SL_MODEL_FORMAT) != 0)
@@ -148,8 +147,9 @@ enum sl_status sl_model_parse(struct sl_model *m, const char *text, const char *
      * a double outside it is undefined); numbers that overflow (1e999) parse
      * as infinities, which no model holds. */
     else if (!cJSON_IsNumber(nf) || !(nf->valuedouble >= 0 && nf->valuedouble <= INT_MAX) ||
-             !cJSON_IsNumber(b) || !isfinite(b->valuedouble) || !cJSON_IsArray(ws) ||
-             cJSON_GetArraySize(ws) != (int)nf->valuedouble)
+             !cJSON_IsNumber(b) || !isfinite(b->valuedouble) || (ws && sparse) ||
+             (sparse ? !cJSON_IsObject(sparse)
+                     : !cJSON_IsArray(ws) || cJSON_GetArraySize(ws) != (int)nf->valuedouble))
         st = sl_err_set(err, SL_ERR_PARSE, "%s: malformed model (n_features/intercept/weights)",
                         path);
     else if (base && (!cJSON_IsNumber(base) || (base->valuedouble != 0 && base->valuedouble != 1)))
@@ -164,16 +164,21 @@ enum sl_status sl_model_parse(struct sl_model *m, const char *text, const char *
         m->negative_label = neg ? (int)neg->valuedouble : -1;
         m->objective =
             cJSON_IsNumber(obj) && isfinite(obj->valuedouble) ? obj->valuedouble : (double)NAN;
-        int64_t j = 0;
-        const cJSON *it;
-        cJSON_ArrayForEach(it, ws) {
-            if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble)) {
-                st = sl_err_set(err, SL_ERR_PARSE, "%s: weight %lld is not a finite number", path,
-                                (long long)j);
-                sl_model_free(m);
-                break;
+        if (sparse) {
+            st = sl_model_parse_sparse(m, sparse, path, err);
+            if (st) sl_model_free(m);
+        } else {
+            int64_t j = 0;
+            const cJSON *it;
+            cJSON_ArrayForEach(it, ws) {
+                if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble)) {
+                    st = sl_err_set(err, SL_ERR_PARSE, "%s: weight %lld is not a finite number",
+                                    path, (long long)j);
+                    sl_model_free(m);
+                    break;
+                }
+                m->weights[j++] = it->valuedouble;
             }
-            m->weights[j++] = it->valuedouble;
         }
     }
     if (st == SL_OK && hash) {

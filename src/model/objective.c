@@ -26,7 +26,7 @@ struct sl_objective {
     double *tmp;         /* (n_rows) scratch for the dense kernels */
     double *rec;         /* sparse: (2*n_cols) the kernels' [x_j, sum_j] per column;
                             dense: (dim) the gathered point */
-    double *buf;         /* (2*dim + 4) sparse: the gathered point, then the
+    double *buf;         /* (2*dim + 5) sparse: the gathered point, then the
                             allreduce of [g | diag | loss...]; dense: the sums */
     const volatile sig_atomic_t *stop_flag; /* set by a signal handler; may be NULL */
     double compute_seconds;                 /* wall time in local passes and mini-batch steps */
@@ -98,7 +98,7 @@ enum sl_status sl_obj_create(struct sl_objective **out, const struct sl_shard *s
     o->dhess_trial = sl_calloc(nr, sizeof(double));
     o->tmp = s->dense ? sl_calloc(nr, sizeof(double)) : NULL;
     o->rec = sl_calloc((size_t)(s->dense ? dim + 1 : 2 * n_cols + 1), sizeof(double));
-    o->buf = sl_calloc((size_t)(2 * dim + 4), sizeof(double));
+    o->buf = sl_calloc((size_t)(2 * dim + 5), sizeof(double));
     *out = o;
     return SL_OK;
 }
@@ -109,6 +109,10 @@ void sl_obj_set_loss(struct sl_objective *o, enum sl_loss loss) {
 
 enum sl_loss sl_obj_loss(const struct sl_objective *o) {
     return o->loss;
+}
+
+void sl_obj_set_l1(struct sl_objective *o, double l1) {
+    o->shape.l1 = l1;
 }
 
 void sl_obj_destroy(struct sl_objective *o) {
@@ -198,19 +202,38 @@ static void slice_derivative(const struct sl_objective *o, const double *sums, c
         out[j] = sl[j] * o->inv_n;
 }
 
+/* One element of the pseudo-gradient of the smooth part plus a |w_j|,
+ * g_j that part's derivative. */
+static double pseudo_grad_1(double a, double wj, double gj) {
+    if (wj > 0) return gj + a;
+    if (wj < 0) return gj - a;
+    if (gj + a < 0) return gj + a;
+    if (gj - a > 0) return gj - a;
+    return 0.0;
+}
+
+void sl_obj_pseudo_grad(const struct sl_objective *o, const double *w, const double *g,
+                        double *pg) {
+    const int64_t nw = slice_weights(o);
+    for (int64_t j = 0; j < o->shape.n_loc; j++)
+        pg[j] = j < nw ? pseudo_grad_1(o->shape.l1, w[j], g[j]) : g[j];
+}
+
 enum sl_status sl_obj_fg(struct sl_objective *o, const double *w, double *g, double *diag,
                          struct sl_fg_info *info) {
     const int64_t nc = o->shape.n_cols, dim = o->shape.dim;
     const double *full = sl_obj_gather(o, w);
     const double b = o->shape.fit_intercept ? full[nc] : 0.0;
     /* buf: [g (n_cols), gb | diag (n_cols), diagb | loss_sum, correct, stop,
-     * |w|^2 over the slices] (gb and diagb only with an intercept): one
-     * allreduce sums it all. */
+     * |w|^2, |w|_1 over the slices] (gb and diagb only with an intercept):
+     * one allreduce sums it all. */
     const size_t nsum = diag ? (size_t)(2 * dim) : (size_t)dim;
     double *buf = o->buf, *dg = diag ? buf + dim : NULL, *tail = buf + nsum;
-    double gb = 0.0, dgb = 0.0, loss = 0.0, correct = 0.0, wsq_slice = 0.0;
-    for (int64_t j = 0; j < slice_weights(o); j++)
+    double gb = 0.0, dgb = 0.0, loss = 0.0, correct = 0.0, wsq_slice = 0.0, wabs_slice = 0.0;
+    for (int64_t j = 0; j < slice_weights(o); j++) {
         wsq_slice += w[j] * w[j];
+        wabs_slice += fabs(w[j]);
+    }
     double t0 = sl_wtime();
     if (o->shard->dense) {
         memset(buf, 0, sizeof(double) * nsum);
@@ -234,9 +257,10 @@ enum sl_status sl_obj_fg(struct sl_objective *o, const double *w, double *g, dou
     tail[1] = correct;
     tail[2] = (o->stop_flag && *o->stop_flag) ? 1.0 : 0.0;
     tail[3] = wsq_slice;
+    tail[4] = wabs_slice;
     o->compute_seconds += sl_wtime() - t0;
     o->passes++;
-    sl_comm_sum_f64(o->comm, buf, nsum + 4);
+    sl_comm_sum_f64(o->comm, buf, nsum + 5);
     if (tail[2] > 0) return SL_ERR_INTERRUPTED;
     const double wsq = tail[3];
 
@@ -245,11 +269,14 @@ enum sl_status sl_obj_fg(struct sl_objective *o, const double *w, double *g, dou
     slice_derivative(o, buf, w, g);
     if (diag) slice_derivative(o, dg, NULL, diag);
     double gsq = 0.0;
-    for (int64_t j = 0; j < o->shape.n_loc; j++)
-        gsq += g[j] * g[j];
+    const int64_t nw = o->shape.l1 > 0 ? slice_weights(o) : 0;
+    for (int64_t j = 0; j < o->shape.n_loc; j++) {
+        const double gj = j < nw ? pseudo_grad_1(o->shape.l1, w[j], g[j]) : g[j];
+        gsq += gj * gj;
+    }
     sl_obj_sum(o, &gsq, 1);
     info->logloss = tail[0] * o->inv_n;
-    info->objective = info->logloss + 0.5 * o->shape.l2 * wsq;
+    info->objective = info->logloss + 0.5 * o->shape.l2 * wsq + o->shape.l1 * tail[4];
     info->accuracy = o->loss == SL_LOSS_SQUARED ? (double)NAN : tail[1] * o->inv_n;
     info->grad_norm = sqrt(gsq);
     return SL_OK;

@@ -1,7 +1,14 @@
 /* lbfgs.c - full-batch L-BFGS (two-loop recursion, Nocedal & Wright Alg. 7.4)
  * with a line search meeting the strong Wolfe conditions (Alg. 3.5/3.6 with
  * safeguarded cubic interpolation). Each evaluation is one fused pass over
- * the shard, its gradient summed over the ranks (objective.h). */
+ * the shard, its gradient summed over the ranks (objective.h).
+ *
+ * With an L1 term (sl_obj_shape's l1 > 0) it is OWL-QN (Andrew and Gao
+ * 2007): the two-loop runs on the pseudo-gradient with the history of the
+ * smooth part's gradients, the direction is zeroed where it disagrees in
+ * sign with the steepest descent, and a backtracking search projects each
+ * trial point onto the orthant of the current one, so that weights reach 0
+ * exactly and stay there until the pseudo-gradient moves them. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +19,7 @@
 #define WOLFE_C1 1e-4
 #define WOLFE_C2 0.9
 #define LS_MAX_EVALS 25
+#define OWL_MAX_EVALS 50
 
 /* A point along the search line: x = w + a p, its value and slope. */
 struct ls_point {
@@ -103,6 +111,64 @@ static enum sl_status wolfe_search(struct ls_ctx *c, double f0, double d0, doubl
     if (lo.a > 0 && lo.f < f0) {
         if ((st = ls_eval(c, lo.a, &cur))) return st;
         *found = cur.f < f0;
+    }
+    return SL_OK;
+}
+
+/* OWL-QN. Of this rank's slice, the elements [0, nw) that are weights (the
+ * rest is the intercept, never penalised nor projected). */
+static int64_t slice_weights(const struct sl_obj_shape *sh) {
+    const int64_t nw = sh->n_cols - sh->lo;
+    return nw < 0 ? 0 : nw < sh->n_loc ? nw : sh->n_loc;
+}
+
+/* p_i <- 0 where sign(p_i) != sign(-pg_i): the direction keeps only the
+ * coordinates along which it descends. */
+static void owl_constrain(double *p, const double *pg, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (p[i] * pg[i] >= 0) p[i] = 0.0;
+}
+
+/* x <- w + a p, each weight set to 0 where it left the orthant of w (at
+ * w_i = 0 the orthant of -pg_i, the way the step goes); then F there. The
+ * sufficient decrease is measured along the projected step: pg . (x - w). */
+static enum sl_status owl_eval(struct ls_ctx *c, const double *pg, double a, double *f,
+                               double *dec) {
+    const struct sl_obj_shape *sh = sl_obj_shape(c->o);
+    const int64_t n = sh->n_loc, nw = slice_weights(sh);
+    double d = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        double xi = c->w[i] + a * c->p[i];
+        if (i < nw) {
+            const double orth = c->w[i] != 0 ? c->w[i] : -pg[i];
+            if (xi * orth <= 0) xi = 0.0;
+        }
+        c->x[i] = xi;
+        d += pg[i] * (xi - c->w[i]);
+    }
+    enum sl_status st = sl_obj_fg(c->o, c->x, c->gx, NULL, &c->info);
+    c->evals++;
+    sl_obj_sum(c->o, &d, 1);
+    *f = c->info.objective;
+    *dec = d;
+    return st;
+}
+
+/* Backtracking from a1 (halving) to the first projected point with
+ * F <= f0 + c1 pg . (x - w); *found as wolfe_search's. */
+static enum sl_status owl_search(struct ls_ctx *c, const double *pg, double f0, double a1,
+                                 int *found) {
+    *found = 0;
+    double a = a1, f, dec;
+    while (c->evals < OWL_MAX_EVALS) {
+        enum sl_status st = owl_eval(c, pg, a, &f, &dec);
+        if (st) return st;
+        if (isfinite(f) && dec < 0 && f <= f0 + WOLFE_C1 * dec) {
+            *found = 1;
+            return SL_OK;
+        }
+        if (!(dec < 0)) return SL_OK; /* the projection left no descent */
+        a *= 0.5;
     }
     return SL_OK;
 }
@@ -241,6 +307,21 @@ static double descent_slope(struct sl_objective *o, struct history *h, const dou
     return d0;
 }
 
+/* p <- the search direction at w and returns its slope: L-BFGS's from g,
+ * or with owl OWL-QN's from the pseudo-gradient pg (computed here from w
+ * and g), kept to the coordinates along which it descends. */
+static double direction(struct sl_objective *o, struct history *h, const double *w, const double *g,
+                        double *pg, double *p, int owl) {
+    const double *dg = g;
+    if (owl) {
+        sl_obj_pseudo_grad(o, w, g, pg);
+        dg = pg;
+    }
+    two_loop(o, h, dg, p);
+    if (owl) owl_constrain(p, pg, h->n);
+    return descent_slope(o, h, dg, p);
+}
+
 /* What L-BFGS carries from one pass of its loop to the next, besides w and
  * the history; the gradient is evaluated again at w, to the same bits. */
 struct lbfgs_top {
@@ -297,8 +378,9 @@ enum sl_status sl_lbfgs(struct sl_objective *o, double *w, const struct sl_optim
     struct history h;
     history_alloc(&h, opt->lbfgs_m > 0 ? opt->lbfgs_m : 10, n);
     /* Every vector here is this rank's slice, (n_loc) (objective.h). */
-    double *mem = sl_calloc((size_t)(4 * (n ? n : 1)), sizeof(double));
-    double *g = mem, *p = g + n, *x = p + n, *gx = x + n;
+    double *mem = sl_calloc((size_t)(5 * (n ? n : 1)), sizeof(double));
+    double *g = mem, *p = g + n, *x = p + n, *gx = x + n, *pg = gx + n;
+    const int owl = sl_obj_shape(o)->l1 > 0; /* OWL-QN */
     memset(res, 0, sizeof *res);
     struct lbfgs_top top = {0};
     const struct sl_optim_state *rs = ck ? ck->resume : NULL;
@@ -336,12 +418,13 @@ enum sl_status sl_lbfgs(struct sl_objective *o, double *w, const struct sl_optim
                                  .cur = cur};
         lbfgs_state(&ss, w, &h, &top, ss_i64, ss_f64);
         sl_ckpt_offer(ck, &ss, 0);
-        two_loop(o, &h, g, p);
-        const double d0 = descent_slope(o, &h, g, p);
+        const double d0 = direction(o, &h, w, g, pg, p, owl);
         const double a1 = h.k == 0 ? fmin(1.0, 1.0 / sqrt(-d0)) : 1.0;
         struct ls_ctx lc = {.o = o, .w = w, .p = p, .x = x, .gx = gx, .info = {0}, .evals = 0};
         int found = 0;
-        if ((st = wolfe_search(&lc, cur.objective, d0, a1, &found))) break;
+        st = owl ? owl_search(&lc, pg, cur.objective, a1, &found)
+                 : wolfe_search(&lc, cur.objective, d0, a1, &found);
+        if (st) break;
         if (!found) {
             if (h.k == 0) {
                 /* Even steepest descent cannot lower F: F is flat at double

@@ -82,6 +82,7 @@ void sl_ckpt_job_make(struct sl_ckpt_job *j, const struct sl_train_params *p,
     if (p->loss != SL_LOSS_LOGISTIC) job_add(j, "loss", "%s", sl_loss_name(p->loss));
     if (cp->weights_name) job_add(j, "weights", "%s", cp->weights_name);
     if (p->standardize) job_add(j, "standardize", "1");
+    if (p->l1 > 0) job_add(j, "l1", "%s", short_double(num, sizeof num, p->l1));
     char line[600];
     uint64_t h = 0xcbf29ce484222325ull;
     for (int i = 0; i < j->n; i++) {

@@ -15,6 +15,7 @@
 
 void sl_train_params_init(struct sl_train_params *p) {
     *p = (struct sl_train_params){.l2 = 1e-4,
+                                  .l1 = 0.0,
                                   .loss = SL_LOSS_LOGISTIC,
                                   .standardize = 0,
                                   .init = NULL,
@@ -38,6 +39,11 @@ const char *sl_check_params(const struct sl_train_params *p) {
     if (strcmp(sl_optimizer_name(o->kind), "?") == 0) return "optim.kind: unknown optimizer";
     if (!(p->l2 >= 0) || !isfinite(p->l2)) return "l2: must be a finite number >= 0";
     if (strcmp(sl_loss_name(p->loss), "?") == 0) return "loss: unknown loss";
+    if (!(p->l1 >= 0) || !isfinite(p->l1)) return "l1: must be a finite number >= 0";
+    if (p->l1 > 0 && o->kind != SL_OPT_LBFGS)
+        return o->kind == SL_OPT_NEWTON
+                   ? "l1: newton does not take an L1 penalty; use the lbfgs optimizer (OWL-QN)"
+                   : "l1: sgd does not take an L1 penalty; use the lbfgs optimizer (OWL-QN)";
     if (!(o->tol >= 0 && o->tol <= 1)) return "optim.tol: must be in [0, 1]";
     if (o->max_iter < 1) return "optim.max_iter: must be >= 1";
     if (o->lbfgs_m < 1) return "optim.lbfgs_m: must be >= 1";
@@ -255,6 +261,7 @@ enum sl_status sl_train(struct sl_comm *c, struct sl_shard *shard, const struct 
     if (st == SL_OK) {
         sl_obj_set_stop_flag(r.obj, p->stop_flag);
         sl_obj_set_loss(r.obj, p->loss);
+        sl_obj_set_l1(r.obj, p->l1);
         if (p->standardize) st = sl_obj_standardize(r.obj);
         r.wfull = sl_calloc((size_t)(sl_obj_shape(r.obj)->dim + 1), sizeof(double));
         sl_model_init(&r.view, shard->n_features, p->fit_intercept);

@@ -104,6 +104,19 @@ put("fuzz_model", "negative-label-0", json.dumps(dict(small, negative_label=0)))
 put("fuzz_model", "bad-negative-label", json.dumps(dict(small, negative_label=1)))
 put("fuzz_model", "bad-index-base", json.dumps(dict(small, index_base=2)))
 put("fuzz_model", "bad-not-json", "{\"format\": \"shardlearn-model\", ")
+# The sparse form of the weights (README: Model files), and its malformed kinds.
+sparse = {k: v for k, v in small.items() if k != "weights"}
+sparse["n_features"] = 10
+sparse["weights_sparse"] = {"indices": [0, 4, 9], "values": [1, -0.5, 2e-300]}
+put("fuzz_model", "sparse", json.dumps(sparse))
+put("fuzz_model", "sparse-empty", json.dumps(dict(sparse, weights_sparse={"indices": [], "values": []})))
+for name, ws in [("unsorted", {"indices": [4, 0], "values": [1, 2]}),
+                 ("outside", {"indices": [10], "values": [1]}),
+                 ("fraction", {"indices": [0.5], "values": [1]}),
+                 ("lengths", {"indices": [1, 2], "values": [1]}),
+                 ("huge", {"indices": [1e300], "values": [1]})]:
+    put("fuzz_model", "bad-sparse-" + name, json.dumps(dict(sparse, weights_sparse=ws)))
+put("fuzz_model", "bad-sparse-both", json.dumps(dict(sparse, weights=[0] * 10)))
 hashing = {"format": "csv", "delimiter": ",", "header": True, "hash_bits": 1,
            "columns": [{"name": "y", "kind": "label"}, {"name": "città", "kind": "categorical"},
                        {"name": "n", "kind": "numeric"}]}

@@ -133,4 +133,13 @@ def load_model(path):
     with open(path) as f:
         m = json.load(f)
     assert m["format"] == "shardlearn-model" and m["version"] == 1, m
-    return np.array(m["weights"], dtype=float), float(m["intercept"]), m
+    return model_weights(m), float(m["intercept"]), m
+
+
+def model_weights(m):
+    """The dense weights of a model file's JSON, either form (README: Model files)."""
+    if "weights_sparse" in m:
+        w = np.zeros(int(m["n_features"]))
+        w[np.asarray(m["weights_sparse"]["indices"], dtype=int)] = m["weights_sparse"]["values"]
+        return w
+    return np.array(m["weights"], dtype=float)
