@@ -19,6 +19,8 @@ import json
 import os
 import shutil
 
+from common import model_weights
+
 ITERS = ["--optimizer", "lbfgs", "--max-iter", "1"]
 SECTIONS = ("keys.bin", "indptr.bin", "y.bin", "indices.bin", "values.bin", "shardlearn.cache")
 
@@ -35,7 +37,7 @@ def _load(b, tag, ranks, data, reps):
     model = d / "model.json"
     b.run(b.mpirun(ranks) + [b.bin, "train", "--data", data, "--l2", repr(b.lam), "--no-intercept",
                              "--tracking-dir", d / "journal", "--quiet", "--model-out", model] + ITERS)
-    weights = json.loads(model.read_text())["weights"]
+    weights = list(model_weights(json.loads(model.read_text())))  # either form
     model.unlink()
     return best, weights
 

@@ -236,6 +236,12 @@ with MlflowServer() as srv:
     check(p.returncode == 1 and p.stdout.startswith("models differ"), f"same-model other l2: {p.returncode}\n{p.stdout}")
     with open(ma_) as f:
         short = json.load(f)
+    if "weights_sparse" in short:  # either form (README: Model files)
+        w = [0.0] * short["n_features"]
+        for j, v in zip(short["weights_sparse"]["indices"], short["weights_sparse"]["values"]):
+            w[j] = v
+        short["weights"] = w
+        del short["weights_sparse"]
     short["weights"] = short["weights"][:-1]
     short["n_features"] -= 1
     p = gate("--same-model", ma_, write_json("short.json", short))

@@ -33,7 +33,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
-from common import HEART, check, error_lines, finish, run, workdir  # noqa: E402
+from common import HEART, check, error_lines, finish, model_weights, run, workdir  # noqa: E402
 
 d = workdir()
 RUNS = os.path.join(d, "runs")
@@ -71,10 +71,10 @@ def close(a, b, what, tol=1e-9):
         ma = json.load(f)
     with open(b) as f:
         mb = json.load(f)
-    diff = max(abs(x - y) for x, y in zip(ma["weights"] + [ma["intercept"]],
-                                          mb["weights"] + [mb["intercept"]]))
+    wa, wb = list(model_weights(ma)), list(model_weights(mb))  # either form
+    diff = max(abs(x - y) for x, y in zip(wa + [ma["intercept"]], wb + [mb["intercept"]]))
     print(f"{what}: max weight difference {diff:.3g}", flush=True)
-    check(len(ma["weights"]) == len(mb["weights"]) and diff <= tol, f"{what}: differs by {diff}")
+    check(len(wa) == len(wb) and diff <= tol, f"{what}: differs by {diff}")
 
 
 def fails(what, p, says, model):

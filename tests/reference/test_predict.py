@@ -53,7 +53,8 @@ for name, path, X, y, neg in cases:
     zero = os.path.join(d, "zero.json")
     with open(model) as f:
         mz = json.load(f)
-    mz["weights"] = [0.0] * len(mz["weights"])
+    mz.pop("weights_sparse", None)  # either form: the zero model is written dense
+    mz["weights"] = [0.0] * int(mz["n_features"])
     mz["intercept"] = 0.0
     with open(zero, "w") as f:
         json.dump(mz, f)
