@@ -3,6 +3,7 @@
  * in the tracking journal (rank 0). */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,8 +43,45 @@ static void resolve(const struct sl_opt *opts, struct train_args *a) {
                        : cJSON_CreateNull();
         cJSON_ReplaceItemInObjectCaseSensitive(v, "tracking-uri", u);
     }
+    if (a->n_l2 <= 1) { /* one value: a number, as it always was */
+        char num[40];
+        snprintf(num, sizeof num, "%.17g", a->l2);
+        cJSON_ReplaceItemInObjectCaseSensitive(v, "l2", cJSON_CreateRaw(num));
+    }
     a->resolved = sl_config_print(v);
     cJSON_Delete(v);
+}
+
+/* a->l2_path <- the values of --l2 (a single value may be 0; a path's must
+ * be > 0), and the checks of the options that go with a path. */
+static enum sl_status check_path_args(struct train_args *a, struct sl_err *err) {
+    a->n_l2 = 1;
+    a->l2_path[0] = a->l2;
+    const char *spec = a->l2_spec;
+    if (spec && !strpbrk(spec, ",:")) {
+        char *end = NULL;
+        const double x = strtod(spec, &end);
+        if (!*spec || *end || !isfinite(x) || x < 0)
+            return sl_err_set(err, SL_ERR_ARG, "--l2: '%s' is not a number >= 0", spec);
+        a->l2 = a->l2_path[0] = x;
+    } else if (spec) {
+        enum sl_status st = sl_path_parse(spec, a->l2_path, SL_PATH_MAX, &a->n_l2, err);
+        if (st) return sl_err_set(err, st, "--l2: %s", err->msg);
+        a->l2 = a->l2_path[0];
+    }
+    const int path = a->n_l2 > 1 || a->cv;
+    const char *why = NULL;
+    if (a->early_stop && !a->validation) why = "--early-stop needs --validation FILE";
+    else if (a->models_dir && (!path || a->cv))
+        why = "--models-dir needs a path of --l2 values (and no --cv)";
+    else if (path && a->checkpoint_dir) why = "--checkpoint-dir: not with an --l2 path or --cv";
+    else if (a->select && !path && !a->early_stop)
+        why = "--select needs an --l2 path, --cv or --early-stop";
+    else if (a->select && sl_metric_check((enum sl_metric)a->select, (enum sl_loss)a->loss))
+        return sl_err_set(err, SL_ERR_ARG, "--select: %s (--loss %s)",
+                          sl_metric_check((enum sl_metric)a->select, (enum sl_loss)a->loss),
+                          sl_loss_name((enum sl_loss)a->loss));
+    return why ? sl_err_set(err, SL_ERR_ARG, "%s", why) : SL_OK;
 }
 
 /* Collective when --config is given. Parses argv, over the config file's
@@ -66,7 +104,21 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
         INT("n-features", &a->n_features, "D", 1, 2147483647.0,
             "fix the feature count (default: largest index seen on any rank)"),
         CHOICE("optimizer", &a->optimizer, "NAME", "newton|lbfgs|sgd (default newton)", OPTIMIZERS),
-        F64("l2", &a->l2, "LAMBDA", "L2 strength lambda in F (default 1e-4)", 0, 1e300),
+        STR("l2", &a->l2_spec, "LAMBDA",
+            "L2 strength lambda in F (default 1e-4); a list 1e-3,1e-4 or a log-spaced range "
+            "HI:LO:N fits a path, strongest first, each from the last"),
+        INT("cv", &a->cv, "K", 2, 1e9,
+            "K-fold cross-validation (contiguous folds) at each --l2, then a refit on all rows"),
+        CHOICE("select", &a->select, "METRIC",
+               "val_logloss|val_auc|val_accuracy|val_rmse: what picks the best --l2 and what "
+               "--early-stop watches (default: val_logloss, val_accuracy for squared-hinge, "
+               "val_rmse for squared)",
+               SL_METRIC_CHOICES),
+        STR("models-dir", &a->models_dir, "DIR",
+            "with an --l2 path: write every setting's model to DIR"),
+        INT("early-stop", &a->early_stop, "N", 1, 1e9,
+            "stop when the --select metric on --validation has not improved for N iterations "
+            "(epochs for sgd); keep the best iterate"),
         CHOICE("loss", &a->loss, "NAME",
                "logistic|squared-hinge|squared (default logistic; squared: real labels)",
                SL_LOSS_CHOICES),
@@ -154,6 +206,7 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
         st = sl_err_set(&err, SL_ERR_ARG, "train needs --data FILE (or data: in --config)");
     if (!st && a->checkpoint_every >= 0 && !a->checkpoint_dir)
         st = sl_err_set(&err, SL_ERR_ARG, "--checkpoint-every needs --checkpoint-dir DIR");
+    if (!st) st = check_path_args(a, &err);
     if (st) {
         if (c->rank == 0) sl_error("%s (see shardlearn train --help)", err.msg);
         return SL_EXIT_USAGE;
@@ -193,6 +246,8 @@ static void train_params(const struct train_args *a, struct sl_train_params *p) 
                                       .seed = (uint64_t)a->seed,
                                       .average = a->average};
     p->l2 = a->l2;
+    p->early_stop = (int)a->early_stop;
+    p->metric = (enum sl_metric)a->select;
     p->loss = (enum sl_loss)a->loss;
     p->standardize = a->standardize;
     p->fit_intercept = !a->no_intercept;
@@ -368,6 +423,10 @@ static int finish_run(struct sl_comm *c, const struct train_args *a, const struc
             rep->result.converged ? "converged" : "stopped", (long long)rep->result.iterations,
             rep->result.final.objective, a->loss == SL_LOSS_LOGISTIC ? "logloss" : "loss",
             rep->result.final.logloss, acc, t->total, rep->allreduce_seconds);
+    if (rep->best_iteration)
+        sl_info("early stop: kept iteration %lld, the best by %s", (long long)rep->best_iteration,
+                sl_metric_name(a->select ? (enum sl_metric)a->select
+                                         : sl_metric_default((enum sl_loss)a->loss)));
     struct sl_err err;
     sl_err_clear(&err);
     const int ok = write_outputs(c, a, shard, val, model, rep, t, &err) == SL_OK;
@@ -459,7 +518,18 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
     memset(&rep, 0, sizeof rep);
     st = train_load_init(c, a, &init, &err);
     if (a->init_model) p.init = &init;
-    if (st == SL_OK) st = train_watched(c, a, &shard, &p, &model, &rep, &err, by, sizeof by);
+    struct sl_path_report prep;
+    memset(&prep, 0, sizeof prep);
+    struct train_args *ap = sl_malloc(sizeof *ap); /* a, and the path for metrics.json */
+    *ap = *a;
+    if (st == SL_OK && (a->n_l2 > 1 || a->cv)) {
+        st = train_run_path(c, a, &shard, &p, tr, &model, &prep, &err);
+        rep = prep.final; /* the selected fit's run is the job's */
+        memset(&prep.final, 0, sizeof prep.final);
+        ap->path = &prep;
+    } else if (st == SL_OK) {
+        st = train_watched(c, a, &shard, &p, &model, &rep, &err, by, sizeof by);
+    }
     train_sysmet_stop(mon, c, t); /* the last sample, before the run is finished */
     int code;
     /* A stop: the journal first. mpirun stops forwarding the ranks' output
@@ -492,9 +562,11 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
             model.hash = sl_malloc(sizeof *model.hash);
             sl_hash_spec_copy(model.hash, hash);
         }
-        code = finish_run(c, a, &shard, &val, &model, &rep, t, &prog);
+        code = finish_run(c, ap, &shard, &val, &model, &rep, t, &prog);
         sl_model_free(&model);
     }
+    sl_path_report_free(&prep);
+    free(ap);
     sl_train_report_free(&rep);
     sl_model_free(&init);
     sl_shard_free(&val);

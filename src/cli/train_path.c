@@ -1,0 +1,161 @@
+/* train_path.c - `shardlearn train` with a path of --l2 values or --cv K:
+ * the path through sl_train_path, one line per setting, --models-dir, the
+ * path in metrics.json and in the run's metrics (step = the path index). */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/train.h"
+#include "shardlearn/clock.h"
+#include "shardlearn/fileio.h"
+#include "shardlearn/log.h"
+
+const struct sl_choice SL_METRIC_CHOICES[] = {{"val_logloss", SL_METRIC_VAL_LOGLOSS},
+                                              {"val_auc", SL_METRIC_VAL_AUC},
+                                              {"val_accuracy", SL_METRIC_VAL_ACCURACY},
+                                              {"val_rmse", SL_METRIC_VAL_RMSE},
+                                              {NULL, 0}};
+
+struct path_ctx {
+    const struct train_args *a;
+    struct sl_tracker *tr; /* rank 0, may be NULL */
+    int rank;
+    enum sl_status st; /* rank 0: the first --models-dir failure */
+    struct sl_err err;
+};
+
+/* Rank 0: DIR/model-III-l2-LAMBDA.json, written whole or not at all. */
+static void save_point(struct path_ctx *x, int index, double l2, const struct sl_model *m) {
+    if (x->st) return;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model-%03d-l2-%.6g.json", x->a->models_dir, index, l2);
+    struct sl_atomic_file f = {.f = NULL};
+    x->st = sl_atomic_open(&f, path, &x->err);
+    if (x->st) return;
+    sl_model_write(m, f.f);
+    x->st = sl_atomic_commit(&f, &x->err);
+}
+
+static void on_point(int index, int fold, const struct sl_path_point *pt, const struct sl_model *m,
+                     const struct sl_train_report *rep, void *ctx) {
+    struct path_ctx *x = ctx;
+    if (x->rank != 0) return;
+    const enum sl_metric sel = x->a->select ? (enum sl_metric)x->a->select
+                                            : sl_metric_default((enum sl_loss)x->a->loss);
+    const char *metric = sl_metric_name(sel);
+    if (fold >= 0) {
+        if (!x->a->quiet)
+            sl_info("cv %3d  l2 %-10.4g fold %d  %s %.6f  (%lld iterations)", index, pt->l2,
+                    fold, metric, pt->fold_scores[fold], (long long)rep->result.iterations);
+        return;
+    }
+    char v[64] = "";
+    if (x->a->validation) snprintf(v, sizeof v, "  %s %.6f", metric, pt->score);
+    sl_info("path %3d  l2 %-10.4g objective %.12g%s  (%lld iterations%s)", index, pt->l2,
+            pt->objective, v, (long long)pt->iterations,
+            pt->converged ? "" : ", not converged");
+    if (x->a->models_dir) save_point(x, index, pt->l2, m);
+}
+
+/* The path's record in the run: l2 and the selection metric with step = the
+ * index, and the chosen setting. */
+static void track_path(struct sl_tracker *tr, const struct train_args *a,
+                       const struct sl_path_report *rep) {
+    const int64_t ts = sl_now_ms();
+    char key[64];
+    for (int i = 0; i < rep->n; i++) {
+        const struct sl_path_point *pt = &rep->points[i];
+        sl_tracker_metric(tr, "path_l2", pt->l2, i, ts);
+        snprintf(key, sizeof key, "path_%s%s", rep->cv ? "cv_" : "", sl_metric_name(rep->select));
+        if (rep->cv || a->validation) sl_tracker_metric(tr, key, pt->score, i, ts);
+        sl_tracker_metric(tr, "path_iterations", (double)pt->iterations, i, ts);
+    }
+    if (rep->best >= 0) {
+        snprintf(key, sizeof key, "%.17g", rep->points[rep->best].l2);
+        sl_tracker_param(tr, "selected_l2", key);
+        sl_tracker_param(tr, "select", sl_metric_name(rep->select));
+    }
+    sl_tracker_commit(tr);
+}
+
+enum sl_status train_run_path(struct sl_comm *c, const struct train_args *a,
+                              struct sl_shard *shard, const struct sl_train_params *p,
+                              struct sl_tracker *tr, struct sl_model *model,
+                              struct sl_path_report *rep, struct sl_err *err) {
+    struct path_ctx x = {.a = a, .tr = tr, .rank = c->rank, .st = SL_OK};
+    sl_err_clear(&x.err);
+    if (a->models_dir && c->rank == 0 && mkdir(a->models_dir, 0777) != 0 && errno != EEXIST) {
+        x.st = sl_err_set(&x.err, SL_ERR_IO, "%s: cannot create the directory: %s",
+                          a->models_dir, strerror(errno));
+    }
+    int64_t bad = x.st != SL_OK;
+    sl_comm_max_i64(c, &bad, 1);
+    if (bad) {
+        if (c->rank == 0) *err = x.err;
+        return SL_ERR_IO;
+    }
+    const struct sl_path_params pp = {.l2 = a->l2_path,
+                                      .n = a->n_l2,
+                                      .cv = (int)a->cv,
+                                      .select = (enum sl_metric)a->select,
+                                      .on_point = on_point,
+                                      .ctx = &x};
+    enum sl_status st = sl_train_path(c, shard, p, &pp, model, rep, err);
+    /* A model file that could not be written fails the job on every rank. */
+    bad = st == SL_OK && x.st != SL_OK;
+    sl_comm_max_i64(c, &bad, 1);
+    if (bad) {
+        if (c->rank == 0) *err = x.err;
+        sl_model_free(model);
+        return SL_ERR_IO;
+    }
+    if (st) return st;
+    if (c->rank == 0 && rep->best >= 0)
+        sl_info("selected l2 %.6g by %s%s %.6f", rep->points[rep->best].l2,
+                rep->cv ? "mean cv " : "", sl_metric_name(rep->select),
+                rep->points[rep->best].score);
+    if (tr) track_path(tr, a, rep);
+    return SL_OK;
+}
+
+static void put_num(FILE *f, const char *key, double x, int first) {
+    if (!first) fputs(", ", f);
+    sl_json_put_field(f, key, x);
+}
+
+void train_write_path(FILE *f, const struct sl_path_report *rep) {
+    fprintf(f, " \"path\": {\"select\": \"%s\", \"cv\": %d, \"selected\": %d, \"points\": [",
+            sl_metric_name(rep->select), rep->cv, rep->best);
+    for (int i = 0; i < rep->n; i++) {
+        const struct sl_path_point *pt = &rep->points[i];
+        fprintf(f, "%s\n  {\"index\": %d, ", i ? "," : "", i);
+        put_num(f, "l2", pt->l2, 1);
+        fprintf(f, ", \"iterations\": %lld, \"converged\": %s, ", (long long)pt->iterations,
+                pt->converged ? "true" : "false");
+        put_num(f, rep->cv ? "mean_train_objective" : "train_objective", pt->objective, 1);
+        if (!rep->cv && pt->val.n_rows > 0 && rep->select == SL_METRIC_VAL_RMSE) {
+            put_num(f, "val_rmse", pt->val.rmse, 0);
+        } else if (!rep->cv && pt->val.n_rows > 0) {
+            put_num(f, "val_logloss", pt->val.logloss, 0);
+            put_num(f, "val_accuracy", pt->val.accuracy, 0);
+            put_num(f, "val_auc", pt->val.auc, 0);
+        }
+        if (pt->best_iteration) fprintf(f, ", \"best_iteration\": %lld", (long long)pt->best_iteration);
+        if (rep->cv) {
+            fputs(", \"fold_scores\": [", f);
+            for (int k = 0; k < rep->cv; k++) {
+                if (k) fputs(", ", f);
+                sl_json_put_num(f, pt->fold_scores[k]);
+            }
+            fputs("]", f);
+            put_num(f, "mean", pt->score, 0);
+            put_num(f, "std", pt->score_std, 0);
+        } else {
+            put_num(f, "score", pt->score, 0);
+        }
+        fprintf(f, ", \"selected\": %s}", pt->selected ? "true" : "false");
+    }
+    fputs("]},\n", f);
+}
