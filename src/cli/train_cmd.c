@@ -66,7 +66,11 @@ static enum sl_status check_path_args(struct train_args *a, struct sl_err *err) 
         a->l2 = a->l2_path[0] = x;
     } else if (spec) {
         enum sl_status st = sl_path_parse(spec, a->l2_path, SL_PATH_MAX, &a->n_l2, err);
-        if (st) return sl_err_set(err, st, "--l2: %s", err->msg);
+        if (st) {
+            char why[sizeof err->msg];
+            snprintf(why, sizeof why, "%s", err->msg);
+            return sl_err_set(err, st, "--l2: %s", why);
+        }
         a->l2 = a->l2_path[0];
     }
     const int path = a->n_l2 > 1 || a->cv;
