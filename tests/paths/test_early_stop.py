@@ -16,11 +16,11 @@ from common import check, finish, load_model, run, workdir, write_svm  # noqa: E
 d = workdir()
 rng = np.random.default_rng(7)
 # Few rows, many noisy features: the validation loss turns up as L-BFGS fits the noise.
-n, p = 120, 200
+n, p = 150, 100
 w_true = np.zeros(p)
-w_true[:5] = 2.0
+w_true[:5] = 1.0
 X = rng.normal(size=(n + 400, p))
-y = np.where(X @ w_true + rng.normal(scale=2.0, size=n + 400) > 0, 1.0, -1.0)
+y = np.where(X @ w_true + rng.normal(scale=1.0, size=n + 400) > 0, 1.0, -1.0)
 tr, va = os.path.join(d, "tr.svm"), os.path.join(d, "va.svm")
 write_svm(tr, X[:n], y[:n])
 write_svm(va, X[n:], y[n:])
