@@ -45,7 +45,8 @@ struct sl_path_point {
 };
 
 /* Called on every rank after each setting's fit (cv: after each fold's,
- * fold >= 0, and model a fold model). It may not call collectives. */
+ * fold >= 0 and m the fold's model, then once more with fold -1, m and rep
+ * NULL, when the setting's folds are done). It may not call collectives. */
 typedef void (*sl_path_fn)(int index, int fold, const struct sl_path_point *pt,
                            const struct sl_model *m, const struct sl_train_report *rep, void *ctx);
 

@@ -20,7 +20,9 @@ const struct sl_choice SL_METRIC_CHOICES[] = {{"val_logloss", SL_METRIC_VAL_LOGL
 
 struct path_ctx {
     const struct train_args *a;
-    struct sl_tracker *tr; /* rank 0, may be NULL */
+    struct sl_tracker *tr; /* rank 0, may be NULL: the parent run */
+    struct sl_tracker *setting; /* cv: the current setting's child run, parent of its folds */
+    int offline;           /* a child run did not reach the server: the rest are journal only */
     int rank;
     enum sl_status st; /* rank 0: the first --models-dir failure */
     struct sl_err err;
@@ -38,6 +40,84 @@ static void save_point(struct path_ctx *x, int index, double l2, const struct sl
     x->st = sl_atomic_commit(&f, &x->err);
 }
 
+/* ---- child runs: one per setting, and per fold under its setting ------- */
+
+/* A child run of parent (a run directory), named name; NULL when tracking is off. */
+static struct sl_tracker *child_start(struct path_ctx *x, struct sl_tracker *parent,
+                                      const char *name, int index, double l2) {
+    if (!parent) return NULL;
+    const struct train_args *a = x->a;
+    const struct sl_track_config tc = {.tracking_uri = a->tracking_uri,
+                                       .experiment_name = a->experiment,
+                                       .run_name = name,
+                                       .flush_timeout_s = a->flush_timeout,
+                                       .parent_run_dir = sl_tracker_run_dir(parent),
+                                       .journal_only = 1, /* child_push delivers it */
+                                       .quiet = 1};
+    struct sl_tracker *t = NULL;
+    struct sl_err err;
+    sl_err_clear(&err);
+    if (sl_tracker_create(&t, &tc, &err) != SL_OK) {
+        sl_warn("tracking: no child run %s: %s", name, err.msg);
+        return NULL;
+    }
+    char v[40];
+    snprintf(v, sizeof v, "%.17g", l2);
+    sl_tracker_param(t, "l2", v);
+    snprintf(v, sizeof v, "%d", index);
+    sl_tracker_param(t, "path_index", v);
+    sl_tracker_param(t, "loss", sl_loss_name((enum sl_loss)a->loss));
+    sl_tracker_param(t, "optimizer", sl_optimizer_name((enum sl_optimizer)a->optimizer));
+    return t;
+}
+
+/* Delivers a child run's journal as it stands, on this thread (the child's
+ * parent must be on the server first: a run is pushed when it starts, so
+ * that its own children can nest, and when it ends). Once one push fails,
+ * the later children stay journal only: mlflow-sync of the parent's
+ * directory delivers them all. */
+static void child_push(struct path_ctx *x, const char *dir) {
+    const char *uri = x->a->tracking_uri ? x->a->tracking_uri : getenv("MLFLOW_TRACKING_URI");
+    if (x->offline || !uri || !*uri) return;
+    struct sl_err err;
+    sl_err_clear(&err);
+    if (sl_mlflow_push(dir, uri, x->a->flush_timeout, &err) != SL_OK) {
+        x->offline = 1;
+        sl_warn("tracking: %s; the remaining child runs stay in their journals (deliver with: "
+                "shardlearn mlflow-sync %s)",
+                err.msg, sl_tracker_run_dir(x->tr));
+    }
+}
+
+/* Finishes a child run and delivers it. */
+static void child_end(struct path_ctx *x, struct sl_tracker *t) {
+    if (!t) return;
+    sl_tracker_commit(t);
+    sl_tracker_finish(t, "FINISHED", NULL);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", sl_tracker_run_dir(t));
+    sl_tracker_destroy(t);
+    child_push(x, dir);
+}
+
+/* A fit's record in its child run: the iterations, then the final numbers. */
+static void child_fit(struct sl_tracker *t, const struct train_args *a,
+                      const struct sl_train_report *rep, const char *metric, double score) {
+    if (!t) return;
+    const int64_t ts = sl_now_ms();
+    const int val = a->validation && a->loss != SL_LOSS_SQUARED;
+    for (int64_t i = 0; i < rep->n_history; i++) {
+        const struct sl_train_iter *h = &rep->history[i];
+        sl_tracker_metric(t, "objective", h->it.objective, h->it.step, ts);
+        sl_tracker_metric(t, "grad_norm", h->it.grad_norm, h->it.step, ts);
+        if (val && !a->cv) sl_tracker_metric(t, "val_logloss", h->val_logloss, h->it.step, ts);
+    }
+    sl_tracker_metric(t, "final_objective", rep->result.final.objective, 0, ts);
+    sl_tracker_metric(t, "iterations", (double)rep->result.iterations, 0, ts);
+    if (!isnan(score)) sl_tracker_metric(t, metric, score, 0, ts);
+    if (rep->best_iteration) sl_tracker_metric(t, "best_iteration", (double)rep->best_iteration, 0, ts);
+}
+
 static void on_point(int index, int fold, const struct sl_path_point *pt, const struct sl_model *m,
                      const struct sl_train_report *rep, void *ctx) {
     struct path_ctx *x = ctx;
@@ -45,10 +125,43 @@ static void on_point(int index, int fold, const struct sl_path_point *pt, const 
     const enum sl_metric sel = x->a->select ? (enum sl_metric)x->a->select
                                             : sl_metric_default((enum sl_loss)x->a->loss);
     const char *metric = sl_metric_name(sel);
-    if (fold >= 0) {
+    char name[96];
+    if (fold >= 0) { /* a cv fold: a child of the setting's child */
         if (!x->a->quiet)
             sl_info("cv %3d  l2 %-10.4g fold %d  %s %.6f  (%lld iterations)", index, pt->l2,
                     fold, metric, pt->fold_scores[fold], (long long)rep->result.iterations);
+        if (fold == 0) {
+            snprintf(name, sizeof name, "l2=%.6g", pt->l2);
+            x->setting = child_start(x, x->tr, name, index, pt->l2);
+            if (x->setting) { /* on the server before its folds */
+                sl_tracker_commit(x->setting);
+                child_push(x, sl_tracker_run_dir(x->setting));
+            }
+        }
+        snprintf(name, sizeof name, "l2=%.6g fold %d", pt->l2, fold);
+        struct sl_tracker *t = child_start(x, x->setting, name, index, pt->l2);
+        if (t) {
+            snprintf(name, sizeof name, "%d", fold);
+            sl_tracker_param(t, "fold", name);
+        }
+        child_fit(t, x->a, rep, metric, pt->fold_scores[fold]);
+        child_end(x, t);
+        return;
+    }
+    if (!m) { /* cv: the setting's folds are done */
+        struct sl_tracker *t = x->setting;
+        x->setting = NULL;
+        if (!t) return;
+        const int64_t ts = sl_now_ms();
+        char key[64];
+        snprintf(key, sizeof key, "cv_%s", metric);
+        for (int k = 0; k < x->a->cv; k++)
+            sl_tracker_metric(t, key, pt->fold_scores[k], k, ts); /* step: the fold */
+        snprintf(key, sizeof key, "cv_%s_mean", metric);
+        sl_tracker_metric(t, key, pt->score, 0, ts);
+        snprintf(key, sizeof key, "cv_%s_std", metric);
+        sl_tracker_metric(t, key, pt->score_std, 0, ts);
+        child_end(x, t);
         return;
     }
     char v[64] = "";
@@ -57,6 +170,15 @@ static void on_point(int index, int fold, const struct sl_path_point *pt, const 
             pt->objective, v, (long long)pt->iterations,
             pt->converged ? "" : ", not converged");
     if (x->a->models_dir) save_point(x, index, pt->l2, m);
+    snprintf(name, sizeof name, "l2=%.6g", pt->l2);
+    struct sl_tracker *t = child_start(x, x->tr, name, index, pt->l2);
+    child_fit(t, x->a, rep, metric, x->a->validation ? pt->score : (double)NAN);
+    if (t && x->a->models_dir && !x->st) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/model-%03d-l2-%.6g.json", x->a->models_dir, index, pt->l2);
+        sl_tracker_artifact(t, path, "model/model.json");
+    }
+    child_end(x, t);
 }
 
 /* The path's record in the run: l2 and the selection metric with step = the
@@ -76,6 +198,8 @@ static void track_path(struct sl_tracker *tr, const struct train_args *a,
         snprintf(key, sizeof key, "%.17g", rep->points[rep->best].l2);
         sl_tracker_param(tr, "selected_l2", key);
         sl_tracker_param(tr, "select", sl_metric_name(rep->select));
+        snprintf(key, sizeof key, "%d", rep->best);
+        sl_tracker_param(tr, "selected_index", key);
     }
     sl_tracker_commit(tr);
 }

@@ -169,6 +169,7 @@ static enum sl_status run_cv(struct sl_comm *c, struct sl_shard *shard,
         pt->score = sum / K;
         const double var = sum2 / K - pt->score * pt->score;
         pt->score_std = var > 0 ? sqrt(var) : 0.0;
+        if (!st && pp->on_point) pp->on_point(i, -1, pt, NULL, NULL, pp->ctx);
     }
     for (int k = 0; k < K; k++)
         sl_model_free(&prev[k]);
