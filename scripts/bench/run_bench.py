@@ -38,6 +38,7 @@ import serve_bench  # noqa: E402
 import sources_bench  # noqa: E402
 import stop_bench  # noqa: E402
 import warm_bench  # noqa: E402
+import path_bench  # noqa: E402
 
 TARGET_REL = 1e-6          # time to F <= F* (1 + TARGET_REL)
 BYTES_PER_NNZ = 12         # int32 column index + float64 value
@@ -93,6 +94,11 @@ def parse_args():
     ap.add_argument("--only-warm", action="store_true",
                     help="measure only the warm start (fit at lambda, then 0.8 lambda cold and warm); "
                          "with --write-doc, put just its paragraph and target row into docs/benchmark.md")
+    ap.add_argument("--only-path", action="store_true",
+                    help="measure only the regularisation path (10 lambdas against one fit at the "
+                         "weakest); with --write-doc, put just its paragraph and target row into "
+                         "docs/benchmark.md")
+    ap.add_argument("--skip-path", action="store_true", help="leave out the regularisation path")
     ap.add_argument("--skip-sources", action="store_true",
                     help="leave out the data-source load rates (plain, .gz, .zst, parts)")
     ap.add_argument("--only-sources", action="store_true",
@@ -429,6 +435,8 @@ def main():
         return warm_only(b, a)
     if a.only_sources:
         return sources_only(b, a)
+    if a.only_path:
+        return path_only(b, a)
 
     res = {"command": "scripts/bench.sh " + " ".join(sys.argv[1:]),
            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -544,6 +552,13 @@ def main():
         log("data sources: load rates of the file plain, as .gz/.zst, and as compressed parts")
         sources = sources_bench.measure_sources(b, a, log)
 
+    # ---- regularisation path: 10 lambdas by warm starts against one fit --------------------
+    path = None
+    if not a.skip_path:
+        log("shardlearn newton, 2 ranks: a path of 10 lambdas, and one fit at the weakest")
+        path = path_bench.measure_path(b, a)
+        log("  " + path_bench.render(path))
+
     # ---- F*, targets, tables -------------------------------------------------------------
     all_F = [r["F"] for r in sl.values() if "F" in r] + [r["F"] for r in ll + skll + sklb + sksgd]
     fstar = min(all_F)
@@ -623,6 +638,7 @@ def main():
     res["stop"] = stop
     res["serve"] = serve
     res["sources"] = sources
+    res["path"] = path
 
     decide(res)
     res["elapsed_s"] = time.time() - t_start
@@ -729,6 +745,8 @@ def decide(res):
         targets.extend(serve_bench.targets(res["serve"]))
     if res.get("sources"):
         targets.extend(sources_bench.targets(res["sources"]))
+    if res.get("path"):
+        targets.extend(path_bench.targets(res["path"]))
     res["targets"] = targets
 
 
@@ -1033,6 +1051,9 @@ def render_markdown(res):
     if res.get("sources"):
         L.append("")
         L += [SOURCES_BEGIN, sources_bench.render(res["sources"]), SOURCES_END]
+    if res.get("path"):
+        L.append("")
+        L += [PATH_BEGIN, path_bench.render(res["path"]), PATH_END]
     L.append("")
     L.append(f"Default optimizer by this run: **{res['default_optimizer']}** (reached the target sooner on 2 ranks).")
     L.append("")
@@ -1061,6 +1082,7 @@ STOP_BEGIN, STOP_END = "<!-- stop:begin -->", "<!-- stop:end -->"
 SERVE_BEGIN, SERVE_END = "<!-- serve:begin -->", "<!-- serve:end -->"
 WARM_BEGIN, WARM_END = "<!-- warm:begin -->", "<!-- warm:end -->"
 SOURCES_BEGIN, SOURCES_END = "<!-- sources:begin -->", "<!-- sources:end -->"
+PATH_BEGIN, PATH_END = "<!-- path:begin -->", "<!-- path:end -->"
 
 
 def stop_only(b, a):
@@ -1112,6 +1134,19 @@ def sources_only(b, a):
     if a.write_doc:
         patch_doc(SOURCES_BEGIN, SOURCES_END, f"{block}\n\n(`scripts/bench.sh --only-sources`, {date})",
                   ts, ("| decompress-and-parse",))
+
+
+def path_only(b, a):
+    """--only-path: the regularisation path alone (see save_part, patch_doc)."""
+    log("shardlearn newton, 2 ranks: a path of 10 lambdas, and one fit at the weakest")
+    p = path_bench.measure_path(b, a)
+    para = path_bench.render(p)
+    log("  " + para)
+    ts = path_bench.targets(p)
+    date = save_part(a, "path", p, ts)
+    if a.write_doc:
+        patch_doc(PATH_BEGIN, PATH_END, f"{para} (`scripts/bench.sh --only-path`, {date})", ts,
+                  tuple("| " + t["target"] for t in ts))
 
 
 def save_part(a, key, value, ts):
