@@ -74,7 +74,11 @@ struct train_tracking {
 const char *train_format_name(const struct train_args *a, const struct sl_shard *s);
 void train_on_iter(const struct sl_train_iter *row, void *ctx);
 
-/* train_path.c. Collective: the path or cv of a's --l2 values, one line
+/* train_path.c. a->l2_path <- the values of --l2 (a single value may be
+ * 0; a path's must be > 0), and the checks of the options that go with a
+ * path. Not collective: every rank parses the same arguments. */
+enum sl_status train_path_args(struct train_args *a, struct sl_err *err) SL_WARN_UNUSED;
+/* Collective: the path or cv of a's --l2 values, one line
  * per setting (rank 0), each model into --models-dir, the path in tr. The
  * same status on every rank, err filled on rank 0. */
 enum sl_status train_run_path(struct sl_comm *c, const struct train_args *a,

@@ -3,7 +3,6 @@
  * in the tracking journal (rank 0). */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <limits.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -50,42 +49,6 @@ static void resolve(const struct sl_opt *opts, struct train_args *a) {
     }
     a->resolved = sl_config_print(v);
     cJSON_Delete(v);
-}
-
-/* a->l2_path <- the values of --l2 (a single value may be 0; a path's must
- * be > 0), and the checks of the options that go with a path. */
-static enum sl_status check_path_args(struct train_args *a, struct sl_err *err) {
-    a->n_l2 = 1;
-    a->l2_path[0] = a->l2;
-    const char *spec = a->l2_spec;
-    if (spec && !strpbrk(spec, ",:")) {
-        char *end = NULL;
-        const double x = strtod(spec, &end);
-        if (!*spec || *end || !isfinite(x) || x < 0)
-            return sl_err_set(err, SL_ERR_ARG, "--l2: '%s' is not a number >= 0", spec);
-        a->l2 = a->l2_path[0] = x;
-    } else if (spec) {
-        enum sl_status st = sl_path_parse(spec, a->l2_path, SL_PATH_MAX, &a->n_l2, err);
-        if (st) {
-            char why[sizeof err->msg];
-            snprintf(why, sizeof why, "%s", err->msg);
-            return sl_err_set(err, st, "--l2: %s", why);
-        }
-        a->l2 = a->l2_path[0];
-    }
-    const int path = a->n_l2 > 1 || a->cv;
-    const char *why = NULL;
-    if (a->early_stop && !a->validation) why = "--early-stop needs --validation FILE";
-    else if (a->models_dir && (!path || a->cv))
-        why = "--models-dir needs a path of --l2 values (and no --cv)";
-    else if (path && a->checkpoint_dir) why = "--checkpoint-dir: not with an --l2 path or --cv";
-    else if (a->select && !path && !a->early_stop)
-        why = "--select needs an --l2 path, --cv or --early-stop";
-    else if (a->select && sl_metric_check((enum sl_metric)a->select, (enum sl_loss)a->loss))
-        return sl_err_set(err, SL_ERR_ARG, "--select: %s (--loss %s)",
-                          sl_metric_check((enum sl_metric)a->select, (enum sl_loss)a->loss),
-                          sl_loss_name((enum sl_loss)a->loss));
-    return why ? sl_err_set(err, SL_ERR_ARG, "%s", why) : SL_OK;
 }
 
 /* Collective when --config is given. Parses argv, over the config file's
@@ -210,7 +173,7 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
         st = sl_err_set(&err, SL_ERR_ARG, "train needs --data FILE (or data: in --config)");
     if (!st && a->checkpoint_every >= 0 && !a->checkpoint_dir)
         st = sl_err_set(&err, SL_ERR_ARG, "--checkpoint-every needs --checkpoint-dir DIR");
-    if (!st) st = check_path_args(a, &err);
+    if (!st) st = train_path_args(a, &err);
     if (st) {
         if (c->rank == 0) sl_error("%s (see shardlearn train --help)", err.msg);
         return SL_EXIT_USAGE;

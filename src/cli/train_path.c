@@ -40,6 +40,42 @@ static void save_point(struct path_ctx *x, int index, double l2, const struct sl
     x->st = sl_atomic_commit(&f, &x->err);
 }
 
+/* a->l2_path <- the values of --l2 (a single value may be 0; a path's must
+ * be > 0), and the checks of the options that go with a path. */
+enum sl_status train_path_args(struct train_args *a, struct sl_err *err) {
+    a->n_l2 = 1;
+    a->l2_path[0] = a->l2;
+    const char *spec = a->l2_spec;
+    if (spec && !strpbrk(spec, ",:")) {
+        char *end = NULL;
+        const double x = strtod(spec, &end);
+        if (!*spec || *end || !isfinite(x) || x < 0)
+            return sl_err_set(err, SL_ERR_ARG, "--l2: '%s' is not a number >= 0", spec);
+        a->l2 = a->l2_path[0] = x;
+    } else if (spec) {
+        enum sl_status st = sl_path_parse(spec, a->l2_path, SL_PATH_MAX, &a->n_l2, err);
+        if (st) {
+            char why[sizeof err->msg];
+            snprintf(why, sizeof why, "%s", err->msg);
+            return sl_err_set(err, st, "--l2: %s", why);
+        }
+        a->l2 = a->l2_path[0];
+    }
+    const int path = a->n_l2 > 1 || a->cv;
+    const char *why = NULL;
+    if (a->early_stop && !a->validation) why = "--early-stop needs --validation FILE";
+    else if (a->models_dir && (!path || a->cv))
+        why = "--models-dir needs a path of --l2 values (and no --cv)";
+    else if (path && a->checkpoint_dir) why = "--checkpoint-dir: not with an --l2 path or --cv";
+    else if (a->select && !path && !a->early_stop)
+        why = "--select needs an --l2 path, --cv or --early-stop";
+    else if (a->select && sl_metric_check((enum sl_metric)a->select, (enum sl_loss)a->loss))
+        return sl_err_set(err, SL_ERR_ARG, "--select: %s (--loss %s)",
+                          sl_metric_check((enum sl_metric)a->select, (enum sl_loss)a->loss),
+                          sl_loss_name((enum sl_loss)a->loss));
+    return why ? sl_err_set(err, SL_ERR_ARG, "%s", why) : SL_OK;
+}
+
 /* ---- child runs: one per setting, and per fold under its setting ------- */
 
 /* A child run of parent (a run directory), named name; NULL when tracking is off. */
@@ -227,6 +263,10 @@ enum sl_status train_run_path(struct sl_comm *c, const struct train_args *a,
                                       .on_point = on_point,
                                       .ctx = &x};
     enum sl_status st = sl_train_path(c, shard, p, &pp, model, rep, err);
+    if (x.setting) { /* cv stopped inside a setting: its run ends with the job */
+        sl_tracker_finish(x.setting, st == SL_ERR_INTERRUPTED ? "KILLED" : "FAILED", NULL);
+        sl_tracker_destroy(x.setting);
+    }
     /* A model file that could not be written fails the job on every rank. */
     bad = st == SL_OK && x.st != SL_OK;
     sl_comm_max_i64(c, &bad, 1);
