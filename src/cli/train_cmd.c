@@ -44,7 +44,10 @@ static void resolve(const struct sl_opt *opts, struct train_args *a) {
     }
     if (a->n_l2 <= 1) { /* one value: a number, as it always was */
         char num[40];
-        snprintf(num, sizeof num, "%.17g", a->l2);
+        for (int prec = 1; prec <= 17; prec++) { /* the shortest that reads back the same */
+            snprintf(num, sizeof num, "%.*g", prec, a->l2);
+            if (strtod(num, NULL) == a->l2) break;
+        }
         cJSON_ReplaceItemInObjectCaseSensitive(v, "l2", cJSON_CreateRaw(num));
     }
     a->resolved = sl_config_print(v);
