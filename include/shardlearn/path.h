@@ -33,14 +33,14 @@ enum sl_status sl_path_parse(const char *spec, double *out, int cap, int *n,
 /* One setting of a path, after its fit. */
 struct sl_path_point {
     double l2;
-    int64_t iterations; /* the fit's (cv: summed over the folds) */
-    int converged;      /* every fit of the setting converged */
-    double objective;   /* F at the fit (cv: mean over the folds) */
+    int64_t iterations;        /* the fit's (cv: summed over the folds) */
+    int converged;             /* every fit of the setting converged */
+    double objective;          /* F at the fit (cv: mean over the folds) */
     struct sl_eval_result val; /* at the fit on the validation set (cv: n_rows 0) */
-    double score;       /* the selection metric: validation, or the mean over the folds */
-    double score_std;   /* cv: the folds' standard deviation (ddof 0, as numpy); else 0 */
-    double *fold_scores; /* cv: (cv) each held-out fold's metric; else NULL */
-    int64_t best_iteration; /* early stop: the kept iterate's step */
+    double score;              /* the selection metric: validation, or the mean over the folds */
+    double score_std;          /* cv: the folds' standard deviation (ddof 0, as numpy); else 0 */
+    double *fold_scores;       /* cv: (cv) each held-out fold's metric; else NULL */
+    int64_t best_iteration;    /* early stop: the kept iterate's step */
     int selected;
 };
 
@@ -51,18 +51,18 @@ typedef void (*sl_path_fn)(int index, int fold, const struct sl_path_point *pt,
                            const struct sl_model *m, const struct sl_train_report *rep, void *ctx);
 
 struct sl_path_params {
-    const double *l2;     /* (n) the settings, any order: they are sorted, strongest first */
-    int n;                /* >= 1 */
-    int cv;               /* 0: none; K >= 2: K-fold cross-validation */
+    const double *l2;      /* (n) the settings, any order: they are sorted, strongest first */
+    int n;                 /* >= 1 */
+    int cv;                /* 0: none; K >= 2: K-fold cross-validation */
     enum sl_metric select; /* SL_METRIC_NONE: sl_metric_default(loss) */
-    sl_path_fn on_point;  /* NULL: none */
+    sl_path_fn on_point;   /* NULL: none */
     void *ctx;
 };
 
 struct sl_path_report {
     struct sl_path_point *points; /* (n) strongest penalty first */
     int n, cv;
-    int best;                     /* the selected point; -1 without validation or cv */
+    int best; /* the selected point; -1 without validation or cv */
     enum sl_metric select;
     /* The returned model's run: the best point's fit (with validation), the
      * refit on every row (cv), or the weakest penalty's fit (neither). */

@@ -34,12 +34,12 @@ struct train_args {
     const char *init_model, *sample_weights, *class_weight, *weight_column; /* NULL: not given */
     char *resolved;     /* every option's final value, canonical JSON (config.json); owned */
     /* Paths and cross-validation (train_path.c). */
-    const char *l2_spec;          /* --l2 as given: a value, a list or HI:LO:N */
-    double l2_path[SL_PATH_MAX];  /* its values (n_l2) */
+    const char *l2_spec;         /* --l2 as given: a value, a list or HI:LO:N */
+    double l2_path[SL_PATH_MAX]; /* its values (n_l2) */
     int n_l2;
-    int64_t cv, early_stop;       /* --cv K, --early-stop N; 0: none */
-    int select;                   /* --select: enum sl_metric (NONE: the loss's default) */
-    const char *models_dir;       /* --models-dir DIR, or NULL */
+    int64_t cv, early_stop;            /* --cv K, --early-stop N; 0: none */
+    int select;                        /* --select: enum sl_metric (NONE: the loss's default) */
+    const char *models_dir;            /* --models-dir DIR, or NULL */
     const struct sl_path_report *path; /* set after a path ran: metrics.json gets it */
 };
 
@@ -81,10 +81,10 @@ enum sl_status train_path_args(struct train_args *a, struct sl_err *err) SL_WARN
 /* Collective: the path or cv of a's --l2 values, one line
  * per setting (rank 0), each model into --models-dir, the path in tr. The
  * same status on every rank, err filled on rank 0. */
-enum sl_status train_run_path(struct sl_comm *c, const struct train_args *a,
-                              struct sl_shard *shard, const struct sl_train_params *p,
-                              struct sl_tracker *tr, struct sl_model *model,
-                              struct sl_path_report *rep, struct sl_err *err) SL_WARN_UNUSED;
+enum sl_status train_run_path(struct sl_comm *c, const struct train_args *a, struct sl_shard *shard,
+                              const struct sl_train_params *p, struct sl_tracker *tr,
+                              struct sl_model *model, struct sl_path_report *rep,
+                              struct sl_err *err) SL_WARN_UNUSED;
 /* metrics.json's "path" member, a line ending in ",\n". */
 void train_write_path(FILE *f, const struct sl_path_report *rep);
 /* --select's names. */

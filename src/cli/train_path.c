@@ -20,9 +20,9 @@ const struct sl_choice SL_METRIC_CHOICES[] = {{"val_logloss", SL_METRIC_VAL_LOGL
 
 struct path_ctx {
     const struct train_args *a;
-    struct sl_tracker *tr; /* rank 0, may be NULL: the parent run */
+    struct sl_tracker *tr;      /* rank 0, may be NULL: the parent run */
     struct sl_tracker *setting; /* cv: the current setting's child run, parent of its folds */
-    int offline;           /* a child run did not reach the server: the rest are journal only */
+    int offline; /* a child run did not reach the server: the rest are journal only */
     int rank;
     enum sl_status st; /* rank 0: the first --models-dir failure */
     struct sl_err err;
@@ -63,10 +63,12 @@ enum sl_status train_path_args(struct train_args *a, struct sl_err *err) {
     }
     const int path = a->n_l2 > 1 || a->cv;
     const char *why = NULL;
-    if (a->early_stop && !a->validation) why = "--early-stop needs --validation FILE";
+    if (a->early_stop && !a->validation)
+        why = "--early-stop needs --validation FILE";
     else if (a->models_dir && (!path || a->cv))
         why = "--models-dir needs a path of --l2 values (and no --cv)";
-    else if (path && a->checkpoint_dir) why = "--checkpoint-dir: not with an --l2 path or --cv";
+    else if (path && a->checkpoint_dir)
+        why = "--checkpoint-dir: not with an --l2 path or --cv";
     else if (a->select && !path && !a->early_stop)
         why = "--select needs an --l2 path, --cv or --early-stop";
     else if (a->select && sl_metric_check((enum sl_metric)a->select, (enum sl_loss)a->loss))
@@ -151,21 +153,22 @@ static void child_fit(struct sl_tracker *t, const struct train_args *a,
     sl_tracker_metric(t, "final_objective", rep->result.final.objective, 0, ts);
     sl_tracker_metric(t, "iterations", (double)rep->result.iterations, 0, ts);
     if (!isnan(score)) sl_tracker_metric(t, metric, score, 0, ts);
-    if (rep->best_iteration) sl_tracker_metric(t, "best_iteration", (double)rep->best_iteration, 0, ts);
+    if (rep->best_iteration)
+        sl_tracker_metric(t, "best_iteration", (double)rep->best_iteration, 0, ts);
 }
 
 static void on_point(int index, int fold, const struct sl_path_point *pt, const struct sl_model *m,
                      const struct sl_train_report *rep, void *ctx) {
     struct path_ctx *x = ctx;
     if (x->rank != 0) return;
-    const enum sl_metric sel = x->a->select ? (enum sl_metric)x->a->select
-                                            : sl_metric_default((enum sl_loss)x->a->loss);
+    const enum sl_metric sel =
+        x->a->select ? (enum sl_metric)x->a->select : sl_metric_default((enum sl_loss)x->a->loss);
     const char *metric = sl_metric_name(sel);
     char name[96];
     if (fold >= 0) { /* a cv fold: a child of the setting's child */
         if (!x->a->quiet)
-            sl_info("cv %3d  l2 %-10.4g fold %d  %s %.6f  (%lld iterations)", index, pt->l2,
-                    fold, metric, pt->fold_scores[fold], (long long)rep->result.iterations);
+            sl_info("cv %3d  l2 %-10.4g fold %d  %s %.6f  (%lld iterations)", index, pt->l2, fold,
+                    metric, pt->fold_scores[fold], (long long)rep->result.iterations);
         if (fold == 0) {
             snprintf(name, sizeof name, "l2=%.6g", pt->l2);
             x->setting = child_start(x, x->tr, name, index, pt->l2);
@@ -203,8 +206,7 @@ static void on_point(int index, int fold, const struct sl_path_point *pt, const 
     char v[64] = "";
     if (x->a->validation) snprintf(v, sizeof v, "  %s %.6f", metric, pt->score);
     sl_info("path %3d  l2 %-10.4g objective %.12g%s  (%lld iterations%s)", index, pt->l2,
-            pt->objective, v, (long long)pt->iterations,
-            pt->converged ? "" : ", not converged");
+            pt->objective, v, (long long)pt->iterations, pt->converged ? "" : ", not converged");
     if (x->a->models_dir) save_point(x, index, pt->l2, m);
     snprintf(name, sizeof name, "l2=%.6g", pt->l2);
     struct sl_tracker *t = child_start(x, x->tr, name, index, pt->l2);
@@ -240,15 +242,15 @@ static void track_path(struct sl_tracker *tr, const struct train_args *a,
     sl_tracker_commit(tr);
 }
 
-enum sl_status train_run_path(struct sl_comm *c, const struct train_args *a,
-                              struct sl_shard *shard, const struct sl_train_params *p,
-                              struct sl_tracker *tr, struct sl_model *model,
-                              struct sl_path_report *rep, struct sl_err *err) {
+enum sl_status train_run_path(struct sl_comm *c, const struct train_args *a, struct sl_shard *shard,
+                              const struct sl_train_params *p, struct sl_tracker *tr,
+                              struct sl_model *model, struct sl_path_report *rep,
+                              struct sl_err *err) {
     struct path_ctx x = {.a = a, .tr = tr, .rank = c->rank, .st = SL_OK};
     sl_err_clear(&x.err);
     if (a->models_dir && c->rank == 0 && mkdir(a->models_dir, 0777) != 0 && errno != EEXIST) {
-        x.st = sl_err_set(&x.err, SL_ERR_IO, "%s: cannot create the directory: %s",
-                          a->models_dir, strerror(errno));
+        x.st = sl_err_set(&x.err, SL_ERR_IO, "%s: cannot create the directory: %s", a->models_dir,
+                          strerror(errno));
     }
     int64_t bad = x.st != SL_OK;
     sl_comm_max_i64(c, &bad, 1);
@@ -306,7 +308,8 @@ void train_write_path(FILE *f, const struct sl_path_report *rep) {
             put_num(f, "val_accuracy", pt->val.accuracy, 0);
             put_num(f, "val_auc", pt->val.auc, 0);
         }
-        if (pt->best_iteration) fprintf(f, ", \"best_iteration\": %lld", (long long)pt->best_iteration);
+        if (pt->best_iteration)
+            fprintf(f, ", \"best_iteration\": %lld", (long long)pt->best_iteration);
         if (rep->cv) {
             fputs(", \"fold_scores\": [", f);
             for (int k = 0; k < rep->cv; k++) {

@@ -274,8 +274,8 @@ static enum sl_status sync_one(const char *run_dir, const char *tracking_uri, do
                           run_dir, msg);
     if (!quiet)
         sl_info("mlflow-sync: run %s is up to date (%lld journal bytes delivered now)%s", st.run_id,
-            (long long)(st.acked - before),
-            st.finished_sent ? "" : "; the run is still going (its journal is being written)");
+                (long long)(st.acked - before),
+                st.finished_sent ? "" : "; the run is still going (its journal is being written)");
     return SL_OK;
 }
 

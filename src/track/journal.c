@@ -174,8 +174,9 @@ enum sl_status sl_journal_create(struct sl_journal *j, const struct sl_track_con
                                  struct sl_err *err) {
     *j = (struct sl_journal){.fd = -1};
     char children[PATH_MAX];
-    if (cfg->parent_run_dir) snprintf(children, sizeof children, "%s/children", cfg->parent_run_dir);
-    const char *base = cfg->parent_run_dir  ? children
+    if (cfg->parent_run_dir)
+        snprintf(children, sizeof children, "%s/children", cfg->parent_run_dir);
+    const char *base = cfg->parent_run_dir ? children
                        : cfg->tracking_dir ? cfg->tracking_dir
                                            : "shardlearn-runs";
     char stamp[32], uuid[33], run_name[256];

@@ -86,7 +86,8 @@ static struct sl_tracker *tracker_start(const struct sl_journal *journal,
     if (t->uri && sl_sender_start(&t->sender, dir, t->uri) != 0)
         sl_warn("tracking: cannot start the sender thread; the journal is kept in %s", dir);
     if (!cfg->quiet)
-        sl_info("tracking: %s %s%s", reopened ? "continuing run journal" : "run journal", dir,
+        sl_info(
+            "tracking: %s %s%s", reopened ? "continuing run journal" : "run journal", dir,
             t->uri ? ""
                    : " (no tracking URI: journal only, deliver later with shardlearn mlflow-sync)");
     return t;

@@ -40,9 +40,7 @@ enum sl_status sl_path_parse(const char *spec, double *out, int cap, int *n, str
         if (!c2[1] || *e || errno || k < 2 || k > cap)
             return sl_err_set(err, SL_ERR_ARG, "'%s': N must be an integer in [2, %d]", spec, cap);
         for (long i = 0; i < k; i++) /* log-spaced, both ends exact */
-            out[i] = i == 0       ? hi
-                     : i == k - 1 ? lo
-                                  : hi * pow(lo / hi, (double)i / (double)(k - 1));
+            out[i] = i == 0 ? hi : i == k - 1 ? lo : hi * pow(lo / hi, (double)i / (double)(k - 1));
         *n = (int)k;
         return SL_OK;
     }
@@ -238,10 +236,10 @@ enum sl_status sl_train_path(struct sl_comm *c, struct sl_shard *shard,
     memset(rep, 0, sizeof *rep);
     sl_err_clear(err);
     const char *bad = pp->n < 1 || pp->n > SL_PATH_MAX ? "the path holds no setting"
-                      : pp->cv < 0 || pp->cv == 1     ? "cv: needs at least 2 folds"
-                      : pp->cv > shard->n_rows_global ? "cv: more folds than data rows"
-                      : p->checkpoint.dir             ? "a path or cv takes no checkpoints"
-                                                      : sl_metric_check(pp->select, p->loss);
+                      : pp->cv < 0 || pp->cv == 1      ? "cv: needs at least 2 folds"
+                      : pp->cv > shard->n_rows_global  ? "cv: more folds than data rows"
+                      : p->checkpoint.dir              ? "a path or cv takes no checkpoints"
+                                                       : sl_metric_check(pp->select, p->loss);
     if (bad) return c->rank == 0 ? sl_err_set(err, SL_ERR_ARG, "%s", bad) : SL_ERR_ARG;
     rep->n = pp->n;
     rep->cv = pp->cv;
@@ -258,8 +256,8 @@ enum sl_status sl_train_path(struct sl_comm *c, struct sl_shard *shard,
     if (pp->cv) {
         st = run_cv(c, shard, p, pp, rep, err);
         for (int i = 0; i < rep->n && !st; i++)
-            if (rep->best < 0 || beats(rep->select, rep->points[i].score,
-                                       rep->points[rep->best].score))
+            if (rep->best < 0 ||
+                beats(rep->select, rep->points[i].score, rep->points[rep->best].score))
                 rep->best = i;
         if (!st) { /* the refit on every row, at the chosen setting */
             struct sl_train_params q = next_params(p, rep->points[rep->best].l2, p->init);

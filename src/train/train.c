@@ -253,7 +253,8 @@ static enum sl_status fit(struct run *r, const struct sl_shard *shard, struct sl
     }
     /* w: this rank's slice of the weights (objective.h). */
     double *w = sl_calloc((size_t)(sh->n_loc ? sh->n_loc : 1), sizeof(double));
-    if (r->p->early_stop) r->best_w = sl_calloc((size_t)(sh->n_loc ? sh->n_loc : 1), sizeof(double));
+    if (r->p->early_stop)
+        r->best_w = sl_calloc((size_t)(sh->n_loc ? sh->n_loc : 1), sizeof(double));
     struct sl_optim_opts opt = r->p->optim;
     enum sl_status st = SL_OK;
     if (r->p->init && !ck.resume) {
