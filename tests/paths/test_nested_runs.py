@@ -124,4 +124,21 @@ with MlflowServer() as srv:
         check(p.returncode == 0, f"mlflow-sync {attempt}: exit {p.returncode}: {p.stderr[-2000:]}")
         check_cv(srv, "cvoff", uuid_of(rd), met, 3, f"offline cv, after mlflow-sync {attempt}")
 
+    # A server that is not there: one warning, every child kept in its journal, and
+    # mlflow-sync delivers the tree later.
+    from mlflow_server import free_port  # noqa: E402
+    td, mj = os.path.join(d, "down"), os.path.join(d, "down.metrics.json")
+    p = train(2, ["--data", tr, "--validation", va, "--l2", "1e-1:1e-3:3", "--tracking-dir", td,
+                  "--metrics-out", mj, "--experiment", "down", "--quiet", "--tol", "1e-8",
+                  "--tracking-uri", f"http://127.0.0.1:{free_port()}", "--tracking-flush-timeout", "2"])
+    check(p.returncode == 0, f"server down: exit {p.returncode}: {p.stderr[-2000:]}")
+    check(p.stderr.count("the remaining child runs stay in their journals") == 1,
+          f"server down: one warning for the children: {p.stderr[-2000:]}")
+    rd = run_dir(td)
+    check(len(glob.glob(os.path.join(rd, "children", "*", "journal.jsonl"))) == 3, "server down: 3 child journals")
+    srv.post("experiments/create", {"name": "down"})
+    p = sync(rd, srv.url)
+    check(p.returncode == 0, f"server down, mlflow-sync: exit {p.returncode}: {p.stderr[-2000:]}")
+    check_path(srv, "down", uuid_of(rd), json.load(open(mj)), "server down, then mlflow-sync")
+
 finish()
