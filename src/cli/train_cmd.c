@@ -393,7 +393,7 @@ static int finish_run(struct sl_comm *c, const struct train_args *a, const struc
             rep->result.converged ? "converged" : "stopped", (long long)rep->result.iterations,
             rep->result.final.objective, a->loss == SL_LOSS_LOGISTIC ? "logloss" : "loss",
             rep->result.final.logloss, acc, t->total, rep->allreduce_seconds);
-    if (rep->best_iteration)
+    if (rep->best_iteration && (rep->early_stopped || rep->best_iteration < rep->n_history))
         sl_info("early stop: kept iteration %lld, the best by %s", (long long)rep->best_iteration,
                 sl_metric_name(a->select ? (enum sl_metric)a->select
                                          : sl_metric_default((enum sl_loss)a->loss)));
