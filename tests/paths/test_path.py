@@ -1,8 +1,7 @@
 """--l2 paths (README: Regularisation paths): each point of a warm-started
 path is within 1e-6 (relative objective) of a separate fit at its lambda, on
 1 and 2 ranks; --models-dir holds every model, --model-out the one with the
-best --select metric on --validation, and metrics.json the whole path.
-Bad input: one error line on every rank, exit 2, no output file."""
+best --select metric on --validation, and metrics.json the whole path."""
 import glob
 import json
 import os
@@ -11,7 +10,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reference"))
-from common import (breast_cancer, check, error_lines, finish, load_model, objective, run,  # noqa: E402
+from common import (breast_cancer, check, finish, load_model, objective, run,  # noqa: E402
                     workdir, write_svm)
 
 d = workdir()
@@ -77,33 +76,5 @@ _, met, _ = train(["--l2", "1e-4,1e-1,1e-2", "--validation", va, "--select", "va
 pts = met["path"]["points"]
 check([pt["l2"] for pt in pts] == [1e-1, 1e-2, 1e-4], f"list sorted strongest first: {[pt['l2'] for pt in pts]}")
 check(met["path"]["selected"] == int(np.argmax([pt["val_auc"] for pt in pts])), "val_auc: the highest")
-
-# Bad input.
-out = os.path.join(d, "bad.json")
-for args, want in [
-        (["--l2", ""], "--l2: empty value"),
-        (["--l2", "1e-3,,1e-4"], "an empty value"),
-        (["--l2", "1e-3,0"], "'0': a path's values must be > 0"),
-        (["--l2", "1e-3,-1e-4"], "a path's values must be > 0"),
-        (["--l2", "-1"], "--l2: '-1' is not a number >= 0"),
-        (["--l2", "1e-2:1e-6:1"], "N must be an integer in [2, 1000]"),
-        (["--l2", "1e-2:1e-6"], "a range is HI:LO:N"),
-        (["--l2", "1e-2:x:3"], "'x' is not a number"),
-        (["--cv", "1"], "--cv: '1' is not an integer in [2,"),
-        (["--cv", "401"], "cv: more folds than data rows"),
-        (["--l2", "1e-2,1e-3", "--validation", va, "--select", "val_rmse"],
-         "--select: val_rmse is a metric of the squared loss only"),
-        (["--l2", "1e-2,1e-3", "--loss", "squared-hinge", "--validation", va, "--select", "val_logloss"],
-         "val_logloss is a metric of the logistic loss only"),
-        (["--early-stop", "3"], "--early-stop needs --validation FILE"),
-        (["--models-dir", d], "--models-dir needs a path of --l2 values"),
-        (["--l2", "1e-2,1e-3", "--checkpoint-dir", os.path.join(d, "ck")], "not with an --l2 path or --cv")]:
-    for np_ in (2,):  # every rank must exit
-        p = run(["train", "--data", tr, "--quiet", "--model-out", out, "--tracking-dir", runs] + args,
-                np_=np_, check_rc=False)
-        lines = error_lines(p.stderr)
-        check(p.returncode != 0 and len(lines) == 1 and want in lines[0],
-              f"{args} np={np_}: rc {p.returncode}, want '{want}', got {lines}")
-        check(not os.path.exists(out), f"{args}: a model was written")
 
 finish()
