@@ -493,7 +493,11 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
     struct train_args *ap = sl_malloc(sizeof *ap); /* a, and the path for metrics.json */
     *ap = *a;
     if (st == SL_OK && (a->n_l2 > 1 || a->cv)) {
+        struct sl_preempt_watch *watch = a->watch_preemption && c->rank == 0
+                                             ? sl_preempt_watch_start(&sl_stop_signal, SIGTERM)
+                                             : NULL;
         st = train_run_path(c, a, &shard, &p, tr, &model, &prep, &err);
+        sl_preempt_watch_stop(watch);
         rep = prep.final; /* the selected fit's run is the job's */
         memset(&prep.final, 0, sizeof prep.final);
         ap->path = &prep;
