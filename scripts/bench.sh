@@ -15,6 +15,7 @@
 #   scripts/bench.sh --only-sources      only the load rates of plain, .gz, .zst files and parts
 #   scripts/bench.sh --only-cache        only the binary cache: convert, load rate against the text parse
 #   scripts/bench.sh --only-l1           only L1 logistic regression: lbfgs (OWL-QN) against liblinear-train -s 6
+#   scripts/bench.sh --only-path         only the path: 10 lambdas by warm starts against one fit
 #   scripts/bench.sh --help              every option (sizes, lambda, budgets, SGD settings)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +31,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # Spark MLlib, a peer, needs a Java runtime and pyspark (unless --skip-spark).
 case " $* " in
-  *" --skip-spark "* | *" --render "* | *" --only-stop "* | *" --only-serve "* | *" --only-warm "* | *" --only-sources "* | *" --only-cache "* | *" --only-l1 "*) ;;
+  *" --skip-spark "* | *" --render "* | *" --only-stop "* | *" --only-serve "* | *" --only-warm "* | *" --only-sources "* | *" --only-cache "* | *" --only-l1 "* | *" --only-path "*) ;;
   *)
     if ! command -v java >/dev/null 2>&1; then
       SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

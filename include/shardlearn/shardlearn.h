@@ -19,6 +19,7 @@
 #include "shardlearn/model.h"
 #include "shardlearn/objective.h"
 #include "shardlearn/optim.h"
+#include "shardlearn/path.h"
 #include "shardlearn/runs.h"
 #include "shardlearn/status.h"
 #include "shardlearn/sysmetrics.h"

@@ -28,6 +28,14 @@ struct sl_track_config {
     const char *tracking_dir; /* base directory; NULL: "./shardlearn-runs" */
     double flush_timeout_s;   /* at destroy, wait at most this long for the sender */
     const char *register_model; /* NULL, or a registered model name for the model artifact */
+    /* NULL: a run of its own. Else the run directory of the parent run (a
+     * path or cv job): the run directory is made in parent_run_dir/children/,
+     * and the run is created in MLflow tagged mlflow.parentRunId once its
+     * parent is there, so the UI nests it. mlflow-sync of the parent's
+     * directory delivers its children too. */
+    const char *parent_run_dir;
+    int journal_only; /* 1: no sender even with a tracking URI (mlflow-sync delivers later) */
+    int quiet;        /* 1: no line saying where the journal is */
 };
 
 struct sl_tracker; /* opaque */
@@ -93,6 +101,9 @@ void sl_tracker_finish(struct sl_tracker *t, const char *status, const char *err
 /* Waits at most flush_timeout_s for the sender, then leaves the rest in the
  * journal (saying so in one line) and frees everything. NULL is a no-op. */
 void sl_tracker_destroy(struct sl_tracker *t);
+/* sl_tracker_destroy, saying whether the server took the whole journal
+ * (1; 0 too without a tracking URI). */
+int sl_tracker_close(struct sl_tracker *t);
 
 /* out (cap bytes) <- uri without any user:password@, read as libcurl reads
  * it: 0, or -1 (out empty) when it does not parse. For showing or storing a
@@ -106,6 +117,13 @@ double sl_tracker_sender_cpu(struct sl_tracker *t);
 /* `shardlearn mlflow-sync DIR`: delivers a journal to a server, idempotently
  * (a second call creates no second run and no duplicate metric point). */
 enum sl_status sl_mlflow_sync(const char *run_dir, const char *tracking_uri, double timeout_s,
+                              struct sl_err *err) SL_WARN_UNUSED;
+
+/* Delivers run_dir's journal now, on the calling thread, without its
+ * children and without a line when done: for the child runs of a path (made
+ * journal_only), after each is finished. Transient faults are retried until
+ * timeout_s (a child waits there for its parent's run to be created). */
+enum sl_status sl_mlflow_push(const char *run_dir, const char *tracking_uri, double timeout_s,
                               struct sl_err *err) SL_WARN_UNUSED;
 
 #ifdef __cplusplus

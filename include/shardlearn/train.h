@@ -72,6 +72,16 @@ int sl_checkpoint_note(const char *dir, char *out, size_t cap);
  * complete or not - the job they belong to has finished. */
 void sl_checkpoint_clear(const char *dir);
 
+/* A validation metric, for early stopping and for choosing a setting of a
+ * path (path.h). NONE: the loss's default (sl_metric_default). */
+enum sl_metric {
+    SL_METRIC_NONE = 0,
+    SL_METRIC_VAL_LOGLOSS, /* logistic only; lower is better */
+    SL_METRIC_VAL_AUC,     /* classifiers; higher is better */
+    SL_METRIC_VAL_ACCURACY,
+    SL_METRIC_VAL_RMSE /* squared only; lower is better */
+};
+
 struct sl_train_params {
     struct sl_optim_opts optim; /* sl_optim_opts_init: newton, tol 1e-6, ... (optim.h) */
     double l2;                  /* 1e-4: lambda in F (objective.h) */
@@ -96,6 +106,12 @@ struct sl_train_params {
      * evaluation on every rank and sl_train returns SL_ERR_INTERRUPTED. */
     const volatile sig_atomic_t *stop_flag;
     struct sl_ckpt_params checkpoint; /* dir NULL: none */
+    /* 0: none. N > 0: stop when the validation metric has not improved for
+     * N iterations (epochs for SGD) and return the best iterate. Needs
+     * validation; not with checkpoint.dir. A stop signal is noticed one
+     * iteration later than without it. */
+    int early_stop;
+    enum sl_metric metric; /* SL_METRIC_NONE: sl_metric_default(loss) */
 };
 
 /* What a run did. history: (n_history) one row per iteration, the same on
@@ -111,9 +127,24 @@ struct sl_train_report {
     int64_t passes;           /* passes over the shard */
     int64_t resumed_from;     /* iterations taken from a checkpoint (0: started afresh) */
     int checkpointed;         /* SL_ERR_INTERRUPTED: the stop's checkpoint was written */
+    int early_stopped;        /* early_stop: the metric stopped improving */
+    int64_t best_iteration;   /* early_stop: the step of the returned iterate (0: none) */
 };
 
 void sl_train_params_init(struct sl_train_params *p);
+
+/* The metric a loss selects by when none is given: val_logloss (logistic),
+ * val_accuracy (squared-hinge), val_rmse (squared). */
+enum sl_metric sl_metric_default(enum sl_loss loss);
+/* "val_logloss", ...; "?" for anything else. */
+const char *sl_metric_name(enum sl_metric m);
+/* 0 and *out, or -1 when no metric has that name. */
+int sl_metric_from_name(const char *name, enum sl_metric *out);
+/* NULL when the loss has metric m, else a message (static storage). */
+const char *sl_metric_check(enum sl_metric m, enum sl_loss loss);
+/* m's value in ev (NaN when ev has none), and whether a higher one is better. */
+double sl_metric_value(enum sl_metric m, const struct sl_eval_result *ev);
+int sl_metric_higher_better(enum sl_metric m);
 /* NULL when p is usable, else a message naming the first bad field (static
  * storage). Never prints. */
 const char *sl_check_params(const struct sl_train_params *p);

@@ -41,6 +41,7 @@ import cache_bench  # noqa: E402
 import stop_bench  # noqa: E402
 import warm_bench  # noqa: E402
 import l1_bench  # noqa: E402
+import path_bench  # noqa: E402
 
 TARGET_REL = 1e-6          # time to F <= F* (1 + TARGET_REL)
 BYTES_PER_NNZ = 12         # int32 column index + float64 value
@@ -105,6 +106,11 @@ def parse_args():
                     help="the L1 part's A as a fraction of A_max = |X^T y|_inf / (2n)")
     ap.add_argument("--l1-max-iter", type=int, default=3000,
                     help="shardlearn lbfgs (OWL-QN) iteration cap in the L1 part")
+    ap.add_argument("--only-path", action="store_true",
+                    help="measure only the regularisation path (10 lambdas against one fit at the "
+                         "weakest); with --write-doc, put just its paragraph and target row into "
+                         "docs/benchmark.md")
+    ap.add_argument("--skip-path", action="store_true", help="leave out the regularisation path")
     ap.add_argument("--skip-sources", action="store_true",
                     help="leave out the data-source load rates (plain, .gz, .zst, parts)")
     ap.add_argument("--only-sources", action="store_true",
@@ -452,6 +458,8 @@ def main():
         return cache_only(b, a)
     if a.only_l1:
         return l1_only(b, a)
+    if a.only_path:
+        return path_only(b, a)
 
     res = {"command": "scripts/bench.sh " + " ".join(sys.argv[1:]),
            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -578,6 +586,12 @@ def main():
     l1 = None
     if not a.skip_l1:
         l1 = l1_bench.measure_l1(b, a, log)
+    # ---- regularisation path: 10 lambdas by warm starts against one fit --------------------
+    path = None
+    if not a.skip_path:
+        log("shardlearn newton, 2 ranks: a path of 10 lambdas, and one fit at the weakest")
+        path = path_bench.measure_path(b, a)
+        log("  " + path_bench.render(path))
 
     # ---- F*, targets, tables -------------------------------------------------------------
     all_F = [r["F"] for r in sl.values() if "F" in r] + [r["F"] for r in ll + skll + sklb + sksgd]
@@ -660,6 +674,7 @@ def main():
     res["serve"] = serve
     res["sources"] = sources
     res["l1"] = l1
+    res["path"] = path
 
     decide(res)
     res["elapsed_s"] = time.time() - t_start
@@ -770,6 +785,8 @@ def decide(res):
         targets.extend(sources_bench.targets(res["sources"]))
     if res.get("l1"):
         targets.extend(l1_bench.targets(res["l1"]))
+    if res.get("path"):
+        targets.extend(path_bench.targets(res["path"]))
     res["targets"] = targets
 
 
@@ -1080,6 +1097,9 @@ def render_markdown(res):
     if res.get("l1"):
         L.append("")
         L += [L1_BEGIN, l1_bench.render(res["l1"]), L1_END]
+    if res.get("path"):
+        L.append("")
+        L += [PATH_BEGIN, path_bench.render(res["path"]), PATH_END]
     L.append("")
     L.append(f"Default optimizer by this run: **{res['default_optimizer']}** (reached the target sooner on 2 ranks).")
     L.append("")
@@ -1110,6 +1130,7 @@ WARM_BEGIN, WARM_END = "<!-- warm:begin -->", "<!-- warm:end -->"
 L1_BEGIN, L1_END = "<!-- l1:begin -->", "<!-- l1:end -->"
 SOURCES_BEGIN, SOURCES_END = "<!-- sources:begin -->", "<!-- sources:end -->"
 CACHE_BEGIN, CACHE_END = "<!-- cache:begin -->", "<!-- cache:end -->"
+PATH_BEGIN, PATH_END = "<!-- path:begin -->", "<!-- path:end -->"
 
 
 def stop_only(b, a):
@@ -1186,6 +1207,19 @@ def cache_only(b, a):
     if a.write_doc:
         patch_doc(CACHE_BEGIN, CACHE_END, f"{para} (`scripts/bench.sh --only-cache`, {date})", ts,
                   ("| cache load", "| models from the cache"))
+
+
+def path_only(b, a):
+    """--only-path: the regularisation path alone (see save_part, patch_doc)."""
+    log("shardlearn newton, 2 ranks: a path of 10 lambdas, and one fit at the weakest")
+    p = path_bench.measure_path(b, a)
+    para = path_bench.render(p)
+    log("  " + para)
+    ts = path_bench.targets(p)
+    date = save_part(a, "path", p, ts)
+    if a.write_doc:
+        patch_doc(PATH_BEGIN, PATH_END, f"{para} (`scripts/bench.sh --only-path`, {date})", ts,
+                  tuple("| " + t["target"] for t in ts))
 
 
 def save_part(a, key, value, ts):

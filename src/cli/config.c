@@ -82,7 +82,8 @@ static enum sl_status apply(struct loader *L, const char *key, const struct valu
     if (v->kind == V_NULL) return SL_OK; /* not set: the command line or the default decides */
     const int number = o->kind == SL_ARG_INT || o->kind == SL_ARG_F64;
     const enum vkind want = o->kind == SL_ARG_FLAG ? V_BOOL : number ? V_NUM : V_STR;
-    if (v->kind != want) {
+    /* A string option takes a number as its text too (l2: 1e-4, or a list "1e-3,1e-4"). */
+    if (v->kind != want && !(want == V_STR && v->kind == V_NUM)) {
         const int scalar = v->kind != V_LIST && v->kind != V_MAP;
         return fail(L, v->line, "%s: must be %s, not %s%s%.*s%s%s", key,
                     want == V_BOOL ? "true or false" : kind_name(want), kind_name(v->kind),

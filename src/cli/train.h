@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "shardlearn/comm.h"
 #include "shardlearn/data.h"
+#include "shardlearn/path.h"
 #include "shardlearn/sysmetrics.h"
 #include "shardlearn/track.h"
 #include "shardlearn/train.h"
@@ -34,6 +35,14 @@ struct train_args {
     int standardize;    /* --standardize */
     const char *init_model, *sample_weights, *class_weight, *weight_column; /* NULL: not given */
     char *resolved;     /* every option's final value, canonical JSON (config.json); owned */
+    /* Paths and cross-validation (train_path.c). */
+    const char *l2_spec;         /* --l2 as given: a value, a list or HI:LO:N */
+    double l2_path[SL_PATH_MAX]; /* its values (n_l2) */
+    int n_l2;
+    int64_t cv, early_stop;            /* --cv K, --early-stop N; 0: none */
+    int select;                        /* --select: enum sl_metric (NONE: the loss's default) */
+    const char *models_dir;            /* --models-dir DIR, or NULL */
+    const struct sl_path_report *path; /* set after a path ran: metrics.json gets it */
 };
 
 /* What the train command measured around sl_train (seconds; rank 0's). */
@@ -75,6 +84,21 @@ enum sl_status train_l1_settle(struct train_args *a, int rank, struct sl_err *er
 /* With --l1: the final metric nnz_weights, m's nonzero weights (the
  * intercept not counted). Nothing without --l1. */
 void train_log_l1(struct sl_tracker *tr, const struct train_args *a, const struct sl_model *m);
+/* train_path.c. a->l2_path <- the values of --l2 (a single value may be
+ * 0; a path's must be > 0), and the checks of the options that go with a
+ * path. Not collective: every rank parses the same arguments. */
+enum sl_status train_path_args(struct train_args *a, struct sl_err *err) SL_WARN_UNUSED;
+/* Collective: the path or cv of a's --l2 values, one line
+ * per setting (rank 0), each model into --models-dir, the path in tr. The
+ * same status on every rank, err filled on rank 0. */
+enum sl_status train_run_path(struct sl_comm *c, const struct train_args *a, struct sl_shard *shard,
+                              const struct sl_train_params *p, struct sl_tracker *tr,
+                              struct sl_model *model, struct sl_path_report *rep,
+                              struct sl_err *err) SL_WARN_UNUSED;
+/* metrics.json's "path" member, a line ending in ",\n". */
+void train_write_path(FILE *f, const struct sl_path_report *rep);
+/* --select's names. */
+extern const struct sl_choice SL_METRIC_CHOICES[];
 
 /* train_models.c. --loss's names. */
 extern const struct sl_choice SL_LOSS_CHOICES[];

@@ -43,6 +43,14 @@ static void resolve(const struct sl_opt *opts, struct train_args *a) {
                        : cJSON_CreateNull();
         cJSON_ReplaceItemInObjectCaseSensitive(v, "tracking-uri", u);
     }
+    if (a->n_l2 <= 1) { /* one value: a number, as it always was */
+        char num[40];
+        for (int prec = 1; prec <= 17; prec++) { /* the shortest that reads back the same */
+            snprintf(num, sizeof num, "%.*g", prec, a->l2);
+            if (strtod(num, NULL) == a->l2) break;
+        }
+        cJSON_ReplaceItemInObjectCaseSensitive(v, "l2", cJSON_CreateRaw(num));
+    }
     a->resolved = sl_config_print(v);
     cJSON_Delete(v);
 }
@@ -71,8 +79,22 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
             "fix the feature count (default: largest index seen on any rank)"),
         CHOICE("optimizer", &a->optimizer, "NAME",
                "newton|lbfgs|sgd (default newton; lbfgs with --l1)", OPTIMIZERS),
-        F64("l2", &a->l2, "LAMBDA", "L2 strength lambda in F (default 1e-4)", 0, 1e300),
+        STR("l2", &a->l2_spec, "LAMBDA",
+            "L2 strength lambda in F (default 1e-4); a list 1e-3,1e-4 or a log-spaced range "
+            "HI:LO:N fits a path, strongest first, each from the last"),
         F64("l1", &a->l1, "A", "L1 strength a in F (default 0; lbfgs: OWL-QN)", 0, 1e300),
+        INT("cv", &a->cv, "K", 2, 1e9,
+            "K-fold cross-validation (contiguous folds) at each --l2, then a refit on all rows"),
+        CHOICE("select", &a->select, "METRIC",
+               "val_logloss|val_auc|val_accuracy|val_rmse: what picks the best --l2 and what "
+               "--early-stop watches (default: val_logloss, val_accuracy for squared-hinge, "
+               "val_rmse for squared)",
+               SL_METRIC_CHOICES),
+        STR("models-dir", &a->models_dir, "DIR",
+            "with an --l2 path: write every setting's model to DIR"),
+        INT("early-stop", &a->early_stop, "N", 1, 1e9,
+            "stop when the --select metric on --validation has not improved for N iterations "
+            "(epochs for sgd); keep the best iterate"),
         CHOICE("loss", &a->loss, "NAME",
                "logistic|squared-hinge|squared (default logistic; squared: real labels)",
                SL_LOSS_CHOICES),
@@ -161,6 +183,7 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
     if (!st) st = train_l1_settle(a, c->rank, &err);
     if (!st && a->checkpoint_every >= 0 && !a->checkpoint_dir)
         st = sl_err_set(&err, SL_ERR_ARG, "--checkpoint-every needs --checkpoint-dir DIR");
+    if (!st) st = train_path_args(a, &err);
     if (st) {
         if (c->rank == 0) sl_error("%s (see shardlearn train --help)", err.msg);
         return SL_EXIT_USAGE;
@@ -201,6 +224,8 @@ static void train_params(const struct train_args *a, struct sl_train_params *p) 
                                       .average = a->average};
     p->l2 = a->l2;
     p->l1 = a->l1;
+    p->early_stop = (int)a->early_stop;
+    p->metric = (enum sl_metric)a->select;
     p->loss = (enum sl_loss)a->loss;
     p->standardize = a->standardize;
     p->fit_intercept = !a->no_intercept;
@@ -386,6 +411,10 @@ static int finish_run(struct sl_comm *c, const struct train_args *a, const struc
             rep->result.converged ? "converged" : "stopped", (long long)rep->result.iterations,
             rep->result.final.objective, a->loss == SL_LOSS_LOGISTIC ? "logloss" : "loss",
             rep->result.final.logloss, acc, t->total, rep->allreduce_seconds);
+    if (rep->best_iteration && (rep->early_stopped || rep->best_iteration < rep->n_history))
+        sl_info("early stop: kept iteration %lld, the best by %s", (long long)rep->best_iteration,
+                sl_metric_name(a->select ? (enum sl_metric)a->select
+                                         : sl_metric_default((enum sl_loss)a->loss)));
     struct sl_err err;
     sl_err_clear(&err);
     struct cli_out mf = {.f = NULL}, xf = {.f = NULL};
@@ -481,7 +510,22 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
     memset(&rep, 0, sizeof rep);
     st = train_load_init(c, a, &init, &err);
     if (a->init_model) p.init = &init;
-    if (st == SL_OK) st = train_watched(c, a, &shard, &p, &model, &rep, &err, by, sizeof by);
+    struct sl_path_report prep;
+    memset(&prep, 0, sizeof prep);
+    struct train_args *ap = sl_malloc(sizeof *ap); /* a, and the path for metrics.json */
+    *ap = *a;
+    if (st == SL_OK && (a->n_l2 > 1 || a->cv)) {
+        struct sl_preempt_watch *watch = a->watch_preemption && c->rank == 0
+                                             ? sl_preempt_watch_start(&sl_stop_signal, SIGTERM)
+                                             : NULL;
+        st = train_run_path(c, a, &shard, &p, tr, &model, &prep, &err);
+        sl_preempt_watch_stop(watch);
+        rep = prep.final; /* the selected fit's run is the job's */
+        memset(&prep.final, 0, sizeof prep.final);
+        ap->path = &prep;
+    } else if (st == SL_OK) {
+        st = train_watched(c, a, &shard, &p, &model, &rep, &err, by, sizeof by);
+    }
     train_sysmet_stop(mon, c, t); /* the last sample, before the run is finished */
     int code;
     /* A stop: the journal first. mpirun stops forwarding the ranks' output
@@ -516,9 +560,11 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
             model.hash = sl_malloc(sizeof *model.hash);
             sl_hash_spec_copy(model.hash, hash);
         }
-        code = finish_run(c, a, &shard, &val, &model, &rep, t, &prog);
+        code = finish_run(c, ap, &shard, &val, &model, &rep, t, &prog);
         sl_model_free(&model);
     }
+    sl_path_report_free(&prep);
+    free(ap);
     sl_train_report_free(&rep);
     sl_model_free(&init);
     sl_shard_free(&val);

@@ -80,7 +80,12 @@ static void log_params(struct sl_tracker *tr, const struct train_args *a, const 
     if (a->standardize) sl_tracker_param(tr, "standardize", "true");
     if (a->init_model) sl_tracker_param(tr, "init_model", a->init_model);
     sl_tracker_param(tr, "optimizer", sl_optimizer_name((enum sl_optimizer)a->optimizer));
-    param_fmt(tr, "l2", "%.17g", a->l2);
+    if (a->n_l2 > 1)
+        sl_tracker_param(tr, "l2", a->l2_spec);
+    else
+        param_fmt(tr, "l2", "%.17g", a->l2);
+    if (a->cv) param_fmt(tr, "cv", "%lld", (long long)a->cv);
+    if (a->early_stop) param_fmt(tr, "early_stop", "%lld", (long long)a->early_stop);
     if (a->l1 > 0) param_fmt(tr, "l1", "%.17g", a->l1);
     param_fmt(tr, "tol", "%.17g", a->tol);
     param_fmt(tr, "max_iter", "%lld", (long long)a->max_iter);
@@ -199,6 +204,9 @@ void train_write_metrics(FILE *f, const struct train_args *a, const struct sl_sh
     const double x[] = {fin->logloss, fin->accuracy, fin->grad_norm};
     json_fields(f, keys, x, 3);
     fprintf(f, ", \"loss\": \"%s\"", sl_loss_name((enum sl_loss)a->loss));
+    if (a->early_stop)
+        fprintf(f, ", \"early_stopped\": %s, \"best_iteration\": %lld", yes(rep->early_stopped),
+                (long long)rep->best_iteration);
     fprintf(f,
             ", \"iterations\": %lld, \"converged\": %s, \"optimizer\": \"%s\", "
             "\"n_rows\": %lld, \"n_features\": %lld, \"nnz\": %lld, \"ranks\": %d,\n",
@@ -233,5 +241,6 @@ void train_write_metrics(FILE *f, const struct train_args *a, const struct sl_sh
         }
         fputs("},\n", f);
     }
+    if (a->path) train_write_path(f, a->path);
     write_history(f, rep, a->validation != NULL);
 }

@@ -174,7 +174,8 @@ static enum sl_deliver find_run(struct sl_http *h, const char *exp, const char *
 
 /* runs/create, once: a lost answer is settled by find_run next time. */
 static enum sl_deliver create_run(struct sl_http *h, const cJSON *start, const char *exp,
-                                  const char *uuid, const char *run_dir, struct sl_sync_state *st) {
+                                  const char *uuid, const char *parent_id, const char *run_dir,
+                                  struct sl_sync_state *st) {
     cJSON *req = cJSON_CreateObject(), *ans = NULL;
     cJSON_AddStringToObject(req, "experiment_id", exp);
     cJSON_AddNumberToObject(req, "start_time", sl_jnum(start, "start_time", 0));
@@ -185,6 +186,12 @@ static enum sl_deliver create_run(struct sl_http *h, const cJSON *start, const c
     cJSON_AddStringToObject(tag, "key", "shardlearn.run_uuid");
     cJSON_AddStringToObject(tag, "value", uuid ? uuid : "");
     cJSON_AddItemToArray(tags, tag);
+    if (parent_id) { /* a child: the UI nests it under its parent */
+        tag = cJSON_CreateObject();
+        cJSON_AddStringToObject(tag, "key", "mlflow.parentRunId");
+        cJSON_AddStringToObject(tag, "value", parent_id);
+        cJSON_AddItemToArray(tags, tag);
+    }
     enum sl_deliver r = sl_api_call(h, "POST", "/api/2.0/mlflow/runs/create", req, &ans, 1);
     cJSON_Delete(req);
     if (r != SL_DELIVER_DONE) return sl_api_note_unsettled(h, run_dir, st, r);
@@ -207,11 +214,23 @@ enum sl_deliver sl_api_ensure_run(struct sl_http *h, const cJSON *start, const c
     } else {
         snprintf(exp, sizeof exp, "%s", id ? id : "0");
     }
+    /* A child waits for its parent's run: its id is the parent's state.json's. */
+    struct sl_sync_state parent = {.run_id = ""};
+    const char *up = sl_jstr(start, "parent");
+    if (up) {
+        char dir[PATH_MAX + 8];
+        snprintf(dir, sizeof dir, "%s/%s", run_dir, up);
+        (void)sl_state_load(dir, &parent);
+        if (!parent.run_id[0]) {
+            snprintf(h->err, sizeof h->err, "the parent run (%s) is not on the server yet", dir);
+            return SL_DELIVER_RETRY;
+        }
+    }
     const char *uuid = sl_jstr(start, "run_uuid");
     int found;
     r = find_run(h, exp, uuid, run_dir, st, &found);
     if (r != SL_DELIVER_DONE || found) return r;
-    return create_run(h, start, exp, uuid, run_dir, st);
+    return create_run(h, start, exp, uuid, up ? parent.run_id : NULL, run_dir, st);
 }
 
 enum sl_deliver sl_api_resumed_params(struct sl_http *h, const struct sl_sync_state *st,

@@ -10,6 +10,7 @@
  * the run itself is found again by its shardlearn.run_uuid tag. */
 #include "track/deliver.h"
 
+#include <dirent.h>
 #include <limits.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -233,13 +234,15 @@ void sl_mlflow_load_state(const char *run_dir, struct sl_sync_state *st) {
     sl_state_recover(st, size);
 }
 
-enum sl_status sl_mlflow_sync(const char *run_dir, const char *tracking_uri, double timeout_s,
-                              struct sl_err *err) {
+/* One run directory, without its children. quiet: no line when done, and
+ * no end for a journal whose writer is gone (a child run of this process). */
+static enum sl_status sync_one(const char *run_dir, const char *tracking_uri, double timeout_s,
+                               int quiet, struct sl_err *err) {
     const char *uri = sl_tracking_uri(tracking_uri);
     if (!uri)
         return sl_err_set(err, SL_ERR_ARG,
                           "mlflow-sync needs --tracking-uri or MLFLOW_TRACKING_URI");
-    const int ended = sl_journal_end_abandoned(run_dir);
+    const int ended = quiet ? 0 : sl_journal_end_abandoned(run_dir);
     if (ended > 0)
         sl_warn("mlflow-sync: %s ended without a finish record (its process was killed?); it is "
                 "delivered as FAILED",
@@ -269,8 +272,62 @@ enum sl_status sl_mlflow_sync(const char *run_dir, const char *tracking_uri, dou
     if (r == SL_DELIVER_RETRY)
         return sl_err_set(err, SL_ERR_NET, "mlflow-sync %s: %s (the journal is kept; run it again)",
                           run_dir, msg);
-    sl_info("mlflow-sync: run %s is up to date (%lld journal bytes delivered now)%s", st.run_id,
-            (long long)(st.acked - before),
-            st.finished_sent ? "" : "; the run is still going (its journal is being written)");
+    if (!quiet)
+        sl_info("mlflow-sync: run %s is up to date (%lld journal bytes delivered now)%s", st.run_id,
+                (long long)(st.acked - before),
+                st.finished_sent ? "" : "; the run is still going (its journal is being written)");
     return SL_OK;
+}
+
+static int by_name(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* run_dir/children/'s run directories, sorted (their names start with the
+ * UTC time, so in the order they were made). *n <- how many; free each and
+ * the list. */
+static char **child_dirs(const char *run_dir, int *n) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/children", run_dir);
+    *n = 0;
+    DIR *d = opendir(path);
+    if (!d) return NULL;
+    char **out = NULL;
+    const struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        out = sl_realloc(out, (size_t)(*n + 1) * sizeof *out);
+        const size_t len = strlen(path) + strlen(e->d_name) + 2;
+        out[*n] = sl_malloc(len);
+        snprintf(out[*n], len, "%s/%s", path, e->d_name);
+        (*n)++;
+    }
+    closedir(d);
+    if (*n) qsort(out, (size_t)*n, sizeof *out, by_name);
+    return out;
+}
+
+enum sl_status sl_mlflow_sync(const char *run_dir, const char *tracking_uri, double timeout_s,
+                              struct sl_err *err) {
+    enum sl_status st = sync_one(run_dir, tracking_uri, timeout_s, 0, err);
+    if (st) return st; /* a child needs its parent on the server first */
+    int n = 0;
+    char **kids = child_dirs(run_dir, &n);
+    for (int i = 0; i < n; i++) {
+        struct sl_err e;
+        sl_err_clear(&e);
+        enum sl_status cs = sl_mlflow_sync(kids[i], tracking_uri, timeout_s, &e);
+        if (cs && !st) {
+            st = cs;
+            *err = e;
+        }
+        free(kids[i]);
+    }
+    free(kids);
+    return st;
+}
+
+enum sl_status sl_mlflow_push(const char *run_dir, const char *tracking_uri, double timeout_s,
+                              struct sl_err *err) {
+    return sync_one(run_dir, tracking_uri, timeout_s, 1, err);
 }

@@ -140,7 +140,9 @@ static void write_start(struct sl_journal *j, const struct sl_track_config *cfg,
         cJSON_AddStringToObject(r, "experiment_id", exp_id);
     else
         cJSON_AddStringToObject(r, "experiment_id", "0"); /* MLflow's Default experiment */
-    const char *resume = getenv("MLFLOW_RUN_ID");
+    /* A child's parent is two directories up (journal.h), wherever the tree moves. */
+    if (cfg->parent_run_dir) cJSON_AddStringToObject(r, "parent", "../..");
+    const char *resume = cfg->parent_run_dir ? NULL : getenv("MLFLOW_RUN_ID");
     if (resume && *resume) cJSON_AddStringToObject(r, "resume_run_id", resume);
     /* A resumed run keeps its name unless one is given. */
     run_name[0] = '\0';
@@ -171,7 +173,12 @@ static void write_source_tags(struct sl_journal *j, const char *run_name, const 
 enum sl_status sl_journal_create(struct sl_journal *j, const struct sl_track_config *cfg,
                                  struct sl_err *err) {
     *j = (struct sl_journal){.fd = -1};
-    const char *base = cfg->tracking_dir ? cfg->tracking_dir : "shardlearn-runs";
+    char children[PATH_MAX];
+    if (cfg->parent_run_dir)
+        snprintf(children, sizeof children, "%s/children", cfg->parent_run_dir);
+    const char *base = cfg->parent_run_dir ? children
+                       : cfg->tracking_dir ? cfg->tracking_dir
+                                           : "shardlearn-runs";
     char stamp[32], uuid[33], run_name[256];
     time_t now = time(NULL);
     struct tm tmv;

@@ -11,6 +11,9 @@
  * (a data set, runs/log-inputs) and logged_model (the model's files, params
  * and source run; the metric records after it carry "model": true, and are
  * linked to it).
+ * A child run (a path's setting or a cv fold: track.h parent_run_dir) lives
+ * in its parent's children/ directory, and its start record says "parent":
+ * "../..": the parent's run directory, relative to the child's.
  * The writer holds an exclusive flock on journal.jsonl while it runs, so a
  * reader can tell a run still at work from one that was killed. */
 #ifndef SHARDLEARN_TRACK_JOURNAL_H

@@ -163,8 +163,8 @@ void sl_sender_abandon(struct sl_sender *s) {
     if (s->started) stop_thread(s);
 }
 
-void sl_sender_close(struct sl_sender *s, double flush_timeout) {
-    if (!s->started) return;
+int sl_sender_close(struct sl_sender *s, double flush_timeout) {
+    if (!s->started) return 0;
     double deadline = sl_wtime() + flush_timeout;
     pthread_mutex_lock(&s->mu);
     s->closing = 1;
@@ -178,4 +178,5 @@ void sl_sender_close(struct sl_sender *s, double flush_timeout) {
         sl_warn("tracking: the server did not take everything within %.0fs; the rest is in %s "
                 "(deliver with: shardlearn mlflow-sync %s)",
                 flush_timeout, s->dir, s->dir);
+    return done;
 }

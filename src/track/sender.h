@@ -39,7 +39,8 @@ void sl_sender_abandon(struct sl_sender *s);
 /* Training is over: waits at most flush_timeout seconds for the sender to
  * deliver everything, then stops it (saying so in one line when the journal
  * is not all delivered), joins it and frees its mutex. */
-void sl_sender_close(struct sl_sender *s, double flush_timeout);
+/* 1 when everything was delivered (0 without a thread). */
+int sl_sender_close(struct sl_sender *s, double flush_timeout);
 
 /* Lowers the calling thread to a background priority (see sender.c). */
 void sl_track_background_priority(void);

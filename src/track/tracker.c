@@ -69,7 +69,7 @@ static void *syncer_main(void *arg) {
 /* The tracker around an open journal: its threads, and the line saying where it is. */
 static struct sl_tracker *tracker_start(const struct sl_journal *journal,
                                         const struct sl_track_config *cfg, int reopened) {
-    const char *uri = sl_tracking_uri(cfg->tracking_uri);
+    const char *uri = cfg->journal_only ? NULL : sl_tracking_uri(cfg->tracking_uri);
     struct sl_tracker *t = sl_malloc(sizeof *t);
     *t = (struct sl_tracker){
         .journal = *journal,
@@ -85,7 +85,9 @@ static struct sl_tracker *tracker_start(const struct sl_journal *journal,
     const char *dir = t->journal.dir;
     if (t->uri && sl_sender_start(&t->sender, dir, t->uri) != 0)
         sl_warn("tracking: cannot start the sender thread; the journal is kept in %s", dir);
-    sl_info("tracking: %s %s%s", reopened ? "continuing run journal" : "run journal", dir,
+    if (!cfg->quiet)
+        sl_info(
+            "tracking: %s %s%s", reopened ? "continuing run journal" : "run journal", dir,
             t->uri ? ""
                    : " (no tracking URI: journal only, deliver later with shardlearn mlflow-sync)");
     return t;
@@ -223,7 +225,11 @@ void sl_tracker_finish(struct sl_tracker *t, const char *status, const char *err
 }
 
 void sl_tracker_destroy(struct sl_tracker *t) {
-    if (!t) return;
+    (void)sl_tracker_close(t);
+}
+
+int sl_tracker_close(struct sl_tracker *t) {
+    if (!t) return 0;
     /* Everything on disk before waiting for the server. */
     if (!t->stopped && sl_journal_flush(&t->journal) != 0) stop_tracking(t, t->journal.failed);
     if (t->syncer_started) {
@@ -234,7 +240,7 @@ void sl_tracker_destroy(struct sl_tracker *t) {
         pthread_join(t->syncer, NULL);
     }
     sl_journal_close(&t->journal);
-    sl_sender_close(&t->sender, t->flush_timeout);
+    const int delivered = sl_sender_close(&t->sender, t->flush_timeout);
     pthread_mutex_destroy(&t->sync_mu);
     pthread_cond_destroy(&t->sync_cv);
     free(t->uri);
@@ -243,4 +249,5 @@ void sl_tracker_destroy(struct sl_tracker *t) {
         free(t->model_files[i]);
     free(t->model_files);
     free(t);
+    return delivered;
 }

@@ -30,7 +30,9 @@ void sl_train_params_init(struct sl_train_params *p) {
                                                  .data_bytes = -1,
                                                  .validation_name = NULL,
                                                  .weights_name = NULL,
-                                                 .note = NULL}};
+                                                 .note = NULL},
+                                  .early_stop = 0,
+                                  .metric = SL_METRIC_NONE};
     sl_optim_opts_init(&p->optim);
 }
 
@@ -55,6 +57,11 @@ const char *sl_check_params(const struct sl_train_params *p) {
     if (o->sync_every < 1) return "optim.sync_every: must be >= 1";
     if (!(p->checkpoint.every_seconds >= 0) || !isfinite(p->checkpoint.every_seconds))
         return "checkpoint.every_seconds: must be a finite number >= 0";
+    if (p->early_stop < 0) return "early_stop: must be >= 0";
+    if (p->early_stop && !p->validation) return "early_stop: needs a validation set";
+    if (p->early_stop && p->checkpoint.dir) return "early_stop: not with checkpoints";
+    const char *bad = sl_metric_check(p->metric, p->loss);
+    if (bad) return bad;
     return NULL;
 }
 
@@ -70,6 +77,13 @@ struct run {
     int64_t cap_history;
     struct sl_ckpt ck; /* with checkpoints */
     double *wfull;     /* (dim) the whole model in the data's units */
+    /* early_stop: the objective's stop flag, raised when the metric stopped
+     * improving or (copied at each iteration) when p->stop_flag is set. */
+    volatile sig_atomic_t stop;
+    enum sl_metric metric;
+    double best_score; /* the metric at best_w; NaN before the first iteration */
+    double *best_w;    /* (n_loc) the best iterate so far */
+    int64_t best_step, since_best;
 };
 
 /* view <- the whole model at this rank's slice w_loc (collective: gathers),
@@ -91,6 +105,49 @@ static struct sl_eval_result score_validation(struct run *r, const double *w_loc
     return ev;
 }
 
+/* Early stopping: keeps the best iterate and raises r->stop after
+ * early_stop iterations without improvement. The metric is the same on every
+ * rank, so every rank decides alike. */
+static void watch_metric(struct run *r, const struct sl_iter_info *it, const double *w,
+                         const struct sl_eval_result *ev) {
+    const double v = sl_metric_value(r->metric, ev);
+    const int higher = sl_metric_higher_better(r->metric);
+    const int better = isnan(r->best_score) ? !isnan(v)
+                       : higher             ? v > r->best_score
+                                            : v < r->best_score;
+    if (better) {
+        r->best_score = v;
+        r->best_step = it->step;
+        r->since_best = 0;
+        memcpy(r->best_w, w, (size_t)sl_obj_shape(r->obj)->n_loc * sizeof *w);
+    } else {
+        r->since_best++;
+    }
+    if (r->since_best >= r->p->early_stop) r->report->early_stopped = 1;
+    r->stop = r->report->early_stopped || (r->p->stop_flag && *r->p->stop_flag);
+}
+
+/* After an early-stopped or finished run: w <- the best iterate, and the
+ * final record at it (one pass). SL_OK, or the optimiser's status when the
+ * stop was a signal's. */
+static enum sl_status keep_best(struct run *r, double *w, enum sl_status st) {
+    struct sl_train_report *rep = r->report;
+    const int signalled = r->p->stop_flag && *r->p->stop_flag;
+    if (st == SL_ERR_INTERRUPTED && (!rep->early_stopped || signalled)) return st;
+    if (st != SL_OK && st != SL_ERR_INTERRUPTED) return st;
+    if (r->best_step == 0) return SL_OK; /* no iterate scored: keep w */
+    rep->best_iteration = r->best_step;
+    const struct sl_obj_shape *sh = sl_obj_shape(r->obj);
+    memcpy(w, r->best_w, (size_t)sh->n_loc * sizeof *w);
+    r->stop = 0;
+    double *g = sl_calloc((size_t)(sh->n_loc ? sh->n_loc : 1), sizeof(double));
+    st = sl_obj_fg(r->obj, w, g, NULL, &rep->result.final);
+    free(g);
+    rep->result.iterations = rep->n_history;
+    if (rep->early_stopped) rep->result.converged = 0;
+    return st;
+}
+
 static void on_iter(const struct sl_iter_info *it, const double *w, void *ctx) {
     struct run *r = ctx;
     struct sl_eval_result ev = score_validation(r, w); /* collective: every rank is here */
@@ -102,6 +159,7 @@ static void on_iter(const struct sl_iter_info *it, const double *w, void *ctx) {
         rep->history = sl_realloc(rep->history, (size_t)r->cap_history * sizeof *rep->history);
     }
     rep->history[rep->n_history++] = row;
+    if (r->p->early_stop) watch_metric(r, it, w, &ev);
     if (r->p->on_iter) r->p->on_iter(&row, r->p->ctx);
 }
 
@@ -201,6 +259,8 @@ static enum sl_status fit(struct run *r, const struct sl_shard *shard, struct sl
     }
     /* w: this rank's slice of the weights (objective.h). */
     double *w = sl_calloc((size_t)(sh->n_loc ? sh->n_loc : 1), sizeof(double));
+    if (r->p->early_stop)
+        r->best_w = sl_calloc((size_t)(sh->n_loc ? sh->n_loc : 1), sizeof(double));
     struct sl_optim_opts opt = r->p->optim;
     enum sl_status st = SL_OK;
     if (r->p->init && !ck.resume) {
@@ -217,6 +277,7 @@ static enum sl_status fit(struct run *r, const struct sl_shard *shard, struct sl
         st = sl_optimize_ckpt(r->obj, w, &opt, on_iter, r, r->p->checkpoint.dir ? &ck : NULL,
                               &rep->result);
     sl_ckpt_loaded_free(&ld);
+    if (r->p->early_stop) st = keep_best(r, w, st);
     if (st == SL_ERR_ARG && ck.resume)
         sl_err_set(err, st, "%s: the checkpoint does not fit the %s solver", r->p->checkpoint.dir,
                    sl_optimizer_name(r->p->optim.kind));
@@ -231,6 +292,7 @@ static enum sl_status fit(struct run *r, const struct sl_shard *shard, struct sl
         model->loss = r->p->loss;
         memset(&r->view, 0, sizeof r->view);
     }
+    free(r->best_w);
     free(w);
     return st;
 }
@@ -252,14 +314,15 @@ enum sl_status sl_train(struct sl_comm *c, struct sl_shard *shard, const struct 
                    : SL_ERR_ARG;
     struct sl_colmap map;
     sl_colmap_build(&map, shard, c);
-    struct run r = {.c = c, .p = p, .map = &map, .report = report};
+    struct run r = {.c = c, .p = p, .map = &map, .report = report, .best_score = NAN};
+    r.metric = p->metric != SL_METRIC_NONE ? p->metric : sl_metric_default(p->loss);
     enum sl_status st = sl_obj_create(&r.obj, shard, map.n_used, p->l2, p->fit_intercept, c);
     /* A shard too large for the dense kernels may be so on one rank only. */
     int64_t failed = st != SL_OK;
     sl_comm_max_i64(c, &failed, 1);
     if (failed) st = SL_ERR_ARG;
     if (st == SL_OK) {
-        sl_obj_set_stop_flag(r.obj, p->stop_flag);
+        sl_obj_set_stop_flag(r.obj, p->early_stop ? &r.stop : p->stop_flag);
         sl_obj_set_loss(r.obj, p->loss);
         sl_obj_set_l1(r.obj, p->l1);
         if (p->standardize) st = sl_obj_standardize(r.obj);

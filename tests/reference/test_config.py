@@ -90,7 +90,7 @@ bad = [
     ("unknown.yaml", f"data: {TRAIN}\nl2: 0.01\nmax_iter: 5\n",
      ["unknown.yaml:3:", "unknown option 'max_iter'", "did you mean 'max-iter'"]),
     ("unknown.json", f'{{"data": "{TRAIN}",\n "l2": 0.01,\n "bogus": true}}', ["unknown.json:3:", "'bogus'"]),
-    ("type.yaml", f"data: {TRAIN}\nl2: '0.1'\n", ["type.yaml:2:", "l2: must be a number, not a string"]),
+    ("type.yaml", f"data: {TRAIN}\ntol: '0.1'\n", ["type.yaml:2:", "tol: must be a number, not a string"]),
     ("type.json", f'{{"data": "{TRAIN}", "quiet": "yes"}}', ["type.json:1:", "quiet: must be true or false"]),
     ("int.json", f'{{"data": "{TRAIN}",\n"max-iter": 2.5}}', ["int.json:2:", "max-iter", "not an integer"]),
     ("range.yaml", f"data: {TRAIN}\n\ntol: 2\n", ["range.yaml:3:", "tol", "[0, 1]"]),

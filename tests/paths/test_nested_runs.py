@@ -1,0 +1,144 @@
+"""Nested MLflow runs (README: Paths and cross-validation in MLflow), read
+back from a real `mlflow server`: a path is a parent run with one child per
+setting, a cv job a parent with a child per setting and under each a child
+per fold, all tagged mlflow.parentRunId; the parent holds the chosen setting
+and path_l2 / path_<metric> with step = the path index. The same structure
+after an offline run delivered by mlflow-sync, and a second mlflow-sync adds
+no run and no metric point."""
+import glob
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tracking"))
+from mlflow_server import MlflowServer  # noqa: E402
+from track_common import check, finish, run_dir, sync, train, uuid_of, workdir  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reference"))
+from common import breast_cancer, write_svm  # noqa: E402
+
+d = workdir()
+X, y = breast_cancer()
+tr, va = os.path.join(d, "tr.svm"), os.path.join(d, "va.svm")
+write_svm(tr, X[:400], y[:400])
+write_svm(va, X[400:], y[400:])
+OFFLINE = {"MLFLOW_TRACKING_URI": ""}
+
+
+def runs_in(srv, exp_name):
+    exp = srv.get("experiments/get-by-name", experiment_name=exp_name)["experiment"]["experiment_id"]
+    return srv.post("runs/search", {"experiment_ids": [exp], "max_results": 1000,
+                                    "run_view_type": "ALL"}).get("runs", [])
+
+
+def tags(run):
+    return {t["key"]: t["value"] for t in run["data"].get("tags", [])}
+
+
+def params(run):
+    return {p["key"]: p["value"] for p in run["data"].get("params", [])}
+
+
+def metrics(run):
+    return {m["key"]: m["value"] for m in run["data"].get("metrics", [])}
+
+
+def check_path(srv, exp, parent_uuid, met, what):
+    runs = runs_in(srv, exp)
+    pts = met["path"]["points"]
+    parent = [r for r in runs if tags(r).get("shardlearn.run_uuid") == parent_uuid]
+    check(len(parent) == 1, f"{what}: {len(parent)} parent runs")
+    if not parent:
+        return
+    pid = parent[0]["info"]["run_id"]
+    kids = [r for r in runs if tags(r).get("mlflow.parentRunId") == pid]
+    check(len(runs) == 1 + len(pts), f"{what}: {len(runs)} runs in the experiment, want 1 + {len(pts)}")
+    check(sorted(float(params(k)["l2"]) for k in kids) == sorted(pt["l2"] for pt in pts),
+          f"{what}: children's l2 {[params(k).get('l2') for k in kids]}")
+    for k in kids:
+        i = int(params(k)["path_index"])
+        check(k["info"]["status"] == "FINISHED", f"{what}: child {i} is {k['info']['status']}")
+        check(abs(metrics(k).get("val_logloss", -1) - pts[i]["val_logloss"]) <= 1e-12,
+              f"{what}: child {i} val_logloss {metrics(k).get('val_logloss')} vs {pts[i]['val_logloss']}")
+        check(tags(k).get("mlflow.runName") == f"l2={pts[i]['l2']:.6g}", f"{what}: child name {tags(k).get('mlflow.runName')}")
+    pp = params(parent[0])
+    best = met["path"]["selected"]
+    check(float(pp.get("selected_l2", "nan")) == pts[best]["l2"], f"{what}: selected_l2 {pp.get('selected_l2')}")
+    for key, field in [("path_l2", "l2"), ("path_val_logloss", "val_logloss")]:
+        h = sorted((p["step"], p["value"]) for p in srv.history(pid, key))
+        check(h == [(i, pt[field]) for i, pt in enumerate(pts)], f"{what}: {key} history {h}")
+
+
+def check_cv(srv, exp, parent_uuid, met, K, what):
+    runs = runs_in(srv, exp)
+    pts = met["path"]["points"]
+    by_id = {r["info"]["run_id"]: r for r in runs}
+    parent = [r for r in runs if tags(r).get("shardlearn.run_uuid") == parent_uuid]
+    check(len(parent) == 1, f"{what}: {len(parent)} parent runs")
+    if not parent:
+        return
+    pid = parent[0]["info"]["run_id"]
+    settings = [r for r in runs if tags(r).get("mlflow.parentRunId") == pid]
+    check(len(runs) == 1 + len(pts) * (1 + K), f"{what}: {len(runs)} runs, want 1 + {len(pts)} x (1 + {K})")
+    check(len(settings) == len(pts), f"{what}: {len(settings)} setting runs")
+    for s in settings:
+        i = int(params(s)["path_index"])
+        sid = s["info"]["run_id"]
+        folds = [r for r in runs if tags(r).get("mlflow.parentRunId") == sid]
+        check(sorted(int(params(f)["fold"]) for f in folds) == list(range(K)),
+              f"{what}: setting {i} has folds {[params(f).get('fold') for f in folds]}")
+        for f in folds:
+            k = int(params(f)["fold"])
+            check(metrics(f).get("val_logloss") == pts[i]["fold_scores"][k],
+                  f"{what}: setting {i} fold {k}: {metrics(f).get('val_logloss')} vs {pts[i]['fold_scores'][k]}")
+        h = sorted((p["step"], p["value"]) for p in srv.history(sid, "cv_val_logloss"))
+        check(h == list(enumerate(pts[i]["fold_scores"])), f"{what}: setting {i} cv_val_logloss {h}")
+        check(abs(metrics(s).get("cv_val_logloss_mean", -1) - pts[i]["mean"]) <= 1e-12, f"{what}: mean")
+    check(set(by_id) >= {pid}, what)
+    h = sorted((p["step"], p["value"]) for p in srv.history(pid, "path_cv_val_logloss"))
+    check(h == [(i, pt["mean"]) for i, pt in enumerate(pts)], f"{what}: parent path_cv_val_logloss {h}")
+
+
+with MlflowServer() as srv:
+    def job(tag, extra, env=None, uri=True):
+        td, mj = os.path.join(d, tag), os.path.join(d, tag + ".metrics.json")
+        args = ["--data", tr, "--tracking-dir", td, "--metrics-out", mj, "--experiment", tag,
+                "--quiet", "--tol", "1e-8"] + (["--tracking-uri", srv.url] if uri else []) + extra
+        p = train(2, args, env=env)
+        check(p.returncode == 0, f"{tag}: exit {p.returncode}: {p.stderr[-2000:]}")
+        return run_dir(td), json.load(open(mj))
+
+    rd, met = job("path", ["--l2", "1e-1:1e-3:3", "--validation", va, "--models-dir", os.path.join(d, "md")])
+    check_path(srv, "path", uuid_of(rd), met, "live path")
+    kids = glob.glob(os.path.join(rd, "children", "*"))
+    check(len(kids) == 3, f"live path: {len(kids)} child run directories")
+
+    rd, met = job("cv", ["--l2", "1e-1,1e-2", "--cv", "3"])
+    check_cv(srv, "cv", uuid_of(rd), met, 3, "live cv")
+
+    # Offline: journals only, then mlflow-sync of the parent's directory, twice.
+    rd, met = job("cvoff", ["--l2", "1e-1,1e-2", "--cv", "3"], env=OFFLINE, uri=False)
+    srv.post("experiments/create", {"name": "cvoff"})
+    for attempt in (1, 2):
+        p = sync(rd, srv.url)
+        check(p.returncode == 0, f"mlflow-sync {attempt}: exit {p.returncode}: {p.stderr[-2000:]}")
+        check_cv(srv, "cvoff", uuid_of(rd), met, 3, f"offline cv, after mlflow-sync {attempt}")
+
+    # A server that is not there: one warning, every child kept in its journal, and
+    # mlflow-sync delivers the tree later.
+    from mlflow_server import free_port  # noqa: E402
+    td, mj = os.path.join(d, "down"), os.path.join(d, "down.metrics.json")
+    p = train(2, ["--data", tr, "--validation", va, "--l2", "1e-1:1e-3:3", "--tracking-dir", td,
+                  "--metrics-out", mj, "--experiment", "down", "--quiet", "--tol", "1e-8",
+                  "--tracking-uri", f"http://127.0.0.1:{free_port()}", "--tracking-flush-timeout", "2"])
+    check(p.returncode == 0, f"server down: exit {p.returncode}: {p.stderr[-2000:]}")
+    check(p.stderr.count("the remaining child runs stay in their journals") == 1,
+          f"server down: one warning for the children: {p.stderr[-2000:]}")
+    rd = run_dir(td)
+    check(len(glob.glob(os.path.join(rd, "children", "*", "journal.jsonl"))) == 3, "server down: 3 child journals")
+    srv.post("experiments/create", {"name": "down"})
+    p = sync(rd, srv.url)
+    check(p.returncode == 0, f"server down, mlflow-sync: exit {p.returncode}: {p.stderr[-2000:]}")
+    check_path(srv, "down", uuid_of(rd), json.load(open(mj)), "server down, then mlflow-sync")
+
+finish()

@@ -1,0 +1,47 @@
+"""Bad path, cv and early-stop input (README: Regularisation paths): an empty
+list or value, a lambda <= 0 in a path, a malformed range, --cv 1 or more
+folds than rows, a --select metric the loss has not, --early-stop without
+--validation, --models-dir without a path, a path with --checkpoint-dir:
+one error line, a non-zero exit on every rank (2 ranks), no model file."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reference"))
+from common import breast_cancer, check, error_lines, finish, run, workdir, write_svm  # noqa: E402
+
+d = workdir()
+X, y = breast_cancer()
+tr, va = os.path.join(d, "tr.svm"), os.path.join(d, "va.svm")
+write_svm(tr, X[:400], y[:400])
+write_svm(va, X[400:], y[400:])
+runs = os.path.join(d, "runs")
+
+# Bad input.
+out = os.path.join(d, "bad.json")
+for args, want in [
+        (["--l2", ""], "--l2: empty value"),
+        (["--l2", "1e-3,,1e-4"], "an empty value"),
+        (["--l2", "1e-3,0"], "'0': a path's values must be > 0"),
+        (["--l2", "1e-3,-1e-4"], "a path's values must be > 0"),
+        (["--l2", "-1"], "--l2: '-1' is not a number >= 0"),
+        (["--l2", "1e-2:1e-6:1"], "N must be an integer in [2, 1000]"),
+        (["--l2", "1e-2:1e-6"], "a range is HI:LO:N"),
+        (["--l2", "1e-2:x:3"], "'x' is not a number"),
+        (["--cv", "1"], "--cv: '1' is not an integer in [2,"),
+        (["--cv", "401"], "cv: more folds than data rows"),
+        (["--l2", "1e-2,1e-3", "--validation", va, "--select", "val_rmse"],
+         "--select: val_rmse is a metric of the squared loss only"),
+        (["--l2", "1e-2,1e-3", "--loss", "squared-hinge", "--validation", va, "--select", "val_logloss"],
+         "val_logloss is a metric of the logistic loss only"),
+        (["--early-stop", "3"], "--early-stop needs --validation FILE"),
+        (["--models-dir", d], "--models-dir needs a path of --l2 values"),
+        (["--l2", "1e-2,1e-3", "--checkpoint-dir", os.path.join(d, "ck")], "not with an --l2 path or --cv")]:
+    for np_ in (2,):  # every rank must exit
+        p = run(["train", "--data", tr, "--quiet", "--model-out", out, "--tracking-dir", runs] + args,
+                np_=np_, check_rc=False)
+        lines = error_lines(p.stderr)
+        check(p.returncode != 0 and len(lines) == 1 and want in lines[0],
+              f"{args} np={np_}: rc {p.returncode}, want '{want}', got {lines}")
+        check(not os.path.exists(out), f"{args}: a model was written")
+
+finish()
