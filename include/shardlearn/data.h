@@ -79,6 +79,9 @@ struct sl_shard {
     struct sl_cache_maps *maps; /* loaded from a cache: the read-only mappings that y and values
                                    point into; NULL otherwise. Released by sl_shard_free; y and
                                    values are never written */
+    struct sl_hash_spec *cache_hash; /* loaded from a cache of hashed columns: the spec its rows
+                                        were hashed with (owned, sl_calloc'd; sl_shard_free frees
+                                        it; a caller may take it and set NULL); else NULL */
 };
 
 /* Collective. On success every rank holds its shard; free with
@@ -120,7 +123,7 @@ void sl_shard_scale_weights(struct sl_shard *s, const double *w);
  * every block of every section. Any rank count reads its own rows from it
  * with pread, the same rows the text reader would give it (sl_rank_keys). */
 #define SL_CACHE_HEADER "shardlearn.cache"
-#define SL_CACHE_VERSION 1
+#define SL_CACHE_VERSION 2 /* 2: real labels and the hashing spec; 1 is still read */
 #define SL_CACHE_BLOCK ((int64_t)1 << 20)
 
 /* Why train --cache did what it did, for a message. */

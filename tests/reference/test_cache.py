@@ -199,7 +199,7 @@ def forge(c, sec, off, data):
     header's, as someone making a cache by hand would (cache_fmt.h's layout)."""
     poke(os.path.join(c, sec), off, data)
     head = bytearray(read(os.path.join(c, H)))
-    fixed = "=8sIIIIqiiiiqqqqqqqq5q"
+    fixed = "=8sIIIIqiiiiqqqqqqqq5qiiq"
     f = struct.unpack_from(fixed, head)
     block, n_src, counts = f[16], f[17], f[18:23]
     elem = (8, 8, 8, 4, 8)
