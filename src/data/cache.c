@@ -278,6 +278,13 @@ void sl_cache_unmap(struct sl_shard *s) {
     s->maps = NULL;
 }
 
+void sl_cache_own_values(struct sl_shard *s) {
+    if (!s->maps || !in_map(s->maps, s->values)) return; /* already its own */
+    double *v = sl_malloc(sizeof(double) * (size_t)(s->nnz ? s->nnz : 1));
+    memcpy(v, s->values, sizeof(double) * (size_t)s->nnz);
+    s->values = v; /* sl_shard_free frees it: it is in no mapping */
+}
+
 /* *out <- bytes [a, b) of section q in place, mapped read-only with every
  * block they touch checked against its CRC: no copy, so a rank's load runs
  * at the checksum's speed. *out: (b - a) bytes, or NULL when a == b (the

@@ -157,6 +157,33 @@ mt = os.path.join(d, "shops-sq.json")
 train(shops, mt, 2, [*SHOPS, *SQ])
 check(read(m2) == read(mt), "shops: --loss squared from the rebuilt cache differs from the text's")
 
+# --weight-column on a dense cache: its values are copied, not changed in
+# the mapping; by number only (a cache keeps no header row).
+wcsv = os.path.join(d, "weighted.csv")
+with open(wcsv, "w") as f:
+    f.write("label,w,f1,f2,f3\n")
+    for i in range(3000):
+        f.write(f"{int(rng.random() < 0.5)},{rng.uniform(0.1, 3):.17g},"
+                + ",".join(f"{v:.17g}" for v in rng.normal(size=3)) + "\n")
+wcache = os.path.join(d, "weighted.cache")
+run(["convert", "--data", wcsv, "--out", wcache], np_=2)
+for np_ in (1, 2):
+    mt, mc = os.path.join(d, f"w-t{np_}.json"), os.path.join(d, f"w-c{np_}.json")
+    train(wcsv, mt, np_, ["--weight-column", "w"])
+    train(wcache, mc, np_, ["--weight-column", "1", "--validation", wcache])
+    check(read(mt) == read(mc), f"--weight-column: the cache's model on {np_} ranks differs from the text's")
+    check(b'"n_features": 3' in read(mc), "--weight-column on a cache left the column among the features")
+# The cache itself is unchanged (a later run without the column sees it).
+mc4 = os.path.join(d, "w-c4.json")
+train(wcache, mc4, 2)
+mt4 = os.path.join(d, "w-t4.json")
+train(wcsv, mt4, 2)
+check(read(mc4) == read(mt4) and b'"n_features": 4' in read(mc4), "--weight-column changed the cache's values")
+one_error(train(wcache, never, 2, ["--weight-column", "w"], check_rc=False),
+          ["--weight-column w", "no header", "number"], "--weight-column by name on a cache")
+one_error(train(wcache, never, 2, ["--weight-column", "2"], check_rc=False),
+          ["weighted.cache: row ", "negative weight"], "a negative weight in a cache's column")
+
 # A version 1 cache (written before real labels and specs: its fixed header
 # part is 16 bytes shorter) still reads, as the same model. A version 0 one
 # is a clear error.
