@@ -149,7 +149,10 @@ enum sl_status sl_cache_write(const struct sl_shard *s, const char *src,
 /* Collective. This rank's rows of the cache at dir, checked (header,
  * version, byte order, sizes, the CRC of every block read), as sl_shard_load
  * would give them from the source on this rank count. o->n_features > 0 is
- * applied as by the text reader; the format options are the cache's own. */
+ * applied as by the text reader; the format options are the cache's own.
+ * o->real_labels must be the cache's (convert --real-labels), and o->hash,
+ * when given, the spec the cache was hashed with: else an SL_ERR_ARG that
+ * says what to convert. s->cache_hash <- the cache's spec, if it has one. */
 enum sl_status sl_cache_load(struct sl_shard *s, const char *dir, const struct sl_load_opts *o,
                              struct sl_comm *c, struct sl_err *err) SL_WARN_UNUSED;
 
@@ -158,7 +161,8 @@ enum sl_status sl_data_load(struct sl_shard *s, const char *path, const struct s
                             struct sl_comm *c, struct sl_err *err) SL_WARN_UNUSED;
 
 /* Collective. train --cache: the cache at dir when it was built from src as
- * it is now (names, sizes, modification times) with the same options; else
+ * it is now (names, sizes, modification times) with the same options (the
+ * format ones, o->real_labels and the spec o->hash); else
  * parses src and (re)writes dir. *use says which and why. */
 enum sl_status sl_cache_use(struct sl_shard *s, const char *src, const char *dir,
                             const struct sl_load_opts *o, struct sl_comm *c,

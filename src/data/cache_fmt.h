@@ -94,6 +94,12 @@ int64_t cache_head_bytes(const struct cache_fixed *f);
 enum sl_status cache_source_id(const char *src, struct cache_src **out, int64_t *n,
                                struct sl_err *err);
 
+/* Not collective. Reads and checks dir's header into h (free h->buf). */
+enum sl_status cache_read_head(const char *dir, struct cache_head *h, struct sl_err *err);
+
+/* 1 when a cache's spec text (NULL: not hashed) is the spec sp (NULL: none). */
+int cache_spec_same(const char *text, const struct sl_hash_spec *sp);
+
 /* pread/pwrite of exactly n bytes; -1 with errno on failure (0 bytes read
  * early: errno EIO). */
 int cache_pread(int fd, void *buf, int64_t n, int64_t off);
