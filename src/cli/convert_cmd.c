@@ -85,8 +85,9 @@ int sl_cmd_convert(int argc, char **argv, struct sl_comm *c) {
     if (!st && hash && n_features) { /* the same on every rank */
         st = SL_ERR_ARG;
         if (c->rank == 0)
-            sl_err_set(&err, st, "--n-features: not with hashed columns (d is 2^B plus the "
-                                 "numeric columns)");
+            sl_err_set(&err, st,
+                       "--n-features: not with hashed columns (d is 2^B plus the "
+                       "numeric columns)");
     }
     const struct sl_load_opts lo = {.format = (enum sl_format)format,
                                     .zero_based = zero_based,

@@ -61,8 +61,8 @@ enum sl_status sl_cli_cache_hash(struct sl_comm *c, int format, const char *cate
                        : format == SL_FORMAT_CRITEO ? "criteo"
                        : format == SL_FORMAT_CSV    ? "csv"
                                                     : NULL;
-    const int asked = categorical || hash_bits || format == SL_FORMAT_TSV ||
-                      format == SL_FORMAT_CRITEO;
+    const int asked =
+        categorical || hash_bits || format == SL_FORMAT_TSV || format == SL_FORMAT_CRITEO;
     enum sl_status st = SL_OK;
     if (asked && !sp)
         st = sl_err_set(err, SL_ERR_ARG,

@@ -289,9 +289,9 @@ static enum sl_status load_data(struct sl_comm *c, const struct train_args *a,
     memset(shard, 0, sizeof *shard);
     /* A cache keeps its own hashing spec (sl_cli_cache_hash, below). */
     const int from_cache = !a->cache && sl_cache_is(a->data, c);
-    enum sl_status hs =
-        from_cache ? SL_OK
-                   : sl_cli_hash_spec(c, a->format, a->data, a->categorical, a->hash_bits, hash, err);
+    enum sl_status hs = from_cache ? SL_OK
+                                   : sl_cli_hash_spec(c, a->format, a->data, a->categorical,
+                                                      a->hash_bits, hash, err);
     if (hs) return hs;
     if (*hash && a->n_features) { /* the same on every rank */
         if (c->rank == 0)
@@ -322,7 +322,7 @@ static enum sl_status load_data(struct sl_comm *c, const struct train_args *a,
                                 err)))
         sl_shard_free(shard);
     struct sl_load_opts vo = lo;
-    vo.hash = *hash; /* a validation file of raw rows is hashed as the data were */
+    vo.hash = *hash;   /* a validation file of raw rows is hashed as the data were */
     vo.n_features = 0; /* columns the model never saw weigh 0 */
     if (!st && shard->dense) vo.n_features = shard->n_features; /* the weight column too */
     if (!st && (st = train_weigh_rows(c, a, shard, err))) sl_shard_free(shard);

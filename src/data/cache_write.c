@@ -162,8 +162,8 @@ static enum sl_status block_sums(const struct cache_paths *p, const struct cache
 /* Rank 0: the header into the temporary directory, then the directory in
  * place of p->dir (an old cache there is moved aside and removed). */
 static enum sl_status publish(const struct cache_paths *p, struct cache_fixed *f,
-                              const struct cache_src *src, const char *spec,
-                              uint32_t *const *sums, struct sl_err *err) {
+                              const struct cache_src *src, const char *spec, uint32_t *const *sums,
+                              struct sl_err *err) {
     const int64_t nkb = cache_blocks(f->count[SEC_KEYS] * 8, f->block_bytes);
     int64_t *first = sl_malloc(sizeof(int64_t) * (size_t)(nkb + 1));
     char path[PATH_MAX];

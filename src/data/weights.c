@@ -217,10 +217,10 @@ enum sl_status sl_shard_weight_column(struct sl_shard *s, const char *path, cons
                  "--weight-column %s: a cache keeps no header row; give the column's number "
                  "(0-based, the label is 0)",
                  spec);
-    const char *bad = !s->dense                ? "--weight-column needs CSV data"
-                      : s->maps && !by_number ? msg
-                                               : resolve_column(path, spec, s->n_features, &field,
-                                                                msg, sizeof msg);
+    const char *bad = !s->dense ? "--weight-column needs CSV data"
+                      : s->maps && !by_number
+                          ? msg
+                          : resolve_column(path, spec, s->n_features, &field, msg, sizeof msg);
     if (bad) /* the same on every rank: they read the same header */
         return c->rank == 0 ? sl_err_set(err, SL_ERR_ARG, "%s", bad) : SL_ERR_ARG;
     sl_cache_own_values(s); /* a cache's rows are mapped read-only (cache.c) */
