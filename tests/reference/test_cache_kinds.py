@@ -8,6 +8,7 @@ bytes, --cache is reused while the spec is the same and rebuilt when
 (another spec, -1/+1 labels for a squared loss) is one clear error. A
 version 1 cache (before real labels and specs) still reads."""
 import os
+import shutil
 import struct
 import zlib
 
@@ -219,5 +220,15 @@ check(read(mt) == read(mc), "a version 1 cache gives another model than the text
 struct.pack_into("=I", old, 12, 0)
 rewrite_head(old)
 one_error(train(v1, never, 2, check_rc=False), [H, "version 0 is not supported"], "a version 0 cache")
+# A spec edited in a header with a valid checksum: it no longer gives the
+# cache's feature count, and is refused.
+forged = bytearray(read(os.path.join(ccache, H)))
+at = forged.find(b'"hash_bits":18')
+check(at > 0, "the criteo cache's header does not hold its spec as JSON text")
+forged[at:at + 14] = b'"hash_bits":17'
+shutil.rmtree(v1)
+shutil.copytree(ccache, v1)
+rewrite_head(forged)
+one_error(train(v1, never, 1, check_rc=False), [H, "hashing spec", "feature count"], "a forged spec")
 check(not os.path.exists(never), "a model was written from a bad cache")
 finish()
