@@ -17,7 +17,7 @@ int sl_cmd_convert(int argc, char **argv, struct sl_comm *c) {
          .kind = SL_ARG_STR,
          .dst = &data,
          .metavar = "FILE",
-         .help = "the source (LIBSVM/svmlight text or CSV)"},
+         .help = "the source (LIBSVM/svmlight text, CSV, TSV or Criteo TSV)"},
         {.name = "out",
          .kind = SL_ARG_STR,
          .dst = &out,
