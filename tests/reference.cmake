@@ -22,3 +22,4 @@ sl_py_test(ref_standardize test_standardize.py)
 sl_py_test(ref_cache test_cache.py)
 # L1 and elastic net (issue #16 item 1; README: L1 and elastic net).
 sl_py_test(ref_l1 test_l1.py)
+sl_py_test(ref_cache_kinds test_cache_kinds.py)

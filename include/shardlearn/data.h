@@ -79,6 +79,9 @@ struct sl_shard {
     struct sl_cache_maps *maps; /* loaded from a cache: the read-only mappings that y and values
                                    point into; NULL otherwise. Released by sl_shard_free; y and
                                    values are never written */
+    struct sl_hash_spec *cache_hash; /* loaded from a cache of hashed columns: the spec its rows
+                                        were hashed with (owned, sl_calloc'd; sl_shard_free frees
+                                        it; a caller may take it and set NULL); else NULL */
 };
 
 /* Collective. On success every rank holds its shard; free with
@@ -120,7 +123,7 @@ void sl_shard_scale_weights(struct sl_shard *s, const double *w);
  * every block of every section. Any rank count reads its own rows from it
  * with pread, the same rows the text reader would give it (sl_rank_keys). */
 #define SL_CACHE_HEADER "shardlearn.cache"
-#define SL_CACHE_VERSION 1
+#define SL_CACHE_VERSION 2 /* 2: real labels and the hashing spec; 1 is still read */
 #define SL_CACHE_BLOCK ((int64_t)1 << 20)
 
 /* Why train --cache did what it did, for a message. */
@@ -146,7 +149,10 @@ enum sl_status sl_cache_write(const struct sl_shard *s, const char *src,
 /* Collective. This rank's rows of the cache at dir, checked (header,
  * version, byte order, sizes, the CRC of every block read), as sl_shard_load
  * would give them from the source on this rank count. o->n_features > 0 is
- * applied as by the text reader; the format options are the cache's own. */
+ * applied as by the text reader; the format options are the cache's own.
+ * o->real_labels must be the cache's (convert --real-labels), and o->hash,
+ * when given, the spec the cache was hashed with: else an SL_ERR_ARG that
+ * says what to convert. s->cache_hash <- the cache's spec, if it has one. */
 enum sl_status sl_cache_load(struct sl_shard *s, const char *dir, const struct sl_load_opts *o,
                              struct sl_comm *c, struct sl_err *err) SL_WARN_UNUSED;
 
@@ -155,7 +161,8 @@ enum sl_status sl_data_load(struct sl_shard *s, const char *path, const struct s
                             struct sl_comm *c, struct sl_err *err) SL_WARN_UNUSED;
 
 /* Collective. train --cache: the cache at dir when it was built from src as
- * it is now (names, sizes, modification times) with the same options; else
+ * it is now (names, sizes, modification times) with the same options (the
+ * format ones, o->real_labels and the spec o->hash); else
  * parses src and (re)writes dir. *use says which and why. */
 enum sl_status sl_cache_use(struct sl_shard *s, const char *src, const char *dir,
                             const struct sl_load_opts *o, struct sl_comm *c,

@@ -62,6 +62,18 @@ const char *sl_hash_spec_check(const struct sl_hash_spec *sp);
 void sl_hash_spec_copy(struct sl_hash_spec *dst, const struct sl_hash_spec *src);
 void sl_hash_spec_free(struct sl_hash_spec *sp);
 
+/* The spec as JSON (the model file's "hashing" object, also kept in a binary
+ * cache's header): a new object, the caller deletes it with cJSON_Delete. */
+struct cJSON;
+struct cJSON *sl_hash_spec_json(const struct sl_hash_spec *sp);
+/* The same as compact JSON text; the caller frees it with free(). Two specs
+ * are the same spec exactly when their texts are equal. */
+char *sl_hash_spec_text(const struct sl_hash_spec *sp);
+/* sp <- the spec in h (sl_hash_spec_json's form), checked
+ * (sl_hash_spec_check). NULL when sound; else what is wrong, and sp is left
+ * empty. Free with sl_hash_spec_free. */
+const char *sl_hash_spec_from_json(struct sl_hash_spec *sp, const struct cJSON *h);
+
 /* 2^B when a column is categorical, else 0: where numeric features start. */
 int64_t sl_hash_range(const struct sl_hash_spec *sp);
 /* d: the hashed range plus one feature per numeric column. */

@@ -77,6 +77,15 @@ enum sl_status sl_cli_hash_spec(struct sl_comm *c, int format, const char *path,
                                 const char *categorical, int64_t hash_bits,
                                 struct sl_hash_spec **out, struct sl_err *err) SL_WARN_UNUSED;
 void sl_cli_hash_spec_destroy(struct sl_hash_spec *sp);
+/* Collective. s: loaded from the cache at dir. *out <- the hashing spec the
+ * cache's rows were hashed with (taken from s->cache_hash), or NULL. The
+ * hashing options given (format, categorical, hash_bits: 0 when not) must
+ * agree with the cache: a cache of other hashing is an error, as is one not
+ * hashed at all when they ask for hashing. */
+struct sl_shard;
+enum sl_status sl_cli_cache_hash(struct sl_comm *c, int format, const char *categorical,
+                                 int64_t hash_bits, const char *dir, struct sl_shard *s,
+                                 struct sl_hash_spec **out, struct sl_err *err) SL_WARN_UNUSED;
 
 /* Set by SIGINT/SIGTERM/SIGUSR1 on every rank; read at each evaluation
  * (and between CG steps) and agreed over the ranks. */

@@ -9,14 +9,15 @@
 
 int sl_cmd_convert(int argc, char **argv, struct sl_comm *c) {
     const char *data = NULL, *out = NULL;
-    int format = SL_FORMAT_AUTO, zero_based = 0;
-    int64_t n_features = 0, block_kib = SL_CACHE_BLOCK / 1024;
+    const char *categorical = NULL;
+    int format = SL_FORMAT_AUTO, zero_based = 0, real_labels = 0;
+    int64_t n_features = 0, hash_bits = 0, block_kib = SL_CACHE_BLOCK / 1024;
     const struct sl_opt opts[] = {
         {.name = "data",
          .kind = SL_ARG_STR,
          .dst = &data,
          .metavar = "FILE",
-         .help = "the source (LIBSVM/svmlight text or CSV)"},
+         .help = "the source (LIBSVM/svmlight text, CSV, TSV or Criteo TSV)"},
         {.name = "out",
          .kind = SL_ARG_STR,
          .dst = &out,
@@ -26,8 +27,24 @@ int sl_cmd_convert(int argc, char **argv, struct sl_comm *c) {
          .kind = SL_ARG_CHOICE,
          .dst = &format,
          .metavar = "FMT",
-         .help = "libsvm|csv (default: from the extension, .csv is CSV)",
+         .help = "libsvm|csv|tsv|criteo (default: from the extension, .csv is CSV)",
          .choices = SL_FORMAT_CHOICES},
+        {.name = "categorical",
+         .kind = SL_ARG_STR,
+         .dst = &categorical,
+         .metavar = "COLS",
+         .help = "csv/tsv: hash these columns (header names or 1-based ranges like 2-5,9)"},
+        {.name = "hash-bits",
+         .kind = SL_ARG_INT,
+         .dst = &hash_bits,
+         .metavar = "B",
+         .help = "hashed categorical features go to 2^B indices (default 20)",
+         .min = 1,
+         .max = 31},
+        {.name = "real-labels",
+         .kind = SL_ARG_FLAG,
+         .dst = &real_labels,
+         .help = "keep each label's value, for train --loss squared (default: 1/0, +1/-1)"},
         {.name = "zero-based",
          .kind = SL_ARG_FLAG,
          .dst = &zero_based,
@@ -63,12 +80,23 @@ int sl_cmd_convert(int argc, char **argv, struct sl_comm *c) {
         return SL_EXIT_USAGE;
     }
     const double t0 = sl_wtime();
+    struct sl_hash_spec *hash = NULL; /* the same hashing as train's (cli/hash_opts.c) */
+    st = sl_cli_hash_spec(c, format, data, categorical, hash_bits, &hash, &err);
+    if (!st && hash && n_features) { /* the same on every rank */
+        st = SL_ERR_ARG;
+        if (c->rank == 0)
+            sl_err_set(&err, st,
+                       "--n-features: not with hashed columns (d is 2^B plus the "
+                       "numeric columns)");
+    }
     const struct sl_load_opts lo = {.format = (enum sl_format)format,
                                     .zero_based = zero_based,
                                     .n_features = n_features,
+                                    .hash = hash,
+                                    .real_labels = real_labels,
                                     .row_keys = 1};
     struct sl_shard s;
-    st = sl_shard_load(&s, data, &lo, c, &err);
+    if (!st) st = sl_shard_load(&s, data, &lo, c, &err);
     if (!st) {
         st = sl_cache_write(&s, data, &lo, out, block_kib * 1024, c, &err);
         if (!st)
@@ -77,6 +105,7 @@ int sl_cmd_convert(int argc, char **argv, struct sl_comm *c) {
                     sl_wtime() - t0);
         sl_shard_free(&s);
     }
+    sl_cli_hash_spec_destroy(hash);
     if (err.msg[0]) sl_error("%s", err.msg);
     return st == SL_OK ? SL_EXIT_OK : SL_EXIT_FAIL;
 }

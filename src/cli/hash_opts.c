@@ -52,3 +52,36 @@ void sl_cli_hash_spec_destroy(struct sl_hash_spec *sp) {
     sl_hash_spec_free(sp);
     free(sp);
 }
+
+enum sl_status sl_cli_cache_hash(struct sl_comm *c, int format, const char *categorical,
+                                 int64_t hash_bits, const char *dir, struct sl_shard *s,
+                                 struct sl_hash_spec **out, struct sl_err *err) {
+    const struct sl_hash_spec *sp = s->cache_hash; /* the same on every rank */
+    const char *name = format == SL_FORMAT_TSV      ? "tsv"
+                       : format == SL_FORMAT_CRITEO ? "criteo"
+                       : format == SL_FORMAT_CSV    ? "csv"
+                                                    : NULL;
+    const int asked =
+        categorical || hash_bits || format == SL_FORMAT_TSV || format == SL_FORMAT_CRITEO;
+    enum sl_status st = SL_OK;
+    if (asked && !sp)
+        st = sl_err_set(err, SL_ERR_ARG,
+                        "%s: the cache holds no hashed columns; convert the source with "
+                        "--categorical or --format tsv|criteo",
+                        dir);
+    else if (sp && hash_bits && hash_bits != sp->hash_bits)
+        st = sl_err_set(err, SL_ERR_ARG,
+                        "--hash-bits %lld: the cache %s was hashed with %d bits; convert the "
+                        "source again with --hash-bits %lld",
+                        (long long)hash_bits, dir, sp->hash_bits, (long long)hash_bits);
+    else if (sp && asked && name && strcmp(name, sp->format) != 0)
+        st = sl_err_set(err, SL_ERR_ARG, "--format %s: the cache %s holds --format %s rows", name,
+                        dir, sp->format);
+    if (st) {
+        if (c->rank != 0) err->msg[0] = '\0'; /* printed once */
+        return st;
+    }
+    *out = s->cache_hash;
+    s->cache_hash = NULL;
+    return SL_OK;
+}

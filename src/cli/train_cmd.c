@@ -316,8 +316,11 @@ static enum sl_status load_data(struct sl_comm *c, const struct train_args *a,
                                 struct sl_hash_spec **hash, struct sl_err *err) {
     memset(val, 0, sizeof *val);
     memset(shard, 0, sizeof *shard);
-    enum sl_status hs =
-        sl_cli_hash_spec(c, a->format, a->data, a->categorical, a->hash_bits, hash, err);
+    /* A cache keeps its own hashing spec (sl_cli_cache_hash, below). */
+    const int from_cache = !a->cache && sl_cache_is(a->data, c);
+    enum sl_status hs = from_cache ? SL_OK
+                                   : sl_cli_hash_spec(c, a->format, a->data, a->categorical,
+                                                      a->hash_bits, hash, err);
     if (hs) return hs;
     if (*hash && a->n_features) { /* the same on every rank */
         if (c->rank == 0)
@@ -343,7 +346,12 @@ static enum sl_status load_data(struct sl_comm *c, const struct train_args *a,
     } else {
         st = sl_data_load(shard, a->data, &lo, c, err);
     }
+    if (!st && from_cache &&
+        (st = sl_cli_cache_hash(c, a->format, a->categorical, a->hash_bits, a->data, shard, hash,
+                                err)))
+        sl_shard_free(shard);
     struct sl_load_opts vo = lo;
+    vo.hash = *hash;   /* a validation file of raw rows is hashed as the data were */
     vo.n_features = 0; /* columns the model never saw weigh 0 */
     if (!st && shard->dense) vo.n_features = shard->n_features; /* the weight column too */
     if (!st && (st = train_weigh_rows(c, a, shard, err))) sl_shard_free(shard);

@@ -1,7 +1,7 @@
 /* cache.c - reading the binary cache (layout: cache_fmt.h): the header and
- * its checks, each rank's rows by pread with every block it reads checked,
- * and the choice between a cache and its source (sl_data_load,
- * sl_cache_use). Writing is in cache_write.c. */
+ * its checks, each rank's rows by pread with every block it reads checked.
+ * The choice between a cache and its source (sl_data_load, sl_cache_use) is
+ * in cache_use.c, writing in cache_write.c. */
 #define _XOPEN_SOURCE 700 /* realpath */
 #define _DEFAULT_SOURCE   /* MAP_POPULATE */
 #include <errno.h>
@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#include <cjson/cJSON.h>
 
 #include "data/cache_fmt.h"
 #include "data/reader.h"
@@ -70,7 +72,8 @@ enum sl_status cache_agree(struct sl_comm *c, enum sl_status st, struct sl_err *
 }
 
 int64_t cache_head_bytes(const struct cache_fixed *f) {
-    int64_t n = (int64_t)sizeof *f + f->n_src * (int64_t)sizeof(struct cache_src);
+    int64_t n = cache_fixed_bytes(f->version) + f->n_src * (int64_t)sizeof(struct cache_src);
+    n += f->spec_bytes;
     n += 8 * cache_blocks(f->count[SEC_KEYS] * 8, f->block_bytes);
     for (int q = 0; q < SEC_N; q++)
         n += 4 * cache_blocks(f->count[q] * CACHE_SEC_ELEM[q], f->block_bytes);
@@ -130,14 +133,18 @@ static enum sl_status check_fixed(const char *path, const char *buf, size_t len,
                           "%s: cache format version %u is newer than this shardlearn's (%d); "
                           "convert the source again",
                           path, f.version, SL_CACHE_VERSION);
-    if (f.version != SL_CACHE_VERSION)
+    if (f.version < 1)
         return sl_err_set(err, SL_ERR_PARSE, "%s: cache format version %u is not supported (%d)",
                           path, f.version, SL_CACHE_VERSION);
-    if (len < sizeof f)
+    const int64_t fixed = cache_fixed_bytes(f.version);
+    if ((int64_t)len < fixed)
         return sl_err_set(err, SL_ERR_PARSE, "%s: truncated (%zu bytes)", path, len);
-    memcpy(&f, buf, sizeof f);
+    memset(&f, 0, sizeof f); /* a version 1 header: no real labels, no spec */
+    memcpy(&f, buf, (size_t)fixed);
     int ok = f.block_bytes > 0 && f.block_bytes % 8 == 0 && f.n_src >= 0 && f.n_src < 1000000 &&
-             f.n_rows > 0 && f.nnz >= 0 && f.n_features >= 0;
+             f.n_rows > 0 && f.nnz >= 0 && f.n_features >= 0 && f.spec_bytes >= 0 &&
+             f.spec_bytes % 8 == 0 && f.spec_bytes < ((int64_t)1 << 30) &&
+             (f.real_labels == 0 || f.real_labels == 1);
     for (int q = 0; q < SEC_N && ok; q++)
         ok = f.count[q] >= 0 && f.count[q] < ((int64_t)1 << 56);
     if (ok && f.head_bytes != cache_head_bytes(&f)) ok = 0;
@@ -155,14 +162,14 @@ static enum sl_status check_fixed(const char *path, const char *buf, size_t len,
                   len - offsetof(struct cache_fixed, crc) - 4);
     if ((uint32_t)crc != want)
         return sl_err_set(err, SL_ERR_PARSE, "%s: corrupt header (checksum mismatch)", path);
-    if (!shape_ok(&f))
+    const char *spec = buf + fixed + f.n_src * (int64_t)sizeof(struct cache_src);
+    if (!shape_ok(&f) || (f.spec_bytes && spec[f.spec_bytes - 1] != '\0'))
         return sl_err_set(err, SL_ERR_PARSE, "%s: inconsistent header (not written by convert)",
                           path);
     return SL_OK;
 }
 
-/* Not collective. Reads and checks dir's header into h (free h->buf). */
-static enum sl_status read_head(const char *dir, struct cache_head *h, struct sl_err *err) {
+enum sl_status cache_read_head(const char *dir, struct cache_head *h, struct sl_err *err) {
     memset(h, 0, sizeof *h);
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", dir, SL_CACHE_HEADER);
@@ -174,11 +181,14 @@ static enum sl_status read_head(const char *dir, struct cache_head *h, struct sl
         free(buf);
         return st;
     }
-    memcpy(&h->f, buf, sizeof h->f);
+    memset(&h->f, 0, sizeof h->f);
+    memcpy(&h->f, buf, (size_t)cache_fixed_bytes(((const struct cache_fixed *)buf)->version));
     h->buf = buf;
-    const char *p = buf + sizeof h->f;
+    const char *p = buf + cache_fixed_bytes(h->f.version);
     h->src = (const struct cache_src *)p;
     p += h->f.n_src * (int64_t)sizeof(struct cache_src);
+    h->spec = h->f.spec_bytes ? p : NULL;
+    p += h->f.spec_bytes;
     h->first_key = (const int64_t *)p;
     p += 8 * cache_blocks(h->f.count[SEC_KEYS] * 8, h->f.block_bytes);
     for (int q = 0; q < SEC_N; q++) {
@@ -265,6 +275,13 @@ void sl_cache_unmap(struct sl_shard *s) {
         munmap(m->base[i], m->len[i]);
     free(m);
     s->maps = NULL;
+}
+
+void sl_cache_own_values(struct sl_shard *s) {
+    if (!s->maps || !in_map(s->maps, s->values)) return; /* already its own */
+    double *v = sl_malloc(sizeof(double) * (size_t)(s->nnz ? s->nnz : 1));
+    memcpy(v, s->values, sizeof(double) * (size_t)s->nnz);
+    s->values = v; /* sl_shard_free frees it: it is in no mapping */
 }
 
 /* *out <- bytes [a, b) of section q in place, mapped read-only with every
@@ -371,10 +388,76 @@ static enum sl_status apply_n_features(struct sl_shard *s, const struct cache_fi
 static enum sl_status check_labels(const struct cache_rd *k, const struct sl_shard *s,
                                    struct sl_err *err) {
     int bad = 0;
+    if (k->h.f.real_labels) {
+        for (int64_t i = 0; i < s->n_rows; i++)
+            bad |= !(s->y[i] - s->y[i] == 0); /* NaN or infinite */
+        return bad ? sl_err_set(err, SL_ERR_PARSE, "%s/y.bin: corrupt (a label not finite)", k->dir)
+                   : SL_OK;
+    }
     for (int64_t i = 0; i < s->n_rows; i++)
         bad |= s->y[i] != 1.0 && s->y[i] != -1.0;
     return bad ? sl_err_set(err, SL_ERR_PARSE, "%s/y.bin: corrupt (a label not -1 or +1)", k->dir)
                : SL_OK;
+}
+
+int cache_spec_same(const char *text, const struct sl_hash_spec *sp) {
+    if (!text || !sp) return !text && !sp;
+    char *want = sl_hash_spec_text(sp);
+    const int same = strcmp(want, text) == 0;
+    free(want);
+    return same;
+}
+
+/* The spec of a cache whose header holds one into *out (sl_calloc'd). */
+static enum sl_status parse_spec(const struct cache_head *h, const char *dir,
+                                 struct sl_hash_spec **out, struct sl_err *err) {
+    cJSON *j = cJSON_Parse(h->spec);
+    struct sl_hash_spec *sp = sl_calloc(1, sizeof *sp);
+    const char *bad = j ? sl_hash_spec_from_json(sp, j) : "not JSON";
+    cJSON_Delete(j);
+    if (!bad && sl_hash_n_features(sp) != h->f.n_features) {
+        sl_hash_spec_free(sp);
+        bad = "its columns do not give the feature count";
+    }
+    if (bad) {
+        free(sp);
+        return sl_err_set(err, SL_ERR_PARSE, "%s/%s: inconsistent header (hashing spec: %s)", dir,
+                          SL_CACHE_HEADER, bad);
+    }
+    *out = sp;
+    return SL_OK;
+}
+
+/* What the cache holds against what the caller reads it for: labels as
+ * values or as -1/+1, and the hashing spec (o->hash, when given, must be
+ * the cache's; a cache without one holds rows already hashed, as LIBSVM
+ * would). s->cache_hash <- the cache's spec. */
+static enum sl_status check_kind(const struct cache_head *h, const struct sl_load_opts *o,
+                                 const char *dir, struct sl_shard *s, struct sl_err *err) {
+    const struct cache_fixed *f = &h->f;
+    if (o->real_labels && !f->real_labels)
+        return sl_err_set(err, SL_ERR_ARG,
+                          "%s: the cache keeps labels as -1/+1; for --loss squared convert the "
+                          "source with --real-labels",
+                          dir);
+    if (!o->real_labels && f->real_labels)
+        return sl_err_set(err, SL_ERR_ARG,
+                          "%s: the cache keeps real labels (convert --real-labels), for --loss "
+                          "squared only; convert the source without it for a classifier",
+                          dir);
+    if (!h->spec) return SL_OK;
+    enum sl_status st = parse_spec(h, dir, &s->cache_hash, err);
+    if (st || !o->hash) return st;
+    if (cache_spec_same(h->spec, o->hash)) return SL_OK;
+    if (o->hash->hash_bits != s->cache_hash->hash_bits)
+        return sl_err_set(err, SL_ERR_ARG,
+                          "%s: hashed with --hash-bits %d, not %d; convert the source again with "
+                          "--hash-bits %d",
+                          dir, s->cache_hash->hash_bits, o->hash->hash_bits, o->hash->hash_bits);
+    return sl_err_set(err, SL_ERR_ARG,
+                      "%s: hashed with other columns than asked for (its --format %s, %d "
+                      "columns); convert the source again with the options wanted",
+                      dir, s->cache_hash->format, s->cache_hash->n_cols);
 }
 
 static enum sl_status check_indices(const struct cache_rd *k, const struct sl_shard *s,
@@ -443,14 +526,12 @@ enum sl_status sl_cache_load(struct sl_shard *s, const char *dir, const struct s
     sl_err_clear(err);
     double t0 = sl_wtime();
     struct cache_rd k = {.dir = dir, .fd = {-1, -1, -1, -1, -1}};
-    enum sl_status st = read_head(dir, &k.h, err);
+    enum sl_status st = cache_read_head(dir, &k.h, err);
     if (!st) {
         k.tmp = sl_malloc((size_t)k.h.f.block_bytes);
         st = open_sections(&k, err);
     }
-    if (!st && o->real_labels)
-        st = sl_err_set(err, SL_ERR_ARG,
-                        "%s: a cache keeps labels as -1/+1; a squared loss reads the text", dir);
+    if (!st) st = check_kind(&k.h, o, dir, s, err);
     if (!st) st = apply_n_features(s, &k.h.f, o, dir, err);
     if (!st) st = read_rows(&k, s, c, err);
     for (int q = 0; q < SEC_N; q++)
@@ -474,98 +555,4 @@ enum sl_status sl_cache_load(struct sl_shard *s, const char *dir, const struct s
     }
     s->load_seconds = sl_wtime() - t0;
     return SL_OK;
-}
-
-int sl_cache_is(const char *path, struct sl_comm *c) {
-    int64_t is = 0;
-    if (c->rank == 0) {
-        char head[PATH_MAX];
-        struct stat st;
-        snprintf(head, sizeof head, "%s/%s", path, SL_CACHE_HEADER);
-        is = stat(path, &st) == 0 && S_ISDIR(st.st_mode) && stat(head, &st) == 0;
-    }
-    sl_comm_bcast(c, &is, sizeof is, 0);
-    return (int)is;
-}
-
-enum sl_status sl_data_load(struct sl_shard *s, const char *path, const struct sl_load_opts *o,
-                            struct sl_comm *c, struct sl_err *err) {
-    if (sl_cache_is(path, c)) return sl_cache_load(s, path, o, c, err);
-    return sl_shard_load(s, path, o, c, err);
-}
-
-/* Rank 0: 1 when dir holds a cache of src as it is now, parsed with o; 0
- * when it holds another (why says what differs), -1 when it holds none. */
-static int cache_fresh(const char *dir, const char *src, const struct sl_load_opts *o, char *why,
-                       size_t cap) {
-    struct sl_err e;
-    struct cache_head h;
-    char head[PATH_MAX];
-    snprintf(head, sizeof head, "%s/%s", dir, SL_CACHE_HEADER);
-    if (access(head, F_OK) != 0) {
-        snprintf(why, cap, "no cache yet");
-        return -1;
-    }
-    if (read_head(dir, &h, &e) != SL_OK) {
-        snprintf(why, cap, "%s", e.msg);
-        return 0;
-    }
-    struct cache_src *now = NULL;
-    int64_t n = 0;
-    const enum sl_format fmt = o->format == SL_FORMAT_AUTO ? sl_format_from_path(src) : o->format;
-    int fresh = 0;
-    if (cache_source_id(src, &now, &n, &e) != SL_OK) {
-        snprintf(why, cap, "%s", e.msg);
-    } else if (h.f.n_src != n) {
-        snprintf(why, cap, "%s now lists %lld file(s), the cache was built from %lld", src,
-                 (long long)n, (long long)h.f.n_src);
-    } else if (h.f.format != (int32_t)fmt || h.f.zero_based != (o->zero_based != 0) ||
-               h.f.opt_n_features != o->n_features) {
-        snprintf(why, cap, "it was built with other --format/--zero-based/--n-features");
-    } else {
-        fresh = 1;
-        for (int64_t i = 0; i < n && fresh; i++) {
-            const struct cache_src *a = &h.src[i], *b = &now[i];
-            if (strcmp(a->name, b->name) != 0)
-                snprintf(why, cap, "it was built from %s, not %s", a->name, b->name);
-            else if (a->size != b->size || a->version != b->version || strcmp(a->tag, b->tag))
-                snprintf(why, cap, "%s changed (size or modification time)", b->name);
-            fresh = why[0] == '\0';
-        }
-    }
-    free(now);
-    free(h.buf);
-    return fresh;
-}
-
-enum sl_status sl_cache_use(struct sl_shard *s, const char *src, const char *dir,
-                            const struct sl_load_opts *o, struct sl_comm *c,
-                            struct sl_cache_use *use, struct sl_err *err) {
-    memset(use, 0, sizeof *use);
-    if (o->hash || o->real_labels) { /* the same on every rank */
-        memset(s, 0, sizeof *s);
-        if (c->rank == 0)
-            sl_err_set(err, SL_ERR_ARG, "--cache: not with %s",
-                       o->hash ? "hashed columns (a cache does not keep the hashing spec yet)"
-                               : "real labels (a cache keeps labels as -1/+1)");
-        return SL_ERR_ARG;
-    }
-    int64_t fresh = 0;
-    if (c->rank == 0) fresh = cache_fresh(dir, src, o, use->why, sizeof use->why);
-    sl_comm_bcast(c, &fresh, sizeof fresh, 0);
-    sl_comm_bcast(c, use->why, sizeof use->why, 0);
-    use->stale = fresh == 0;
-    if (fresh == 1) {
-        use->reused = 1;
-        return sl_cache_load(s, dir, o, c, err);
-    }
-    struct sl_load_opts ko = *o;
-    ko.row_keys = 1;
-    enum sl_status st = sl_shard_load(s, src, &ko, c, err);
-    if (st) return st;
-    st = sl_cache_write(s, src, &ko, dir, 0, c, err);
-    free(s->row_key); /* the shard is as sl_shard_load gives it without keys */
-    s->row_key = NULL;
-    if (st) sl_shard_free(s);
-    return st;
 }

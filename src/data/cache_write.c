@@ -162,7 +162,7 @@ static enum sl_status block_sums(const struct cache_paths *p, const struct cache
 /* Rank 0: the header into the temporary directory, then the directory in
  * place of p->dir (an old cache there is moved aside and removed). */
 static enum sl_status publish(const struct cache_paths *p, struct cache_fixed *f,
-                              const struct cache_src *src, uint32_t *const *sums,
+                              const struct cache_src *src, const char *spec, uint32_t *const *sums,
                               struct sl_err *err) {
     const int64_t nkb = cache_blocks(f->count[SEC_KEYS] * 8, f->block_bytes);
     int64_t *first = sl_malloc(sizeof(int64_t) * (size_t)(nkb + 1));
@@ -181,6 +181,8 @@ static enum sl_status publish(const struct cache_paths *p, struct cache_fixed *f
     f->crc = 0;
     uLong crc = crc32_z(0, (const Bytef *)f, sizeof *f);
     crc = crc32_z(crc, (const Bytef *)src, sizeof *src * (size_t)f->n_src);
+    if (f->spec_bytes) /* never a NULL buffer: zlib's crc32 of one is its initial value */
+        crc = crc32_z(crc, (const Bytef *)spec, (size_t)f->spec_bytes);
     crc = crc32_z(crc, (const Bytef *)first, (size_t)nkb * 8);
     for (int q = 0; q < SEC_N; q++)
         crc = crc32_z(crc, (const Bytef *)sums[q],
@@ -192,6 +194,7 @@ static enum sl_status publish(const struct cache_paths *p, struct cache_fixed *f
     if (h) {
         fwrite(f, sizeof *f, 1, h);
         fwrite(src, sizeof *src, (size_t)f->n_src, h);
+        fwrite(spec, 1, (size_t)f->spec_bytes, h);
         fwrite(first, 8, (size_t)nkb, h);
         for (int q = 0; q < SEC_N; q++)
             fwrite(sums[q], 4,
@@ -225,7 +228,8 @@ static void sec_counts(const struct sl_shard *s, int64_t *count) {
 /* Rank 0: the header's fixed part and the source's identity. */
 static enum sl_status describe(const struct sl_shard *s, const char *src,
                                const struct sl_load_opts *o, int64_t max_index, int64_t block_bytes,
-                               struct cache_fixed *f, struct cache_src **id, struct sl_err *err) {
+                               struct cache_fixed *f, struct cache_src **id, char **spec,
+                               struct sl_err *err) {
     int64_t n = 0, stored = 0;
     enum sl_status st = cache_source_id(src, id, &n, err);
     if (st) return st;
@@ -251,6 +255,15 @@ static enum sl_status describe(const struct sl_shard *s, const char *src,
     f->block_bytes = block_bytes;
     f->n_src = n;
     sec_counts(s, f->count);
+    f->real_labels = o->real_labels != 0;
+    if (o->hash) { /* the text, NUL-padded to 8 bytes: first_key after it stays aligned */
+        char *text = sl_hash_spec_text(o->hash);
+        const size_t len = strlen(text) + 1;
+        f->spec_bytes = (int64_t)((len + 7) / 8 * 8);
+        *spec = sl_calloc(1, (size_t)f->spec_bytes);
+        memcpy(*spec, text, len);
+        free(text);
+    }
     return SL_OK;
 }
 
@@ -276,9 +289,11 @@ enum sl_status sl_cache_write(const struct sl_shard *s, const char *src,
     const int64_t nnz0 = sl_comm_exscan_i64(c, s->nnz);
     struct cache_fixed f;
     struct cache_src *id = NULL;
+    char *spec = NULL;
     enum sl_status st = SL_OK;
     if (c->rank == 0)
-        st = describe(s, src, o, s->dense ? s->n_features : max_index, block_bytes, &f, &id, err);
+        st = describe(s, src, o, s->dense ? s->n_features : max_index, block_bytes, &f, &id, &spec,
+                      err);
     if (c->rank == 0 && !st) {
         int64_t bytes[SEC_N];
         for (int q = 0; q < SEC_N; q++)
@@ -295,11 +310,12 @@ enum sl_status sl_cache_write(const struct sl_shard *s, const char *src,
         sec_counts(s, g.count);
         st = cache_agree(c, block_sums(&p, &g, sums, c, err), err);
     }
-    if (!st && c->rank == 0) st = publish(&p, &f, id, sums, err);
+    if (!st && c->rank == 0) st = publish(&p, &f, id, spec, sums, err);
     st = cache_agree(c, st, err);
     for (int q = 0; q < SEC_N; q++)
         free(sums[q]);
     free(id);
+    free(spec);
     if (st && c->rank == 0) remove_cache_dir(p.tmp);
     return st;
 }

@@ -69,7 +69,8 @@ static void push_row(struct sl_shard *s, struct hashed_build *b, double y, int n
 
 /* One non-blank data line; 0 or fails ls. */
 static int parse_line(const struct sl_hash_spec *sp, const char *p, const char *end, int64_t line,
-                      struct sl_shard *s, struct hashed_build *b, struct sl_load_state *ls) {
+                      int64_t key, struct sl_shard *s, const struct sl_load_opts *o,
+                      struct hashed_build *b, struct sl_load_state *ls) {
     int n = split(sp, p, end, line, b, ls);
     if (n < 0) return -1;
     if (n != sp->n_cols) {
@@ -95,6 +96,7 @@ static int parse_line(const struct sl_hash_spec *sp, const char *p, const char *
         return -1;
     }
     push_row(s, b, y, nnz);
+    sl_push_row_key(s, o, ls, b->n - 1, key);
     return 0;
 }
 
@@ -114,6 +116,7 @@ void sl_parse_hashed(struct sl_range *r, struct sl_shard *s, const struct sl_loa
         while (t < end && sl_is_space(*t))
             t++;
         if (t == end) continue;
+        const int64_t key = sl_range_key(r, p); /* the line's first byte, before a BOM */
         /* Each file of a directory starts with its own header (and maybe a BOM). */
         if (r->file_first && end - p >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
             p += 3; /* a UTF-8 byte-order mark */
@@ -121,7 +124,7 @@ void sl_parse_hashed(struct sl_range *r, struct sl_shard *s, const struct sl_loa
         if (r->file_first && sp->header)
             rc = check_header(sp, b.f, split(sp, p, end, line, &b, ls), line, ls);
         else
-            rc = parse_line(sp, p, end, line, s, &b, ls);
+            rc = parse_line(sp, p, end, line, key, s, o, &b, ls);
         if (rc != 0) {
             sl_count_rest(r, ls);
             break;

@@ -91,6 +91,9 @@ struct sl_load_state {
 int64_t sl_range_key(const struct sl_range *r, const char *p);
 /* cache.c: unmaps s->maps and clears the arrays that pointed into them. */
 void sl_cache_unmap(struct sl_shard *s);
+/* A shard loaded from a cache: s->values becomes the shard's own writable
+ * copy (its mapping is read-only), for the few callers that change it. */
+void sl_cache_own_values(struct sl_shard *s);
 
 /* Row `row`'s key (sl_shard.row_key) when o->row_keys: the offset of its
  * line's first byte. */

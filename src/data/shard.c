@@ -254,5 +254,7 @@ void sl_shard_free(struct sl_shard *s) {
     free(s->indices);
     free(s->values);
     free(s->row_key);
+    if (s->cache_hash) sl_hash_spec_free(s->cache_hash);
+    free(s->cache_hash);
     memset(s, 0, sizeof *s);
 }

@@ -209,13 +209,21 @@ enum sl_status sl_shard_weight_column(struct sl_shard *s, const char *path, cons
                                       struct sl_comm *c, struct sl_err *err) {
     char msg[300];
     int64_t field = 0;
+    char *e = NULL;
+    (void)strtoll(spec, &e, 10);
+    const int by_number = *spec && !*e;
+    if (s->dense && s->maps && !by_number)
+        snprintf(msg, sizeof msg,
+                 "--weight-column %s: a cache keeps no header row; give the column's number "
+                 "(0-based, the label is 0)",
+                 spec);
     const char *bad = !s->dense ? "--weight-column needs CSV data"
-                      /* a cache's rows are mapped read-only (cache.c) */
-                      : s->maps ? "--weight-column: not with a binary cache (it keeps the column "
-                                  "as a feature); read the text"
-                                : resolve_column(path, spec, s->n_features, &field, msg, sizeof msg);
+                      : s->maps && !by_number
+                          ? msg
+                          : resolve_column(path, spec, s->n_features, &field, msg, sizeof msg);
     if (bad) /* the same on every rank: they read the same header */
         return c->rank == 0 ? sl_err_set(err, SL_ERR_ARG, "%s", bad) : SL_ERR_ARG;
+    sl_cache_own_values(s); /* a cache's rows are mapped read-only (cache.c) */
     /* Row-major (n, d) -> (n, d - 1) in place: each row moves down, never over
      * a row not yet read. */
     const int64_t d = s->n_features, j = field - 1;
@@ -232,7 +240,11 @@ enum sl_status sl_shard_weight_column(struct sl_shard *s, const char *path, cons
     int who = sl_comm_first_error(c, first_bad >= 0, s->row_begin + first_bad);
     if (who >= 0) {
         enum sl_status st = SL_ERR_PARSE;
-        if (c->rank == who) {
+        if (c->rank == who && s->maps) { /* a cache: no lines to name */
+            st = sl_err_set(err, st, "%s: row %lld: negative weight %g in column %lld (%s)", path,
+                            (long long)(s->row_begin + first_bad + 1), w[first_bad],
+                            (long long)field, spec);
+        } else if (c->rank == who) {
             struct rowfind at;
             line_of_row(path, s->row_begin + first_bad, &at);
             st = sl_err_set(err, st, "%s:%lld: negative weight %g in column %lld (%s)", at.file,
