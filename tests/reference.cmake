@@ -19,3 +19,13 @@ sl_py_test(ref_losses test_losses.py)
 sl_py_test(ref_weights test_weights.py)
 sl_py_test(ref_warm_start test_warm_start.py)
 sl_py_test(ref_standardize test_standardize.py)
+# Newton's two solvers (issue #17): by default (auto) these small sets take
+# the explicit Hessian; the same references once more with each forced.
+foreach(t optimum ranks losses weights standardize)
+  foreach(solver cg direct)
+    set(file test_${t}.py)
+    sl_py_test(ref_${t}_${solver} ${file})
+    set_tests_properties(ref_${t}_${solver} PROPERTIES
+                         ENVIRONMENT "${SL_TEST_ENV};SL_TEST_NEWTON_SOLVER=${solver}")
+  endforeach()
+endforeach()

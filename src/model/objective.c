@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/hessian.h"
 #include "model/kernels.h"
 #include "model/loss.h"
 #include "shardlearn/clock.h"
@@ -354,4 +355,35 @@ void sl_obj_to_model(const struct sl_objective *o, const double *v, double *w) {
 double sl_obj_from_model(const struct sl_objective *o, int64_t j, double w) {
     if (!o->inv_sd || j >= o->shape.n_cols) return w;
     return o->inv_sd[j] > 0 ? w / o->inv_sd[j] : 0.0;
+}
+
+double sl_obj_hessian_cost(struct sl_objective *o) {
+    const double dim = (double)o->shape.dim;
+    double cost[2] = {0.0, 0.0};
+    sl_kernel_hessian_cost(o->shard, o->shape.n_cols, cost);
+    sl_obj_sum(o, cost, 2);
+    /* A pass runs on all ranks at once; the factorisation (dim^3 / 3 flops)
+     * on each rank alike, so it weighs against one rank's part of a pass. */
+    const double pass = cost[1] / (double)o->comm->size + 1.0;
+    return cost[0] / cost[1] + dim * dim * dim / 3.0 / SL_BLAS3_SPEEDUP / pass;
+}
+
+void sl_obj_hessian(struct sl_objective *o, double *H) {
+    const int64_t nc = o->shape.n_cols, dim = o->shape.dim;
+    const double *sc = o->inv_sd;
+    double t0 = sl_wtime();
+    memset(H, 0, sizeof(double) * (size_t)(dim * dim));
+    sl_kernel_hessian(o->shard, o->dhess, nc, o->shape.fit_intercept, H);
+    o->compute_seconds += sl_wtime() - t0;
+    o->passes++;
+    sl_comm_sum_f64(o->comm, H, (size_t)(dim * dim));
+    /* Into the optimiser's space (H_ab sd-scaled on both sides), over n,
+     * plus lambda on the weights' diagonal; the lower triangle only. */
+    for (int64_t a = 0; a < dim; a++) {
+        double *ha = H + a * dim;
+        const double sa = sc && a < nc ? sc[a] : 1.0;
+        for (int64_t b = 0; b <= a; b++)
+            ha[b] *= (sc && b < nc ? sc[b] : 1.0) * sa * o->inv_n;
+        if (a < nc) ha[a] += o->shape.l2;
+    }
 }

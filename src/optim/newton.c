@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "optim/newton_direct.h"
 #include "optim/solvers.h"
 #include "optim/vec.h"
 
@@ -219,6 +220,9 @@ enum sl_status sl_newton(struct sl_objective *o, double *w, const struct sl_opti
         free(nt.mem);
         return st;
     }
+    /* Small dim: the step from the explicit Hessian (newton_direct.h). */
+    struct sl_newton_direct dx;
+    sl_newton_direct_init(&dx, o, opt->newton_solver);
     /* Whether top holds a state to save (not when stopped in the first evaluation). */
     const int have_top = st == SL_OK || sl_state_find(rs, "newton.i64");
     /* The loop's state lives in top (saved at every pass) under short names. */
@@ -236,7 +240,11 @@ enum sl_status sl_newton(struct sl_objective *o, double *w, const struct sl_opti
         top.passes = sl_obj_passes(o);
         newton_state(&ss, o, w, &top, ss_i64, ss_f64);
         sl_ckpt_offer(ck, &ss, 0);
-        const int64_t cg = trpcg(o, *delta, nt.g, nt.M, nt.s, &nt.wk);
+        int64_t cg = 0;
+        if (!sl_newton_direct_step(&dx, o, *delta, nt.g, nt.M, nt.s, nt.wk.r)) {
+            cg = trpcg(o, *delta, nt.g, nt.M, nt.s, &nt.wk);
+            sl_newton_direct_observe(&dx, cg);
+        }
         if (cg < 0)
             st = SL_ERR_INTERRUPTED;
         else
@@ -258,6 +266,7 @@ enum sl_status sl_newton(struct sl_objective *o, double *w, const struct sl_opti
             const double f_prev = cur->objective;
             (*iter)++;
             newton_accept(o, w, &nt);
+            sl_newton_direct_moved(&dx);
             *cur = trial;
             sl_step_report(&clock, o, cb, ctx, *iter, cur, *cg_in_iter, w);
             *cg_in_iter = 0;
@@ -281,6 +290,7 @@ enum sl_status sl_newton(struct sl_objective *o, double *w, const struct sl_opti
         sl_ckpt_offer(ck, &ss, 1);
     }
     *res = (struct sl_optim_result){.iterations = *iter, .converged = converged, .final = *cur};
+    sl_newton_direct_free(&dx);
     free(nt.mem);
     return st;
 }
