@@ -376,7 +376,17 @@ void sl_obj_hessian(struct sl_objective *o, double *H) {
     sl_kernel_hessian(o->shard, o->dhess, nc, o->shape.fit_intercept, H);
     o->compute_seconds += sl_wtime() - t0;
     o->passes++;
-    sl_comm_sum_f64(o->comm, H, (size_t)(dim * dim));
+    /* Only the lower triangle is summed: its rows packed in place, one
+     * after the other (row a at a (a + 1) / 2), then spread back. */
+    for (int64_t a = 1; a < dim; a++)
+        memmove(H + a * (a + 1) / 2, H + a * dim, sizeof(double) * (size_t)(a + 1));
+    sl_comm_sum_f64(o->comm, H, (size_t)(dim * (dim + 1) / 2));
+    for (int64_t a = dim - 1; a > 0; a--) {
+        memmove(H + a * dim, H + a * (a + 1) / 2, sizeof(double) * (size_t)(a + 1));
+        /* The upper part of the row held packed rows: zero it again. */
+        memset(H + a * dim + a + 1, 0, sizeof(double) * (size_t)(dim - a - 1));
+    }
+    if (dim > 1) memset(H + 1, 0, sizeof(double) * (size_t)(dim - 1));
     /* Into the optimiser's space (H_ab sd-scaled on both sides), over n,
      * plus lambda on the weights' diagonal; the lower triangle only. */
     for (int64_t a = 0; a < dim; a++) {
