@@ -29,3 +29,5 @@ foreach(t optimum ranks losses weights standardize)
                          ENVIRONMENT "${SL_TEST_ENV};SL_TEST_NEWTON_SOLVER=${solver}")
   endforeach()
 endforeach()
+# Node-shared reductions against MPI's (issue #17; README: Shared memory).
+sl_py_test(ref_shm test_shm.py)

@@ -127,7 +127,8 @@ int sl_obj_stop_requested(const struct sl_objective *o);
 /* Sets the pass count (a resumed run continues the count it saved). */
 void sl_obj_set_passes(struct sl_objective *o, int64_t passes);
 /* Collective. The whole vector (dim) of which x: (n_loc) is this rank's
- * slice. Points into the objective's buffer: valid until its next call. */
+ * slice. Read-only, in the communicator's buffer (shared by a host's ranks):
+ * valid until the end of the next collective on vectors (comm.h). */
 const double *sl_obj_gather(struct sl_objective *o, const double *x);
 
 /* Mini-batches, for stochastic optimisers: local to this rank, no

@@ -26,9 +26,9 @@ struct sl_objective {
     double *dhess_trial; /* (n_rows) scratch for a trial point, swapped on accept */
     double *tmp;         /* (n_rows) scratch for the dense kernels */
     double *rec;         /* sparse: (2*n_cols) the kernels' [x_j, sum_j] per column;
-                            dense: (dim) the gathered point */
-    double *buf;         /* (2*dim + 4) sparse: the gathered point, then the
-                            allreduce of [g | diag | loss...]; dense: the sums */
+                            dense: NULL. The gathered point and the sums live in the
+                            communicator's buffers (comm.h: sl_comm_gather_view,
+                            sl_comm_sum_begin), shared by a host's ranks */
     const volatile sig_atomic_t *stop_flag; /* set by a signal handler; may be NULL */
     double compute_seconds;                 /* wall time in local passes and mini-batch steps */
     int64_t passes;                         /* passes over the shard */
@@ -98,8 +98,7 @@ enum sl_status sl_obj_create(struct sl_objective **out, const struct sl_shard *s
     o->dhess = sl_calloc(nr, sizeof(double));
     o->dhess_trial = sl_calloc(nr, sizeof(double));
     o->tmp = s->dense ? sl_calloc(nr, sizeof(double)) : NULL;
-    o->rec = sl_calloc((size_t)(s->dense ? dim + 1 : 2 * n_cols + 1), sizeof(double));
-    o->buf = sl_calloc((size_t)(2 * dim + 4), sizeof(double));
+    o->rec = s->dense ? NULL : sl_calloc((size_t)(2 * n_cols + 1), sizeof(double));
     *out = o;
     return SL_OK;
 }
@@ -121,7 +120,6 @@ void sl_obj_destroy(struct sl_objective *o) {
     free(o->dhess_trial);
     free(o->tmp);
     free(o->rec);
-    free(o->buf);
     free(o);
 }
 
@@ -146,11 +144,7 @@ int64_t sl_obj_passes(const struct sl_objective *o) {
 }
 
 const double *sl_obj_gather(struct sl_objective *o, const double *x) {
-    /* Sparse passes load the point into their records, so buf is free again
-     * for the sums; the dense kernels read it while they write into buf. */
-    double *full = o->shard->dense ? o->rec : o->buf;
-    sl_comm_allgather_f64(o->comm, x, full, o->counts);
-    return full;
+    return sl_comm_gather_view(o->comm, x, o->counts);
 }
 
 void sl_obj_sum(struct sl_objective *o, double *v, int k) {
@@ -208,7 +202,8 @@ enum sl_status sl_obj_fg(struct sl_objective *o, const double *w, double *g, dou
      * |w|^2 over the slices] (gb and diagb only with an intercept): one
      * allreduce sums it all. */
     const size_t nsum = diag ? (size_t)(2 * dim) : (size_t)dim;
-    double *buf = o->buf, *dg = diag ? buf + dim : NULL, *tail = buf + nsum;
+    double *buf = sl_comm_sum_begin(o->comm, nsum + 4); /* every value set below */
+    double *dg = diag ? buf + dim : NULL, *tail = buf + nsum;
     double gb = 0.0, dgb = 0.0, loss = 0.0, correct = 0.0, wsq_slice = 0.0;
     for (int64_t j = 0; j < slice_weights(o); j++)
         wsq_slice += w[j] * w[j];
@@ -237,21 +232,21 @@ enum sl_status sl_obj_fg(struct sl_objective *o, const double *w, double *g, dou
     tail[3] = wsq_slice;
     o->compute_seconds += sl_wtime() - t0;
     o->passes++;
-    sl_comm_sum_f64(o->comm, buf, nsum + 4);
-    if (tail[2] > 0) return SL_ERR_INTERRUPTED;
-    const double wsq = tail[3];
+    const double *sum = sl_comm_sum_end(o->comm, nsum + 4), *st = sum + nsum;
+    if (st[2] > 0) return SL_ERR_INTERRUPTED;
+    const double wsq = st[3], loss_sum = st[0], correct_sum = st[1];
 
     /* This rank's slice of the summed gradient (and of the diagonal of
      * lambda I + (1/n) X^T D X), and |grad F| summed over the slices. */
-    slice_derivative(o, buf, w, g);
-    if (diag) slice_derivative(o, dg, NULL, diag);
+    slice_derivative(o, sum, w, g);
+    if (diag) slice_derivative(o, sum + dim, NULL, diag);
     double gsq = 0.0;
     for (int64_t j = 0; j < o->shape.n_loc; j++)
         gsq += g[j] * g[j];
     sl_obj_sum(o, &gsq, 1);
-    info->logloss = tail[0] * o->inv_n;
+    info->logloss = loss_sum * o->inv_n;
     info->objective = info->logloss + 0.5 * o->shape.l2 * wsq;
-    info->accuracy = o->loss == SL_LOSS_SQUARED ? (double)NAN : tail[1] * o->inv_n;
+    info->accuracy = o->loss == SL_LOSS_SQUARED ? (double)NAN : correct_sum * o->inv_n;
     info->grad_norm = sqrt(gsq);
     return SL_OK;
 }
@@ -266,7 +261,7 @@ void sl_obj_hv(struct sl_objective *o, const double *v, double *hv) {
     const int64_t nc = o->shape.n_cols;
     const double *full = sl_obj_gather(o, v);
     const double vb = o->shape.fit_intercept ? full[nc] : 0.0;
-    double *buf = o->buf; /* [hv (n_cols), hvb] */
+    double *buf = sl_comm_sum_begin(o->comm, (size_t)o->shape.dim); /* [hv (n_cols), hvb] */
     double hvb = 0.0;
     double t0 = sl_wtime();
     if (o->shard->dense) {
@@ -281,8 +276,7 @@ void sl_obj_hv(struct sl_objective *o, const double *v, double *hv) {
     if (o->shape.fit_intercept) buf[nc] = hvb;
     o->compute_seconds += sl_wtime() - t0;
     o->passes++;
-    sl_comm_sum_f64(o->comm, buf, (size_t)o->shape.dim);
-    slice_derivative(o, buf, v, hv);
+    slice_derivative(o, sl_comm_sum_end(o->comm, (size_t)o->shape.dim), v, hv);
 }
 
 void sl_obj_batch_residuals(struct sl_objective *o, const int64_t *rows, int64_t nb,
