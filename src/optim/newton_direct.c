@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "optim/vec.h"
+#include "shardlearn/log.h"
 #include "shardlearn/optim.h"
 
 /* LAPACK, from the OpenBLAS package's bundled LAPACK (or liblapack3), with
@@ -28,6 +29,11 @@ void sl_newton_direct_init(struct sl_newton_direct *dx, struct sl_objective *o, 
     memset(dx, 0, sizeof *dx);
     const int64_t dim = sl_obj_shape(o)->dim;
     dx->dim = dim;
+    if (solver == SL_NEWTON_DIRECT && dim > SL_NEWTON_DIRECT_MAX_DIM &&
+        sl_obj_comm(o)->rank == 0)
+        sl_warn("--newton-solver direct: %lld weights is above %d (the Hessian would take "
+                "%.0f MB a rank); solving with cg",
+                (long long)dim, SL_NEWTON_DIRECT_MAX_DIM, 8e-6 * (double)dim * (double)dim);
     if (solver == SL_NEWTON_CG || dim > SL_NEWTON_DIRECT_MAX_DIM) return;
     dx->forced = solver == SL_NEWTON_DIRECT;
     dx->cost = dx->forced ? 0.0 : sl_obj_hessian_cost(o);
