@@ -187,7 +187,8 @@ static void shared(struct sl_comm *c) {
             bad = 0;
             for (int64_t i = 0; i < n; i++)
                 bad += all[i] != (double)i + rep;
-            CHECK(bad == 0, "allgather of %lld values (round %d): %d wrong", (long long)n, rep, bad);
+            CHECK(bad == 0, "allgather of %lld values (round %d): %d wrong", (long long)n, rep,
+                  bad);
         }
         free(v), free(all), free(counts);
     }

@@ -143,8 +143,8 @@ static double run_case(struct sl_comm *c, int dense, int intercept, double l2, e
                       diag[j], hv[j]);
         for (int64_t a = lo; a < hi; a++) {
             const double want = a >= j ? hm[a * n + j] : hm[j * n + a];
-            CHECK_NUM(fabs(hv[a] - want) <= 1e-12 * fmax(1.0, fabs(want)),
-                      "explicit Hessian vs Hv", want, hv[a]);
+            CHECK_NUM(fabs(hv[a] - want) <= 1e-12 * fmax(1.0, fabs(want)), "explicit Hessian vs Hv",
+                      want, hv[a]);
         }
     }
     free(hm);

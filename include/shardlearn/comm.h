@@ -45,7 +45,7 @@ struct sl_comm {
     sl_comm_hook_fn hook;       /* NULL: none (sysmetrics.h sets it) */
     void *hook_ctx;
     int64_t hook_at;
-    int quiet; /* nonzero: collectives are not counted and do not call the hook */
+    int quiet;               /* nonzero: collectives are not counted and do not call the hook */
     struct sl_comm_shm *shm; /* node-shared reductions: NULL until the first large one */
     int shm_state;           /* 0: not decided yet, 1: on, -1: off */
     double *own[2];          /* sl_comm_sum_begin's and gather_view's buffers without the window */

@@ -31,7 +31,8 @@ int main(int argc, char **argv) {
     sl_comm_init(&c, MPI_COMM_WORLD);
     const int64_t n = argc > 1 ? atoll(argv[1]) : 1 << 20;
     const int reps = argc > 2 ? atoi(argv[2]) : 200;
-    double *v = sl_malloc(sizeof(double) * (size_t)n), *full = sl_malloc(sizeof(double) * (size_t)n);
+    double *v = sl_malloc(sizeof(double) * (size_t)n),
+           *full = sl_malloc(sizeof(double) * (size_t)n);
     double *tm[4];
     for (int q = 0; q < 4; q++)
         tm[q] = sl_malloc(sizeof(double) * (size_t)reps);

@@ -76,12 +76,12 @@ struct sl_comm_shm {
     MPI_Comm node;    /* this node's ranks, in the caller's rank order */
     MPI_Comm leaders; /* node rank 0 of every node; MPI_COMM_NULL elsewhere */
     int node_rank, node_size, n_nodes;
-    MPI_Win win;      /* MPI_WIN_NULL before the first */
-    MPI_Win old[8];   /* outgrown windows: a view into one may still be read */
+    MPI_Win win;    /* MPI_WIN_NULL before the first */
+    MPI_Win old[8]; /* outgrown windows: a view into one may still be read */
     int n_old;
-    size_t cap;       /* doubles in each half */
-    double **seg;     /* (node_size) every node rank's segment, mapped here */
-    int half;         /* the half the last collective used */
+    size_t cap;   /* doubles in each half */
+    double **seg; /* (node_size) every node rank's segment, mapped here */
+    int half;     /* the half the last collective used */
 };
 
 /* Every rank's stores to the window are visible to the node's ranks. */
@@ -373,8 +373,8 @@ static const double *gather(struct sl_comm *c, const double *in, double *out,
         if (out) memcpy(out, w, sizeof(double) * total);
     } else {
         if (!out) out = own_next(c, total);
-        int rc = MPI_Allgatherv(in, ic[c->rank], MPI_DOUBLE, out, ic, ic + c->size, MPI_DOUBLE,
-                                c->comm);
+        int rc =
+            MPI_Allgatherv(in, ic[c->rank], MPI_DOUBLE, out, ic, ic + c->size, MPI_DOUBLE, c->comm);
         SL_ASSERT(rc == MPI_SUCCESS);
         all = out;
     }

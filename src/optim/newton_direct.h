@@ -9,13 +9,13 @@
 #include "shardlearn/objective.h"
 
 struct sl_newton_direct {
-    int on;          /* this iteration's step comes from the factor */
-    int forced;      /* --newton-solver direct */
-    int factored;    /* H holds the factor at the accepted point */
-    int singular;    /* AUTO met an H that is not positive definite: CG from then on */
-    double cost;     /* forming + factoring H, in Hessian-vector passes */
-    int64_t dim;     /* of the whole vectors */
-    double *H;       /* (dim, dim) row-major; its lower triangle L, H = L L^T; NULL: off */
+    int on;       /* this iteration's step comes from the factor */
+    int forced;   /* --newton-solver direct */
+    int factored; /* H holds the factor at the accepted point */
+    int singular; /* AUTO met an H that is not positive definite: CG from then on */
+    double cost;  /* forming + factoring H, in Hessian-vector passes */
+    int64_t dim;  /* of the whole vectors */
+    double *H;    /* (dim, dim) row-major; its lower triangle L, H = L L^T; NULL: off */
     double *g, *M, *sn, *p, *hp, *s; /* (dim) each: whole vectors, in one allocation */
 };
 
