@@ -16,6 +16,8 @@
 #   scripts/bench.sh --only-cache        only the binary cache: convert, load rate against the text parse
 #   scripts/bench.sh --only-l1           only L1 logistic regression: lbfgs (OWL-QN) against liblinear-train -s 6
 #   scripts/bench.sh --only-path         only the path: 10 lambdas by warm starts against one fit
+#   scripts/bench.sh --only-dense        only the dense 12000 x 784 set: newton direct vs cg vs scikit-learn
+#   scripts/bench.sh --only-peers        only newton on 2 ranks vs LIBLINEAR -m 2 and Snap ML n_jobs=2
 #   scripts/bench.sh --help              every option (sizes, lambda, budgets, SGD settings)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +33,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # Spark MLlib, a peer, needs a Java runtime and pyspark (unless --skip-spark).
 case " $* " in
-  *" --skip-spark "* | *" --render "* | *" --only-stop "* | *" --only-serve "* | *" --only-warm "* | *" --only-sources "* | *" --only-cache "* | *" --only-l1 "* | *" --only-path "*) ;;
+  *" --skip-spark "* | *" --render "* | *" --only-stop "* | *" --only-serve "* | *" --only-warm "* | *" --only-sources "* | *" --only-cache "* | *" --only-l1 "* | *" --only-path "* | *" --only-dense "* | *" --only-peers "*) ;;
   *)
     if ! command -v java >/dev/null 2>&1; then
       SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -39,11 +41,12 @@ case " $* " in
       DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
         openjdk-17-jre-headless >/dev/null
     fi
-    if ! .venv/bin/python -c "import pyspark" 2>/dev/null; then
-      .venv/bin/pip install -q -r scripts/requirements-bench.txt
-    fi
     ;;
 esac
+# The Python peers: pyspark, LIBLINEAR multi-core (built from its sdist by pip, with gcc) and Snap ML.
+if ! .venv/bin/python -c "import pyspark, liblinear.liblinearutil, snapml" 2>/dev/null; then
+  .venv/bin/pip install -q -r scripts/requirements-bench.txt
+fi
 ./scripts/build.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 exec .venv/bin/python scripts/bench/run_bench.py "$@"

@@ -159,6 +159,45 @@ static void monitor(struct sl_comm *c) {
     free(last);
 }
 
+/* Node-shared sums and gathers (comm.h): exact on integers, for sizes that
+ * grow the window, many times over (the two halves in turn); on when the
+ * ranks share a node unless SL_SHM_REDUCE=0. */
+static void shared(struct sl_comm *c) {
+    const char *e = getenv("SL_SHM_REDUCE");
+    const int want = c->size > 1 && !(e && strcmp(e, "0") == 0);
+    for (int64_t n = SL_COMM_SHM_MIN; n <= 100000; n *= 7) {
+        double *v = malloc(sizeof(double) * (size_t)n), *all = malloc(sizeof(double) * (size_t)n);
+        int64_t *counts = malloc(sizeof(int64_t) * (size_t)c->size), lo = 0;
+        for (int r = 0; r < c->size; r++) {
+            counts[r] = n / c->size + (r < n % c->size ? 1 : 0);
+            if (r < c->rank) lo += counts[r];
+        }
+        for (int rep = 0; rep < 5; rep++) {
+            for (int64_t i = 0; i < n; i++)
+                v[i] = (double)((i + rep) % 1000) * (c->rank + 1);
+            sl_comm_sum_f64(c, v, (size_t)n);
+            const double f = (double)c->size * (c->size + 1) / 2;
+            int bad = 0;
+            for (int64_t i = 0; i < n; i++)
+                bad += v[i] != (double)((i + rep) % 1000) * f;
+            CHECK(bad == 0, "sum of %lld values (round %d): %d wrong", (long long)n, rep, bad);
+            for (int64_t i = 0; i < counts[c->rank]; i++)
+                v[i] = (double)(lo + i) + rep;
+            sl_comm_allgather_f64(c, v, all, counts);
+            bad = 0;
+            for (int64_t i = 0; i < n; i++)
+                bad += all[i] != (double)i + rep;
+            CHECK(bad == 0, "allgather of %lld values (round %d): %d wrong", (long long)n, rep,
+                  bad);
+        }
+        free(v), free(all), free(counts);
+    }
+    CHECK(sl_comm_shm_active(c) == want, "shared reductions %d, want %d", sl_comm_shm_active(c),
+          want);
+    sl_comm_free(c);
+    CHECK(sl_comm_shm_active(c) == -1, "after sl_comm_free: %d", sl_comm_shm_active(c));
+}
+
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     struct sl_comm c;
@@ -166,5 +205,6 @@ int main(int argc, char **argv) {
     counters(&c);
     hooks(&c);
     monitor(&c);
+    shared(&c);
     return test_finish(c.rank);
 }

@@ -130,7 +130,10 @@ static double run_case(struct sl_comm *c, int dense, int intercept, double l2, e
         CHECK_NUM(fabs(fd - hv[j]) <= 1e-6 * fmax(1.0, fabs(hv[j])), "Hv vs finite difference",
                   hv[j], fd);
     }
-    /* diag(H) against e_j' H e_j. */
+    /* diag(H) against e_j' H e_j, and the explicit Hessian (Newton's
+     * direct solver: its lower triangle) against H e_j. */
+    double *hm = calloc((size_t)(n * n), sizeof(double));
+    sl_obj_hessian(o, hm);
     for (int64_t j = 0; j < n; j++) {
         memset(v, 0, sizeof(double) * (size_t)n);
         v[j] = 1.0;
@@ -138,7 +141,13 @@ static double run_case(struct sl_comm *c, int dense, int intercept, double l2, e
         if (j >= lo && j < hi)
             CHECK_NUM(fabs(hv[j] - diag[j]) <= 1e-12 * fmax(1.0, fabs(diag[j])), "Hessian diagonal",
                       diag[j], hv[j]);
+        for (int64_t a = lo; a < hi; a++) {
+            const double want = a >= j ? hm[a * n + j] : hm[j * n + a];
+            CHECK_NUM(fabs(hv[a] - want) <= 1e-12 * fmax(1.0, fabs(want)), "explicit Hessian vs Hv",
+                      want, hv[a]);
+        }
     }
+    free(hm);
     /* The loss at w = 0 is log 2 exactly, whatever the data. */
     memset(wp, 0, sizeof(double) * (size_t)n);
     if (sl_obj_fg(o, wp + lo, gt + lo, NULL, &ti) != SL_OK) failures++;

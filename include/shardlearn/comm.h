@@ -32,6 +32,7 @@ struct sl_comm_stats {
  * hook_at, so at the same point of the program on every rank; it may call
  * collectives, which are then neither counted nor hooked (quiet is set). */
 struct sl_comm;
+struct sl_comm_shm; /* private to comm.c */
 typedef void (*sl_comm_hook_fn)(struct sl_comm *c, void *ctx);
 
 struct sl_comm {
@@ -44,12 +45,52 @@ struct sl_comm {
     sl_comm_hook_fn hook;       /* NULL: none (sysmetrics.h sets it) */
     void *hook_ctx;
     int64_t hook_at;
-    int quiet; /* nonzero: collectives are not counted and do not call the hook */
+    int quiet;               /* nonzero: collectives are not counted and do not call the hook */
+    struct sl_comm_shm *shm; /* node-shared reductions: NULL until the first large one */
+    int shm_state;           /* 0: not decided yet, 1: on, -1: off */
+    double *own[2];          /* sl_comm_sum_begin's and gather_view's buffers without the window */
+    size_t own_cap[2];       /* doubles in each */
+    int own_half;            /* the one the last of those used */
 };
 
 /* Not collective. MPI must be initialised; comm stays the caller's. Also
  * sets the rank that log messages carry (log.h). */
 void sl_comm_init(struct sl_comm *c, MPI_Comm comm);
+/* Collective: frees what the communicator made (the node-shared window);
+ * call it on every rank before MPI_Finalize. c may be used again after. */
+void sl_comm_free(struct sl_comm *c);
+
+/* Sums of f64 vectors of SL_COMM_SHM_MIN elements or more, and the
+ * allgather of the optimisers' vectors, go through one MPI-3 shared-memory
+ * window per node (MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)): each rank
+ * writes its vector there, the node's ranks sum it in parallel slices, each
+ * slice in node-rank order, and one leader per node sums the nodes' results
+ * with MPI_Allreduce. The order is fixed, so results are the same bits run
+ * after run for a given rank count and placement (on 2 ranks, the same bits
+ * as MPI_Allreduce: a sum of two is exact in either order). Set
+ * SL_SHM_REDUCE=0 (on any rank) to use MPI_Allreduce and MPI_Allgatherv
+ * only. Decided, and the window made, in the first such collective. */
+#define SL_COMM_SHM_MIN 256
+/* Larger sums (an explicit Hessian of thousands of columns) go through
+ * MPI_Allreduce, so the window stays small. */
+#define SL_COMM_SHM_MAX (1 << 22)
+
+/* A sum without copies: sl_comm_sum_begin returns where this rank puts the
+ * n values it adds (in the node's window, or a buffer of c's own when the
+ * window is off; contents undefined: set every value); sl_comm_sum_end sums
+ * them over the ranks and returns the sums (n), the same on every rank,
+ * read-only. Both collective, called with the same n. The sums stay valid
+ * until the end of the next vector collective on c (sl_comm_sum_end,
+ * sl_comm_gather_view, sl_comm_sum_f64, sl_comm_allgather_f64). */
+double *sl_comm_sum_begin(struct sl_comm *c, size_t n);
+const double *sl_comm_sum_end(struct sl_comm *c, size_t n);
+/* Collective. The whole vector of every rank's in: (counts[rank]), in rank
+ * order, read-only, where it was gathered (the node's window when all ranks
+ * share one host; c's own buffer otherwise); valid as the sums above. */
+const double *sl_comm_gather_view(struct sl_comm *c, const double *in, const int64_t *counts);
+/* Whether this communicator reduces through node-shared memory (1), not (0),
+ * or has not decided yet (-1). */
+int sl_comm_shm_active(const struct sl_comm *c);
 
 void sl_comm_sum_f64(struct sl_comm *c, double *buf, size_t n);
 void sl_comm_sum_i64(struct sl_comm *c, int64_t *buf, size_t n);

@@ -116,6 +116,16 @@ void sl_obj_accept(struct sl_objective *o);
 /* Collective. hv: (n_loc) <- this rank's slice of the Hessian at the accepted
  * point times v, v: (n_loc) its slice. */
 void sl_obj_hv(struct sl_objective *o, const double *v, double *hv);
+/* Collective. H: (dim, dim) row-major <- the Hessian of F at the accepted
+ * point, lambda I (not on the intercept) + (1/n) X^T D X, in the optimiser's
+ * space (standardised when set): its lower triangle (row >= column); the
+ * upper one is left 0. The same on every rank: one pass over the shard and
+ * one allreduce of dim^2 values. For dim small enough to hold H. */
+void sl_obj_hessian(struct sl_objective *o, double *H);
+/* Collective. The wall time of sl_obj_hessian plus a Cholesky factorisation
+ * of it, estimated from the shards' sizes, in Hessian-vector passes (so
+ * against the CG steps it would replace); the same on every rank. */
+double sl_obj_hessian_cost(struct sl_objective *o);
 /* Collective. v: (k) each rank's partial sums (dot products over its slices)
  * <- their sums over the ranks, the same on every rank. */
 void sl_obj_sum(struct sl_objective *o, double *v, int k);
@@ -129,7 +139,8 @@ int sl_obj_stop_requested(const struct sl_objective *o);
 /* Sets the pass count (a resumed run continues the count it saved). */
 void sl_obj_set_passes(struct sl_objective *o, int64_t passes);
 /* Collective. The whole vector (dim) of which x: (n_loc) is this rank's
- * slice. Points into the objective's buffer: valid until its next call. */
+ * slice. Read-only, in the communicator's buffer (shared by a host's ranks):
+ * valid until the end of the next collective on vectors (comm.h). */
 const double *sl_obj_gather(struct sl_objective *o, const double *x);
 
 /* Mini-batches, for stochastic optimisers: local to this rank, no

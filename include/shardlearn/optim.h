@@ -17,6 +17,14 @@ extern "C" {
 
 enum sl_optimizer { SL_OPT_NEWTON = 0, SL_OPT_LBFGS, SL_OPT_SGD };
 
+/* How Newton solves for its step: AUTO picks by a cost model (the explicit
+ * Hessian when forming and factoring it costs fewer passes than the CG steps
+ * it replaces, and it fits: dim <= SL_NEWTON_DIRECT_MAX_DIM); CG: conjugate
+ * gradients on Hessian-vector passes; DIRECT: the explicit Hessian, summed
+ * over the ranks, and its Cholesky factor. */
+enum sl_newton_solver { SL_NEWTON_AUTO = 0, SL_NEWTON_CG, SL_NEWTON_DIRECT };
+#define SL_NEWTON_DIRECT_MAX_DIM 4096
+
 /* Fill with sl_optim_opts_init (the defaults below), then set fields by
  * name. */
 struct sl_optim_opts {
@@ -24,6 +32,7 @@ struct sl_optim_opts {
     double tol;         /* 1e-6: stop when ||g|| <= tol ||g0||, or F falls by < 1e-3 tol relative */
     int max_iter;       /* 100: newton / lbfgs iterations */
     int lbfgs_m;        /* 10: L-BFGS correction pairs */
+    int newton_solver;  /* SL_NEWTON_AUTO: enum sl_newton_solver */
     int64_t batch_size; /* 256: sgd rows per local step */
     int epochs;         /* 10: sgd passes over the data */
     double lr;          /* 0.1: sgd initial step size */

@@ -35,6 +35,8 @@ ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 from common import (csr_bytes, load_npz, model_weights, objective, read_liblinear_model,  # noqa: E402
                     shard_rows)
+import dense_bench  # noqa: E402
+import peers_bench  # noqa: E402
 import serve_bench  # noqa: E402
 import sources_bench  # noqa: E402
 import cache_bench  # noqa: E402
@@ -123,6 +125,17 @@ def parse_args():
                          "--write-doc its paragraph and target rows replace the earlier ones")
     ap.add_argument("--cache-reps", type=int, default=5,
                     help="runs of each cache and text load, the best one counts")
+    ap.add_argument("--skip-peers", action="store_true",
+                    help="leave out the multi-core peers (LIBLINEAR -m 2, Snap ML n_jobs=2)")
+    ap.add_argument("--only-peers", action="store_true",
+                    help="measure only shardlearn newton on 2 ranks against the multi-core peers; "
+                         "with --write-doc, put just that block and its target into docs/benchmark.md")
+    ap.add_argument("--skip-dense", action="store_true",
+                    help="leave out the dense small-d Newton set (12000 x 784)")
+    ap.add_argument("--only-dense", action="store_true",
+                    help="measure only the dense small-d Newton set (newton direct and cg against "
+                         "scikit-learn); with --write-doc, put just its block and targets into "
+                         "docs/benchmark.md")
     ap.add_argument("--serve-seconds", type=float, default=5.0,
                     help="seconds of load per serving cell (server, concurrency, rows a request)")
     ap.add_argument("--stop-after", type=float, default=5.0,
@@ -429,6 +442,8 @@ def main():
         return
     b = Bench(a)
     t_start = time.time()
+    if a.only_dense:  # its own data set: the benchmark's is not needed
+        return dense_only(b, a)
     stem = f"data-{a.rows}x{a.features}x{a.nnz}"
     b.svm = str(Path(a.out) / (stem + ".svm"))
     b.npz = str(Path(a.out) / (stem + ".npz"))
@@ -460,6 +475,8 @@ def main():
         return l1_only(b, a)
     if a.only_path:
         return path_only(b, a)
+    if a.only_peers:
+        return peers_only(b, a)
 
     res = {"command": "scripts/bench.sh " + " ".join(sys.argv[1:]),
            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -539,6 +556,9 @@ def main():
     sksgd = [{"param": e + 1, "seconds": info["epoch_seconds"][e],
               "F": objective(b.X, b.y, np.load(f"{out}.{e + 1}.npy"), b.lam)}
              for e in range(a.sgd_epochs)]
+    peers = None
+    if not a.skip_peers:
+        peers = peers_bench.measure_peers(b, a, log)
     spark, spark_load = [], None
     if not a.skip_spark:
         log("Spark MLlib LogisticRegression (L-BFGS, local[*]), maxIter sequence")
@@ -595,6 +615,7 @@ def main():
 
     # ---- F*, targets, tables -------------------------------------------------------------
     all_F = [r["F"] for r in sl.values() if "F" in r] + [r["F"] for r in ll + skll + sklb + sksgd]
+    all_F += [r["F"] for runs in (peers or {}).values() for r in runs]
     fstar = min(all_F)
     target = fstar * (1 + TARGET_REL)
     res.update(fstar=fstar, target=target)
@@ -675,6 +696,11 @@ def main():
     res["sources"] = sources
     res["l1"] = l1
     res["path"] = path
+    res["peers"] = peers
+    res["dense"] = None
+    if not a.skip_dense:
+        log("dense small-d Newton set: newton direct and cg against scikit-learn")
+        res["dense"] = dense_bench.measure_dense(b, a, log)
 
     decide(res)
     res["elapsed_s"] = time.time() - t_start
@@ -787,6 +813,12 @@ def decide(res):
         targets.extend(l1_bench.targets(res["l1"]))
     if res.get("path"):
         targets.extend(path_bench.targets(res["path"]))
+    if res.get("peers"):
+        n2 = by["newton-2"]
+        targets.extend(peers_bench.targets(res["peers"], res["target"],
+                                           n2["process_to_target_s"] if n2["reached"] else None))
+    if res.get("dense"):
+        targets.extend(dense_bench.targets(res["dense"]))
     res["targets"] = targets
 
 
@@ -1100,6 +1132,12 @@ def render_markdown(res):
     if res.get("path"):
         L.append("")
         L += [PATH_BEGIN, path_bench.render(res["path"]), PATH_END]
+    if res.get("peers"):
+        L.append("")
+        L += [PEERS_BEGIN, peers_bench.render(res["peers"], res["target"]), PEERS_END]
+    if res.get("dense"):
+        L.append("")
+        L += [DENSE_BEGIN, dense_bench.render(res["dense"]), DENSE_END]
     L.append("")
     L.append(f"Default optimizer by this run: **{res['default_optimizer']}** (reached the target sooner on 2 ranks).")
     L.append("")
@@ -1131,6 +1169,8 @@ L1_BEGIN, L1_END = "<!-- l1:begin -->", "<!-- l1:end -->"
 SOURCES_BEGIN, SOURCES_END = "<!-- sources:begin -->", "<!-- sources:end -->"
 CACHE_BEGIN, CACHE_END = "<!-- cache:begin -->", "<!-- cache:end -->"
 PATH_BEGIN, PATH_END = "<!-- path:begin -->", "<!-- path:end -->"
+PEERS_BEGIN, PEERS_END = "<!-- peers:begin -->", "<!-- peers:end -->"
+DENSE_BEGIN, DENSE_END = "<!-- dense:begin -->", "<!-- dense:end -->"
 
 
 def stop_only(b, a):
@@ -1220,6 +1260,49 @@ def path_only(b, a):
     if a.write_doc:
         patch_doc(PATH_BEGIN, PATH_END, f"{para} (`scripts/bench.sh --only-path`, {date})", ts,
                   tuple("| " + t["target"] for t in ts))
+
+
+def dense_only(b, a):
+    """--only-dense: the small-d Newton set alone (see save_part, patch_doc)."""
+    dv = dense_bench.measure_dense(b, a, log)
+    para = dense_bench.render(dv)
+    log("  " + para)
+    ts = dense_bench.targets(dv)
+    date = save_part(a, "dense", dv, ts)
+    if a.write_doc:
+        patch_doc(DENSE_BEGIN, DENSE_END, f"{para} (`scripts/bench.sh --only-dense`, {date})", ts,
+                  ("| dense 12000×784",))
+
+
+def peers_only(b, a):
+    """--only-peers: shardlearn newton on 2 ranks (to the target, whole
+    process) against the multi-core peers alone (see save_part, patch_doc)."""
+    log("shardlearn newton, 2 ranks, tight tolerance")
+    r = b.shardlearn("newton-2", 2, ["--optimizer", "newton", "--tol", "1e-10"])
+    b.fstar_prelim = r["F"]
+    pe = peers_bench.measure_peers(b, a, log)
+    target = min([r["F"]] + [x["F"] for runs in pe.values() for x in runs]) * (1 + TARGET_REL)
+    tt = sl_to_target(r, target)
+    t2 = None
+    if tt["reached"]:
+        log(f"shardlearn newton, 2 ranks, --max-iter {tt['step']} (whole process to target)")
+        d = b.shardlearn("newton-2-to-target", 2, ["--optimizer", "newton", "--max-iter",
+                                                    str(tt["step"])])
+        t2 = d["wall"] if d["F"] <= target else None
+    para = peers_bench.render(pe, target)
+    if t2:
+        para += f" shardlearn newton, 2 ranks, whole process: {t2:.2f} s."
+    log("  " + para)
+    ts = peers_bench.targets(pe, target, t2)
+    n, d_ = b.X.shape
+    value = {"rows": n, "features": d_, "nnz": int(b.X.nnz), "target": target, "peers": pe,
+             "shardlearn_process_s": t2}
+    date = save_part(a, "peers_only", value, ts)
+    if a.write_doc:
+        patch_doc(PEERS_BEGIN, PEERS_END,
+                  f"{para} ({n} rows × {d_} features, {b.X.nnz} nonzeros; "
+                  f"`scripts/bench.sh --only-peers {' '.join(sys.argv[1:]).replace('--only-peers', '').replace('--write-doc', '').strip()}`, {date})",
+                  ts, ("| 2 ranks reach the target >= 4x",))
 
 
 def save_part(a, key, value, ts):

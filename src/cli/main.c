@@ -64,6 +64,7 @@ int main(int argc, char **argv) {
         if (comm.rank == 0) sl_error("unknown command '%s' (see shardlearn --help)", cmd);
         code = SL_EXIT_USAGE;
     }
+    sl_comm_free(&comm);
     MPI_Finalize();
     return code;
 }

@@ -32,6 +32,7 @@ struct train_args {
     int64_t hash_bits;       /* --hash-bits B; 0: not given (20) */
     const char *config; /* --config FILE, or NULL */
     int loss;           /* --loss: enum sl_loss */
+    int newton_solver;  /* --newton-solver: enum sl_newton_solver */
     int standardize;    /* --standardize */
     const char *init_model, *sample_weights, *class_weight, *weight_column; /* NULL: not given */
     char *resolved;     /* every option's final value, canonical JSON (config.json); owned */

@@ -19,6 +19,8 @@
 
 static const struct sl_choice OPTIMIZERS[] = {
     {"newton", SL_OPT_NEWTON}, {"lbfgs", SL_OPT_LBFGS}, {"sgd", SL_OPT_SGD}, {NULL, 0}};
+static const struct sl_choice NEWTON_SOLVERS[] = {
+    {"auto", SL_NEWTON_AUTO}, {"cg", SL_NEWTON_CG}, {"direct", SL_NEWTON_DIRECT}, {NULL, 0}};
 
 /* Table rows by kind. */
 #define FLAG(n, d, h)                                                                              \
@@ -114,6 +116,10 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
             "stop when |grad F| <= T |grad F(0)| or F falls by < 1e-3 T relative (default 1e-6)", 0,
             1),
         INT("max-iter", &a->max_iter, "N", 1, 1e9, "newton/lbfgs iteration limit (default 100)"),
+        CHOICE("newton-solver", &a->newton_solver, "NAME",
+               "auto|cg|direct: Newton's step by conjugate gradients or from the explicit "
+               "Hessian (small d; default auto: a cost model picks)",
+               NEWTON_SOLVERS),
         INT("lbfgs-memory", &a->lbfgs_m, "M", 1, 1000, "L-BFGS correction pairs (default 10)"),
         INT("batch-size", &a->batch_size, "B", 1, 1e9,
             "sgd: rows per step on each rank (default 256)"),
@@ -215,6 +221,7 @@ static void train_params(const struct train_args *a, struct sl_train_params *p) 
                                       .tol = a->tol,
                                       .max_iter = (int)a->max_iter,
                                       .lbfgs_m = (int)a->lbfgs_m,
+                                      .newton_solver = a->newton_solver,
                                       .batch_size = a->batch_size,
                                       .epochs = (int)a->epochs,
                                       .lr = a->lr,
@@ -591,6 +598,7 @@ int sl_cmd_train(int argc, char **argv, struct sl_comm *c) {
                            .tol = d.optim.tol,
                            .max_iter = d.optim.max_iter,
                            .lbfgs_m = d.optim.lbfgs_m,
+                           .newton_solver = d.optim.newton_solver,
                            .batch_size = d.optim.batch_size,
                            .epochs = d.optim.epochs,
                            .lr = d.optim.lr,

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/hessian.h"
 #include "model/kernels.h"
 #include "model/loss.h"
 #include "shardlearn/clock.h"
@@ -25,9 +26,9 @@ struct sl_objective {
     double *dhess_trial; /* (n_rows) scratch for a trial point, swapped on accept */
     double *tmp;         /* (n_rows) scratch for the dense kernels */
     double *rec;         /* sparse: (2*n_cols) the kernels' [x_j, sum_j] per column;
-                            dense: (dim) the gathered point */
-    double *buf;         /* (2*dim + 5) sparse: the gathered point, then the
-                            allreduce of [g | diag | loss...]; dense: the sums */
+                            dense: NULL. The gathered point and the sums live in the
+                            communicator's buffers (comm.h: sl_comm_gather_view,
+                            sl_comm_sum_begin), shared by a host's ranks */
     const volatile sig_atomic_t *stop_flag; /* set by a signal handler; may be NULL */
     double compute_seconds;                 /* wall time in local passes and mini-batch steps */
     int64_t passes;                         /* passes over the shard */
@@ -97,8 +98,7 @@ enum sl_status sl_obj_create(struct sl_objective **out, const struct sl_shard *s
     o->dhess = sl_calloc(nr, sizeof(double));
     o->dhess_trial = sl_calloc(nr, sizeof(double));
     o->tmp = s->dense ? sl_calloc(nr, sizeof(double)) : NULL;
-    o->rec = sl_calloc((size_t)(s->dense ? dim + 1 : 2 * n_cols + 1), sizeof(double));
-    o->buf = sl_calloc((size_t)(2 * dim + 5), sizeof(double));
+    o->rec = s->dense ? NULL : sl_calloc((size_t)(2 * n_cols + 1), sizeof(double));
     *out = o;
     return SL_OK;
 }
@@ -124,7 +124,6 @@ void sl_obj_destroy(struct sl_objective *o) {
     free(o->dhess_trial);
     free(o->tmp);
     free(o->rec);
-    free(o->buf);
     free(o);
 }
 
@@ -149,11 +148,7 @@ int64_t sl_obj_passes(const struct sl_objective *o) {
 }
 
 const double *sl_obj_gather(struct sl_objective *o, const double *x) {
-    /* Sparse passes load the point into their records, so buf is free again
-     * for the sums; the dense kernels read it while they write into buf. */
-    double *full = o->shard->dense ? o->rec : o->buf;
-    sl_comm_allgather_f64(o->comm, x, full, o->counts);
-    return full;
+    return sl_comm_gather_view(o->comm, x, o->counts);
 }
 
 void sl_obj_sum(struct sl_objective *o, double *v, int k) {
@@ -228,7 +223,8 @@ enum sl_status sl_obj_fg(struct sl_objective *o, const double *w, double *g, dou
      * |w|^2, |w|_1 over the slices] (gb and diagb only with an intercept):
      * one allreduce sums it all. */
     const size_t nsum = diag ? (size_t)(2 * dim) : (size_t)dim;
-    double *buf = o->buf, *dg = diag ? buf + dim : NULL, *tail = buf + nsum;
+    double *buf = sl_comm_sum_begin(o->comm, nsum + 5); /* every value set below */
+    double *dg = diag ? buf + dim : NULL, *tail = buf + nsum;
     double gb = 0.0, dgb = 0.0, loss = 0.0, correct = 0.0, wsq_slice = 0.0, wabs_slice = 0.0;
     for (int64_t j = 0; j < slice_weights(o); j++) {
         wsq_slice += w[j] * w[j];
@@ -260,14 +256,15 @@ enum sl_status sl_obj_fg(struct sl_objective *o, const double *w, double *g, dou
     tail[4] = wabs_slice;
     o->compute_seconds += sl_wtime() - t0;
     o->passes++;
-    sl_comm_sum_f64(o->comm, buf, nsum + 5);
-    if (tail[2] > 0) return SL_ERR_INTERRUPTED;
-    const double wsq = tail[3];
+    /* sum may be the node's shared window: read before the next collective. */
+    const double *sum = sl_comm_sum_end(o->comm, nsum + 5), *st = sum + nsum;
+    if (st[2] > 0) return SL_ERR_INTERRUPTED;
+    const double wsq = st[3], loss_sum = st[0], correct_sum = st[1], wabs = st[4];
 
     /* This rank's slice of the summed gradient (and of the diagonal of
      * lambda I + (1/n) X^T D X), and |grad F| summed over the slices. */
-    slice_derivative(o, buf, w, g);
-    if (diag) slice_derivative(o, dg, NULL, diag);
+    slice_derivative(o, sum, w, g);
+    if (diag) slice_derivative(o, sum + dim, NULL, diag);
     double gsq = 0.0;
     const int64_t nw = o->shape.l1 > 0 ? slice_weights(o) : 0;
     for (int64_t j = 0; j < o->shape.n_loc; j++) {
@@ -275,9 +272,9 @@ enum sl_status sl_obj_fg(struct sl_objective *o, const double *w, double *g, dou
         gsq += gj * gj;
     }
     sl_obj_sum(o, &gsq, 1);
-    info->logloss = tail[0] * o->inv_n;
-    info->objective = info->logloss + 0.5 * o->shape.l2 * wsq + o->shape.l1 * tail[4];
-    info->accuracy = o->loss == SL_LOSS_SQUARED ? (double)NAN : tail[1] * o->inv_n;
+    info->logloss = loss_sum * o->inv_n;
+    info->objective = info->logloss + 0.5 * o->shape.l2 * wsq + o->shape.l1 * wabs;
+    info->accuracy = o->loss == SL_LOSS_SQUARED ? (double)NAN : correct_sum * o->inv_n;
     info->grad_norm = sqrt(gsq);
     return SL_OK;
 }
@@ -292,7 +289,7 @@ void sl_obj_hv(struct sl_objective *o, const double *v, double *hv) {
     const int64_t nc = o->shape.n_cols;
     const double *full = sl_obj_gather(o, v);
     const double vb = o->shape.fit_intercept ? full[nc] : 0.0;
-    double *buf = o->buf; /* [hv (n_cols), hvb] */
+    double *buf = sl_comm_sum_begin(o->comm, (size_t)o->shape.dim); /* [hv (n_cols), hvb] */
     double hvb = 0.0;
     double t0 = sl_wtime();
     if (o->shard->dense) {
@@ -307,8 +304,7 @@ void sl_obj_hv(struct sl_objective *o, const double *v, double *hv) {
     if (o->shape.fit_intercept) buf[nc] = hvb;
     o->compute_seconds += sl_wtime() - t0;
     o->passes++;
-    sl_comm_sum_f64(o->comm, buf, (size_t)o->shape.dim);
-    slice_derivative(o, buf, v, hv);
+    slice_derivative(o, sl_comm_sum_end(o->comm, (size_t)o->shape.dim), v, hv);
 }
 
 void sl_obj_batch_residuals(struct sl_objective *o, const int64_t *rows, int64_t nb,
@@ -381,4 +377,45 @@ void sl_obj_to_model(const struct sl_objective *o, const double *v, double *w) {
 double sl_obj_from_model(const struct sl_objective *o, int64_t j, double w) {
     if (!o->inv_sd || j >= o->shape.n_cols) return w;
     return o->inv_sd[j] > 0 ? w / o->inv_sd[j] : 0.0;
+}
+
+double sl_obj_hessian_cost(struct sl_objective *o) {
+    const double dim = (double)o->shape.dim;
+    double cost[2] = {0.0, 0.0};
+    sl_kernel_hessian_cost(o->shard, o->shape.n_cols, cost);
+    sl_obj_sum(o, cost, 2);
+    /* A pass runs on all ranks at once; the factorisation (dim^3 / 3 flops)
+     * on each rank alike, so it weighs against one rank's part of a pass. */
+    const double pass = cost[1] / (double)o->comm->size + 1.0;
+    return cost[0] / cost[1] + dim * dim * dim / 3.0 / SL_BLAS3_SPEEDUP / pass;
+}
+
+void sl_obj_hessian(struct sl_objective *o, double *H) {
+    const int64_t nc = o->shape.n_cols, dim = o->shape.dim;
+    const double *sc = o->inv_sd;
+    double t0 = sl_wtime();
+    memset(H, 0, sizeof(double) * (size_t)(dim * dim));
+    sl_kernel_hessian(o->shard, o->dhess, nc, o->shape.fit_intercept, H);
+    o->compute_seconds += sl_wtime() - t0;
+    o->passes++;
+    /* Only the lower triangle is summed: its rows packed in place, one
+     * after the other (row a at a (a + 1) / 2), then spread back. */
+    for (int64_t a = 1; a < dim; a++)
+        memmove(H + a * (a + 1) / 2, H + a * dim, sizeof(double) * (size_t)(a + 1));
+    sl_comm_sum_f64(o->comm, H, (size_t)(dim * (dim + 1) / 2));
+    for (int64_t a = dim - 1; a > 0; a--) {
+        memmove(H + a * dim, H + a * (a + 1) / 2, sizeof(double) * (size_t)(a + 1));
+        /* The upper part of the row held packed rows: zero it again. */
+        memset(H + a * dim + a + 1, 0, sizeof(double) * (size_t)(dim - a - 1));
+    }
+    if (dim > 1) memset(H + 1, 0, sizeof(double) * (size_t)(dim - 1));
+    /* Into the optimiser's space (H_ab sd-scaled on both sides), over n,
+     * plus lambda on the weights' diagonal; the lower triangle only. */
+    for (int64_t a = 0; a < dim; a++) {
+        double *ha = H + a * dim;
+        const double sa = sc && a < nc ? sc[a] : 1.0;
+        for (int64_t b = 0; b <= a; b++)
+            ha[b] *= (sc && b < nc ? sc[b] : 1.0) * sa * o->inv_n;
+        if (a < nc) ha[a] += o->shape.l2;
+    }
 }

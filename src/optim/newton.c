@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "optim/newton_direct.h"
 #include "optim/solvers.h"
 #include "optim/vec.h"
 
@@ -154,6 +155,7 @@ static void newton_accept(struct sl_objective *o, double *w, struct newton *nt) 
  * bits. */
 struct newton_top {
     int64_t iter, cg_in_iter, passes;
+    int64_t direct; /* the explicit-Hessian solver is on (AUTO may switch it on mid-run) */
     double delta, gnorm0;
     struct sl_fg_info cur;
 };
@@ -164,6 +166,7 @@ static void newton_state(struct sl_optim_state *s, struct sl_objective *o, const
     i64[0] = t->iter;
     i64[1] = t->cg_in_iter;
     i64[2] = t->passes;
+    i64[3] = t->direct;
     f64[0] = t->delta;
     f64[1] = t->gnorm0;
     sl_info_pack(&t->cur, f64 + 2);
@@ -172,6 +175,7 @@ static void newton_state(struct sl_optim_state *s, struct sl_objective *o, const
     sl_state_add(s, "newton.w", SL_STATE_SLICE, 8, 1, n, w);
     sl_state_add(s, "newton.i64", SL_STATE_SAME, 8, 1, 3, i64);
     sl_state_add(s, "newton.f64", SL_STATE_SAME, 8, 1, 6, f64);
+    sl_state_add(s, "newton.direct", SL_STATE_SAME, 8, 1, 1, i64 + 3);
 }
 
 /* Starts afresh from w, or from a saved state (w <- its iterate). */
@@ -195,6 +199,8 @@ static enum sl_status newton_begin(struct sl_objective *o, double *w, struct new
     t->passes = i64[2];
     t->delta = f64[0];
     t->gnorm0 = f64[1];
+    /* Saved since the explicit-Hessian solver came; absent in older states. */
+    if (sl_state_get(rs, "newton.direct", 8, 1, &t->direct)) t->direct = 0;
     sl_info_unpack(f64 + 2, &t->cur);
     double delta_start;
     struct sl_fg_info at_w;
@@ -219,6 +225,10 @@ enum sl_status sl_newton(struct sl_objective *o, double *w, const struct sl_opti
         free(nt.mem);
         return st;
     }
+    /* Small dim: the step from the explicit Hessian (newton_direct.h). */
+    struct sl_newton_direct dx;
+    sl_newton_direct_init(&dx, o, opt->newton_solver);
+    if (top.direct && dx.H) dx.on = 1; /* as it was when the state was saved */
     /* Whether top holds a state to save (not when stopped in the first evaluation). */
     const int have_top = st == SL_OK || sl_state_find(rs, "newton.i64");
     /* The loop's state lives in top (saved at every pass) under short names. */
@@ -230,13 +240,18 @@ enum sl_status sl_newton(struct sl_objective *o, double *w, const struct sl_opti
     struct sl_step_clock clock;
     sl_step_clock_start(&clock, o);
     struct sl_optim_state ss;
-    int64_t ss_i64[3];
+    int64_t ss_i64[4];
     double ss_f64[6];
     while (!st && !converged && *iter < opt->max_iter) {
         top.passes = sl_obj_passes(o);
+        top.direct = dx.on;
         newton_state(&ss, o, w, &top, ss_i64, ss_f64);
         sl_ckpt_offer(ck, &ss, 0);
-        const int64_t cg = trpcg(o, *delta, nt.g, nt.M, nt.s, &nt.wk);
+        int64_t cg = 0;
+        if (!sl_newton_direct_step(&dx, o, *delta, nt.g, nt.M, nt.s, nt.wk.r)) {
+            cg = trpcg(o, *delta, nt.g, nt.M, nt.s, &nt.wk);
+            sl_newton_direct_observe(&dx, cg);
+        }
         if (cg < 0)
             st = SL_ERR_INTERRUPTED;
         else
@@ -258,6 +273,7 @@ enum sl_status sl_newton(struct sl_objective *o, double *w, const struct sl_opti
             const double f_prev = cur->objective;
             (*iter)++;
             newton_accept(o, w, &nt);
+            sl_newton_direct_moved(&dx);
             *cur = trial;
             sl_step_report(&clock, o, cb, ctx, *iter, cur, *cg_in_iter, w);
             *cg_in_iter = 0;
@@ -281,6 +297,7 @@ enum sl_status sl_newton(struct sl_objective *o, double *w, const struct sl_opti
         sl_ckpt_offer(ck, &ss, 1);
     }
     *res = (struct sl_optim_result){.iterations = *iter, .converged = converged, .final = *cur};
+    sl_newton_direct_free(&dx);
     free(nt.mem);
     return st;
 }

@@ -49,6 +49,8 @@ const char *sl_check_params(const struct sl_train_params *p) {
     if (!(o->tol >= 0 && o->tol <= 1)) return "optim.tol: must be in [0, 1]";
     if (o->max_iter < 1) return "optim.max_iter: must be >= 1";
     if (o->lbfgs_m < 1) return "optim.lbfgs_m: must be >= 1";
+    if (o->newton_solver < SL_NEWTON_AUTO || o->newton_solver > SL_NEWTON_DIRECT)
+        return "optim.newton_solver: must be auto, cg or direct";
     if (o->batch_size < 1) return "optim.batch_size: must be >= 1";
     if (o->epochs < 1) return "optim.epochs: must be >= 1";
     if (!(o->lr > 0) || !isfinite(o->lr)) return "optim.lr: must be a finite number > 0";

@@ -67,7 +67,16 @@ def children(pid):
     return sorted(found)
 
 
+# $SL_TEST_NEWTON_SOLVER (auto, cg, direct) goes to every `train` as
+# --newton-solver: a test registered twice (tests/reference.cmake) checks
+# both of Newton's solvers against the same references.
+NEWTON_SOLVER = os.environ.get("SL_TEST_NEWTON_SOLVER")
+
+
 def run(args, np_=1, check_rc=True, timeout=120, env=None):
+    args = list(args)
+    if NEWTON_SOLVER and args[:1] == ["train"]:
+        args += ["--newton-solver", NEWTON_SOLVER]
     cmd = [MPIRUN, "--oversubscribe", "-np", str(np_), BIN] + [str(a) for a in args]
     p = subprocess.run(cmd, capture_output=True, text=True, env=mpi_env(env), timeout=timeout)
     if check_rc and p.returncode != 0:

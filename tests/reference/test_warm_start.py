@@ -1,6 +1,7 @@
 """--init-model: a warm start from a model fitted at lambda reaches the
 optimum at 0.8 lambda (within 1e-6 of the reference, on 1 and 3 ranks) in
-fewer Newton iterations than from w = 0, for every loss; a model that does
+fewer Newton iterations than from w = 0, for every loss (or, for the squared
+loss, in the one iteration of an exact Newton step); a model that does
 not fit (features, loss, intercept, index base, unreadable) is a one-line
 error on every rank and no model is written."""
 import json
@@ -37,7 +38,10 @@ for name, loss, lam in [("breast_cancer", "logistic", 1e-4), ("heart_scale", "sq
         print(f"{tag}: cold {cold['iterations']} iterations, warm {warm['iterations']}; "
               f"warm rel {rel:.2e}", flush=True)
         check(warm["converged"] and rel <= 1e-6, f"{tag}: warm start ends {rel:.3e} from the optimum")
-        check(warm["iterations"] < cold["iterations"],
+        # Newton's explicit-Hessian step (auto takes it on these small sets)
+        # solves the squared loss in one iteration from any start: nothing
+        # left to save there.
+        check(warm["iterations"] < cold["iterations"] or warm["iterations"] == cold["iterations"] == 1,
               f"{tag}: warm start took {warm['iterations']} Newton iterations, cold {cold['iterations']}")
 
 # Models that do not fit.

@@ -1,0 +1,40 @@
+/* newton_direct.h - private to the optimisers: Newton's step from the
+ * explicit Hessian for small dim (Cholesky), and the cost model that picks
+ * it or CG (optim.h: enum sl_newton_solver). */
+#ifndef SHARDLEARN_OPTIM_NEWTON_DIRECT_H
+#define SHARDLEARN_OPTIM_NEWTON_DIRECT_H
+
+#include <stdint.h>
+
+#include "shardlearn/objective.h"
+
+struct sl_newton_direct {
+    int on;       /* this iteration's step comes from the factor */
+    int forced;   /* --newton-solver direct */
+    int factored; /* H holds the factor at the accepted point */
+    int singular; /* AUTO met an H that is not positive definite: CG from then on */
+    double cost;  /* forming + factoring H, in Hessian-vector passes */
+    int64_t dim;  /* of the whole vectors */
+    double *H;    /* (dim, dim) row-major; its lower triangle L, H = L L^T; NULL: off */
+    double *g, *M, *sn, *p, *hp, *s; /* (dim) each: whole vectors, in one allocation */
+};
+
+/* Collective (AUTO sums the shards' sizes). solver: enum sl_newton_solver.
+ * Caller frees with sl_newton_direct_free. */
+void sl_newton_direct_init(struct sl_newton_direct *dx, struct sl_objective *o, int solver);
+void sl_newton_direct_free(struct sl_newton_direct *dx);
+/* The point was accepted: the factor is stale. */
+void sl_newton_direct_moved(struct sl_newton_direct *dx);
+/* AUTO: a CG solve took cg steps; when that was more than forming and
+ * factoring H costs, the next iterations use H. */
+void sl_newton_direct_observe(struct sl_newton_direct *dx, int64_t cg);
+/* Collective when on. The trust-region step inside ||s||_M <= delta from H:
+ * Newton's step when it fits, else the dogleg between the Cauchy point along
+ * -M^-1 g and it (M-norm). g, M: (n_loc) slices; s <- the step's slice and
+ * r <- that of -g - H s, as trpcg leaves them. Returns 0 when off, or when H
+ * is not positive definite (lambda = 0 on a singular X^T D X): then CG
+ * solves this iteration. */
+int sl_newton_direct_step(struct sl_newton_direct *dx, struct sl_objective *o, double delta,
+                          const double *g, const double *M, double *s, double *r);
+
+#endif
