@@ -64,6 +64,19 @@ struct sl_fg_info {
  * large for the dense kernels. */
 enum sl_status sl_obj_create(struct sl_objective **out, const struct sl_shard *s, int64_t n_cols,
                              double l2, int fit_intercept, struct sl_comm *c) SL_WARN_UNUSED;
+/* The multinomial (softmax) objective of K classes (objective of the
+ * shard's y, class indices 0..K-1):
+ *   F(W, b) = (1/n) sum_i s_i (log sum_k exp(W_k.x_i + b_k) - (W_y_i.x_i + b_y_i))
+ *             + (lambda/2) ||W||_F^2,
+ * scikit-learn's multinomial LogisticRegression with C = 1/(lambda n). The
+ * optimiser's vector is class-major, dim = K n_cols (+ K intercepts, last):
+ * the shape's n_cols is K n_cols (the penalised part), its dim K n_cols + K.
+ * Otherwise as sl_obj_create. */
+enum sl_status sl_obj_create_multi(struct sl_objective **out, const struct sl_shard *s,
+                                   int64_t n_cols, int64_t K, double l2, int fit_intercept,
+                                   struct sl_comm *c) SL_WARN_UNUSED;
+/* K for a multinomial objective, 0 for the others. */
+int64_t sl_obj_classes(const struct sl_objective *o);
 void sl_obj_destroy(struct sl_objective *o);
 /* Collective, before the first evaluation. The optimiser's vectors become
  * the weights of the columns scaled to unit standard deviation (population

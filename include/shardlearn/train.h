@@ -94,6 +94,10 @@ struct sl_train_params {
      * evaluation on every rank and sl_train returns SL_ERR_INTERRUPTED. */
     const volatile sig_atomic_t *stop_flag;
     struct sl_ckpt_params checkpoint; /* dir NULL: none */
+    /* Multinomial only: the K >= 3 classes (sl_classes_agree), not owned;
+     * the shard's and the validation shard's y are indices into them. */
+    const double *classes;
+    int64_t n_classes;
 };
 
 /* What a run did. history: (n_history) one row per iteration, the same on

@@ -68,7 +68,8 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
         CHOICE("optimizer", &a->optimizer, "NAME", "newton|lbfgs|sgd (default newton)", OPTIMIZERS),
         F64("l2", &a->l2, "LAMBDA", "L2 strength lambda in F (default 1e-4)", 0, 1e300),
         CHOICE("loss", &a->loss, "NAME",
-               "logistic|squared-hinge|squared (default logistic; squared: real labels)",
+               "logistic|squared-hinge|squared|multinomial (default logistic; squared: real labels; "
+               "multinomial: K >= 3 integer class labels)",
                SL_LOSS_CHOICES),
         FLAG("standardize", &a->standardize,
              "optimise over columns scaled to unit standard deviation (not centred); the penalty "
@@ -295,7 +296,9 @@ static enum sl_status load_data(struct sl_comm *c, const struct train_args *a,
     const struct sl_load_opts lo = {.format = (enum sl_format)a->format,
                                     .zero_based = a->zero_based,
                                     .n_features = a->n_features,
-                                    .real_labels = a->loss == SL_LOSS_SQUARED,
+                                    .real_labels = a->loss == SL_LOSS_SQUARED       ? 1
+                                                   : a->loss == SL_LOSS_MULTINOMIAL ? 2
+                                                                                    : 0,
                                     .hash = *hash};
     enum sl_status st = sl_shard_load(shard, a->data, &lo, c, err);
     struct sl_load_opts vo = lo;
@@ -423,7 +426,13 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
     struct sl_sysmon *mon = train_sysmet_start(c, &prog);
     struct sl_shard shard, val;
     struct sl_hash_spec *hash = NULL; /* the hashing spec of the data, when it has one */
+    double *classes = NULL;
+    int64_t n_classes = 0;
     enum sl_status st = load_data(c, a, &shard, &val, &hash, &err);
+    if (!st && (st = train_classes(c, a, &shard, &val, &classes, &n_classes, &err))) {
+        sl_shard_free(&shard);
+        sl_shard_free(&val);
+    }
     if (st) {
         sl_cli_hash_spec_destroy(hash);
         train_sysmet_stop(mon, c, t);
@@ -451,6 +460,8 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
     char run_dir[PATH_MAX];
     if (tr) p.checkpoint.note = realpath(sl_tracker_run_dir(tr), run_dir) ? run_dir : NULL;
     p.validation = a->validation ? &val : NULL;
+    p.classes = classes;
+    p.n_classes = n_classes;
     p.on_iter = train_on_iter;
     p.ctx = &prog;
     struct sl_model model, init;
@@ -497,6 +508,7 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
     }
     sl_train_report_free(&rep);
     sl_model_free(&init);
+    free(classes);
     sl_shard_free(&val);
     sl_shard_free(&shard);
     sl_cli_hash_spec_destroy(hash);

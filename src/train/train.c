@@ -29,7 +29,9 @@ void sl_train_params_init(struct sl_train_params *p) {
                                                  .data_bytes = -1,
                                                  .validation_name = NULL,
                                                  .weights_name = NULL,
-                                                 .note = NULL}};
+                                                 .note = NULL},
+                                  .classes = NULL,
+                                  .n_classes = 0};
     sl_optim_opts_init(&p->optim);
 }
 
@@ -38,6 +40,8 @@ const char *sl_check_params(const struct sl_train_params *p) {
     if (strcmp(sl_optimizer_name(o->kind), "?") == 0) return "optim.kind: unknown optimizer";
     if (!(p->l2 >= 0) || !isfinite(p->l2)) return "l2: must be a finite number >= 0";
     if (strcmp(sl_loss_name(p->loss), "?") == 0) return "loss: unknown loss";
+    if ((p->loss == SL_LOSS_MULTINOMIAL) != (p->n_classes >= 3 && p->classes))
+        return "classes: a multinomial loss needs its K >= 3 classes, the others none";
     if (!(o->tol >= 0 && o->tol <= 1)) return "optim.tol: must be in [0, 1]";
     if (o->max_iter < 1) return "optim.max_iter: must be >= 1";
     if (o->lbfgs_m < 1) return "optim.lbfgs_m: must be >= 1";
@@ -71,6 +75,14 @@ struct run {
 static void update_view(struct run *r, const double *w_loc) {
     double *w = r->wfull;
     sl_obj_to_model(r->obj, sl_obj_gather(r->obj, w_loc), w);
+    const int64_t K = r->view.n_classes, nu = r->map->n_used, d = r->view.n_features;
+    if (K) { /* w: class-major (K, n_used), then the K intercepts */
+        for (int64_t k = 0; k < K; k++) {
+            sl_colmap_expand(r->map, w + k * nu, r->view.weights + k * d);
+            r->view.intercepts[k] = r->view.fit_intercept ? w[K * nu + k] : 0.0;
+        }
+        return;
+    }
     sl_colmap_expand(r->map, w, r->view.weights);
     r->view.intercept = r->view.fit_intercept ? w[r->map->n_used] : 0.0;
 }
@@ -81,7 +93,10 @@ static struct sl_eval_result score_validation(struct run *r, const double *w_loc
     if (!r->p->validation) return ev;
     update_view(r, w_loc);
     sl_model_margins(&r->view, r->p->validation, r->val_margins);
-    sl_evaluate_loss(r->c, r->p->validation, r->val_margins, r->p->loss, &ev);
+    if (r->view.n_classes)
+        sl_evaluate_multi(r->c, r->p->validation, r->val_margins, r->view.n_classes, &ev);
+    else
+        sl_evaluate_loss(r->c, r->p->validation, r->val_margins, r->p->loss, &ev);
     return ev;
 }
 
@@ -162,7 +177,9 @@ static void init_slice(const struct run *r, double *w) {
 static const char *init_mismatch(const struct sl_train_params *p, const struct sl_shard *s) {
     static char msg[160];
     const struct sl_model *m = p->init;
-    if (m->n_features != s->n_features)
+    if (p->loss == SL_LOSS_MULTINOMIAL || m->loss == SL_LOSS_MULTINOMIAL)
+        snprintf(msg, sizeof msg, "warm starts of multinomial models are not supported yet");
+    else if (m->n_features != s->n_features)
         snprintf(msg, sizeof msg, "it has %lld features, the data %lld", (long long)m->n_features,
                  (long long)s->n_features);
     else if (m->loss != p->loss)
@@ -247,7 +264,10 @@ enum sl_status sl_train(struct sl_comm *c, struct sl_shard *shard, const struct 
     struct sl_colmap map;
     sl_colmap_build(&map, shard, c);
     struct run r = {.c = c, .p = p, .map = &map, .report = report};
-    enum sl_status st = sl_obj_create(&r.obj, shard, map.n_used, p->l2, p->fit_intercept, c);
+    const int64_t K = p->loss == SL_LOSS_MULTINOMIAL ? p->n_classes : 0;
+    enum sl_status st =
+        K ? sl_obj_create_multi(&r.obj, shard, map.n_used, K, p->l2, p->fit_intercept, c)
+          : sl_obj_create(&r.obj, shard, map.n_used, p->l2, p->fit_intercept, c);
     /* A shard too large for the dense kernels may be so on one rank only. */
     int64_t failed = st != SL_OK;
     sl_comm_max_i64(c, &failed, 1);
@@ -257,10 +277,14 @@ enum sl_status sl_train(struct sl_comm *c, struct sl_shard *shard, const struct 
         sl_obj_set_loss(r.obj, p->loss);
         if (p->standardize) st = sl_obj_standardize(r.obj);
         r.wfull = sl_calloc((size_t)(sl_obj_shape(r.obj)->dim + 1), sizeof(double));
-        sl_model_init(&r.view, shard->n_features, p->fit_intercept);
+        if (K)
+            sl_model_init_multi(&r.view, shard->n_features, p->fit_intercept, K, p->classes);
+        else
+            sl_model_init(&r.view, shard->n_features, p->fit_intercept);
         if (p->validation)
-            r.val_margins = sl_calloc((size_t)(p->validation->n_rows ? p->validation->n_rows : 1),
-                                      sizeof(double));
+            r.val_margins = sl_calloc(
+                (size_t)((p->validation->n_rows ? p->validation->n_rows : 1) * (K ? K : 1)),
+                sizeof(double));
         report->n_cols_used = map.n_used;
         if (st == SL_OK) st = fit(&r, shard, model, err);
     } else if (c->rank == 0) {
