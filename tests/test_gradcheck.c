@@ -193,10 +193,21 @@ static double run_case(struct sl_comm *c, int dense, int intercept, double l2, e
      * w = 0, row q's is s_q l'(y_q, 0). */
     if (s.n_rows > 0 && !standardize && kind != SL_LOSS_MULTINOMIAL) {
         int64_t row0 = 0;
-        double r0, v0[D + 1] = {0};
-        sl_obj_batch_residuals(o, &row0, 1, v0, 1.0, 0.0, &r0);
+        double r0, v0[D + 1] = {0}, b0 = 0.0;
+        sl_obj_batch_residuals(o, &row0, 1, v0, 1.0, &b0, &r0);
         const double want = sl_loss_residual(kind, 0.0, s.y[0]) * (weighted ? s.weights[0] : 1.0);
         CHECK_NUM(fabs(r0 - want) <= 1e-15, "mini-batch residual", r0, want);
+    }
+    if (s.n_rows > 0 && !standardize && kind == SL_LOSS_MULTINOMIAL) {
+        /* At w = 0 every class has p = 1/K: row 0's residuals s_0 (1/K - e_y). */
+        int64_t row0 = 0;
+        double r0[K_MN], v0[K_MN * (D + 1)] = {0}, b0[K_MN] = {0};
+        sl_obj_batch_residuals(o, &row0, 1, v0, 1.0, b0, r0);
+        for (int k = 0; k < K_MN; k++) {
+            const double want =
+                (weighted ? s.weights[0] : 1.0) * (1.0 / K_MN - (k == (int)s.y[0] ? 1.0 : 0.0));
+            CHECK_NUM(fabs(r0[k] - want) <= 1e-15, "multinomial mini-batch residual", r0[k], want);
+        }
     }
     double f = info.objective;
     free(w), free(g), free(gt), free(v), free(hv), free(diag), free(wp), free(gp), free(gm);

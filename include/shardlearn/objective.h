@@ -135,12 +135,15 @@ const double *sl_obj_gather(struct sl_objective *o, const double *x);
 
 /* Mini-batches, for stochastic optimisers: local to this rank, no
  * collective. The model is whole here, w = scale * v (v: (n_cols)) and the
- * intercept b. rows: (nb) rows of this rank's shard.
- * r: (nb) <- the loss's derivative by the margin, d loss_i / d m_i, at
- * m_i = scale * (x_i . v) + b for i = rows[q]. */
+ * intercepts b: (dim - n_cols, 1 or K; 0 without). rows: (nb) rows of this
+ * rank's shard. r: (nb) <- the loss's derivative by the margin,
+ * d loss_i / d m_i, at m_i = scale * (x_i . v) + b for i = rows[q], times
+ * s_i. Multinomial: r: (nb, K) <- s_i (p_i - e_y_i), the derivatives by the
+ * K margins scale * (x_i . v_k) + b_k (v_k class k's block of v). */
 void sl_obj_batch_residuals(struct sl_objective *o, const int64_t *rows, int64_t nb,
-                            const double *v, double scale, double b, double *r);
-/* v += a[q] x_i for i = rows[q], q in [0, nb). */
+                            const double *v, double scale, const double *b, double *r);
+/* v += a[q] x_i for i = rows[q], q in [0, nb) (multinomial: a: (nb, K),
+ * v_k += a[q K + k] x_i). */
 void sl_obj_batch_update(struct sl_objective *o, const int64_t *rows, int64_t nb, const double *a,
                          double *v);
 /* The regulariser's part of a gradient step of size lr: the factor that

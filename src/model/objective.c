@@ -398,10 +398,34 @@ void sl_obj_hv(struct sl_objective *o, const double *v, double *hv) {
     slice_derivative(o, buf, v, hv);
 }
 
+/* Multinomial mini-batch residuals (objective.h): r: (nb, K). */
+static void mn_batch_residuals(struct sl_objective *o, const int64_t *rows, int64_t nb,
+                               const double *v, double scale, const double *b, double *r) {
+    const struct sl_shard *s = o->shard;
+    const int64_t K = o->K, nc = o->ncd;
+    double *m = o->gt, *p = o->gt + K; /* (K) each, scratch */
+    for (int64_t q = 0; q < nb; q++) {
+        const int64_t i = rows[q];
+        for (int64_t k = 0; k < K; k++)
+            m[k] = scale * sl_kernel_row_dot_scaled(s, i, v + k * nc, o->inv_sd, 0.0) +
+                   (o->shape.fit_intercept ? b[k] : 0.0);
+        sl_softmax(m, K, p);
+        const double sw = s->weights ? s->weights[i] : 1.0;
+        for (int64_t k = 0; k < K; k++)
+            r[q * K + k] = sw * (p[k] - (k == (int64_t)s->y[i] ? 1.0 : 0.0));
+    }
+}
+
 void sl_obj_batch_residuals(struct sl_objective *o, const int64_t *rows, int64_t nb,
-                            const double *v, double scale, double b, double *r) {
+                            const double *v, double scale, const double *bp, double *r) {
     const struct sl_shard *s = o->shard;
     double t0 = sl_wtime();
+    if (o->K) {
+        mn_batch_residuals(o, rows, nb, v, scale, bp, r);
+        o->compute_seconds += sl_wtime() - t0;
+        return;
+    }
+    const double b = bp[0];
     for (int64_t q = 0; q < nb; q++) {
         const int64_t i = rows[q];
         const double m = scale * sl_kernel_row_dot_scaled(s, i, v, o->inv_sd, 0.0) + b;
@@ -413,8 +437,15 @@ void sl_obj_batch_residuals(struct sl_objective *o, const int64_t *rows, int64_t
 void sl_obj_batch_update(struct sl_objective *o, const int64_t *rows, int64_t nb, const double *a,
                          double *v) {
     double t0 = sl_wtime();
-    for (int64_t q = 0; q < nb; q++)
-        sl_kernel_row_axpy_scaled(o->shard, rows[q], a[q], o->inv_sd, v);
+    if (o->K) {
+        for (int64_t q = 0; q < nb; q++)
+            for (int64_t k = 0; k < o->K; k++)
+                sl_kernel_row_axpy_scaled(o->shard, rows[q], a[q * o->K + k], o->inv_sd,
+                                          v + k * o->ncd);
+    } else {
+        for (int64_t q = 0; q < nb; q++)
+            sl_kernel_row_axpy_scaled(o->shard, rows[q], a[q], o->inv_sd, v);
+    }
     o->compute_seconds += sl_wtime() - t0;
 }
 
