@@ -13,6 +13,7 @@
 #   scripts/bench.sh --only-serve        only shardlearn serve against mlflow models serve (minutes)
 #   scripts/bench.sh --only-warm         only the warm start: newton at lambda, then 0.8 lambda cold and warm
 #   scripts/bench.sh --only-sources      only the load rates of plain, .gz, .zst files and parts
+#   scripts/bench.sh --only-multinomial  only multinomial (60000 x 784, 10 classes) against scikit-learn
 #   scripts/bench.sh --help              every option (sizes, lambda, budgets, SGD settings)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +29,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # Spark MLlib, a peer, needs a Java runtime and pyspark (unless --skip-spark).
 case " $* " in
-  *" --skip-spark "* | *" --render "* | *" --only-stop "* | *" --only-serve "* | *" --only-warm "* | *" --only-sources "*) ;;
+  *" --skip-spark "* | *" --render "* | *" --only-stop "* | *" --only-serve "* | *" --only-warm "* | *" --only-sources "* | *" --only-multinomial "*) ;;
   *)
     if ! command -v java >/dev/null 2>&1; then
       SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -38,6 +38,7 @@ import serve_bench  # noqa: E402
 import sources_bench  # noqa: E402
 import stop_bench  # noqa: E402
 import warm_bench  # noqa: E402
+import multinomial_bench  # noqa: E402
 
 TARGET_REL = 1e-6          # time to F <= F* (1 + TARGET_REL)
 BYTES_PER_NNZ = 12         # int32 column index + float64 value
@@ -98,6 +99,13 @@ def parse_args():
     ap.add_argument("--only-sources", action="store_true",
                     help="measure only the data-source load rates; with --write-doc, put just their "
                          "table and target row into docs/benchmark.md")
+    ap.add_argument("--skip-multinomial", action="store_true",
+                    help="leave out the multinomial comparison (60000 x 784, 10 classes)")
+    ap.add_argument("--only-multinomial", action="store_true",
+                    help="measure only the multinomial comparison against scikit-learn; with "
+                         "--write-doc, put just its table and target row into docs/benchmark.md")
+    ap.add_argument("--multinomial-budget", type=float, default=900.0,
+                    help="seconds each solver's tolerance sequence of the multinomial part may spend")
     ap.add_argument("--serve-seconds", type=float, default=5.0,
                     help="seconds of load per serving cell (server, concurrency, rows a request)")
     ap.add_argument("--stop-after", type=float, default=5.0,
@@ -403,6 +411,8 @@ def main():
         render_saved(a)
         return
     b = Bench(a)
+    if a.only_multinomial:  # its own data set: the sparse one is not needed
+        return multinomial_only(b, a)
     t_start = time.time()
     stem = f"data-{a.rows}x{a.features}x{a.nnz}"
     b.svm = str(Path(a.out) / (stem + ".svm"))
@@ -544,6 +554,12 @@ def main():
         log("data sources: load rates of the file plain, as .gz/.zst, and as compressed parts")
         sources = sources_bench.measure_sources(b, a, log)
 
+    # ---- multinomial: 10 classes, dense 60000 x 784, against scikit-learn ----------------
+    multi = None
+    if not a.skip_multinomial:
+        log("multinomial: 60000 x 784, 10 classes, 2 ranks against scikit-learn")
+        multi = multinomial_bench.measure_multinomial(b, a, log, a.multinomial_budget)
+
     # ---- F*, targets, tables -------------------------------------------------------------
     all_F = [r["F"] for r in sl.values() if "F" in r] + [r["F"] for r in ll + skll + sklb + sksgd]
     fstar = min(all_F)
@@ -623,6 +639,7 @@ def main():
     res["stop"] = stop
     res["serve"] = serve
     res["sources"] = sources
+    res["multinomial"] = multi
 
     decide(res)
     res["elapsed_s"] = time.time() - t_start
@@ -729,6 +746,8 @@ def decide(res):
         targets.extend(serve_bench.targets(res["serve"]))
     if res.get("sources"):
         targets.extend(sources_bench.targets(res["sources"]))
+    if res.get("multinomial"):
+        targets.extend(multinomial_bench.targets(res["multinomial"]))
     res["targets"] = targets
 
 
@@ -1033,6 +1052,9 @@ def render_markdown(res):
     if res.get("sources"):
         L.append("")
         L += [SOURCES_BEGIN, sources_bench.render(res["sources"]), SOURCES_END]
+    if res.get("multinomial"):
+        L.append("")
+        L += [MULTI_BEGIN, multinomial_bench.render(res["multinomial"]), MULTI_END]
     L.append("")
     L.append(f"Default optimizer by this run: **{res['default_optimizer']}** (reached the target sooner on 2 ranks).")
     L.append("")
@@ -1061,6 +1083,7 @@ STOP_BEGIN, STOP_END = "<!-- stop:begin -->", "<!-- stop:end -->"
 SERVE_BEGIN, SERVE_END = "<!-- serve:begin -->", "<!-- serve:end -->"
 WARM_BEGIN, WARM_END = "<!-- warm:begin -->", "<!-- warm:end -->"
 SOURCES_BEGIN, SOURCES_END = "<!-- sources:begin -->", "<!-- sources:end -->"
+MULTI_BEGIN, MULTI_END = "<!-- multinomial:begin -->", "<!-- multinomial:end -->"
 
 
 def stop_only(b, a):
@@ -1112,6 +1135,19 @@ def sources_only(b, a):
     if a.write_doc:
         patch_doc(SOURCES_BEGIN, SOURCES_END, f"{block}\n\n(`scripts/bench.sh --only-sources`, {date})",
                   ts, ("| decompress-and-parse",))
+
+
+def multinomial_only(b, a):
+    """--only-multinomial: the multinomial comparison alone (see save_part, patch_doc)."""
+    log("multinomial: 60000 x 784, 10 classes, 2 ranks against scikit-learn")
+    m = multinomial_bench.measure_multinomial(b, a, log, a.multinomial_budget)
+    block = multinomial_bench.render(m)
+    log(block)
+    ts = multinomial_bench.targets(m)
+    date = save_part(a, "multinomial", m, ts)
+    if a.write_doc:
+        patch_doc(MULTI_BEGIN, MULTI_END, f"{block}\n\n(`scripts/bench.sh --only-multinomial`, {date})",
+                  ts, ("| multinomial",))
 
 
 def save_part(a, key, value, ts):
