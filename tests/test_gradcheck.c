@@ -240,8 +240,8 @@ int main(int argc, char **argv) {
     for (int dense = 0; dense <= 1; dense++) {
         for (int icpt = 0; icpt <= 1; icpt++)
             for (int weighted = 0; weighted <= 1; weighted++)
-                f[k++] = run_case(&c, dense, icpt, icpt ? 0.01 : 0.1, SL_LOSS_MULTINOMIAL,
-                                  weighted, 0);
+                f[k++] =
+                    run_case(&c, dense, icpt, icpt ? 0.01 : 0.1, SL_LOSS_MULTINOMIAL, weighted, 0);
         f[k++] = run_case(&c, dense, 1, 0.01, SL_LOSS_MULTINOMIAL, 1, 1);
     }
     /* After the allreduce every rank must hold the very same numbers. */

@@ -39,9 +39,9 @@ struct sl_model {
     int64_t n_features; /* d */
     int fit_intercept;
     double intercept;
-    double *weights;   /* (d); weights[j] is feature j minus the file's index base.
-                          Multinomial: (K, d) row-major, class k's weights at k d */
-    int64_t n_classes; /* K >= 3 for a multinomial model, 0 for the others */
+    double *weights;    /* (d); weights[j] is feature j minus the file's index base.
+                           Multinomial: (K, d) row-major, class k's weights at k d */
+    int64_t n_classes;  /* K >= 3 for a multinomial model, 0 for the others */
     double *classes;    /* (K) the class labels, sorted integers; NULL unless multinomial */
     double *intercepts; /* (K) the classes' intercepts (intercept unused); NULL unless
                            multinomial */
@@ -93,8 +93,8 @@ void sl_softmax(const double *m, int64_t K, double *p);
  * row's index into them. The labels must be integers (the reader checks,
  * real_labels 2). SL_ERR_ARG on every rank, err filled on rank 0, when
  * there are fewer than 3 classes. */
-enum sl_status sl_classes_agree(struct sl_comm *c, struct sl_shard *s, double **classes,
-                                int64_t *K, struct sl_err *err) SL_WARN_UNUSED;
+enum sl_status sl_classes_agree(struct sl_comm *c, struct sl_shard *s, double **classes, int64_t *K,
+                                struct sl_err *err) SL_WARN_UNUSED;
 /* Collective. s->y <- each row's index into classes: (K). A label that is
  * not a class: with strict, SL_ERR_ARG on every rank and err (on rank 0)
  * names the smallest such label as "class L of <what> is not among the

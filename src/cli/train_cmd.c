@@ -67,10 +67,11 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
             "fix the feature count (default: largest index seen on any rank)"),
         CHOICE("optimizer", &a->optimizer, "NAME", "newton|lbfgs|sgd (default newton)", OPTIMIZERS),
         F64("l2", &a->l2, "LAMBDA", "L2 strength lambda in F (default 1e-4)", 0, 1e300),
-        CHOICE("loss", &a->loss, "NAME",
-               "logistic|squared-hinge|squared|multinomial (default logistic; squared: real labels; "
-               "multinomial: K >= 3 integer class labels)",
-               SL_LOSS_CHOICES),
+        CHOICE(
+            "loss", &a->loss, "NAME",
+            "logistic|squared-hinge|squared|multinomial (default logistic; squared: real labels; "
+            "multinomial: K >= 3 integer class labels)",
+            SL_LOSS_CHOICES),
         FLAG("standardize", &a->standardize,
              "optimise over columns scaled to unit standard deviation (not centred); the penalty "
              "applies there, the model is in the data's units"),

@@ -28,8 +28,8 @@ static int64_t sort_unique(double *v, int64_t n) {
     return u;
 }
 
-enum sl_status sl_classes_agree(struct sl_comm *c, struct sl_shard *s, double **classes,
-                                int64_t *K, struct sl_err *err) {
+enum sl_status sl_classes_agree(struct sl_comm *c, struct sl_shard *s, double **classes, int64_t *K,
+                                struct sl_err *err) {
     *classes = NULL;
     *K = 0;
     double *mine = sl_malloc(sizeof(double) * (size_t)(s->n_rows ? s->n_rows : 1));
@@ -38,10 +38,10 @@ enum sl_status sl_classes_agree(struct sl_comm *c, struct sl_shard *s, double **
     sl_comm_max_i64(c, &nmax, 1);
     if (nmax > SL_MAX_CLASSES) {
         free(mine);
-        return c->rank == 0 ? sl_err_set(err, SL_ERR_ARG,
-                                         "--loss multinomial: more than %d distinct labels",
-                                         SL_MAX_CLASSES)
-                            : SL_ERR_ARG;
+        return c->rank == 0
+                   ? sl_err_set(err, SL_ERR_ARG, "--loss multinomial: more than %d distinct labels",
+                                SL_MAX_CLASSES)
+                   : SL_ERR_ARG;
     }
     /* Every rank's set padded with NaN to the longest, gathered, merged. */
     const int64_t nl = sort_unique(mine, s->n_rows);

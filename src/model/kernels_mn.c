@@ -113,8 +113,8 @@ void sl_kernel_mn_fg(const struct sl_shard *s, int64_t K, const double *wt, cons
     }
     if (s->dense) {
         /* gt (d, K) += X^T (d, n) r (n, K) */
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)K, (int)n, 1.0,
-                    s->values, (int)d, tmp, (int)K, 1.0, gt, (int)K);
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)K, (int)n, 1.0, s->values,
+                    (int)d, tmp, (int)K, 1.0, gt, (int)K);
         if (diag) diag_dense(s, K, P, diag, diagb);
     } else {
         for (int64_t i = 0; i < n; i++) {
@@ -158,8 +158,8 @@ void sl_kernel_mn_hv(const struct sl_shard *s, int64_t K, const double *P, const
         }
     }
     if (s->dense) {
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)K, (int)n, 1.0,
-                    s->values, (int)d, tmp, (int)K, 1.0, hvt, (int)K);
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)K, (int)n, 1.0, s->values,
+                    (int)d, tmp, (int)K, 1.0, hvt, (int)K);
     } else {
         for (int64_t i = 0; i < n; i++) {
             const double *ti = tmp + i * K;

@@ -16,8 +16,7 @@
 #include "model/model_hash.h"
 #include "shardlearn/fileio.h"
 
-static const char *const LOSS_NAMES[] = {"logistic", "squared-hinge", "squared",
-                                              "multinomial"};
+static const char *const LOSS_NAMES[] = {"logistic", "squared-hinge", "squared", "multinomial"};
 
 const char *sl_loss_name(enum sl_loss l) {
     return (unsigned)l < sizeof LOSS_NAMES / sizeof *LOSS_NAMES ? LOSS_NAMES[l] : "?";
@@ -157,8 +156,8 @@ static enum sl_status parse_multi(struct sl_model *m, const cJSON *root, const c
     if (!cJSON_IsNumber(nf) || !(nf->valuedouble >= 0 && nf->valuedouble <= INT_MAX) ||
         !cJSON_IsNumber(nk) || !(nk->valuedouble >= 3 && nk->valuedouble <= 1e6) ||
         !cJSON_IsArray(ws) || cJSON_GetArraySize(ws) != (int)nk->valuedouble)
-        return sl_err_set(err, SL_ERR_PARSE,
-                          "%s: malformed model (n_features/n_classes/weights)", path);
+        return sl_err_set(err, SL_ERR_PARSE, "%s: malformed model (n_features/n_classes/weights)",
+                          path);
     if (base && (!cJSON_IsNumber(base) || (base->valuedouble != 0 && base->valuedouble != 1)))
         return sl_err_set(err, SL_ERR_PARSE, "%s: index_base is not 0 or 1", path);
     const int64_t d = (int64_t)nf->valuedouble, K = (int64_t)nk->valuedouble;
@@ -183,9 +182,8 @@ static enum sl_status parse_multi(struct sl_model *m, const cJSON *root, const c
     cJSON_ArrayForEach(row, ws) {
         if (read_numbers(row, d, m->weights + k * d) != 0) {
             sl_model_free(m);
-            return sl_err_set(err, SL_ERR_PARSE,
-                              "%s: weights[%lld] is not %lld finite numbers", path, (long long)k,
-                              (long long)d);
+            return sl_err_set(err, SL_ERR_PARSE, "%s: weights[%lld] is not %lld finite numbers",
+                              path, (long long)k, (long long)d);
         }
         k++;
     }

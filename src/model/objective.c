@@ -33,9 +33,9 @@ struct sl_objective {
     int64_t passes;                         /* passes over the shard */
     /* Multinomial (K > 0): the optimiser's vector is class-major, weights
      * [k ncd + j] then the K intercepts; shape.n_cols = K ncd. */
-    int64_t K;      /* classes; 0: a binary or regression loss */
-    int64_t ncd;    /* columns of the data in the working space (n_cols unless multinomial) */
-    double *P;      /* (n_rows, K) softmax at the last fg point (accepted) */
+    int64_t K;       /* classes; 0: a binary or regression loss */
+    int64_t ncd;     /* columns of the data in the working space (n_cols unless multinomial) */
+    double *P;       /* (n_rows, K) softmax at the last fg point (accepted) */
     double *P_trial; /* (n_rows, K) */
     double *mtmp;    /* (n_rows, K) the kernels' scratch */
     double *wt;      /* (ncd, K) the point (or direction) in the kernels' layout, data units */
@@ -274,8 +274,8 @@ static void mn_store(const struct sl_objective *o, const double *t, const double
     const int64_t K = o->K, nc = o->ncd;
     for (int64_t k = 0; k < K; k++)
         for (int64_t j = 0; j < nc; j++) {
-            const double sc = o->inv_sd ? (pw == 2 ? o->inv_sd[j] * o->inv_sd[j] : o->inv_sd[j])
-                                        : 1.0;
+            const double sc =
+                o->inv_sd ? (pw == 2 ? o->inv_sd[j] * o->inv_sd[j] : o->inv_sd[j]) : 1.0;
             out[k * nc + j] = t[j * K + k] * sc;
         }
     if (o->shape.fit_intercept) memcpy(out + K * nc, tb, sizeof(double) * (size_t)K);
@@ -289,8 +289,8 @@ static void mn_pass_fg(struct sl_objective *o, const double *full, double *buf, 
     double *gt = o->gt, *dgt = o->gt + nc * K, *gb = o->gt + 2 * nc * K, *dgb = gb + K;
     memset(o->gt, 0, sizeof(double) * (size_t)((2 * nc + 2) * K));
     const double *b = mn_load(o, full);
-    sl_kernel_mn_fg(o->shard, K, o->wt, b, gt, gb, dg ? dgt : NULL, dgb, o->P_trial, o->mtmp,
-                    loss, correct);
+    sl_kernel_mn_fg(o->shard, K, o->wt, b, gt, gb, dg ? dgt : NULL, dgb, o->P_trial, o->mtmp, loss,
+                    correct);
     mn_store(o, gt, gb, buf, 1);
     if (dg) mn_store(o, dgt, dgb, dg, 2);
 }

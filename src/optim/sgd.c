@@ -46,11 +46,11 @@ struct sgd {
     double share;  /* this rank's share of the rows: its averaging weight */
     double *wf;    /* (dim) the model: w = scale * wf[0..n_cols), b = wf[n_cols..dim) */
     double scale;
-    int64_t R;     /* residuals per row: 1, or K for multinomial (objective.h) */
-    int64_t ni;    /* intercepts: dim - n_cols (0, 1 or K) */
-    double *b;     /* (max(ni, 1)) the intercepts, 0 without */
-    double *rb;    /* (R) the batch's residual sums */
-    double *r;     /* (B, R) the batch's residuals, then its update coefficients */
+    int64_t R;          /* residuals per row: 1, or K for multinomial (objective.h) */
+    int64_t ni;         /* intercepts: dim - n_cols (0, 1 or K) */
+    double *b;          /* (max(ni, 1)) the intercepts, 0 without */
+    double *rb;         /* (R) the batch's residual sums */
+    double *r;          /* (B, R) the batch's residuals, then its update coefficients */
     int64_t *perm, pos; /* this rank's rows in shuffled order; next one to take */
     int64_t *batch;     /* (B) */
     uint64_t rng;
