@@ -106,6 +106,9 @@ def parse_args():
                          "--write-doc, put just its table and target row into docs/benchmark.md")
     ap.add_argument("--multinomial-budget", type=float, default=900.0,
                     help="seconds each solver's tolerance sequence of the multinomial part may spend")
+    ap.add_argument("--multinomial-solvers", type=lambda v: v.split(","), default=None,
+                    help="only these of the multinomial part's sequences, e.g. "
+                         "shardlearn:newton,sklearn:lbfgs (default: all)")
     ap.add_argument("--serve-seconds", type=float, default=5.0,
                     help="seconds of load per serving cell (server, concurrency, rows a request)")
     ap.add_argument("--stop-after", type=float, default=5.0,
