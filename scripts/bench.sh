@@ -18,6 +18,7 @@
 #   scripts/bench.sh --only-path         only the path: 10 lambdas by warm starts against one fit
 #   scripts/bench.sh --only-dense        only the dense 12000 x 784 set: newton direct vs cg vs scikit-learn
 #   scripts/bench.sh --only-peers        only newton on 2 ranks vs LIBLINEAR -m 2 and Snap ML n_jobs=2
+#   scripts/bench.sh --only-multinomial  only multinomial (60000 x 784, 10 classes) against scikit-learn
 #   scripts/bench.sh --help              every option (sizes, lambda, budgets, SGD settings)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +34,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # Spark MLlib, a peer, needs a Java runtime and pyspark (unless --skip-spark).
 case " $* " in
-  *" --skip-spark "* | *" --render "* | *" --only-stop "* | *" --only-serve "* | *" --only-warm "* | *" --only-sources "* | *" --only-cache "* | *" --only-l1 "* | *" --only-path "* | *" --only-dense "* | *" --only-peers "*) ;;
+  *" --skip-spark "* | *" --render "* | *" --only-stop "* | *" --only-serve "* | *" --only-warm "* | *" --only-sources "* | *" --only-cache "* | *" --only-l1 "* | *" --only-path "* | *" --only-dense "* | *" --only-peers "* | *" --only-multinomial "*) ;;
   *)
     if ! command -v java >/dev/null 2>&1; then
       SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -38,3 +38,4 @@ foreach(t optimum ranks losses weights standardize)
 endforeach()
 # Node-shared reductions against MPI's (issue #17; README: Shared memory).
 sl_py_test(ref_shm test_shm.py)
+sl_py_test(ref_multinomial test_multinomial.py)

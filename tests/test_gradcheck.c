@@ -62,6 +62,43 @@ static double naive_objective(const double *w, const struct sl_colmap *map, int 
     return loss / N_GLOBAL + 0.5 * l2 * wsq;
 }
 
+/* Multinomial: K classes, global row i's class. */
+#define K_MN 3
+static int mn_label(int i) {
+    int k = (int)((synth_cell(i, 97) + 4.0) / 8.0 * K_MN); /* synth_cell: [-4, 4] */
+    return k < K_MN ? k : K_MN - 1;
+}
+
+/* The multinomial F naively: w class-major (K, nc) then K intercepts. */
+static double naive_objective_mn(const double *w, const struct sl_colmap *map, int dense,
+                                 int intercept, double l2, int weighted,
+                                 const struct sl_objective *o) {
+    const int64_t nc = map->n_used;
+    double wm[K_MN * (D + 1)], wf[K_MN][D];
+    double loss = 0.0, wsq = 0.0;
+    for (int64_t j = 0; j < K_MN * nc; j++)
+        wsq += w[j] * w[j];
+    sl_obj_to_model(o, w, wm);
+    for (int k = 0; k < K_MN; k++)
+        sl_colmap_expand(map, wm + k * nc, wf[k]);
+    for (int i = 0; i < N_GLOBAL; i++) {
+        double m[K_MN], mx = -INFINITY, z = 0.0;
+        for (int k = 0; k < K_MN; k++) {
+            m[k] = intercept ? w[K_MN * nc + k] : 0.0;
+            for (int j = 0; j < D; j++) {
+                double v = synth_cell(i, j);
+                if (j == 3) continue;
+                if (dense || v > 0.5) m[k] += wf[k][j] * v;
+            }
+            mx = fmax(mx, m[k]);
+        }
+        for (int k = 0; k < K_MN; k++)
+            z += exp(m[k] - mx);
+        loss += (weighted ? row_weight(i) : 1.0) * (log(z) + mx - m[mn_label(i)]);
+    }
+    return loss / N_GLOBAL + 0.5 * l2 * wsq;
+}
+
 static double run_case(struct sl_comm *c, int dense, int intercept, double l2, enum sl_loss kind,
                        int weighted, int standardize) {
     struct sl_shard s;
@@ -74,10 +111,16 @@ static double run_case(struct sl_comm *c, int dense, int intercept, double l2, e
         free(sw);
     }
     struct sl_colmap map;
+    if (kind == SL_LOSS_MULTINOMIAL)
+        for (int64_t r = 0; r < s.n_rows; r++)
+            s.y[r] = mn_label(c->rank + (int)r * c->size);
     sl_colmap_build(&map, &s, c);
     CHECK_NUM(map.n_used == (dense ? D : D - 1), "columns kept", (double)map.n_used, D - 1);
     struct sl_objective *o;
-    if (sl_obj_create(&o, &s, map.n_used, l2, intercept, c) != SL_OK) failures++;
+    if ((kind == SL_LOSS_MULTINOMIAL
+             ? sl_obj_create_multi(&o, &s, map.n_used, K_MN, l2, intercept, c)
+             : sl_obj_create(&o, &s, map.n_used, l2, intercept, c)) != SL_OK)
+        failures++;
     sl_obj_set_loss(o, kind);
     if (standardize && sl_obj_standardize(o) != SL_OK) failures++;
     const struct sl_obj_shape *sh = sl_obj_shape(o);
@@ -101,7 +144,9 @@ static double run_case(struct sl_comm *c, int dense, int intercept, double l2, e
     MPI_Allreduce(&gsq, &gsum, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
     CHECK_NUM(fabs(info.grad_norm - sqrt(gsum)) <= 1e-13 * sqrt(gsum),
               "gradient norm of the slices", info.grad_norm, sqrt(gsum));
-    double ref = naive_objective(w, &map, dense, intercept, l2, kind, weighted, o);
+    double ref = kind == SL_LOSS_MULTINOMIAL
+                     ? naive_objective_mn(w, &map, dense, intercept, l2, weighted, o)
+                     : naive_objective(w, &map, dense, intercept, l2, kind, weighted, o);
     CHECK_NUM(fabs(info.objective - ref) <= 1e-13 * ref, "objective vs naive sum over all rows",
               info.objective, ref);
     const double h = 1e-6;
@@ -155,12 +200,23 @@ static double run_case(struct sl_comm *c, int dense, int intercept, double l2, e
         CHECK_NUM(fabs(ti.objective - log(2.0)) < 1e-15, "F(0) = log 2", ti.objective, log(2.0));
     /* Mini-batch residuals (SGD) are the gradient's per-row pieces: at
      * w = 0, row q's is s_q l'(y_q, 0). */
-    if (s.n_rows > 0 && !standardize) {
+    if (s.n_rows > 0 && !standardize && kind != SL_LOSS_MULTINOMIAL) {
         int64_t row0 = 0;
-        double r0, v0[D + 1] = {0};
-        sl_obj_batch_residuals(o, &row0, 1, v0, 1.0, 0.0, &r0);
+        double r0, v0[D + 1] = {0}, b0 = 0.0;
+        sl_obj_batch_residuals(o, &row0, 1, v0, 1.0, &b0, &r0);
         const double want = sl_loss_residual(kind, 0.0, s.y[0]) * (weighted ? s.weights[0] : 1.0);
         CHECK_NUM(fabs(r0 - want) <= 1e-15, "mini-batch residual", r0, want);
+    }
+    if (s.n_rows > 0 && !standardize && kind == SL_LOSS_MULTINOMIAL) {
+        /* At w = 0 every class has p = 1/K: row 0's residuals s_0 (1/K - e_y). */
+        int64_t row0 = 0;
+        double r0[K_MN], v0[K_MN * (D + 1)] = {0}, b0[K_MN] = {0};
+        sl_obj_batch_residuals(o, &row0, 1, v0, 1.0, b0, r0);
+        for (int k = 0; k < K_MN; k++) {
+            const double want =
+                (weighted ? s.weights[0] : 1.0) * (1.0 / K_MN - (k == (int)s.y[0] ? 1.0 : 0.0));
+            CHECK_NUM(fabs(r0[k] - want) <= 1e-15, "multinomial mini-batch residual", r0[k], want);
+        }
     }
     double f = info.objective;
     free(w), free(g), free(gt), free(v), free(hv), free(diag), free(wp), free(gp), free(gm);
@@ -176,7 +232,7 @@ int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     struct sl_comm c;
     sl_comm_init(&c, MPI_COMM_WORLD);
-    enum { NC = 2 * 2 * 3 * 2 + 2 * 3 };
+    enum { NC = 2 * 2 * 3 * 2 + 2 * 3 + 2 * 2 * 2 + 2 };
     double f[NC];
     int k = 0;
     for (int dense = 0; dense <= 1; dense++)
@@ -189,6 +245,14 @@ int main(int argc, char **argv) {
     for (int dense = 0; dense <= 1; dense++)
         for (int kind = 0; kind < 3; kind++)
             f[k++] = run_case(&c, dense, 1, 0.01, (enum sl_loss)kind, 1, 1);
+    /* Multinomial (K = 3): every case, and standardised. */
+    for (int dense = 0; dense <= 1; dense++) {
+        for (int icpt = 0; icpt <= 1; icpt++)
+            for (int weighted = 0; weighted <= 1; weighted++)
+                f[k++] =
+                    run_case(&c, dense, icpt, icpt ? 0.01 : 0.1, SL_LOSS_MULTINOMIAL, weighted, 0);
+        f[k++] = run_case(&c, dense, 1, 0.01, SL_LOSS_MULTINOMIAL, 1, 1);
+    }
     /* After the allreduce every rank must hold the very same numbers. */
     double mx[NC];
     MPI_Allreduce(f, mx, NC, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);

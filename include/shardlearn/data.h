@@ -45,7 +45,8 @@ struct sl_load_opts {
     /* Non-NULL: delimited text with these columns, hashed into CSR
      * (hashing.h); format and n_features are then not looked at. Not owned. */
     const struct sl_hash_spec *hash;
-    int real_labels; /* 1: keep each label's value (regression); 0: map to -1/+1 */
+    int real_labels; /* 1: keep each label's value (regression); 2: likewise, but each must be
+                        an integer (multinomial classes); 0: map to -1/+1 */
     int row_keys;    /* 1: fill sl_shard.row_key (the binary cache needs it) */
 };
 

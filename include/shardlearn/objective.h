@@ -66,6 +66,19 @@ struct sl_fg_info {
  * large for the dense kernels. */
 enum sl_status sl_obj_create(struct sl_objective **out, const struct sl_shard *s, int64_t n_cols,
                              double l2, int fit_intercept, struct sl_comm *c) SL_WARN_UNUSED;
+/* The multinomial (softmax) objective of K classes (objective of the
+ * shard's y, class indices 0..K-1):
+ *   F(W, b) = (1/n) sum_i s_i (log sum_k exp(W_k.x_i + b_k) - (W_y_i.x_i + b_y_i))
+ *             + (lambda/2) ||W||_F^2,
+ * scikit-learn's multinomial LogisticRegression with C = 1/(lambda n). The
+ * optimiser's vector is class-major, dim = K n_cols (+ K intercepts, last):
+ * the shape's n_cols is K n_cols (the penalised part), its dim K n_cols + K.
+ * Otherwise as sl_obj_create. */
+enum sl_status sl_obj_create_multi(struct sl_objective **out, const struct sl_shard *s,
+                                   int64_t n_cols, int64_t K, double l2, int fit_intercept,
+                                   struct sl_comm *c) SL_WARN_UNUSED;
+/* K for a multinomial objective, 0 for the others. */
+int64_t sl_obj_classes(const struct sl_objective *o);
 void sl_obj_destroy(struct sl_objective *o);
 /* Collective, before the first evaluation. The optimiser's vectors become
  * the weights of the columns scaled to unit standard deviation (population
@@ -126,6 +139,9 @@ void sl_obj_hessian(struct sl_objective *o, double *H);
  * of it, estimated from the shards' sizes, in Hessian-vector passes (so
  * against the CG steps it would replace); the same on every rank. */
 double sl_obj_hessian_cost(struct sl_objective *o);
+/* 1 when sl_obj_hessian can form this objective's Hessian (the binary and
+ * regression losses); 0 for multinomial, whose Newton solves with CG. */
+int sl_obj_has_hessian(const struct sl_objective *o);
 /* Collective. v: (k) each rank's partial sums (dot products over its slices)
  * <- their sums over the ranks, the same on every rank. */
 void sl_obj_sum(struct sl_objective *o, double *v, int k);
@@ -145,12 +161,15 @@ const double *sl_obj_gather(struct sl_objective *o, const double *x);
 
 /* Mini-batches, for stochastic optimisers: local to this rank, no
  * collective. The model is whole here, w = scale * v (v: (n_cols)) and the
- * intercept b. rows: (nb) rows of this rank's shard.
- * r: (nb) <- the loss's derivative by the margin, d loss_i / d m_i, at
- * m_i = scale * (x_i . v) + b for i = rows[q]. */
+ * intercepts b: (dim - n_cols, 1 or K; 0 without). rows: (nb) rows of this
+ * rank's shard. r: (nb) <- the loss's derivative by the margin,
+ * d loss_i / d m_i, at m_i = scale * (x_i . v) + b for i = rows[q], times
+ * s_i. Multinomial: r: (nb, K) <- s_i (p_i - e_y_i), the derivatives by the
+ * K margins scale * (x_i . v_k) + b_k (v_k class k's block of v). */
 void sl_obj_batch_residuals(struct sl_objective *o, const int64_t *rows, int64_t nb,
-                            const double *v, double scale, double b, double *r);
-/* v += a[q] x_i for i = rows[q], q in [0, nb). */
+                            const double *v, double scale, const double *b, double *r);
+/* v += a[q] x_i for i = rows[q], q in [0, nb) (multinomial: a: (nb, K),
+ * v_k += a[q K + k] x_i). */
 void sl_obj_batch_update(struct sl_objective *o, const int64_t *rows, int64_t nb, const double *a,
                          double *v);
 /* The regulariser's part of a gradient step of size lr: the factor that

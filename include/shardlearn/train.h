@@ -112,6 +112,10 @@ struct sl_train_params {
      * iteration later than without it. */
     int early_stop;
     enum sl_metric metric; /* SL_METRIC_NONE: sl_metric_default(loss) */
+    /* Multinomial only: the K >= 3 classes (sl_classes_agree), not owned;
+     * the shard's and the validation shard's y are indices into them. */
+    const double *classes;
+    int64_t n_classes;
 };
 
 /* What a run did. history: (n_history) one row per iteration, the same on

@@ -44,6 +44,7 @@ import stop_bench  # noqa: E402
 import warm_bench  # noqa: E402
 import l1_bench  # noqa: E402
 import path_bench  # noqa: E402
+import multinomial_bench  # noqa: E402
 
 TARGET_REL = 1e-6          # time to F <= F* (1 + TARGET_REL)
 BYTES_PER_NNZ = 12         # int32 column index + float64 value
@@ -136,6 +137,16 @@ def parse_args():
                     help="measure only the dense small-d Newton set (newton direct and cg against "
                          "scikit-learn); with --write-doc, put just its block and targets into "
                          "docs/benchmark.md")
+    ap.add_argument("--skip-multinomial", action="store_true",
+                    help="leave out the multinomial comparison (60000 x 784, 10 classes)")
+    ap.add_argument("--only-multinomial", action="store_true",
+                    help="measure only the multinomial comparison against scikit-learn; with "
+                         "--write-doc, put just its table and target row into docs/benchmark.md")
+    ap.add_argument("--multinomial-budget", type=float, default=900.0,
+                    help="seconds each solver's tolerance sequence of the multinomial part may spend")
+    ap.add_argument("--multinomial-solvers", type=lambda v: v.split(","), default=None,
+                    help="only these of the multinomial part's sequences, e.g. "
+                         "shardlearn:newton,sklearn:lbfgs (default: all)")
     ap.add_argument("--serve-seconds", type=float, default=5.0,
                     help="seconds of load per serving cell (server, concurrency, rows a request)")
     ap.add_argument("--stop-after", type=float, default=5.0,
@@ -441,6 +452,8 @@ def main():
         render_saved(a)
         return
     b = Bench(a)
+    if a.only_multinomial:  # its own data set: the sparse one is not needed
+        return multinomial_only(b, a)
     t_start = time.time()
     if a.only_dense:  # its own data set: the benchmark's is not needed
         return dense_only(b, a)
@@ -612,6 +625,11 @@ def main():
         log("shardlearn newton, 2 ranks: a path of 10 lambdas, and one fit at the weakest")
         path = path_bench.measure_path(b, a)
         log("  " + path_bench.render(path))
+    # ---- multinomial: 10 classes, dense 60000 x 784, against scikit-learn ----------------
+    multi = None
+    if not a.skip_multinomial:
+        log("multinomial: 60000 x 784, 10 classes, 2 ranks against scikit-learn")
+        multi = multinomial_bench.measure_multinomial(b, a, log, a.multinomial_budget)
 
     # ---- F*, targets, tables -------------------------------------------------------------
     all_F = [r["F"] for r in sl.values() if "F" in r] + [r["F"] for r in ll + skll + sklb + sksgd]
@@ -701,6 +719,7 @@ def main():
     if not a.skip_dense:
         log("dense small-d Newton set: newton direct and cg against scikit-learn")
         res["dense"] = dense_bench.measure_dense(b, a, log)
+    res["multinomial"] = multi
 
     decide(res)
     res["elapsed_s"] = time.time() - t_start
@@ -819,6 +838,8 @@ def decide(res):
                                            n2["process_to_target_s"] if n2["reached"] else None))
     if res.get("dense"):
         targets.extend(dense_bench.targets(res["dense"]))
+    if res.get("multinomial"):
+        targets.extend(multinomial_bench.targets(res["multinomial"]))
     res["targets"] = targets
 
 
@@ -1138,6 +1159,9 @@ def render_markdown(res):
     if res.get("dense"):
         L.append("")
         L += [DENSE_BEGIN, dense_bench.render(res["dense"]), DENSE_END]
+    if res.get("multinomial"):
+        L.append("")
+        L += [MULTI_BEGIN, multinomial_bench.render(res["multinomial"]), MULTI_END]
     L.append("")
     L.append(f"Default optimizer by this run: **{res['default_optimizer']}** (reached the target sooner on 2 ranks).")
     L.append("")
@@ -1171,6 +1195,7 @@ CACHE_BEGIN, CACHE_END = "<!-- cache:begin -->", "<!-- cache:end -->"
 PATH_BEGIN, PATH_END = "<!-- path:begin -->", "<!-- path:end -->"
 PEERS_BEGIN, PEERS_END = "<!-- peers:begin -->", "<!-- peers:end -->"
 DENSE_BEGIN, DENSE_END = "<!-- dense:begin -->", "<!-- dense:end -->"
+MULTI_BEGIN, MULTI_END = "<!-- multinomial:begin -->", "<!-- multinomial:end -->"
 
 
 def stop_only(b, a):
@@ -1303,6 +1328,19 @@ def peers_only(b, a):
                   f"{para} ({n} rows × {d_} features, {b.X.nnz} nonzeros; "
                   f"`scripts/bench.sh --only-peers {' '.join(sys.argv[1:]).replace('--only-peers', '').replace('--write-doc', '').strip()}`, {date})",
                   ts, ("| 2 ranks reach the target >= 4x",))
+
+
+def multinomial_only(b, a):
+    """--only-multinomial: the multinomial comparison alone (see save_part, patch_doc)."""
+    log("multinomial: 60000 x 784, 10 classes, 2 ranks against scikit-learn")
+    m = multinomial_bench.measure_multinomial(b, a, log, a.multinomial_budget)
+    block = multinomial_bench.render(m)
+    log(block)
+    ts = multinomial_bench.targets(m)
+    date = save_part(a, "multinomial", m, ts)
+    if a.write_doc:
+        patch_doc(MULTI_BEGIN, MULTI_END, f"{block}\n\n(`scripts/bench.sh --only-multinomial`, {date})",
+                  ts, ("| multinomial",))
 
 
 def save_part(a, key, value, ts):

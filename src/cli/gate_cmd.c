@@ -169,6 +169,13 @@ static int same_model(const char *pa, const char *pb, double tol) {
         return SL_EXIT_USAGE;
     }
     int code = SL_EXIT_OK;
+    if (a.n_classes || b.n_classes) { /* its weights are K rows: not compared here yet */
+        sl_error("--same-model compares binary and regression models; %s is multinomial",
+                 a.n_classes ? pa : pb);
+        sl_model_free(&a);
+        sl_model_free(&b);
+        return SL_EXIT_USAGE;
+    }
     if (a.n_features != b.n_features || a.fit_intercept != b.fit_intercept) {
         printf("models differ: %s has %lld features%s, %s has %lld%s\n", pa,
                (long long)a.n_features, a.fit_intercept ? " and an intercept" : "", pb,

@@ -70,6 +70,87 @@ struct predict_args {
     int proba, format, zero_based;
 };
 
+/* Multinomial predictions from all rows' margins m: (n, K): the K class
+ * probabilities of a row on its line, space-separated, or its class. */
+static enum sl_status write_predictions_multi(const char *path, const struct sl_model *model,
+                                              const double *m, int64_t n, int proba,
+                                              struct sl_err *err) {
+    const int64_t K = model->n_classes;
+    struct sl_atomic_file af;
+    FILE *f = stdout;
+    if (path) {
+        enum sl_status st = sl_atomic_open(&af, path, err);
+        if (st) return st;
+        f = af.f;
+    }
+    double *p = sl_malloc(sizeof(double) * (size_t)K);
+    for (int64_t i = 0; i < n; i++) {
+        const double *mi = m + i * K;
+        if (proba) {
+            sl_softmax(mi, K, p);
+            for (int64_t k = 0; k < K; k++)
+                fprintf(f, k + 1 < K ? "%.17g " : "%.17g\n", p[k]);
+        } else {
+            int64_t best = 0; /* ties: the first class, as numpy's argmax */
+            for (int64_t k = 1; k < K; k++)
+                if (mi[k] > mi[best]) best = k;
+            fprintf(f, "%.0f\n", model->classes[best]);
+        }
+    }
+    free(p);
+    if (path) return sl_atomic_commit(&af, err);
+    if (fflush(stdout) != 0 || ferror(stdout))
+        return sl_err_set(err, SL_ERR_IO, "standard output: %s", strerror(errno));
+    return SL_OK;
+}
+
+static enum sl_status write_eval_multi(const char *path, const struct sl_eval_result *ev,
+                                       struct sl_err *err) {
+    struct sl_atomic_file af;
+    enum sl_status st = sl_atomic_open(&af, path, err);
+    if (st) return st;
+    fputs("{", af.f);
+    sl_json_put_field(af.f, "logloss", ev->logloss);
+    fputs(", ", af.f);
+    sl_json_put_field(af.f, "accuracy", ev->accuracy);
+    fputs(", ", af.f);
+    sl_json_put_field(af.f, "auc_ovr", ev->auc);
+    fprintf(af.f, ", \"loss\": \"multinomial\", \"n_rows\": %lld}\n", (long long)ev->n_rows);
+    return sl_atomic_commit(&af, err);
+}
+
+/* score() for a multinomial model: margins (n_rows, K). */
+static enum sl_status score_multi(struct sl_comm *c, const char *out, int proba,
+                                  const struct sl_model *model, struct sl_shard *s, int eval,
+                                  struct sl_err *err) {
+    const int64_t K = model->n_classes;
+    enum sl_status st = SL_OK;
+    if (eval && (st = sl_classes_map(c, s, model->classes, K, 1, "the data", err)))
+        return st;
+    double *m = sl_calloc((size_t)((s->n_rows ? s->n_rows : 1) * K), sizeof(double));
+    sl_model_margins(model, s, m);
+    if (eval) {
+        struct sl_eval_result ev;
+        sl_evaluate_multi(c, s, m, K, &ev);
+        if (c->rank == 0) {
+            sl_info("rows %lld  logloss %.12g  accuracy %.6f  auc_ovr %.6f", (long long)ev.n_rows,
+                    ev.logloss, ev.accuracy, ev.auc);
+            if (out) st = write_eval_multi(out, &ev, err);
+        }
+    } else {
+        double *all = c->rank == 0
+                          ? sl_malloc(sizeof(double) * (size_t)((s->n_rows_global + 1) * K))
+                          : NULL;
+        sl_comm_gather_f64(c, m, s->n_rows * K, all, 0);
+        if (c->rank == 0) st = write_predictions_multi(out, model, all, s->n_rows_global, proba, err);
+        free(all);
+    }
+    free(m);
+    int64_t ok = c->rank != 0 || st == SL_OK;
+    sl_comm_bcast(c, &ok, sizeof ok, 0);
+    return ok ? SL_OK : SL_ERR_IO;
+}
+
 /* Collective. Scores the shard and writes (rank 0) what the command asks for;
  * returns the status of rank 0's write. */
 static enum sl_status score(struct sl_comm *c, const struct predict_args *a,
@@ -159,7 +240,7 @@ int sl_cmd_predict(int argc, char **argv, struct sl_comm *c, int eval) {
                                   {.name = eval ? NULL : "proba",
                                    .kind = SL_ARG_FLAG,
                                    .dst = &a.proba,
-                                   .help = "print P(y = +1) instead of the label"},
+                                   .help = "print P(y = +1) instead of the label (multinomial: the K class probabilities)"},
                                   {.name = NULL}};
     const char *usage =
         eval ? "usage: mpirun -np N shardlearn eval --model FILE --data FILE [--metrics-out FILE]"
@@ -184,7 +265,7 @@ int sl_cmd_predict(int argc, char **argv, struct sl_comm *c, int eval) {
         if (c->rank == 0) sl_error("%s", err.msg);
         return SL_EXIT_FAIL;
     }
-    if (a.proba && model.loss != SL_LOSS_LOGISTIC) {
+    if (a.proba && model.loss != SL_LOSS_LOGISTIC && model.loss != SL_LOSS_MULTINOMIAL) {
         if (c->rank == 0)
             sl_error("--proba needs a logistic model; %s is %s, which gives no probabilities",
                      a.model, sl_loss_name(model.loss));
@@ -193,7 +274,9 @@ int sl_cmd_predict(int argc, char **argv, struct sl_comm *c, int eval) {
     }
     struct sl_load_opts lo = {.format = (enum sl_format)a.format,
                               .zero_based = a.zero_based,
-                              .real_labels = model.loss == SL_LOSS_SQUARED};
+                              .real_labels = model.loss == SL_LOSS_SQUARED ? 1 : 0};
+    /* Multinomial: eval needs the class labels; predict takes any number there. */
+    if (model.loss == SL_LOSS_MULTINOMIAL) lo.real_labels = eval ? 2 : 1;
     /* A CSV row must have the model's width (and the weight column). */
     lo.csv_features = model.n_features + (a.weight_column ? 1 : 0);
     /* A model trained on hashed columns reads raw rows with its own spec:
@@ -215,7 +298,9 @@ int sl_cmd_predict(int argc, char **argv, struct sl_comm *c, int eval) {
         sl_shard_free(&s);
     }
     if (st == SL_OK) {
-        st = score(c, &a, &model, &s, eval, &err);
+        st = model.loss == SL_LOSS_MULTINOMIAL
+                 ? score_multi(c, a.out, a.proba, &model, &s, eval, &err)
+                 : score(c, &a, &model, &s, eval, &err);
         sl_shard_free(&s);
     }
     if (err.msg[0]) sl_error("%s", err.msg);

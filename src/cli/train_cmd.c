@@ -97,9 +97,11 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
         INT("early-stop", &a->early_stop, "N", 1, 1e9,
             "stop when the --select metric on --validation has not improved for N iterations "
             "(epochs for sgd); keep the best iterate"),
-        CHOICE("loss", &a->loss, "NAME",
-               "logistic|squared-hinge|squared (default logistic; squared: real labels)",
-               SL_LOSS_CHOICES),
+        CHOICE(
+            "loss", &a->loss, "NAME",
+            "logistic|squared-hinge|squared|multinomial (default logistic; squared: real labels; "
+            "multinomial: K >= 3 integer class labels)",
+            SL_LOSS_CHOICES),
         FLAG("standardize", &a->standardize,
              "optimise over columns scaled to unit standard deviation (not centred); the penalty "
              "applies there, the model is in the data's units"),
@@ -338,7 +340,9 @@ static enum sl_status load_data(struct sl_comm *c, const struct train_args *a,
     const struct sl_load_opts lo = {.format = (enum sl_format)a->format,
                                     .zero_based = a->zero_based,
                                     .n_features = a->n_features,
-                                    .real_labels = a->loss == SL_LOSS_SQUARED,
+                                    .real_labels = a->loss == SL_LOSS_SQUARED       ? 1
+                                                   : a->loss == SL_LOSS_MULTINOMIAL ? 2
+                                                                                    : 0,
                                     .hash = *hash};
     enum sl_status st;
     if (a->cache) {
@@ -489,7 +493,13 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
     struct sl_sysmon *mon = train_sysmet_start(c, &prog);
     struct sl_shard shard, val;
     struct sl_hash_spec *hash = NULL; /* the hashing spec of the data, when it has one */
+    double *classes = NULL;
+    int64_t n_classes = 0;
     enum sl_status st = load_data(c, a, &shard, &val, &hash, &err);
+    if (!st && (st = train_classes(c, a, &shard, &val, &classes, &n_classes, &err))) {
+        sl_shard_free(&shard);
+        sl_shard_free(&val);
+    }
     if (st) {
         sl_cli_hash_spec_destroy(hash);
         train_sysmet_stop(mon, c, t);
@@ -517,6 +527,8 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
     char run_dir[PATH_MAX];
     if (tr) p.checkpoint.note = realpath(sl_tracker_run_dir(tr), run_dir) ? run_dir : NULL;
     p.validation = a->validation ? &val : NULL;
+    p.classes = classes;
+    p.n_classes = n_classes;
     p.on_iter = train_on_iter;
     p.ctx = &prog;
     struct sl_model model, init;
@@ -582,6 +594,7 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
     free(ap);
     sl_train_report_free(&rep);
     sl_model_free(&init);
+    free(classes);
     sl_shard_free(&val);
     sl_shard_free(&shard);
     sl_cli_hash_spec_destroy(hash);

@@ -12,6 +12,7 @@
 const struct sl_choice SL_LOSS_CHOICES[] = {{"logistic", SL_LOSS_LOGISTIC},
                                             {"squared-hinge", SL_LOSS_SQUARED_HINGE},
                                             {"squared", SL_LOSS_SQUARED},
+                                            {"multinomial", SL_LOSS_MULTINOMIAL},
                                             {NULL, 0}};
 
 /* w[0] (label -1, or 0) and w[1] (label +1) from "LABEL:W,..." (labels as
@@ -67,10 +68,11 @@ enum sl_status train_weigh_rows(struct sl_comm *c, const struct train_args *a, s
         if (st) return st;
     }
     if (!a->class_weight) return SL_OK;
-    if (a->loss == SL_LOSS_SQUARED)
+    if (a->loss == SL_LOSS_SQUARED || a->loss == SL_LOSS_MULTINOMIAL)
         return c->rank == 0 ? sl_err_set(err, SL_ERR_ARG,
-                                         "--class-weight needs a classifier (--loss logistic or "
-                                         "squared-hinge), not squared")
+                                         "--class-weight needs a binary classifier (--loss "
+                                         "logistic or squared-hinge), not %s",
+                                         sl_loss_name((enum sl_loss)a->loss))
                             : SL_ERR_ARG;
     double w[2];
     if (strcmp(a->class_weight, "balanced") == 0) {
@@ -112,4 +114,20 @@ enum sl_status train_load_init(struct sl_comm *c, const struct train_args *a, st
                   : sl_err_set(err, SL_ERR_IO, "--init-model %s: another rank cannot read it",
                                a->init_model);
     return SL_ERR_ARG;
+}
+
+enum sl_status train_classes(struct sl_comm *c, const struct train_args *a, struct sl_shard *s,
+                             struct sl_shard *val, double **classes, int64_t *K,
+                             struct sl_err *err) {
+    *classes = NULL;
+    *K = 0;
+    if (a->loss != SL_LOSS_MULTINOMIAL) return SL_OK;
+    enum sl_status st = sl_classes_agree(c, s, classes, K, err);
+    if (st == SL_OK && a->validation &&
+        (st = sl_classes_map(c, val, *classes, *K, 1, "the validation data", err)) != SL_OK) {
+        free(*classes);
+        *classes = NULL;
+        *K = 0;
+    }
+    return st;
 }

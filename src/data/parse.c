@@ -27,7 +27,10 @@ int sl_parse_label(const char *p, const char *end, const char **after, double *y
     double v;
     const char *q = sl_parse_double(p, end, &v);
     if (!q || (q < end && !sl_is_space(*q) && *q != ',')) return -1;
-    if (real) {
+    if (real == 2) { /* class labels: integers, exactly representable */
+        if (!(v == floor(v) && fabs(v) <= 9007199254740992.0)) return -1;
+        *y = v;
+    } else if (real) {
         if (!isfinite(v)) return -1;
         *y = v;
     } else if (v == 1.0)
@@ -42,6 +45,7 @@ int sl_parse_label(const char *p, const char *end, const char **after, double *y
 }
 
 const char *sl_label_expected(int real) {
+    if (real == 2) return "expected an integer class label for multinomial";
     return real ? "expected a finite number for regression" : "expected +1/-1 or 1/0";
 }
 

@@ -38,6 +38,20 @@ double sl_kernel_row_dot_scaled(const struct sl_shard *s, int64_t i, const doubl
                                 const double *sc, double acc);
 void sl_kernel_row_axpy_scaled(const struct sl_shard *s, int64_t i, double a, const double *sc,
                                double *w);
+/* Multinomial (kernels_mn.c), K classes. wt, gt, diag, vt, hvt: (d, K)
+ * row-major, the K weights of column j together; b, gb, diagb, vb, hvb:
+ * (K) (b, vb may be NULL: no intercepts); P, M, tmp: (n_rows, K). y holds
+ * class indices. fg: P <- the softmax probabilities, gt += sum_i x_i r_i^T
+ * with r_i = s_i (p_i - e_y), diag += the Hessian's diagonal (may be NULL);
+ * loss_sum += sum_i s_i loss_i, correct += rows whose argmax is y. hv:
+ * hvt += sum_i x_i t_i^T, t_i = s_i (diag(p_i) - p_i p_i^T)(V x_i + vb). */
+void sl_kernel_mn_margins(const struct sl_shard *s, int64_t K, const double *wt, const double *b,
+                          double *M);
+void sl_kernel_mn_fg(const struct sl_shard *s, int64_t K, const double *wt, const double *b,
+                     double *gt, double *gb, double *diag, double *diagb, double *P, double *tmp,
+                     double *loss_sum, double *correct);
+void sl_kernel_mn_hv(const struct sl_shard *s, int64_t K, const double *P, const double *vt,
+                     const double *vb, double *hvt, double *hvb, double *tmp);
 /* OpenBLAS threads of this process (the dense kernels'). */
 void sl_kernel_set_threads(int n);
 

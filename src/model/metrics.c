@@ -114,3 +114,60 @@ void sl_evaluate_loss(struct sl_comm *c, const struct sl_shard *s, const double 
     out->loss = n ? sums[2] / (double)n : (double)NAN;
     out->rmse = out->mae = out->r2 = NAN;
 }
+
+void sl_evaluate_multi(struct sl_comm *c, const struct sl_shard *s, const double *margins,
+                       int64_t K, struct sl_eval_result *out) {
+    /* p: (n_rows, K) the softmax of each row's margins */
+    const int64_t nr = s->n_rows, n = s->n_rows_global;
+    double *p = sl_malloc(sizeof(double) * (size_t)(nr > 0 ? nr * K : 1));
+    double sums[2] = {0.0, 0.0}; /* -log p_y, correct */
+    for (int64_t i = 0; i < nr; i++) {
+        const double *m = margins + i * K;
+        double *pi = p + i * K;
+        sl_softmax(m, K, pi);
+        const int64_t y = (int64_t)s->y[i];
+        int64_t best = 0;
+        double mx = m[0], z = 0.0;
+        for (int64_t k = 1; k < K; k++) {
+            if (m[k] > m[best]) best = k;
+            mx = m[k] > mx ? m[k] : mx;
+        }
+        for (int64_t k = 0; k < K; k++)
+            z += exp(m[k] - mx);
+        sums[0] += log(z) + mx - m[y]; /* -log p_y without its rounding to 0 */
+        sums[1] += best == y ? 1.0 : 0.0;
+    }
+    sl_comm_sum_f64(c, sums, 2);
+    /* One-vs-rest AUC of each class's probability needs the global order:
+     * gather (n, K) probabilities and the labels to rank 0. */
+    double *all_p = NULL, *all_y = NULL, auc = 0.0;
+    if (c->rank == 0) {
+        all_p = sl_malloc(sizeof(double) * (size_t)(n > 0 ? n * K : 1));
+        all_y = sl_malloc(sizeof(double) * (size_t)(n ? n : 1));
+    }
+    sl_comm_gather_f64(c, p, nr * K, all_p, 0);
+    sl_comm_gather_f64(c, s->y, nr, all_y, 0);
+    if (c->rank == 0) {
+        double *score = sl_malloc(sizeof(double) * (size_t)(n ? n : 1));
+        double *yk = sl_malloc(sizeof(double) * (size_t)(n ? n : 1));
+        for (int64_t k = 0; k < K; k++) {
+            for (int64_t i = 0; i < n; i++) {
+                score[i] = all_p[i * K + k];
+                yk[i] = all_y[i] == (double)k ? 1.0 : -1.0;
+            }
+            auc += roc_auc(score, yk, n) / (double)K; /* NaN when class k is absent */
+        }
+        free(score);
+        free(yk);
+    }
+    sl_comm_bcast(c, &auc, sizeof auc, 0);
+    free(all_p);
+    free(all_y);
+    free(p);
+    out->n_rows = n;
+    out->logloss = n ? sums[0] / (double)n : (double)NAN;
+    out->accuracy = n ? sums[1] / (double)n : (double)NAN;
+    out->auc = auc;
+    out->loss = out->logloss;
+    out->rmse = out->mae = out->r2 = NAN;
+}

@@ -18,7 +18,7 @@
 #include "model/model_sparse.h"
 #include "shardlearn/fileio.h"
 
-static const char *const LOSS_NAMES[] = {"logistic", "squared-hinge", "squared"};
+static const char *const LOSS_NAMES[] = {"logistic", "squared-hinge", "squared", "multinomial"};
 
 const char *sl_loss_name(enum sl_loss l) {
     return (unsigned)l < sizeof LOSS_NAMES / sizeof *LOSS_NAMES ? LOSS_NAMES[l] : "?";
@@ -42,16 +42,57 @@ void sl_model_init(struct sl_model *m, int64_t n_features, int fit_intercept) {
     m->weights = sl_calloc((size_t)(n_features ? n_features : 1), sizeof(double));
 }
 
+void sl_model_init_multi(struct sl_model *m, int64_t n_features, int fit_intercept, int64_t K,
+                         const double *classes) {
+    memset(m, 0, sizeof *m);
+    m->n_features = n_features;
+    m->fit_intercept = fit_intercept;
+    m->index_base = 1;
+    m->loss = SL_LOSS_MULTINOMIAL;
+    m->n_classes = K;
+    m->weights = sl_calloc((size_t)(n_features > 0 ? n_features * K : 1), sizeof(double));
+    m->intercepts = sl_calloc((size_t)K, sizeof(double));
+    m->classes = sl_malloc(sizeof(double) * (size_t)K);
+    memcpy(m->classes, classes, sizeof(double) * (size_t)K);
+}
+
 void sl_model_free(struct sl_model *m) {
     free(m->weights);
+    free(m->intercepts);
+    free(m->classes);
     if (m->hash) sl_hash_spec_free(m->hash);
     free(m->hash);
     memset(m, 0, sizeof *m);
 }
 
+/* Version 2: the multinomial model's classes, intercepts and (K, d) weights
+ * as K arrays of d. */
+static void write_multi(const struct sl_model *m, FILE *f) {
+    const int64_t K = m->n_classes, d = m->n_features;
+    fprintf(f, ", \"n_classes\": %lld, \"classes\": [", (long long)K);
+    for (int64_t k = 0; k < K; k++)
+        fprintf(f, "%s%.0f", k ? ", " : "", m->classes[k]);
+    fputs("], \"intercepts\": [", f);
+    for (int64_t k = 0; k < K; k++) {
+        if (k) fputs(", ", f);
+        sl_json_put_num(f, m->intercepts[k]);
+    }
+    fputs("], \"weights\": [", f);
+    for (int64_t k = 0; k < K; k++) {
+        fputs(k ? "],\n[" : "\n[", f);
+        for (int64_t j = 0; j < d; j++) {
+            if (j) fputs(j % 8 ? ", " : ",\n", f);
+            sl_json_put_num(f, m->weights[k * d + j]);
+        }
+    }
+    fputs("]]}\n", f);
+}
+
 void sl_model_write(const struct sl_model *m, FILE *f) {
+    const int multi = m->loss == SL_LOSS_MULTINOMIAL;
     fprintf(f, "{\"format\": \"%s\", \"version\": %d, \"loss\": \"%s\", \"objective\": ",
-            SL_MODEL_FORMAT, SL_MODEL_VERSION, sl_loss_name(m->loss));
+            SL_MODEL_FORMAT, multi ? SL_MODEL_VERSION_MULTI : SL_MODEL_VERSION,
+            sl_loss_name(m->loss));
     sl_json_put_num(f, m->objective);
     fprintf(f, ", \"n_features\": %lld, \"fit_intercept\": %s, \"intercept\": ",
             (long long)m->n_features, m->fit_intercept ? "true" : "false");
@@ -61,6 +102,10 @@ void sl_model_write(const struct sl_model *m, FILE *f) {
     if (m->index_base != 1) fprintf(f, ", \"index_base\": %d", m->index_base);
     if (m->negative_label != -1) fprintf(f, ", \"negative_label\": %d", m->negative_label);
     if (m->hash) sl_model_write_hash(f, m->hash); /* only for hashed columns, likewise */
+    if (multi) {
+        write_multi(m, f);
+        return;
+    }
     sl_model_write_weights(f, m); /* dense, or sparse when shorter */
     fputs("}\n", f);
 }
@@ -116,6 +161,70 @@ enum sl_status sl_model_load(struct sl_model *m, const char *path, struct sl_err
     return st;
 }
 
+/* n numbers of a JSON array into out: (n); -1 unless it is an array of n
+ * finite numbers. */
+static int read_numbers(const cJSON *a, int64_t n, double *out) {
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != n) return -1;
+    int64_t j = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, a) {
+        if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble)) return -1;
+        out[j++] = it->valuedouble;
+    }
+    return 0;
+}
+
+/* The version 2 (multinomial) fields of a parsed file. */
+static enum sl_status parse_multi(struct sl_model *m, const cJSON *root, const char *path,
+                                  struct sl_err *err) {
+    const cJSON *nf = cJSON_GetObjectItemCaseSensitive(root, "n_features");
+    const cJSON *nk = cJSON_GetObjectItemCaseSensitive(root, "n_classes");
+    const cJSON *fi = cJSON_GetObjectItemCaseSensitive(root, "fit_intercept");
+    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(root, "classes");
+    const cJSON *bs = cJSON_GetObjectItemCaseSensitive(root, "intercepts");
+    const cJSON *ws = cJSON_GetObjectItemCaseSensitive(root, "weights");
+    const cJSON *obj = cJSON_GetObjectItemCaseSensitive(root, "objective");
+    const cJSON *base = cJSON_GetObjectItemCaseSensitive(root, "index_base");
+    if (!cJSON_IsNumber(nf) || !(nf->valuedouble >= 0 && nf->valuedouble <= INT_MAX) ||
+        !cJSON_IsNumber(nk) || !(nk->valuedouble >= 3 && nk->valuedouble <= 1e6) ||
+        !cJSON_IsArray(ws) || cJSON_GetArraySize(ws) != (int)nk->valuedouble)
+        return sl_err_set(err, SL_ERR_PARSE, "%s: malformed model (n_features/n_classes/weights)",
+                          path);
+    if (base && (!cJSON_IsNumber(base) || (base->valuedouble != 0 && base->valuedouble != 1)))
+        return sl_err_set(err, SL_ERR_PARSE, "%s: index_base is not 0 or 1", path);
+    const int64_t d = (int64_t)nf->valuedouble, K = (int64_t)nk->valuedouble;
+    double *c = sl_malloc(sizeof(double) * (size_t)K);
+    int bad = read_numbers(cls, K, c);
+    for (int64_t k = 0; !bad && k < K; k++)
+        bad = c[k] != floor(c[k]) || (k && c[k] <= c[k - 1]);
+    sl_model_init_multi(m, d, fi ? cJSON_IsTrue(fi) : 1, K, c);
+    free(c);
+    if (bad) {
+        sl_model_free(m);
+        return sl_err_set(err, SL_ERR_PARSE, "%s: classes are not %lld increasing integers", path,
+                          (long long)K);
+    }
+    if (read_numbers(bs, K, m->intercepts) != 0) {
+        sl_model_free(m);
+        return sl_err_set(err, SL_ERR_PARSE, "%s: intercepts are not %lld finite numbers", path,
+                          (long long)K);
+    }
+    int64_t k = 0;
+    const cJSON *row;
+    cJSON_ArrayForEach(row, ws) {
+        if (read_numbers(row, d, m->weights + k * d) != 0) {
+            sl_model_free(m);
+            return sl_err_set(err, SL_ERR_PARSE, "%s: weights[%lld] is not %lld finite numbers",
+                              path, (long long)k, (long long)d);
+        }
+        k++;
+    }
+    m->index_base = base ? (int)base->valuedouble : 1;
+    m->objective =
+        cJSON_IsNumber(obj) && isfinite(obj->valuedouble) ? obj->valuedouble : (double)NAN;
+    return SL_OK;
+}
+
 enum sl_status sl_model_parse(struct sl_model *m, const char *text, const char *path,
                               struct sl_err *err) {
     enum sl_status st;
@@ -139,10 +248,19 @@ enum sl_status sl_model_parse(struct sl_model *m, const char *text, const char *
     st = SL_OK;
     if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, SL_MODEL_FORMAT) != 0)
         st = sl_err_set(err, SL_ERR_PARSE, "%s: not a shardlearn model (format)", path);
-    else if (!cJSON_IsNumber(ver) || ver->valueint != SL_MODEL_VERSION)
+    else if (!cJSON_IsNumber(ver) ||
+             (ver->valuedouble != SL_MODEL_VERSION && ver->valuedouble != SL_MODEL_VERSION_MULTI))
         st = sl_err_set(err, SL_ERR_PARSE, "%s: unsupported model version", path);
     else if (loss && (!cJSON_IsString(loss) || sl_loss_parse(loss->valuestring, &kind) != 0))
         st = sl_err_set(err, SL_ERR_PARSE, "%s: unsupported loss", path);
+    else if ((kind == SL_LOSS_MULTINOMIAL) != (ver->valuedouble == SL_MODEL_VERSION_MULTI))
+        st = sl_err_set(err, SL_ERR_PARSE, "%s: a %s model in a version %d file", path,
+                        sl_loss_name(kind), ver->valueint);
+    else if (kind == SL_LOSS_MULTINOMIAL) {
+        st = parse_multi(m, root, path, err);
+        cJSON_Delete(root);
+        return st;
+    }
     /* n_features is checked to be in int's range before the cast (a cast of
      * a double outside it is undefined); numbers that overflow (1e999) parse
      * as infinities, which no model holds. */
@@ -189,7 +307,36 @@ enum sl_status sl_model_parse(struct sl_model *m, const char *text, const char *
     return st;
 }
 
+/* Multinomial margins: (n_rows, K) <- W x_i + b, W: (K, d_model); the data's
+ * columns beyond the model's d weigh 0. */
+static void margins_multi(const struct sl_model *m, const struct sl_shard *s, double *margins) {
+    const int64_t K = m->n_classes, d = s->n_features, dm = m->n_features;
+    /* wt: (d, K), the kernels' layout */
+    double *wt = sl_calloc((size_t)(d > 0 ? d * K : 1), sizeof(double));
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t j = 0; j < d && j < dm; j++)
+            wt[j * K + k] = m->weights[k * dm + j];
+    sl_kernel_mn_margins(s, K, wt, m->intercepts, margins);
+    free(wt);
+}
+
+void sl_softmax(const double *m, int64_t K, double *p) {
+    double mx = m[0], z = 0.0;
+    for (int64_t k = 1; k < K; k++)
+        mx = m[k] > mx ? m[k] : mx;
+    for (int64_t k = 0; k < K; k++) {
+        p[k] = exp(m[k] - mx);
+        z += p[k];
+    }
+    for (int64_t k = 0; k < K; k++)
+        p[k] /= z;
+}
+
 void sl_model_margins(const struct sl_model *m, const struct sl_shard *s, double *margins) {
+    if (m->loss == SL_LOSS_MULTINOMIAL) {
+        margins_multi(m, s, margins);
+        return;
+    }
     if (s->n_features <= m->n_features) {
         sl_kernel_margins(s, m->weights, m->intercept, margins);
         return;

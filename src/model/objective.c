@@ -32,6 +32,16 @@ struct sl_objective {
     const volatile sig_atomic_t *stop_flag; /* set by a signal handler; may be NULL */
     double compute_seconds;                 /* wall time in local passes and mini-batch steps */
     int64_t passes;                         /* passes over the shard */
+    /* Multinomial (K > 0): the optimiser's vector is class-major, weights
+     * [k ncd + j] then the K intercepts; shape.n_cols = K ncd. */
+    int64_t K;       /* classes; 0: a binary or regression loss */
+    int64_t ncd;     /* columns of the data in the working space (n_cols unless multinomial) */
+    double *P;       /* (n_rows, K) softmax at the last fg point (accepted) */
+    double *P_trial; /* (n_rows, K) */
+    double *mtmp;    /* (n_rows, K) the kernels' scratch */
+    double *wt;      /* (ncd, K) the point (or direction) in the kernels' layout, data units */
+    double *gt;      /* (2 ncd + 2, K) the pass's sums: gradient (ncd, K), diagonal (ncd, K),
+                        intercepts' gradient (K), diagonal (K) */
 };
 
 /* The sparse kernels' records (kernels.h): rec[2j] = x_j, rec[2j + 1] = 0
@@ -99,8 +109,50 @@ enum sl_status sl_obj_create(struct sl_objective **out, const struct sl_shard *s
     o->dhess_trial = sl_calloc(nr, sizeof(double));
     o->tmp = s->dense ? sl_calloc(nr, sizeof(double)) : NULL;
     o->rec = s->dense ? NULL : sl_calloc((size_t)(2 * n_cols + 1), sizeof(double));
+    o->ncd = n_cols;
     *out = o;
     return SL_OK;
+}
+
+enum sl_status sl_obj_create_multi(struct sl_objective **out, const struct sl_shard *s,
+                                   int64_t n_cols, int64_t K, double l2, int fit_intercept,
+                                   struct sl_comm *c) {
+    *out = NULL;
+    if (K < 2 || (s->dense && (s->n_rows > INT_MAX || s->n_features > INT_MAX ||
+                               n_cols * K > INT_MAX || s->n_rows * K > INT_MAX)))
+        return SL_ERR_ARG;
+    /* The binary objective over K n_cols weights and K intercepts gives the
+     * shape, the slices and the buffers sized by dim; then the K-wide parts. */
+    struct sl_objective *o;
+    enum sl_status st = sl_obj_create(&o, s, K * n_cols, l2, 0, c);
+    if (st) return st;
+    if (fit_intercept) {
+        o->shape.fit_intercept = 1;
+        o->shape.dim += K;
+        int64_t lo = 0;
+        for (int r = 0; r < c->size; r++) {
+            o->counts[r] = o->shape.dim / c->size + (r < o->shape.dim % c->size ? 1 : 0);
+            if (r < c->rank) lo += o->counts[r];
+        }
+        o->shape.lo = lo;
+        o->shape.n_loc = o->counts[c->rank];
+    }
+    o->K = K;
+    o->ncd = n_cols;
+    const size_t nrk = (size_t)((s->n_rows ? s->n_rows : 1) * K);
+    o->P = sl_calloc(nrk, sizeof(double));
+    o->P_trial = sl_calloc(nrk, sizeof(double));
+    o->mtmp = sl_calloc(nrk, sizeof(double));
+    free(o->rec); /* the binary kernels' records: the K-wide passes use wt and gt */
+    o->rec = NULL;
+    o->wt = sl_calloc((size_t)((n_cols + 1) * K), sizeof(double));
+    o->gt = sl_calloc((size_t)((2 * n_cols + 2) * K), sizeof(double));
+    *out = o;
+    return SL_OK;
+}
+
+int64_t sl_obj_classes(const struct sl_objective *o) {
+    return o->K;
 }
 
 void sl_obj_set_loss(struct sl_objective *o, enum sl_loss loss) {
@@ -124,6 +176,11 @@ void sl_obj_destroy(struct sl_objective *o) {
     free(o->dhess_trial);
     free(o->tmp);
     free(o->rec);
+    free(o->P);
+    free(o->P_trial);
+    free(o->mtmp);
+    free(o->wt);
+    free(o->gt);
     free(o);
 }
 
@@ -214,6 +271,54 @@ void sl_obj_pseudo_grad(const struct sl_objective *o, const double *w, const dou
         pg[j] = j < nw ? pseudo_grad_1(o->shape.l1, w[j], g[j]) : g[j];
 }
 
+/* Multinomial: o->wt (ncd, K) <- the class-major point full: (dim) in the
+ * data's units; returns the intercepts (K) or NULL. */
+static const double *mn_load(struct sl_objective *o, const double *full) {
+    const int64_t K = o->K, nc = o->ncd;
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t j = 0; j < nc; j++)
+            o->wt[j * K + k] = o->inv_sd ? full[k * nc + j] * o->inv_sd[j] : full[k * nc + j];
+    return o->shape.fit_intercept ? full + K * nc : NULL;
+}
+
+/* Multinomial: out: (dim) class-major <- the sums in the kernels' layout
+ * t: (ncd, K) and tb: (K), back into the scaled space (pw as scale_cols). */
+static void mn_store(const struct sl_objective *o, const double *t, const double *tb, double *out,
+                     int pw) {
+    const int64_t K = o->K, nc = o->ncd;
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t j = 0; j < nc; j++) {
+            const double sc =
+                o->inv_sd ? (pw == 2 ? o->inv_sd[j] * o->inv_sd[j] : o->inv_sd[j]) : 1.0;
+            out[k * nc + j] = t[j * K + k] * sc;
+        }
+    if (o->shape.fit_intercept) memcpy(out + K * nc, tb, sizeof(double) * (size_t)K);
+}
+
+/* Multinomial fg pass: buf (dim) <- gradient sums, dg (dim) <- diagonal
+ * sums when not NULL; P_trial <- the probabilities. */
+static void mn_pass_fg(struct sl_objective *o, const double *full, double *buf, double *dg,
+                       double *loss, double *correct) {
+    const int64_t K = o->K, nc = o->ncd;
+    double *gt = o->gt, *dgt = o->gt + nc * K, *gb = o->gt + 2 * nc * K, *dgb = gb + K;
+    memset(o->gt, 0, sizeof(double) * (size_t)((2 * nc + 2) * K));
+    const double *b = mn_load(o, full);
+    sl_kernel_mn_fg(o->shard, K, o->wt, b, gt, gb, dg ? dgt : NULL, dgb, o->P_trial, o->mtmp, loss,
+                    correct);
+    mn_store(o, gt, gb, buf, 1);
+    if (dg) mn_store(o, dgt, dgb, dg, 2);
+}
+
+/* Multinomial Hessian times the direction full: (dim) into buf (dim). */
+static void mn_pass_hv(struct sl_objective *o, const double *full, double *buf) {
+    const int64_t K = o->K, nc = o->ncd;
+    double *ht = o->gt, *hb = o->gt + 2 * nc * K;
+    memset(o->gt, 0, sizeof(double) * (size_t)((2 * nc + 2) * K));
+    const double *vb = mn_load(o, full);
+    sl_kernel_mn_hv(o->shard, K, o->P, o->wt, vb, ht, hb, o->mtmp);
+    mn_store(o, ht, hb, buf, 1);
+}
+
 enum sl_status sl_obj_fg(struct sl_objective *o, const double *w, double *g, double *diag,
                          struct sl_fg_info *info) {
     const int64_t nc = o->shape.n_cols, dim = o->shape.dim;
@@ -231,7 +336,9 @@ enum sl_status sl_obj_fg(struct sl_objective *o, const double *w, double *g, dou
         wabs_slice += fabs(w[j]);
     }
     double t0 = sl_wtime();
-    if (o->shard->dense) {
+    if (o->K) {
+        mn_pass_fg(o, full, buf, dg, &loss, &correct);
+    } else if (o->shard->dense) {
         memset(buf, 0, sizeof(double) * nsum);
         sl_kernel_fg_dense(o->shard, o->loss, dense_point(o, full), b, buf, &gb, dg, &dgb,
                            o->dhess_trial, o->tmp, &loss, &correct);
@@ -244,8 +351,8 @@ enum sl_status sl_obj_fg(struct sl_objective *o, const double *w, double *g, dou
                          &correct);
         records_sums(o->rec, o->inv_sd, buf, nc);
     }
-    if (dg) scale_cols(o->inv_sd, dg, nc, 2);
-    if (o->shape.fit_intercept) {
+    if (dg && !o->K) scale_cols(o->inv_sd, dg, nc, 2);
+    if (o->shape.fit_intercept && !o->K) {
         buf[nc] = gb;
         if (dg) dg[nc] = dgb;
     }
@@ -283,6 +390,9 @@ void sl_obj_accept(struct sl_objective *o) {
     double *t = o->dhess;
     o->dhess = o->dhess_trial;
     o->dhess_trial = t;
+    t = o->P;
+    o->P = o->P_trial;
+    o->P_trial = t;
 }
 
 void sl_obj_hv(struct sl_objective *o, const double *v, double *hv) {
@@ -292,7 +402,9 @@ void sl_obj_hv(struct sl_objective *o, const double *v, double *hv) {
     double *buf = sl_comm_sum_begin(o->comm, (size_t)o->shape.dim); /* [hv (n_cols), hvb] */
     double hvb = 0.0;
     double t0 = sl_wtime();
-    if (o->shard->dense) {
+    if (o->K) {
+        mn_pass_hv(o, full, buf);
+    } else if (o->shard->dense) {
         memset(buf, 0, sizeof(double) * (size_t)nc);
         sl_kernel_hv_dense(o->shard, o->dhess, dense_point(o, full), vb, buf, &hvb, o->tmp);
         scale_cols(o->inv_sd, buf, nc, 1);
@@ -301,16 +413,40 @@ void sl_obj_hv(struct sl_objective *o, const double *v, double *hv) {
         sl_kernel_hv_csr(o->shard, o->dhess, o->rec, vb, &hvb);
         records_sums(o->rec, o->inv_sd, buf, nc);
     }
-    if (o->shape.fit_intercept) buf[nc] = hvb;
+    if (o->shape.fit_intercept && !o->K) buf[nc] = hvb;
     o->compute_seconds += sl_wtime() - t0;
     o->passes++;
     slice_derivative(o, sl_comm_sum_end(o->comm, (size_t)o->shape.dim), v, hv);
 }
 
+/* Multinomial mini-batch residuals (objective.h): r: (nb, K). */
+static void mn_batch_residuals(struct sl_objective *o, const int64_t *rows, int64_t nb,
+                               const double *v, double scale, const double *b, double *r) {
+    const struct sl_shard *s = o->shard;
+    const int64_t K = o->K, nc = o->ncd;
+    double *m = o->gt, *p = o->gt + K; /* (K) each, scratch */
+    for (int64_t q = 0; q < nb; q++) {
+        const int64_t i = rows[q];
+        for (int64_t k = 0; k < K; k++)
+            m[k] = scale * sl_kernel_row_dot_scaled(s, i, v + k * nc, o->inv_sd, 0.0) +
+                   (o->shape.fit_intercept ? b[k] : 0.0);
+        sl_softmax(m, K, p);
+        const double sw = s->weights ? s->weights[i] : 1.0;
+        for (int64_t k = 0; k < K; k++)
+            r[q * K + k] = sw * (p[k] - (k == (int64_t)s->y[i] ? 1.0 : 0.0));
+    }
+}
+
 void sl_obj_batch_residuals(struct sl_objective *o, const int64_t *rows, int64_t nb,
-                            const double *v, double scale, double b, double *r) {
+                            const double *v, double scale, const double *bp, double *r) {
     const struct sl_shard *s = o->shard;
     double t0 = sl_wtime();
+    if (o->K) {
+        mn_batch_residuals(o, rows, nb, v, scale, bp, r);
+        o->compute_seconds += sl_wtime() - t0;
+        return;
+    }
+    const double b = bp[0];
     for (int64_t q = 0; q < nb; q++) {
         const int64_t i = rows[q];
         const double m = scale * sl_kernel_row_dot_scaled(s, i, v, o->inv_sd, 0.0) + b;
@@ -322,8 +458,15 @@ void sl_obj_batch_residuals(struct sl_objective *o, const int64_t *rows, int64_t
 void sl_obj_batch_update(struct sl_objective *o, const int64_t *rows, int64_t nb, const double *a,
                          double *v) {
     double t0 = sl_wtime();
-    for (int64_t q = 0; q < nb; q++)
-        sl_kernel_row_axpy_scaled(o->shard, rows[q], a[q], o->inv_sd, v);
+    if (o->K) {
+        for (int64_t q = 0; q < nb; q++)
+            for (int64_t k = 0; k < o->K; k++)
+                sl_kernel_row_axpy_scaled(o->shard, rows[q], a[q * o->K + k], o->inv_sd,
+                                          v + k * o->ncd);
+    } else {
+        for (int64_t q = 0; q < nb; q++)
+            sl_kernel_row_axpy_scaled(o->shard, rows[q], a[q], o->inv_sd, v);
+    }
     o->compute_seconds += sl_wtime() - t0;
 }
 
@@ -333,7 +476,7 @@ double sl_obj_reg_shrink(const struct sl_objective *o, double lr) {
 
 enum sl_status sl_obj_standardize(struct sl_objective *o) {
     const struct sl_shard *s = o->shard;
-    const int64_t nc = o->shape.n_cols;
+    const int64_t nc = o->ncd;
     /* sums: [sum_j x (n_cols) | sum_j x^2 (n_cols)] over this rank's rows;
      * a sparse row's absent entries are zeros, which add nothing. */
     double *sums = sl_calloc((size_t)(2 * nc + 1), sizeof(double));
@@ -369,14 +512,18 @@ enum sl_status sl_obj_standardize(struct sl_objective *o) {
 
 void sl_obj_to_model(const struct sl_objective *o, const double *v, double *w) {
     for (int64_t j = 0; j < o->shape.n_cols; j++)
-        w[j] = o->inv_sd ? v[j] * o->inv_sd[j] : v[j];
+        w[j] = o->inv_sd ? v[j] * o->inv_sd[j % o->ncd] : v[j];
     for (int64_t j = o->shape.n_cols; j < o->shape.dim; j++)
         w[j] = v[j];
 }
 
 double sl_obj_from_model(const struct sl_objective *o, int64_t j, double w) {
     if (!o->inv_sd || j >= o->shape.n_cols) return w;
-    return o->inv_sd[j] > 0 ? w / o->inv_sd[j] : 0.0;
+    return o->inv_sd[j % o->ncd] > 0 ? w / o->inv_sd[j % o->ncd] : 0.0;
+}
+
+int sl_obj_has_hessian(const struct sl_objective *o) {
+    return o->K == 0;
 }
 
 double sl_obj_hessian_cost(struct sl_objective *o) {

@@ -29,6 +29,11 @@ void sl_newton_direct_init(struct sl_newton_direct *dx, struct sl_objective *o, 
     memset(dx, 0, sizeof *dx);
     const int64_t dim = sl_obj_shape(o)->dim;
     dx->dim = dim;
+    if (!sl_obj_has_hessian(o)) { /* multinomial: K x K blocks not formed here */
+        if (solver == SL_NEWTON_DIRECT && sl_obj_comm(o)->rank == 0)
+            sl_warn("--newton-solver direct: no explicit Hessian for this loss; solving with cg");
+        return;
+    }
     if (solver == SL_NEWTON_DIRECT && dim > SL_NEWTON_DIRECT_MAX_DIM && sl_obj_comm(o)->rank == 0)
         sl_warn("--newton-solver direct: %lld weights is above %d (the Hessian would take "
                 "%.0f MB a rank); solving with cg",

@@ -44,10 +44,13 @@ struct sgd {
     int64_t B, K;  /* rows per local step; local steps between averages */
     int64_t steps; /* steps per epoch, the same on every rank */
     double share;  /* this rank's share of the rows: its averaging weight */
-    double *wf;    /* (dim) the model: w = scale * wf[0..n_cols), b = wf[n_cols] */
+    double *wf;    /* (dim) the model: w = scale * wf[0..n_cols), b = wf[n_cols..dim) */
     double scale;
-    double b;
-    double *r;          /* (B) the batch's residuals, then its update coefficients */
+    int64_t R;          /* residuals per row: 1, or K for multinomial (objective.h) */
+    int64_t ni;         /* intercepts: dim - n_cols (0, 1 or K) */
+    double *b;          /* (max(ni, 1)) the intercepts, 0 without */
+    double *rb;         /* (R) the batch's residual sums */
+    double *r;          /* (B, R) the batch's residuals, then its update coefficients */
     int64_t *perm, pos; /* this rank's rows in shuffled order; next one to take */
     int64_t *batch;     /* (B) */
     uint64_t rng;
@@ -69,13 +72,14 @@ static void sgd_step(struct sgd *st, int64_t nb, double lr) {
     double shrink = sl_obj_reg_shrink(st->o, lr);
     st->scale *= shrink > 1e-12 ? shrink : 1e-12;
     double step = lr / (double)nb;
-    double rb = 0.0;
-    for (int64_t q = 0; q < nb; q++) {
-        rb += st->r[q];
+    memset(st->rb, 0, sizeof(double) * (size_t)st->R);
+    for (int64_t q = 0; q < nb * st->R; q++) {
+        st->rb[q % st->R] += st->r[q];
         st->r[q] = -step * st->r[q] / st->scale;
     }
     sl_obj_batch_update(st->o, st->batch, nb, st->r, st->wf);
-    if (st->sh->fit_intercept) st->b -= step * rb;
+    for (int64_t k = 0; k < st->ni; k++)
+        st->b[k] -= step * st->rb[k];
     if (st->scale < 1e-9) materialize(st);
 }
 
@@ -101,7 +105,7 @@ static int synchronise(struct sgd *st, int averaging) {
     const int64_t nc = st->sh->n_cols, n = st->sh->dim;
     struct sl_comm *c = sl_obj_comm(st->o);
     materialize(st);
-    if (st->sh->fit_intercept) st->wf[nc] = st->b;
+    memcpy(st->wf + nc, st->b, sizeof(double) * (size_t)st->ni);
     double stop = sl_obj_stop_requested(st->o) ? 1.0 : 0.0;
     if (c->size > 1) {
         for (int64_t j = 0; j < n; j++)
@@ -110,7 +114,7 @@ static int synchronise(struct sgd *st, int averaging) {
         sl_comm_sum_f64(c, st->wf, (size_t)n + 1);
         stop = st->wf[n];
     }
-    st->b = st->sh->fit_intercept ? st->wf[nc] : 0.0;
+    memcpy(st->b, st->wf + nc, sizeof(double) * (size_t)st->ni);
     if (st->avg && averaging) {
         st->n_avg++;
         for (int64_t j = 0; j < n; j++)
@@ -141,7 +145,8 @@ static void sgd_init(struct sgd *st, struct sl_objective *o, const double *w,
     const struct sl_obj_shape *sh = sl_obj_shape(o);
     struct sl_comm *c = sl_obj_comm(o);
     const int64_t B = opt->batch_size > 0 ? opt->batch_size : 1;
-    const int64_t n = sh->dim;
+    const int64_t n = sh->dim, ni = sh->dim - sh->n_cols;
+    const int64_t R = sl_obj_classes(o) ? sl_obj_classes(o) : 1;
     /* Steps per epoch, the same on every rank: one pass over the global data
      * when every rank takes B rows a step. */
     const int64_t per_round = B * c->size;
@@ -154,7 +159,11 @@ static void sgd_init(struct sgd *st, struct sl_objective *o, const double *w,
                        .share = (double)sh->n_rows / (double)sh->n_rows_global,
                        .wf = sl_calloc((size_t)n + 1, sizeof(double)), /* + the stop flag */
                        .scale = 1.0,
-                       .r = sl_calloc((size_t)B, sizeof(double)),
+                       .R = R,
+                       .ni = ni,
+                       .b = sl_calloc((size_t)(ni ? ni : 1), sizeof(double)),
+                       .rb = sl_calloc((size_t)R, sizeof(double)),
+                       .r = sl_calloc((size_t)(B * R), sizeof(double)),
                        .perm = sl_malloc(sizeof(int64_t) * (size_t)(sh->n_rows ? sh->n_rows : 1)),
                        .pos = sh->n_rows, /* past the end: shuffle first */
                        .batch = sl_malloc(sizeof(int64_t) * (size_t)B),
@@ -163,7 +172,7 @@ static void sgd_init(struct sgd *st, struct sl_objective *o, const double *w,
     /* SGD steps on the whole model, so it keeps the whole of it; w, the
      * start point, is this rank's slice (objective.h). */
     memcpy(st->wf, sl_obj_gather(o, w), sizeof(double) * (size_t)n);
-    st->b = sh->fit_intercept ? st->wf[sh->n_cols] : 0.0;
+    memcpy(st->b, st->wf + sh->n_cols, sizeof(double) * (size_t)ni);
     for (int64_t i = 0; i < sh->n_rows; i++)
         st->perm[i] = i;
 }
@@ -187,7 +196,7 @@ static void sgd_state(struct sl_optim_state *s, const struct sgd *st, const stru
     i64[3] = t->passes;
     i64[4] = st->n_avg;
     i64[5] = t->step;
-    f64[0] = st->b;
+    f64[0] = st->b[0]; /* the intercepts are in wf too, synchronised */
     sl_info_pack(&t->info, f64 + 1);
     rk[0] = (uint64_t)st->pos;
     rk[1] = st->rng;
@@ -217,7 +226,7 @@ static enum sl_status sgd_restore(const struct sl_optim_state *rs, struct sgd *s
     *t = (struct sgd_top){
         .epoch = i64[0], .step = i64[5], .evaluated = i64[1], .t = i64[2], .passes = i64[3]};
     st->n_avg = i64[4];
-    st->b = f64[0];
+    memcpy(st->b, st->wf + st->sh->n_cols, sizeof(double) * (size_t)st->ni);
     sl_info_unpack(f64 + 1, &t->info);
     if (sl_state_get(rs, "sgd.perm", 8, st->sh->n_rows, st->perm) == 0 &&
         sl_state_get(rs, "sgd.rank", 8, 2, rk) == 0) {
@@ -286,6 +295,8 @@ enum sl_status sl_sgd(struct sl_objective *o, double *w, const struct sl_optim_o
     memcpy(w, (st.n_avg > 0 ? st.avg : st.wf) + sh->lo, sizeof(double) * (size_t)sh->n_loc);
     res->final = info;
     free(st.wf);
+    free(st.b);
+    free(st.rb);
     free(st.avg);
     free(g);
     free(st.batch);

@@ -32,7 +32,9 @@ void sl_train_params_init(struct sl_train_params *p) {
                                                  .weights_name = NULL,
                                                  .note = NULL},
                                   .early_stop = 0,
-                                  .metric = SL_METRIC_NONE};
+                                  .metric = SL_METRIC_NONE,
+                                  .classes = NULL,
+                                  .n_classes = 0};
     sl_optim_opts_init(&p->optim);
 }
 
@@ -46,6 +48,8 @@ const char *sl_check_params(const struct sl_train_params *p) {
         return o->kind == SL_OPT_NEWTON
                    ? "l1: newton does not take an L1 penalty; use the lbfgs optimizer (OWL-QN)"
                    : "l1: sgd does not take an L1 penalty; use the lbfgs optimizer (OWL-QN)";
+    if ((p->loss == SL_LOSS_MULTINOMIAL) != (p->n_classes >= 3 && p->classes))
+        return "classes: a multinomial loss needs its K >= 3 classes, the others none";
     if (!(o->tol >= 0 && o->tol <= 1)) return "optim.tol: must be in [0, 1]";
     if (o->max_iter < 1) return "optim.max_iter: must be >= 1";
     if (o->lbfgs_m < 1) return "optim.lbfgs_m: must be >= 1";
@@ -93,6 +97,14 @@ struct run {
 static void update_view(struct run *r, const double *w_loc) {
     double *w = r->wfull;
     sl_obj_to_model(r->obj, sl_obj_gather(r->obj, w_loc), w);
+    const int64_t K = r->view.n_classes, nu = r->map->n_used, d = r->view.n_features;
+    if (K) { /* w: class-major (K, n_used), then the K intercepts */
+        for (int64_t k = 0; k < K; k++) {
+            sl_colmap_expand(r->map, w + k * nu, r->view.weights + k * d);
+            r->view.intercepts[k] = r->view.fit_intercept ? w[K * nu + k] : 0.0;
+        }
+        return;
+    }
     sl_colmap_expand(r->map, w, r->view.weights);
     r->view.intercept = r->view.fit_intercept ? w[r->map->n_used] : 0.0;
 }
@@ -103,7 +115,10 @@ static struct sl_eval_result score_validation(struct run *r, const double *w_loc
     if (!r->p->validation) return ev;
     update_view(r, w_loc);
     sl_model_margins(&r->view, r->p->validation, r->val_margins);
-    sl_evaluate_loss(r->c, r->p->validation, r->val_margins, r->p->loss, &ev);
+    if (r->view.n_classes)
+        sl_evaluate_multi(r->c, r->p->validation, r->val_margins, r->view.n_classes, &ev);
+    else
+        sl_evaluate_loss(r->c, r->p->validation, r->val_margins, r->p->loss, &ev);
     return ev;
 }
 
@@ -228,7 +243,9 @@ static void init_slice(const struct run *r, double *w) {
 static const char *init_mismatch(const struct sl_train_params *p, const struct sl_shard *s) {
     static char msg[160];
     const struct sl_model *m = p->init;
-    if (m->n_features != s->n_features)
+    if (p->loss == SL_LOSS_MULTINOMIAL || m->loss == SL_LOSS_MULTINOMIAL)
+        snprintf(msg, sizeof msg, "warm starts of multinomial models are not supported yet");
+    else if (m->n_features != s->n_features)
         snprintf(msg, sizeof msg, "it has %lld features, the data %lld", (long long)m->n_features,
                  (long long)s->n_features);
     else if (m->loss != p->loss)
@@ -318,7 +335,10 @@ enum sl_status sl_train(struct sl_comm *c, struct sl_shard *shard, const struct 
     sl_colmap_build(&map, shard, c);
     struct run r = {.c = c, .p = p, .map = &map, .report = report, .best_score = NAN};
     r.metric = p->metric != SL_METRIC_NONE ? p->metric : sl_metric_default(p->loss);
-    enum sl_status st = sl_obj_create(&r.obj, shard, map.n_used, p->l2, p->fit_intercept, c);
+    const int64_t K = p->loss == SL_LOSS_MULTINOMIAL ? p->n_classes : 0;
+    enum sl_status st =
+        K ? sl_obj_create_multi(&r.obj, shard, map.n_used, K, p->l2, p->fit_intercept, c)
+          : sl_obj_create(&r.obj, shard, map.n_used, p->l2, p->fit_intercept, c);
     /* A shard too large for the dense kernels may be so on one rank only. */
     int64_t failed = st != SL_OK;
     sl_comm_max_i64(c, &failed, 1);
@@ -329,10 +349,14 @@ enum sl_status sl_train(struct sl_comm *c, struct sl_shard *shard, const struct 
         sl_obj_set_l1(r.obj, p->l1);
         if (p->standardize) st = sl_obj_standardize(r.obj);
         r.wfull = sl_calloc((size_t)(sl_obj_shape(r.obj)->dim + 1), sizeof(double));
-        sl_model_init(&r.view, shard->n_features, p->fit_intercept);
+        if (K)
+            sl_model_init_multi(&r.view, shard->n_features, p->fit_intercept, K, p->classes);
+        else
+            sl_model_init(&r.view, shard->n_features, p->fit_intercept);
         if (p->validation)
-            r.val_margins = sl_calloc((size_t)(p->validation->n_rows ? p->validation->n_rows : 1),
-                                      sizeof(double));
+            r.val_margins = sl_calloc(
+                (size_t)((p->validation->n_rows ? p->validation->n_rows : 1) * (K ? K : 1)),
+                sizeof(double));
         report->n_cols_used = map.n_used;
         if (st == SL_OK) st = fit(&r, shard, model, err);
     } else if (c->rank == 0) {
