@@ -63,7 +63,7 @@ elsewhere='^package_embed$|_tsan$|^fuzz_|^track_faults$'
 # own tracer thread crashes ("Tracer caught signal 11", every time here) before
 # it looks for leaks; mlflow-sync's leaks are checked in track_hostile and
 # track_secrets.
-numeric='^ref_(optimum|ranks|golden|losses|weights|warm_start|standardize|l1)$|^hashing$|^ci_regression$'
+numeric='^ref_(optimum|ranks|golden|losses|weights|warm_start|standardize|l1|multinomial)(_cg|_direct)?$|^hashing$|^ci_regression$'
 cd build-asan
 status=0
 if [ $# -gt 0 ]; then # the tests asked for, all with the leak check
