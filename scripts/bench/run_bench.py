@@ -1198,105 +1198,75 @@ DENSE_BEGIN, DENSE_END = "<!-- dense:begin -->", "<!-- dense:end -->"
 MULTI_BEGIN, MULTI_END = "<!-- multinomial:begin -->", "<!-- multinomial:end -->"
 
 
+def record_part(a, key, value, text, ts, markers, block=False, rows=None):
+    """The end of a part measured alone (--only-KEY): logs text (a paragraph,
+    or with block a table), saves value (save_part) and, with --write-doc,
+    puts text and the part's target rows into docs/benchmark.md between
+    markers, in place of an earlier run's (rows: the prefixes of the target
+    rows it replaces; by default its own targets')."""
+    log(text if block else "  " + text)
+    date = save_part(a, key, value, ts)
+    if a.write_doc:
+        sep = "\n\n" if block else " "
+        patch_doc(*markers, f"{text}{sep}(`scripts/bench.sh --only-{key}`, {date})", ts,
+                  rows or tuple("| " + t["target"] for t in ts))
+
+
 def stop_only(b, a):
-    """--only-stop: the stopping figures alone (see save_part, patch_doc)."""
+    """--only-stop: the stopping figures alone."""
     log("shardlearn lbfgs, 2 ranks, --checkpoint-dir: SIGUSR1, and checkpoints every iteration")
     st = stop_bench.measure_stop(b, a)
-    para = stop_bench.render(st)
-    log("  " + para)
-    ts = stop_bench.targets(st)
-    date = save_part(a, "stop", st, ts)
-    if a.write_doc:
-        patch_doc(STOP_BEGIN, STOP_END, f"{para} (`scripts/bench.sh --only-stop`, {date})", ts,
-                  tuple("| " + t["target"] for t in ts))
+    record_part(a, "stop", st, stop_bench.render(st), stop_bench.targets(st), (STOP_BEGIN, STOP_END))
 
 
 def serve_only(b, a):
-    """--only-serve: the serving comparison alone (see save_part, patch_doc)."""
+    """--only-serve: the serving comparison alone."""
     sv = serve_bench.measure_serve(b, a)
-    block = serve_bench.render(sv)
-    log(block)
-    ts = serve_bench.targets(sv)
-    date = save_part(a, "serve", sv, ts)
-    if a.write_doc:
-        patch_doc(SERVE_BEGIN, SERVE_END, f"{block}\n\n(`scripts/bench.sh --only-serve`, {date})", ts,
-                  ("| serving",))
+    record_part(a, "serve", sv, serve_bench.render(sv), serve_bench.targets(sv),
+                (SERVE_BEGIN, SERVE_END), block=True, rows=("| serving",))
 
 
 def warm_only(b, a):
-    """--only-warm: the warm-start saving alone (see save_part, patch_doc)."""
+    """--only-warm: the warm-start saving alone."""
     log("shardlearn newton, 2 ranks: lambda, then 0.8 lambda cold and with --init-model")
     w = warm_bench.measure_warm(b, a)
-    para = warm_bench.render(w)
-    log("  " + para)
-    ts = warm_bench.targets(w)
-    date = save_part(a, "warm", w, ts)
-    if a.write_doc:
-        patch_doc(WARM_BEGIN, WARM_END, f"{para} (`scripts/bench.sh --only-warm`, {date})", ts,
-                  tuple("| " + t["target"] for t in ts))
+    record_part(a, "warm", w, warm_bench.render(w), warm_bench.targets(w), (WARM_BEGIN, WARM_END))
 
 
 def l1_only(b, a):
-    """--only-l1: L1 logistic regression against liblinear-train -s 6 alone (see save_part, patch_doc)."""
+    """--only-l1: L1 logistic regression against liblinear-train -s 6 alone."""
     r = l1_bench.measure_l1(b, a, log)
-    block = l1_bench.render(r)
-    log(block)
-    ts = l1_bench.targets(r)
-    date = save_part(a, "l1", r, ts)
-    if a.write_doc:
-        patch_doc(L1_BEGIN, L1_END, f"{block}\n\n(`scripts/bench.sh --only-l1`, {date})", ts,
-                  tuple("| " + t["target"] for t in ts))
+    record_part(a, "l1", r, l1_bench.render(r), l1_bench.targets(r), (L1_BEGIN, L1_END), block=True)
 
 
 def sources_only(b, a):
-    """--only-sources: the data-source load rates alone (see save_part, patch_doc)."""
-    log("data sources: load rates of the file plain, as .gz/.zst, and as compressed parts")
+    """--only-sources: the data-source load rates alone."""
+    log("data sources: load rates of the file plain, as .gz/.zst, as compressed parts and from gs://")
     sv = sources_bench.measure_sources(b, a, log)
-    block = sources_bench.render(sv)
-    log(block)
-    ts = sources_bench.targets(sv)
-    date = save_part(a, "sources", sv, ts)
-    if a.write_doc:
-        patch_doc(SOURCES_BEGIN, SOURCES_END, f"{block}\n\n(`scripts/bench.sh --only-sources`, {date})",
-                  ts, ("| decompress-and-parse",))
+    record_part(a, "sources", sv, sources_bench.render(sv), sources_bench.targets(sv),
+                (SOURCES_BEGIN, SOURCES_END), block=True, rows=("| decompress-and-parse",))
 
 
 def cache_only(b, a):
-    """--only-cache: the binary cache alone (see save_part, patch_doc)."""
+    """--only-cache: the binary cache alone."""
     log("shardlearn convert (2 ranks), then train --max-iter 1 from the text and the cache")
     c = cache_bench.measure_cache(b, a)
-    para = cache_bench.render(c)
-    log("  " + para)
-    ts = cache_bench.targets(c)
-    date = save_part(a, "cache", c, ts)
-    if a.write_doc:
-        patch_doc(CACHE_BEGIN, CACHE_END, f"{para} (`scripts/bench.sh --only-cache`, {date})", ts,
-                  ("| cache load", "| models from the cache"))
+    record_part(a, "cache", c, cache_bench.render(c), cache_bench.targets(c), (CACHE_BEGIN, CACHE_END),
+                rows=("| cache load", "| models from the cache"))
 
 
 def path_only(b, a):
-    """--only-path: the regularisation path alone (see save_part, patch_doc)."""
+    """--only-path: the regularisation path alone."""
     log("shardlearn newton, 2 ranks: a path of 10 lambdas, and one fit at the weakest")
     p = path_bench.measure_path(b, a)
-    para = path_bench.render(p)
-    log("  " + para)
-    ts = path_bench.targets(p)
-    date = save_part(a, "path", p, ts)
-    if a.write_doc:
-        patch_doc(PATH_BEGIN, PATH_END, f"{para} (`scripts/bench.sh --only-path`, {date})", ts,
-                  tuple("| " + t["target"] for t in ts))
+    record_part(a, "path", p, path_bench.render(p), path_bench.targets(p), (PATH_BEGIN, PATH_END))
 
 
 def dense_only(b, a):
-    """--only-dense: the small-d Newton set alone (see save_part, patch_doc)."""
+    """--only-dense: the small-d Newton set alone."""
     dv = dense_bench.measure_dense(b, a, log)
-    para = dense_bench.render(dv)
-    log("  " + para)
-    ts = dense_bench.targets(dv)
-    date = save_part(a, "dense", dv, ts)
-    if a.write_doc:
-        patch_doc(DENSE_BEGIN, DENSE_END, f"{para} (`scripts/bench.sh --only-dense`, {date})", ts,
-                  ("| dense 12000×784",))
+    record_part(a, "dense", dv, dense_bench.render(dv), dense_bench.targets(dv),
+                (DENSE_BEGIN, DENSE_END), rows=("| dense 12000×784",))
 
 
 def peers_only(b, a):
@@ -1331,16 +1301,11 @@ def peers_only(b, a):
 
 
 def multinomial_only(b, a):
-    """--only-multinomial: the multinomial comparison alone (see save_part, patch_doc)."""
+    """--only-multinomial: the multinomial comparison alone."""
     log("multinomial: 60000 x 784, 10 classes, 2 ranks against scikit-learn")
     m = multinomial_bench.measure_multinomial(b, a, log, a.multinomial_budget)
-    block = multinomial_bench.render(m)
-    log(block)
-    ts = multinomial_bench.targets(m)
-    date = save_part(a, "multinomial", m, ts)
-    if a.write_doc:
-        patch_doc(MULTI_BEGIN, MULTI_END, f"{block}\n\n(`scripts/bench.sh --only-multinomial`, {date})",
-                  ts, ("| multinomial",))
+    record_part(a, "multinomial", m, multinomial_bench.render(m), multinomial_bench.targets(m),
+                (MULTI_BEGIN, MULTI_END), block=True, rows=("| multinomial",))
 
 
 def save_part(a, key, value, ts):
