@@ -132,6 +132,17 @@ static char *form_escape(const char *s) {
     return out;
 }
 
+/* Posts form, the grant (a secret: wiped and freed here), to the key's
+ * token_uri and keeps the token. */
+static enum sl_status exchange(const char *uri, const char *path, char *form, struct sl_err *err) {
+    char shown[600];
+    snprintf(shown, sizeof shown, "%s (token_uri of %s)", uri, path);
+    enum sl_status st = fetch_token(uri, form, shown, err);
+    OPENSSL_cleanse(form, strlen(form));
+    free(form);
+    return st;
+}
+
 static enum sl_status service_account(const cJSON *key, const char *path, struct sl_err *err) {
     const char *email = jstr(key, "client_email"), *pem = jstr(key, "private_key");
     const char *uri = jstr(key, "token_uri"), *kid = jstr(key, "private_key_id");
@@ -162,11 +173,7 @@ static enum sl_status service_account(const cJSON *key, const char *path, struct
             form, fn,
             "grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Ajwt-bearer&assertion=%s.%s",
             unsigned_jwt, sig);
-        char shown[600];
-        snprintf(shown, sizeof shown, "%s (token_uri of %s)", uri, path);
-        st = fetch_token(uri, form, shown, err);
-        OPENSSL_cleanse(form, strlen(form));
-        free(form);
+        st = exchange(uri, path, form, err);
         free(sig);
     }
     free(h64);
@@ -193,11 +200,7 @@ static enum sl_status authorized_user(const cJSON *key, const char *path, struct
         snprintf(form, fn,
                  "grant_type=refresh_token&client_id=%s&client_secret=%s&refresh_token=%s", eid,
                  esec, eref);
-        char shown[600];
-        snprintf(shown, sizeof shown, "%s (token_uri of %s)", uri, path);
-        st = fetch_token(uri, form, shown, err);
-        OPENSSL_cleanse(form, strlen(form));
-        free(form);
+        st = exchange(uri, path, form, err);
     }
     free(eid);
     free(esec);
