@@ -109,5 +109,6 @@ int main(int argc, char **argv) {
         sl_colmap_free(&map);
         synth_free(&s);
     }
+    sl_comm_free(&c); /* its reduction buffers (comm.h) */
     return test_finish(c.rank);
 }

@@ -266,5 +266,6 @@ int main(int argc, char **argv) {
         snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
         if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
     }
+    sl_comm_free(&c); /* its reduction buffers (comm.h) */
     return test_finish(c.rank);
 }

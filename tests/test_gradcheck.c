@@ -259,5 +259,6 @@ int main(int argc, char **argv) {
     MPI_Allreduce(f, mx, NC, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
     for (int i = 0; i < NC; i++)
         CHECK_NUM(mx[i] == f[i], "same objective on every rank", f[i], mx[i]);
+    sl_comm_free(&c); /* its reduction buffers (comm.h) */
     return test_finish(c.rank);
 }

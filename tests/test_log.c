@@ -49,5 +49,6 @@ int main(int argc, char **argv) {
     CHECK(s.level[k + 1] == SL_LOG_ERROR && strcmp(s.line[k + 1], "broken at line 3") == 0,
           "error '%s'", s.line[k + 1]);
     for (int i = 0; i < s.n; i++) CHECK(s.rank[i] == c.rank, "message %d from rank %d", i, s.rank[i]);
+    sl_comm_free(&c); /* its reduction buffers (comm.h) */
     return test_finish(c.rank);
 }

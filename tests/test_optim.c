@@ -111,5 +111,6 @@ int main(int argc, char **argv) {
             run(&c, dense, icpt, D);
             run(&c, dense, icpt, 2);
         }
+    sl_comm_free(&c); /* its reduction buffers (comm.h) */
     return test_finish(c.rank);
 }

@@ -117,5 +117,6 @@ int main(int argc, char **argv) {
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
         if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
     }
+    sl_comm_free(&c); /* its reduction buffers (comm.h) */
     return test_finish(c.rank);
 }

@@ -194,7 +194,7 @@ static enum sl_status publish(const struct cache_paths *p, struct cache_fixed *f
     if (h) {
         fwrite(f, sizeof *f, 1, h);
         fwrite(src, sizeof *src, (size_t)f->n_src, h);
-        fwrite(spec, 1, (size_t)f->spec_bytes, h);
+        if (f->spec_bytes) fwrite(spec, 1, (size_t)f->spec_bytes, h); /* spec NULL without one */
         fwrite(first, 8, (size_t)nkb, h);
         for (int q = 0; q < SEC_N; q++)
             fwrite(sums[q], 4,

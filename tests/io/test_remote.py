@@ -142,7 +142,10 @@ def test_memory_stays_bounded(gcs, tmp_path):
     p = ok(run(["cat", f"gs://{BUCKET}/big/blob", "0", "1000", str(len(big))], env))
     assert p.stdout == big[1000:]
     rss_kb = int(re.search(rb"maxrss_kb (\d+)", p.stderr).group(1))
-    assert rss_kb < 24 << 10, f"{rss_kb} kB resident to stream 48 MB"
+    # AddressSanitizer's shadow and quarantine add some 15 MB (scripts/test.sh
+    # --sanitize); holding the 48 MB object would still pass either bound.
+    bound_mb = 44 if "ASAN_OPTIONS" in os.environ else 24
+    assert rss_kb < bound_mb << 10, f"{rss_kb} kB resident to stream 48 MB"
 
 
 def media(path):
