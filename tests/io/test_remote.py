@@ -142,10 +142,13 @@ def test_memory_stays_bounded(gcs, tmp_path):
     p = ok(run(["cat", f"gs://{BUCKET}/big/blob", "0", "1000", str(len(big))], env))
     assert p.stdout == big[1000:]
     rss_kb = int(re.search(rb"maxrss_kb (\d+)", p.stderr).group(1))
-    # AddressSanitizer's shadow and quarantine add some 15 MB (scripts/test.sh
-    # --sanitize); holding the 48 MB object would still pass either bound.
-    bound_mb = 44 if "ASAN_OPTIONS" in os.environ else 24
-    assert rss_kb < bound_mb << 10, f"{rss_kb} kB resident to stream 48 MB"
+    if "ASAN_OPTIONS" in os.environ:
+        # AddressSanitizer's quarantine keeps freed buffers resident, so the
+        # peak grows with the bytes streamed (37-46 MB seen): the bound is
+        # the plain build's to check (scripts/test.sh runs both).
+        print(f"ASan build: {rss_kb} kB resident; the memory bound is checked in the plain build")
+        return
+    assert rss_kb < 24 << 10, f"{rss_kb} kB resident to stream 48 MB"
 
 
 def media(path):
