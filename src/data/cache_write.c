@@ -301,7 +301,11 @@ enum sl_status sl_cache_write(const struct sl_shard *s, const char *src,
         st = prepare(&p, bytes, err);
     }
     st = cache_agree(c, st, err);
-    if (st) return st; /* nothing was created, or rank 0 could not create it */
+    if (st) { /* nothing was created, or rank 0 could not create it */
+        free(id);
+        free(spec);
+        return st;
+    }
     st = cache_agree(c, write_rows(&p, s, nnz0, c, err), err);
     uint32_t *sums[SEC_N] = {NULL};
     if (!st) {
