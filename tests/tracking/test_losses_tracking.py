@@ -24,8 +24,7 @@ heart = "/usr/share/doc/liblinear-tools/examples/heart_scale"
 weights = os.path.join(d, "w.txt")
 open(weights, "w").writelines(f"{1 + (i % 3)}\n" for i in range(270))
 
-with MlflowServer() as srv:
-    srv.start()
+with MlflowServer() as srv:  # __enter__ starts it (a second start() leaked the first server)
 
     def one_run(tag, args):
         td = os.path.join(d, tag)
