@@ -3,7 +3,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "cli/cli.h"
 #include "cli/out.h"
+#include "shardlearn/log.h"
 #include "io/io.h"
 
 enum sl_status cli_out_open(struct cli_out *o, const char *dest, struct sl_err *err) {
@@ -79,4 +81,14 @@ void cli_out_close(struct cli_out *o) {
     o->map = NULL;
     o->f = NULL;
     o->dest = NULL;
+}
+
+enum sl_status cli_out_check(struct sl_comm *c, const char *const *dests, int n,
+                             struct sl_err *err) {
+    sl_err_clear(err);
+    enum sl_status st = SL_OK;
+    for (int i = 0; c->rank == 0 && !st && i < n; i++)
+        if (dests[i] && (st = sl_io_check_dest(dests[i], err))) sl_error("%s", err->msg);
+    sl_share_error(c, err);
+    return err->msg[0] ? SL_ERR_IO : SL_OK;
 }

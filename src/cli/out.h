@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 
+#include "shardlearn/comm.h"
 #include "shardlearn/fileio.h"
 #include "shardlearn/status.h"
 #include "shardlearn/track.h"
@@ -37,5 +38,11 @@ void cli_out_artifact(struct sl_tracker *tr, const struct cli_out *o, const char
 /* Frees what o holds; an output not yet published is removed (local) or
  * never uploaded (gs://). Safe on a zeroed or already closed o. */
 void cli_out_close(struct cli_out *o);
+
+/* Before the work: rank 0 asks whether each non-NULL dests[i] can take an
+ * output (io's sl_io_check_dest) and prints what cannot; every rank returns
+ * the same status, with err holding the message. Collective. */
+enum sl_status cli_out_check(struct sl_comm *c, const char *const *dests, int n,
+                             struct sl_err *err) SL_WARN_UNUSED;
 
 #endif

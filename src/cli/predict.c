@@ -272,6 +272,11 @@ int sl_cmd_predict(int argc, char **argv, struct sl_comm *c, int eval) {
         sl_model_free(&model);
         return SL_EXIT_USAGE;
     }
+    const char *outs[] = {a.out};
+    if (cli_out_check(c, outs, 1, &err)) {
+        sl_model_free(&model);
+        return SL_EXIT_FAIL;
+    }
     struct sl_load_opts lo = {.format = (enum sl_format)a.format,
                               .zero_based = a.zero_based,
                               .real_labels = model.loss == SL_LOSS_SQUARED ? 1 : 0};

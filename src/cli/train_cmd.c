@@ -495,6 +495,13 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
     struct sl_hash_spec *hash = NULL; /* the hashing spec of the data, when it has one */
     double *classes = NULL;
     int64_t n_classes = 0;
+    /* A missing bucket or directory is found now, not after the training. */
+    const char *outs[] = {a->model_out, a->metrics_out};
+    if (cli_out_check(c, outs, 2, &err)) {
+        train_sysmet_stop(mon, c, t);
+        track_failure(tt, err.msg, 0);
+        return SL_EXIT_FAIL;
+    }
     enum sl_status st = load_data(c, a, &shard, &val, &hash, &err);
     if (!st && (st = train_classes(c, a, &shard, &val, &classes, &n_classes, &err))) {
         sl_shard_free(&shard);

@@ -20,6 +20,7 @@ struct sl_io_stream {
 enum sl_status sl_local_list(struct sl_io_list *out, const char *spec, struct sl_err *err);
 enum sl_status sl_local_open_range(struct sl_io_stream **out, const struct sl_io_object *o,
                                    int64_t begin, int64_t end, struct sl_err *err);
+enum sl_status sl_local_check_dest(const char *dest, struct sl_err *err);
 
 /* io/remote.c (gs://, http(s)://): the same for remote objects. */
 enum sl_status sl_remote_list(struct sl_io_list *out, const char *spec, struct sl_err *err);
@@ -27,6 +28,7 @@ enum sl_status sl_remote_open_range(struct sl_io_stream **out, const struct sl_i
                                     int64_t begin, int64_t end, struct sl_err *err);
 enum sl_status sl_remote_put(const char *dest, const void *data, size_t len,
                              const char *content_type, struct sl_err *err);
+enum sl_status sl_remote_check_dest(const char *dest, struct sl_err *err);
 
 /* io/codec.c: a decoding stream over a stream of stored bytes (takes
  * ownership of raw). */

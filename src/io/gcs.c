@@ -252,12 +252,76 @@ enum sl_status sl_gcs_list(struct sl_io_list *out, const char *spec, struct sl_e
     return SL_OK;
 }
 
+/* An output's bucket and object name. */
+static enum sl_status split_dest(const char *dest, char *bucket, char *path, struct sl_err *err) {
+    if (!sl_gcs_split(dest, bucket, 256, path, SL_IO_NAME) || !*path ||
+        path[strlen(path) - 1] == '/')
+        return sl_err_set(err, SL_ERR_ARG, "%s: an output needs gs://bucket/object", dest);
+    return SL_OK;
+}
+
+/* GET base/storage/v1/b/BUCKET + tail; the answer in r. */
+static enum sl_status bucket_call(const char *bucket, const char *tail, const char *shown,
+                                  struct sl_net_resp *r, struct sl_err *err) {
+    char base[512];
+    sl_gcs_base(base, sizeof base);
+    char *eb = enc(bucket);
+    size_t cap = strlen(base) + strlen(eb) + strlen(tail) + 32;
+    char *url = sl_malloc(cap);
+    snprintf(url, cap, "%s/storage/v1/b/%s%s", base, eb, tail);
+    curl_free(eb);
+    enum sl_status st = api_call("GET", url, shown, NULL, NULL, 0, r, err);
+    free(url);
+    return st;
+}
+
+/* Whether the permissions object of a testPermissions answer holds p. */
+static int holds(const char *body, const char *p) {
+    cJSON *res = cJSON_Parse(body);
+    const cJSON *ps = cJSON_GetObjectItemCaseSensitive(res, "permissions"), *e;
+    int yes = 0;
+    cJSON_ArrayForEach(e, ps) yes |= cJSON_IsString(e) && strcmp(e->valuestring, p) == 0;
+    cJSON_Delete(res);
+    return yes;
+}
+
+/* buckets.testIamPermissions needs no permission of its own, so it answers
+ * for the credentials whatever their roles. A server without it (an
+ * emulator) gets buckets.get instead, which tells only that the bucket
+ * exists; a 403 there (no storage.buckets.get, which object roles lack) is
+ * no reason to refuse. */
+enum sl_status sl_gcs_check_dest(const char *dest, struct sl_err *err) {
+    char bucket[256], path[SL_IO_NAME];
+    enum sl_status st = split_dest(dest, bucket, path, err);
+    if (st) return st;
+    static const char CREATE[] = "storage.objects.create";
+    struct sl_net_resp r = {0};
+    st = bucket_call(bucket, "/iam/testPermissions?permissions=storage.objects.create", dest, &r,
+                     err);
+    if (!st && r.code == 200 && !holds(r.body, CREATE))
+        st = sl_err_set(err, SL_ERR_IO,
+                        "%s: these credentials may not create objects in bucket %s (%s)", dest,
+                        bucket, CREATE);
+    else if (!st && r.code == 401)
+        st = sl_net_fail(&r, "checking the bucket", dest, err);
+    else if (!st && r.code != 200) {
+        sl_net_resp_free(&r);
+        r = (struct sl_net_resp){0};
+        st = bucket_call(bucket, "", dest, &r, err);
+        if (!st && r.code == 404)
+            st = sl_err_set(err, SL_ERR_IO, "%s: there is no bucket %s", dest, bucket);
+        else if (!st && r.code == 401)
+            st = sl_net_fail(&r, "checking the bucket", dest, err);
+    }
+    sl_net_resp_free(&r);
+    return st;
+}
+
 enum sl_status sl_gcs_put(const char *dest, const void *data, size_t len, const char *content_type,
                           struct sl_err *err) {
     char bucket[256], path[SL_IO_NAME], base[512];
-    if (!sl_gcs_split(dest, bucket, sizeof bucket, path, sizeof path) || !*path ||
-        path[strlen(path) - 1] == '/')
-        return sl_err_set(err, SL_ERR_ARG, "%s: an output needs gs://bucket/object", dest);
+    enum sl_status st0 = split_dest(dest, bucket, path, err);
+    if (st0) return st0;
     sl_gcs_base(base, sizeof base);
     char *eb = enc(bucket), *ep = enc(path);
     size_t cap = strlen(base) + strlen(eb) + strlen(ep) + 96;

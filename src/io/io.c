@@ -170,3 +170,7 @@ enum sl_status sl_io_put(const char *dest, const void *data, size_t len, const c
     }
     return sl_atomic_commit(&a, err);
 }
+
+enum sl_status sl_io_check_dest(const char *dest, struct sl_err *err) {
+    return sl_io_is_remote(dest) ? sl_remote_check_dest(dest, err) : sl_local_check_dest(dest, err);
+}

@@ -87,4 +87,12 @@ void sl_io_stored_digest(const struct sl_io_stream *s, uint32_t *crc, int64_t *b
 enum sl_status sl_io_put(const char *dest, const void *data, size_t len,
                          const char *content_type, struct sl_err *err) SL_WARN_UNUSED;
 
+/* Whether dest can take an output, asked before a job spends its time:
+ * local, dest is not a directory and its directory exists and is writable;
+ * gs://, the bucket exists and, where the server answers IAM's
+ * testPermissions, the credentials may create objects in it. A yes is no
+ * promise (permissions can change) but catches the typo and the missing
+ * bucket an hour earlier. Not collective. */
+enum sl_status sl_io_check_dest(const char *dest, struct sl_err *err) SL_WARN_UNUSED;
+
 #endif

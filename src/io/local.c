@@ -211,3 +211,24 @@ enum sl_status sl_local_open_range(struct sl_io_stream **out, const struct sl_io
     *out = &l->base;
     return SL_OK;
 }
+
+enum sl_status sl_local_check_dest(const char *dest, struct sl_err *err) {
+    struct stat sb;
+    if (stat(dest, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return sl_err_set(err, SL_ERR_ARG, "%s: is a directory; an output needs a file name", dest);
+    const char *slash = strrchr(dest, '/');
+    char dir[4096];
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", slash == dest ? 1 : (int)(slash - dest), dest);
+    if (stat(dir, &sb) != 0)
+        return sl_err_set(err, SL_ERR_IO, "%s: cannot write there: %s: %s", dest, dir,
+                          strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return sl_err_set(err, SL_ERR_IO, "%s: cannot write there: %s is not a directory", dest,
+                          dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return sl_err_set(err, SL_ERR_IO, "%s: cannot write in %s: %s", dest, dir, strerror(errno));
+    return SL_OK;
+}

@@ -390,3 +390,9 @@ enum sl_status sl_remote_put(const char *dest, const void *data, size_t len,
     return sl_err_set(err, SL_ERR_ARG, "%s: outputs can be written to gs:// (not to http(s))",
                       dest);
 }
+
+enum sl_status sl_remote_check_dest(const char *dest, struct sl_err *err) {
+    if (strncmp(dest, "gs://", 5) == 0) return sl_gcs_check_dest(dest, err);
+    return sl_err_set(err, SL_ERR_ARG, "%s: outputs can be written to gs:// (not to http(s))",
+                      dest);
+}

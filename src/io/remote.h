@@ -86,6 +86,7 @@ int sl_gcs_split(const char *spec, char *bucket, size_t bcap, char *path, size_t
 /* The media URL of o, pinned to its generation. */
 void sl_gcs_media_url(const struct sl_io_object *o, char *url, size_t cap);
 enum sl_status sl_gcs_list(struct sl_io_list *out, const char *spec, struct sl_err *err);
+enum sl_status sl_gcs_check_dest(const char *dest, struct sl_err *err);
 enum sl_status sl_gcs_put(const char *dest, const void *data, size_t len, const char *content_type,
                           struct sl_err *err);
 

@@ -113,6 +113,44 @@ def test_refused_upload_fails_every_rank(gcs, tmp_path):
     assert not [f for f in os.listdir(tmp_path) if "model.json" in f]  # no temp file left
 
 
+def test_output_checked_before_training(gcs, tmp_path):
+    """A missing bucket, or credentials that may not create objects (IAM's
+    testPermissions, which fake-gcs-server lacks: the proxy answers it as GCS
+    does), fail the job before it reads its data; granted, the job runs."""
+    runs = ["--tracking-dir", str(tmp_path / "runs")]
+    p = shardlearn(["train", "--data", TRAIN, "--model-out", "gs://no-such-bucket/m.json", *runs],
+                   tmp_path, STORAGE_EMULATOR_HOST=gcs.host)
+    out, err = p.stdout.decode(), p.stderr.decode()
+    lines = [ln for ln in err.splitlines() if "error" in ln]
+    assert p.returncode != 0 and len(lines) == 1, err
+    assert "gs://no-such-bucket/m.json" in lines[0] and "no bucket no-such-bucket" in lines[0], err
+    assert "loaded in" not in out + err, out
+
+    for granted in ([], ["storage.objects.create"]):
+        def rule(n, method, path, headers, granted=granted):
+            if "/iam/testPermissions" in path:
+                body = {"kind": "storage#testIamPermissionsResponse"}
+                if granted:
+                    body["permissions"] = granted
+                return ("answer", 200, json.dumps(body))
+        dest = f"gs://{BUCKET}/perm{len(granted)}/metrics.json"
+        with servers.Proxy(gcs.url, rule) as px:
+            p = shardlearn(["train", "--data", TRAIN, "--quiet", "--metrics-out", dest, *runs],
+                           tmp_path, STORAGE_EMULATOR_HOST=px.host)
+            asked = [e for e in px.log if "/iam/testPermissions" in e[2]]
+        err = p.stderr.decode()
+        assert len(asked) == 1 and "permissions=storage.objects.create" in asked[0][2]
+        if granted:
+            assert p.returncode == 0, err
+            assert json.loads(gcs.get(BUCKET, "perm1/metrics.json"))["iterations"] > 0
+        else:
+            lines = [ln for ln in err.splitlines() if "error" in ln]
+            assert p.returncode != 0 and len(lines) == 1, err
+            assert dest in lines[0] and "storage.objects.create" in lines[0], err
+            assert "loaded in" not in p.stdout.decode() + err
+            assert gcs.get(BUCKET, "perm0/metrics.json") is None
+
+
 def test_serve_from_aip_storage_uri(gcs, tmp_path):
     """Vertex AI's contract: with no --model, serve loads $AIP_STORAGE_URI/model.json
     (a gs:// directory), listens on $AIP_HTTP_PORT and answers as predict does."""

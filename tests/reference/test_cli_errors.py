@@ -60,6 +60,25 @@ for np_ in (1, 3):
         errs = error_lines(p.stderr)
         check(p.returncode != 0 and len(errs) == 1 and says in errs[0], f"{args} on {np_} ranks: {p.returncode} {errs}")
 
+# An output that cannot be written is refused before the data is read, not
+# after the training: one line, every rank non-zero, no iteration run.
+good = os.path.join(d, "good.svm")
+model = os.path.join(d, "ok.json")
+for dest, says in ((os.path.join(d, "no-such-dir", "m.json"), "no-such-dir: No such file"),
+                   (d, "is a directory"),
+                   (os.path.join(good, "m.json"), "good.svm is not a directory")):
+    for cmd in (["train", "--data", good, "--model-out", dest],
+                ["train", "--data", good, "--metrics-out", dest],
+                ["predict", "--model", model, "--data", good, "--out", dest],
+                ["eval", "--model", model, "--data", good, "--metrics-out", dest]):
+        p = run(cmd + ["--tracking-dir", os.path.join(d, "runs")] * (cmd[0] == "train"),
+                np_=2, check_rc=False, timeout=60)
+        errs = error_lines(p.stderr)
+        check(p.returncode != 0 and len(errs) == 1 and says in errs[0] and dest in errs[0],
+              f"{cmd}: {p.returncode} {errs}")
+        check("loaded in" not in p.stdout + p.stderr and "iter " not in p.stdout,
+              f"{cmd}: the data was read before the output was checked")
+
 # --help lists every option of the contract.
 p = subprocess.run([BIN, "train", "--help"], capture_output=True, text=True)
 for opt in ("--data", "--format", "--zero-based", "--n-features", "--optimizer", "--l2",
