@@ -48,6 +48,20 @@ static char *enc(const char *s) {
     return e;
 }
 
+/* The API's base, then head, the encoded bucket, mid and the encoded name
+ * (none when NULL); the caller frees. */
+static char *api_url(const char *head, const char *bucket, const char *mid, const char *name) {
+    char base[512];
+    sl_gcs_base(base, sizeof base);
+    char *eb = enc(bucket), *en = name ? enc(name) : NULL;
+    size_t cap = strlen(base) + strlen(head) + strlen(eb) + strlen(mid) + (en ? strlen(en) : 0) + 1;
+    char *url = sl_malloc(cap);
+    snprintf(url, cap, "%s%s%s%s%s", base, head, eb, mid, en ? en : "");
+    curl_free(eb);
+    curl_free(en);
+    return url;
+}
+
 void sl_gcs_media_url(const struct sl_io_object *o, char *url, size_t cap) {
     char bucket[256], path[SL_IO_NAME], base[512];
     sl_gcs_split(o->name, bucket, sizeof bucket, path, sizeof path);
@@ -185,14 +199,7 @@ static enum sl_status list_prefix(struct listing *ls, const char *prefix, const 
  * *found = 0 when there is no such object. */
 static enum sl_status get_object(struct sl_io_list *out, const char *bucket, const char *path,
                                  const char *spec, int *found, struct sl_err *err) {
-    char base[512];
-    sl_gcs_base(base, sizeof base);
-    char *eb = enc(bucket), *ep = enc(path);
-    size_t cap = strlen(base) + strlen(eb) + strlen(ep) + 64;
-    char *url = sl_malloc(cap);
-    snprintf(url, cap, "%s/storage/v1/b/%s/o/%s", base, eb, ep);
-    curl_free(eb);
-    curl_free(ep);
+    char *url = api_url("/storage/v1/b/", bucket, "/o/", path);
     struct sl_net_resp r = {0};
     enum sl_status st = api_call("GET", url, spec, NULL, NULL, 0, &r, err);
     free(url);
@@ -263,13 +270,7 @@ static enum sl_status split_dest(const char *dest, char *bucket, char *path, str
 /* GET base/storage/v1/b/BUCKET + tail; the answer in r. */
 static enum sl_status bucket_call(const char *bucket, const char *tail, const char *shown,
                                   struct sl_net_resp *r, struct sl_err *err) {
-    char base[512];
-    sl_gcs_base(base, sizeof base);
-    char *eb = enc(bucket);
-    size_t cap = strlen(base) + strlen(eb) + strlen(tail) + 32;
-    char *url = sl_malloc(cap);
-    snprintf(url, cap, "%s/storage/v1/b/%s%s", base, eb, tail);
-    curl_free(eb);
+    char *url = api_url("/storage/v1/b/", bucket, tail, NULL);
     enum sl_status st = api_call("GET", url, shown, NULL, NULL, 0, r, err);
     free(url);
     return st;
@@ -319,22 +320,15 @@ enum sl_status sl_gcs_check_dest(const char *dest, struct sl_err *err) {
 
 enum sl_status sl_gcs_put(const char *dest, const void *data, size_t len, const char *content_type,
                           struct sl_err *err) {
-    char bucket[256], path[SL_IO_NAME], base[512];
-    enum sl_status st0 = split_dest(dest, bucket, path, err);
-    if (st0) return st0;
-    sl_gcs_base(base, sizeof base);
-    char *eb = enc(bucket), *ep = enc(path);
-    size_t cap = strlen(base) + strlen(eb) + strlen(ep) + 96;
-    char *url = sl_malloc(cap);
+    char bucket[256], path[SL_IO_NAME];
+    enum sl_status st = split_dest(dest, bucket, path, err);
+    if (st) return st;
     /* One request: GCS makes the object visible only once all of it is
      * stored, so a failed upload leaves what was there before. */
-    snprintf(url, cap, "%s/upload/storage/v1/b/%s/o?uploadType=media&name=%s", base, eb, ep);
-    curl_free(eb);
-    curl_free(ep);
+    char *url = api_url("/upload/storage/v1/b/", bucket, "/o?uploadType=media&name=", path);
     struct sl_net_resp r = {0};
-    enum sl_status st =
-        api_call("POST", url, dest, content_type ? content_type : "application/octet-stream", data,
-                 len, &r, err);
+    st = api_call("POST", url, dest, content_type ? content_type : "application/octet-stream", data,
+                  len, &r, err);
     free(url);
     if (!st && r.code != 200) st = sl_net_fail(&r, "upload", dest, err);
     sl_net_resp_free(&r);
