@@ -11,7 +11,8 @@ FROM debian:12 AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config libopenmpi-dev libopenblas-dev libcurl4-openssl-dev \
-      libcjson-dev libyaml-dev libssl-dev zlib1g-dev libmicrohttpd-dev \
+      libcjson-dev libyaml-dev libssl-dev zlib1g-dev libzstd-dev libmurmurhash-dev \
+      libmicrohttpd-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -25,7 +26,8 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSL_BUILD_TESTS=OFF \
 FROM debian:12-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libopenmpi3 libopenblas0 libcurl4 libcjson1 libyaml-0-2 libssl3 zlib1g libmicrohttpd12 \
+      libopenmpi3 libopenblas0 libcurl4 libcjson1 libyaml-0-2 libssl3 zlib1g libzstd1 \
+      libmurmurhash2 libmicrohttpd12 \
       ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home shardlearn \

@@ -12,7 +12,8 @@ pkgs=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-de
       iproute2   # `ip netns` for the multi-host test (tests/cluster)
       slurm-wlm munge   # a real Slurm for the Slurm test (tests/cluster/test_slurm.py)
       zstd      # writes the .zst parts of the data tests (tests/io)
-      jq)       # scripts/gcp/submit-batch.sh fills the Cloud Batch job spec
+      jq        # scripts/gcp/submit-batch.sh fills the Cloud Batch job spec
+      debootstrap)  # Debian 12 roots in which tests/package/test_dockerfile.py builds the Dockerfile
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

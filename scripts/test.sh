@@ -52,7 +52,7 @@ no_leaks="$halt:detect_leaks=0:log_path=$reports/asan"
 # track_faults too: its SIGTERM case needs an SGD epoch shorter than the second
 # mpirun waits before SIGKILL, which a sanitizer build on a shared machine
 # does not always make; its fault paths run in the plain and TSan builds.
-elsewhere='^package_embed$|_tsan$|^fuzz_|^track_faults$'
+elsewhere='^package_(embed|dockerfile)$|_tsan$|^fuzz_|^track_faults$'
 # Matching those suppressions costs every process ~2 s at exit. The reference
 # tests that train dozens of models to compare numbers run the same CLI
 # paths as ref_predict and the tracking tests, which look for leaks: they run
