@@ -187,6 +187,12 @@ def main():
         skip("chroot and mount need root")
     if not shutil.which("debootstrap"):
         skip("debootstrap is not installed (scripts/deps.sh installs it)")
+    if os.environ.get("SL_DOCKERFILE_NS") != "1":
+        # A mount namespace of its own: the roots' /proc and /dev mounts can
+        # neither reach the host's nor outlive the test.
+        os.environ["SL_DOCKERFILE_NS"] = "1"
+        os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", sys.executable,
+                              *sys.argv])
     work = tempfile.mkdtemp(prefix="sl-dockerfile-")
     final, server = None, None
     try:
