@@ -61,7 +61,13 @@ def check_setting(run, pt, l1, what):
     check(got == (pt["l2"], pt["l1"] if l1 else None), f"{what}: params l2, l1 {got} vs {pt['l2']}, {pt['l1']}")
 
 
-def check_path(srv, exp, parent_uuid, met, what):
+def check_parent_l1(parent, l1_spec, what):
+    """The parent's l1 param: --l1 as given (a list or range), none without --l1."""
+    got = params(parent).get("l1")
+    check(got == l1_spec, f"{what}: the parent's l1 param {got!r}, want {l1_spec!r}")
+
+
+def check_path(srv, exp, parent_uuid, met, what, l1_spec=None):
     runs = runs_in(srv, exp)
     pts = met["path"]["points"]
     parent = [r for r in runs if tags(r).get("shardlearn.run_uuid") == parent_uuid]
@@ -69,6 +75,7 @@ def check_path(srv, exp, parent_uuid, met, what):
     if not parent:
         return
     pid = parent[0]["info"]["run_id"]
+    check_parent_l1(parent[0], l1_spec, what)
     kids = [r for r in runs if tags(r).get("mlflow.parentRunId") == pid]
     check(len(runs) == 1 + len(pts), f"{what}: {len(runs)} runs in the experiment, want 1 + {len(pts)}")
     check(sorted(int(params(k)["path_index"]) for k in kids) == list(range(len(pts))),
@@ -97,7 +104,7 @@ def check_path(srv, exp, parent_uuid, met, what):
         check(h == [(i, pt[field]) for i, pt in enumerate(pts)], f"{what}: {key} history {h}")
 
 
-def check_cv(srv, exp, parent_uuid, met, K, what):
+def check_cv(srv, exp, parent_uuid, met, K, what, l1_spec=None):
     runs = runs_in(srv, exp)
     pts = met["path"]["points"]
     by_id = {r["info"]["run_id"]: r for r in runs}
@@ -106,6 +113,7 @@ def check_cv(srv, exp, parent_uuid, met, K, what):
     if not parent:
         return
     pid = parent[0]["info"]["run_id"]
+    check_parent_l1(parent[0], l1_spec, what)
     settings = [r for r in runs if tags(r).get("mlflow.parentRunId") == pid]
     check(len(runs) == 1 + len(pts) * (1 + K), f"{what}: {len(runs)} runs, want 1 + {len(pts)} x (1 + {K})")
     check(len(settings) == len(pts), f"{what}: {len(settings)} setting runs")
@@ -161,10 +169,10 @@ with MlflowServer() as srv:
     # --l1 lists: every run of a setting carries l1 beside l2.
     rd, met = job("l1path", ["--l2", "1e-2", "--l1", "1e-1:1e-3:3", "--validation", va])
     check(len(met["path"]["points"]) == 3, "l1 path: 3 settings")
-    check_path(srv, "l1path", uuid_of(rd), met, "live l1 path")
+    check_path(srv, "l1path", uuid_of(rd), met, "live l1 path", l1_spec="1e-1:1e-3:3")
     rd, met = job("l1cv", ["--l2", "1e-1,1e-2", "--l1", "1e-2,1e-3", "--cv", "2"])
     check(len(met["path"]["points"]) == 4, "l1 cv: a 2 x 2 grid")
-    check_cv(srv, "l1cv", uuid_of(rd), met, 2, "live l1 cv")
+    check_cv(srv, "l1cv", uuid_of(rd), met, 2, "live l1 cv", l1_spec="1e-2,1e-3")
 
     # Offline: journals only, then mlflow-sync of the parent's directory, twice.
     rd, met = job("cvoff", ["--l2", "1e-1,1e-2", "--cv", "3"], env=OFFLINE, uri=False)
