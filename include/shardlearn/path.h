@@ -62,7 +62,7 @@ struct sl_path_params {
     const double *l2;      /* (n) the l2 values, any order: they are sorted, strongest first */
     int n;                 /* >= 1 */
     const double *l1;      /* (n_l1) the l1 values, any order, sorted so; NULL: p->l1 alone */
-    int n_l1;              /* n x n_l1 <= SL_PATH_MAX settings (n_l1 0 when l1 is NULL) */
+    int n_l1;              /* >= 1 (unread when l1 is NULL); n x n_l1 <= SL_PATH_MAX */
     int cv;                /* 0: none; K >= 2: K-fold cross-validation */
     enum sl_metric select; /* SL_METRIC_NONE: sl_metric_default(loss) */
     sl_path_fn on_point;   /* NULL: none */
