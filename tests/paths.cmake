@@ -11,3 +11,6 @@ sl_path_test(path_cv_sklearn test_cv.py)
 sl_path_test(path_early_stop test_early_stop.py)
 sl_path_test(path_nested_runs test_nested_runs.py)
 sl_path_test(path_bad_input test_path_errors.py)
+# --l1 lists and ranges: the lasso path and the l2 x l1 grid (issue #16 item 2).
+sl_path_test(path_l1_equal_fits test_l1_path.py)
+sl_path_test(path_l1_cv_sklearn test_l1_cv.py)

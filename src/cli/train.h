@@ -22,7 +22,10 @@ struct train_args {
     int zero_based, no_intercept, quiet, average;
     int64_t n_features, max_iter, lbfgs_m, batch_size, epochs, sync_every, seed, blas_threads;
     double l2, tol, lr, lr_decay, flush_timeout, checkpoint_every;
-    double l1; /* --l1 A (train_l1.c); 0: none */
+    double l1; /* --l1 A (train_l1.c); 0: none. A path: its largest value */
+    const char *l1_spec;         /* --l1 as given: a value, a list or HI:LO:N */
+    double l1_path[SL_PATH_MAX]; /* its values (n_l1) */
+    int n_l1;
     const char *checkpoint_dir;
     int watch_preemption;           /* --watch-preemption: rank 0 polls GCE's metadata server */
     int system_metrics;             /* --system-metrics: system/ metrics in the run */
@@ -77,19 +80,23 @@ struct train_tracking {
 const char *train_format_name(const struct train_args *a, const struct sl_shard *s);
 void train_on_iter(const struct sl_train_iter *row, void *ctx);
 
-/* train_l1.c. After parsing: --optimizer not given (a->optimizer < 0)
- * becomes lbfgs with --l1 > 0 (rank 0 says so), newton otherwise; newton or
- * sgd given with --l1 > 0 is an error naming lbfgs. SL_OK or SL_ERR_ARG
- * with err set. */
+/* train_l1.c. After parsing: a->l1_path <- the values of --l1 (each >= 0;
+ * a range's ends > 0), a->l1 their largest. --optimizer not given
+ * (a->optimizer < 0) becomes lbfgs with --l1 > 0 (rank 0 says so), newton
+ * otherwise; newton or sgd given with --l1 > 0 is an error naming lbfgs.
+ * SL_OK or SL_ERR_ARG with err set. */
 enum sl_status train_l1_settle(struct train_args *a, int rank, struct sl_err *err) SL_WARN_UNUSED;
 /* With --l1: the final metric nnz_weights, m's nonzero weights (the
  * intercept not counted). Nothing without --l1. */
 void train_log_l1(struct sl_tracker *tr, const struct train_args *a, const struct sl_model *m);
 /* train_path.c. a->l2_path <- the values of --l2 (a single value may be
  * 0; a path's must be > 0), and the checks of the options that go with a
- * path. Not collective: every rank parses the same arguments. */
+ * path (after train_l1_settle). Not collective: every rank parses the same
+ * arguments. */
 enum sl_status train_path_args(struct train_args *a, struct sl_err *err) SL_WARN_UNUSED;
-/* Collective: the path or cv of a's --l2 values, one line
+/* Whether a runs a path or cv: several --l2 or --l1 values, or --cv. */
+int train_is_path(const struct train_args *a);
+/* Collective: the path or cv of a's --l2 x --l1 values, one line
  * per setting (rank 0), each model into --models-dir, the path in tr. The
  * same status on every rank, err filled on rank 0. */
 enum sl_status train_run_path(struct sl_comm *c, const struct train_args *a, struct sl_shard *shard,

@@ -34,6 +34,16 @@ static const struct sl_choice NEWTON_SOLVERS[] = {
 #define F64(n, d, mv, h, lo, hi)                                                                   \
     { .name = n, .kind = SL_ARG_F64, .dst = d, .metavar = mv, .help = h, .min = lo, .max = hi }
 
+/* v[key] <- x, the shortest number that reads back the same. */
+static void resolve_number(cJSON *v, const char *key, double x) {
+    char num[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(num, sizeof num, "%.*g", prec, x);
+        if (strtod(num, NULL) == x) break;
+    }
+    cJSON_ReplaceItemInObjectCaseSensitive(v, key, cJSON_CreateRaw(num));
+}
+
 /* a->resolved <- the options' final values as canonical JSON, the tracking
  * URI without any user:password@ (no secret goes in config.json). */
 static void resolve(const struct sl_opt *opts, struct train_args *a) {
@@ -45,14 +55,8 @@ static void resolve(const struct sl_opt *opts, struct train_args *a) {
                        : cJSON_CreateNull();
         cJSON_ReplaceItemInObjectCaseSensitive(v, "tracking-uri", u);
     }
-    if (a->n_l2 <= 1) { /* one value: a number, as it always was */
-        char num[40];
-        for (int prec = 1; prec <= 17; prec++) { /* the shortest that reads back the same */
-            snprintf(num, sizeof num, "%.*g", prec, a->l2);
-            if (strtod(num, NULL) == a->l2) break;
-        }
-        cJSON_ReplaceItemInObjectCaseSensitive(v, "l2", cJSON_CreateRaw(num));
-    }
+    if (a->n_l2 <= 1) resolve_number(v, "l2", a->l2); /* one value: a number, as it always was */
+    if (a->n_l1 <= 1) resolve_number(v, "l1", a->l1);
     a->resolved = sl_config_print(v);
     cJSON_Delete(v);
 }
@@ -84,16 +88,19 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
         STR("l2", &a->l2_spec, "LAMBDA",
             "L2 strength lambda in F (default 1e-4); a list 1e-3,1e-4 or a log-spaced range "
             "HI:LO:N fits a path, strongest first, each from the last"),
-        F64("l1", &a->l1, "A", "L1 strength a in F (default 0; lbfgs: OWL-QN)", 0, 1e300),
+        STR("l1", &a->l1_spec, "A",
+            "L1 strength a in F (default 0; lbfgs: OWL-QN); a list or HI:LO:N fits a path, "
+            "for each --l2 the --l1 values strongest first"),
         INT("cv", &a->cv, "K", 2, 1e9,
-            "K-fold cross-validation (contiguous folds) at each --l2, then a refit on all rows"),
+            "K-fold cross-validation (contiguous folds) at each --l2 (and --l1), then a refit "
+            "on all rows"),
         CHOICE("select", &a->select, "METRIC",
-               "val_logloss|val_auc|val_accuracy|val_rmse: what picks the best --l2 and what "
+               "val_logloss|val_auc|val_accuracy|val_rmse: what picks the best --l2/--l1 and what "
                "--early-stop watches (default: val_logloss, val_accuracy for squared-hinge, "
                "val_rmse for squared)",
                SL_METRIC_CHOICES),
         STR("models-dir", &a->models_dir, "DIR",
-            "with an --l2 path: write every setting's model to DIR"),
+            "with an --l2 or --l1 path: write every setting's model to DIR"),
         INT("early-stop", &a->early_stop, "N", 1, 1e9,
             "stop when the --select metric on --validation has not improved for N iterations "
             "(epochs for sgd); keep the best iterate"),
@@ -548,7 +555,7 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
     memset(&prep, 0, sizeof prep);
     struct train_args *ap = sl_malloc(sizeof *ap); /* a, and the path for metrics.json */
     *ap = *a;
-    if (st == SL_OK && (a->n_l2 > 1 || a->cv)) {
+    if (st == SL_OK && train_is_path(a)) {
         struct sl_preempt_watch *watch = a->watch_preemption && c->rank == 0
                                              ? sl_preempt_watch_start(&sl_stop_signal, SIGTERM)
                                              : NULL;

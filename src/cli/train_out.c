@@ -86,7 +86,10 @@ static void log_params(struct sl_tracker *tr, const struct train_args *a, const 
         param_fmt(tr, "l2", "%.17g", a->l2);
     if (a->cv) param_fmt(tr, "cv", "%lld", (long long)a->cv);
     if (a->early_stop) param_fmt(tr, "early_stop", "%lld", (long long)a->early_stop);
-    if (a->l1 > 0) param_fmt(tr, "l1", "%.17g", a->l1);
+    if (a->n_l1 > 1)
+        sl_tracker_param(tr, "l1", a->l1_spec);
+    else if (a->l1 > 0)
+        param_fmt(tr, "l1", "%.17g", a->l1);
     param_fmt(tr, "tol", "%.17g", a->tol);
     param_fmt(tr, "max_iter", "%lld", (long long)a->max_iter);
     param_fmt(tr, "lbfgs_memory", "%lld", (long long)a->lbfgs_m);

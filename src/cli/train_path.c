@@ -1,6 +1,8 @@
-/* train_path.c - `shardlearn train` with a path of --l2 values or --cv K:
- * the path through sl_train_path, one line per setting, --models-dir, the
- * path in metrics.json and in the run's metrics (step = the path index). */
+/* train_path.c - `shardlearn train` with a path of --l2 or --l1 values (or
+ * both: their grid) or --cv K: the path through sl_train_path, one line per
+ * setting, --models-dir, the path in metrics.json and in the run's metrics
+ * (step = the path index). A setting is named by its l2 and, when the run
+ * has an L1 penalty, its l1, wherever it is reported. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -28,11 +30,46 @@ struct path_ctx {
     struct sl_err err;
 };
 
-/* Rank 0: DIR/model-III-l2-LAMBDA.json, written whole or not at all. */
-static void save_point(struct path_ctx *x, int index, double l2, const struct sl_model *m) {
+/* Whether the run has an L1 penalty (at some setting) or a list of --l1
+ * values: its settings are then named by l1 too. */
+static int with_l1(const struct train_args *a) {
+    return a->l1 > 0 || a->n_l1 > 1;
+}
+
+/* name <- "l2=LAMBDA" or "l2=LAMBDA l1=A" (sep "=", or " " for a progress line). */
+static void setting_name(char *name, size_t cap, const struct train_args *a,
+                         const struct sl_path_point *pt, const char *sep) {
+    int n = snprintf(name, cap, "l2%s%.6g", sep, pt->l2);
+    if (with_l1(a) && n > 0 && (size_t)n < cap)
+        snprintf(name + n, cap - (size_t)n, " l1%s%.6g", sep, pt->l1);
+}
+
+/* path <- DIR/model-III-l2-LAMBDA.json, or DIR/model-III-l2-LAMBDA-l1-A.json. */
+static void model_path(char *path, size_t cap, const struct train_args *a, int index,
+                       const struct sl_path_point *pt) {
+    if (with_l1(a))
+        snprintf(path, cap, "%s/model-%03d-l2-%.6g-l1-%.6g.json", a->models_dir, index, pt->l2,
+                 pt->l1);
+    else
+        snprintf(path, cap, "%s/model-%03d-l2-%.6g.json", a->models_dir, index, pt->l2);
+}
+
+/* label <- "l2 LAMBDA" (padded) and " l1 A" with L1, for the progress lines. */
+static const char *cli_label(char *label, size_t cap, const struct train_args *a,
+                             const struct sl_path_point *pt) {
+    if (with_l1(a))
+        snprintf(label, cap, "l2 %-10.4g l1 %-10.4g", pt->l2, pt->l1);
+    else
+        snprintf(label, cap, "l2 %-10.4g", pt->l2);
+    return label;
+}
+
+/* Rank 0: the setting's model into --models-dir, written whole or not at all. */
+static void save_point(struct path_ctx *x, int index, const struct sl_path_point *pt,
+                       const struct sl_model *m) {
     if (x->st) return;
     char path[4096];
-    snprintf(path, sizeof path, "%s/model-%03d-l2-%.6g.json", x->a->models_dir, index, l2);
+    model_path(path, sizeof path, x->a, index, pt);
     struct sl_atomic_file f = {.f = NULL};
     x->st = sl_atomic_open(&f, path, &x->err);
     if (x->st) return;
@@ -61,16 +98,19 @@ enum sl_status train_path_args(struct train_args *a, struct sl_err *err) {
         }
         a->l2 = a->l2_path[0];
     }
-    const int path = a->n_l2 > 1 || a->cv;
+    if (a->n_l2 > SL_PATH_MAX / a->n_l1)
+        return sl_err_set(err, SL_ERR_ARG, "--l2 x --l1: %d x %d settings, more than %d", a->n_l2,
+                          a->n_l1, SL_PATH_MAX);
+    const int path = train_is_path(a);
     const char *why = NULL;
     if (a->early_stop && !a->validation)
         why = "--early-stop needs --validation FILE";
     else if (a->models_dir && (!path || a->cv))
-        why = "--models-dir needs a path of --l2 values (and no --cv)";
+        why = "--models-dir needs a path of --l2 or --l1 values (and no --cv)";
     else if (path && a->checkpoint_dir)
-        why = "--checkpoint-dir: not with an --l2 path or --cv";
+        why = "--checkpoint-dir: not with an --l2 or --l1 path or --cv";
     else if (a->select && !path && !a->early_stop)
-        why = "--select needs an --l2 path, --cv or --early-stop";
+        why = "--select needs an --l2 or --l1 path, --cv or --early-stop";
     else if (a->select && sl_metric_check((enum sl_metric)a->select, (enum sl_loss)a->loss))
         return sl_err_set(err, SL_ERR_ARG, "--select: %s (--loss %s)",
                           sl_metric_check((enum sl_metric)a->select, (enum sl_loss)a->loss),
@@ -78,11 +118,15 @@ enum sl_status train_path_args(struct train_args *a, struct sl_err *err) {
     return why ? sl_err_set(err, SL_ERR_ARG, "%s", why) : SL_OK;
 }
 
+int train_is_path(const struct train_args *a) {
+    return a->n_l2 > 1 || a->n_l1 > 1 || a->cv;
+}
+
 /* ---- child runs: one per setting, and per fold under its setting ------- */
 
 /* A child run of parent (a run directory), named name; NULL when tracking is off. */
 static struct sl_tracker *child_start(struct path_ctx *x, struct sl_tracker *parent,
-                                      const char *name, int index, double l2) {
+                                      const char *name, int index, const struct sl_path_point *pt) {
     if (!parent) return NULL;
     const struct train_args *a = x->a;
     const struct sl_track_config tc = {.tracking_uri = a->tracking_uri,
@@ -100,8 +144,12 @@ static struct sl_tracker *child_start(struct path_ctx *x, struct sl_tracker *par
         return NULL;
     }
     char v[40];
-    snprintf(v, sizeof v, "%.17g", l2);
+    snprintf(v, sizeof v, "%.17g", pt->l2);
     sl_tracker_param(t, "l2", v);
+    if (with_l1(a)) {
+        snprintf(v, sizeof v, "%.17g", pt->l1);
+        sl_tracker_param(t, "l1", v);
+    }
     snprintf(v, sizeof v, "%d", index);
     sl_tracker_param(t, "path_index", v);
     sl_tracker_param(t, "loss", sl_loss_name((enum sl_loss)a->loss));
@@ -164,21 +212,22 @@ static void on_point(int index, int fold, const struct sl_path_point *pt, const 
     const enum sl_metric sel =
         x->a->select ? (enum sl_metric)x->a->select : sl_metric_default((enum sl_loss)x->a->loss);
     const char *metric = sl_metric_name(sel);
-    char name[96];
+    char name[96], label[64], setting[64];
+    setting_name(setting, sizeof setting, x->a, pt, "=");
     if (fold >= 0) { /* a cv fold: a child of the setting's child */
         if (!x->a->quiet)
-            sl_info("cv %3d  l2 %-10.4g fold %d  %s %.6f  (%lld iterations)", index, pt->l2, fold,
-                    metric, pt->fold_scores[fold], (long long)rep->result.iterations);
+            sl_info("cv %3d  %s  fold %d  %s %.6f  (%lld iterations)", index,
+                    cli_label(label, sizeof label, x->a, pt), fold, metric, pt->fold_scores[fold],
+                    (long long)rep->result.iterations);
         if (fold == 0) {
-            snprintf(name, sizeof name, "l2=%.6g", pt->l2);
-            x->setting = child_start(x, x->tr, name, index, pt->l2);
+            x->setting = child_start(x, x->tr, setting, index, pt);
             if (x->setting) { /* on the server before its folds */
                 sl_tracker_commit(x->setting);
                 child_push(x, sl_tracker_run_dir(x->setting));
             }
         }
-        snprintf(name, sizeof name, "l2=%.6g fold %d", pt->l2, fold);
-        struct sl_tracker *t = child_start(x, x->setting, name, index, pt->l2);
+        snprintf(name, sizeof name, "%s fold %d", setting, fold);
+        struct sl_tracker *t = child_start(x, x->setting, name, index, pt);
         if (t) {
             snprintf(name, sizeof name, "%d", fold);
             sl_tracker_param(t, "fold", name);
@@ -205,22 +254,25 @@ static void on_point(int index, int fold, const struct sl_path_point *pt, const 
     }
     char v[64] = "";
     if (x->a->validation) snprintf(v, sizeof v, "  %s %.6f", metric, pt->score);
-    sl_info("path %3d  l2 %-10.4g objective %.12g%s  (%lld iterations%s)", index, pt->l2,
-            pt->objective, v, (long long)pt->iterations, pt->converged ? "" : ", not converged");
-    if (x->a->models_dir) save_point(x, index, pt->l2, m);
-    snprintf(name, sizeof name, "l2=%.6g", pt->l2);
-    struct sl_tracker *t = child_start(x, x->tr, name, index, pt->l2);
+    char nnz[40] = "";
+    if (with_l1(x->a)) snprintf(nnz, sizeof nnz, "  nnz %lld", (long long)pt->nnz);
+    sl_info("path %3d  %s  objective %.12g%s%s  (%lld iterations%s)", index,
+            cli_label(label, sizeof label, x->a, pt), pt->objective, v, nnz,
+            (long long)pt->iterations, pt->converged ? "" : ", not converged");
+    if (x->a->models_dir) save_point(x, index, pt, m);
+    struct sl_tracker *t = child_start(x, x->tr, setting, index, pt);
     child_fit(t, x->a, rep, metric, x->a->validation ? pt->score : (double)NAN);
+    if (t && with_l1(x->a)) sl_tracker_metric(t, "nnz_weights", (double)pt->nnz, 0, sl_now_ms());
     if (t && x->a->models_dir && !x->st) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/model-%03d-l2-%.6g.json", x->a->models_dir, index, pt->l2);
+        model_path(path, sizeof path, x->a, index, pt);
         sl_tracker_artifact(t, path, "model/model.json");
     }
     child_end(x, t);
 }
 
-/* The path's record in the run: l2 and the selection metric with step = the
- * index, and the chosen setting. */
+/* The path's record in the run: l2 (l1, nonzero weights) and the selection
+ * metric with step = the index, and the chosen setting. */
 static void track_path(struct sl_tracker *tr, const struct train_args *a,
                        const struct sl_path_report *rep) {
     const int64_t ts = sl_now_ms();
@@ -228,6 +280,9 @@ static void track_path(struct sl_tracker *tr, const struct train_args *a,
     for (int i = 0; i < rep->n; i++) {
         const struct sl_path_point *pt = &rep->points[i];
         sl_tracker_metric(tr, "path_l2", pt->l2, i, ts);
+        if (with_l1(a)) sl_tracker_metric(tr, "path_l1", pt->l1, i, ts);
+        if (with_l1(a) && !rep->cv)
+            sl_tracker_metric(tr, "path_nnz_weights", (double)pt->nnz, i, ts);
         snprintf(key, sizeof key, "path_%s%s", rep->cv ? "cv_" : "", sl_metric_name(rep->select));
         if (rep->cv || a->validation) sl_tracker_metric(tr, key, pt->score, i, ts);
         sl_tracker_metric(tr, "path_iterations", (double)pt->iterations, i, ts);
@@ -235,6 +290,10 @@ static void track_path(struct sl_tracker *tr, const struct train_args *a,
     if (rep->best >= 0) {
         snprintf(key, sizeof key, "%.17g", rep->points[rep->best].l2);
         sl_tracker_param(tr, "selected_l2", key);
+        if (with_l1(a)) {
+            snprintf(key, sizeof key, "%.17g", rep->points[rep->best].l1);
+            sl_tracker_param(tr, "selected_l1", key);
+        }
         sl_tracker_param(tr, "select", sl_metric_name(rep->select));
         snprintf(key, sizeof key, "%d", rep->best);
         sl_tracker_param(tr, "selected_index", key);
@@ -260,6 +319,8 @@ enum sl_status train_run_path(struct sl_comm *c, const struct train_args *a, str
     }
     const struct sl_path_params pp = {.l2 = a->l2_path,
                                       .n = a->n_l2,
+                                      .l1 = a->l1_path,
+                                      .n_l1 = a->n_l1,
                                       .cv = (int)a->cv,
                                       .select = (enum sl_metric)a->select,
                                       .on_point = on_point,
@@ -278,10 +339,12 @@ enum sl_status train_run_path(struct sl_comm *c, const struct train_args *a, str
         return SL_ERR_IO;
     }
     if (st) return st;
-    if (c->rank == 0 && rep->best >= 0)
-        sl_info("selected l2 %.6g by %s%s %.6f", rep->points[rep->best].l2,
-                rep->cv ? "mean cv " : "", sl_metric_name(rep->select),
-                rep->points[rep->best].score);
+    if (c->rank == 0 && rep->best >= 0) {
+        char name[64];
+        setting_name(name, sizeof name, a, &rep->points[rep->best], " ");
+        sl_info("selected %s by %s%s %.6f", name, rep->cv ? "mean cv " : "",
+                sl_metric_name(rep->select), rep->points[rep->best].score);
+    }
     if (tr) track_path(tr, a, rep);
     return SL_OK;
 }
@@ -292,12 +355,17 @@ static void put_num(FILE *f, const char *key, double x, int first) {
 }
 
 void train_write_path(FILE *f, const struct sl_path_report *rep) {
+    int l1 = 0; /* any setting with an L1 penalty: each point says its nonzero weights */
+    for (int i = 0; i < rep->n; i++)
+        l1 |= rep->points[i].l1 > 0;
     fprintf(f, " \"path\": {\"select\": \"%s\", \"cv\": %d, \"selected\": %d, \"points\": [",
             sl_metric_name(rep->select), rep->cv, rep->best);
     for (int i = 0; i < rep->n; i++) {
         const struct sl_path_point *pt = &rep->points[i];
         fprintf(f, "%s\n  {\"index\": %d, ", i ? "," : "", i);
         put_num(f, "l2", pt->l2, 1);
+        put_num(f, "l1", pt->l1, 0);
+        if (l1 && !rep->cv) fprintf(f, ", \"nnz_weights\": %lld", (long long)pt->nnz);
         fprintf(f, ", \"iterations\": %lld, \"converged\": %s, ", (long long)pt->iterations,
                 pt->converged ? "true" : "false");
         put_num(f, rep->cv ? "mean_train_objective" : "train_objective", pt->objective, 1);

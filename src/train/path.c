@@ -1,4 +1,5 @@
-/* path.c - sl_train_path: a regularisation path by warm starts, and K-fold
+/* path.c - sl_train_path: a regularisation path (a grid of l2 and l1 values)
+ * by warm starts, and K-fold
  * cross-validation by masks over the global row index (no data moves). */
 #include "shardlearn/path.h"
 
@@ -9,10 +10,14 @@
 
 #include "shardlearn/log.h"
 
-static enum sl_status parse_number(const char *s, const char *end, double *x, struct sl_err *err) {
+/* *x <- the number in [s, end): > 0, or >= 0 with zero_ok; else an error
+ * quoting it, "'-1': " what. */
+static enum sl_status parse_number(const char *s, const char *end, int zero_ok, const char *what,
+                                   double *x, struct sl_err *err) {
     char buf[64];
     const size_t len = (size_t)(end - s);
-    if (len == 0 || len >= sizeof buf) return sl_err_set(err, SL_ERR_ARG, "an empty value");
+    if (len == 0) return sl_err_set(err, SL_ERR_ARG, "an empty value");
+    if (len >= sizeof buf) return sl_err_set(err, SL_ERR_ARG, "'%.*s...' is not a number", 20, s);
     memcpy(buf, s, len);
     buf[len] = '\0';
     char *e = NULL;
@@ -20,19 +25,23 @@ static enum sl_status parse_number(const char *s, const char *end, double *x, st
     *x = strtod(buf, &e);
     if (*e || errno || !isfinite(*x))
         return sl_err_set(err, SL_ERR_ARG, "'%s' is not a number", buf);
-    if (!(*x > 0)) return sl_err_set(err, SL_ERR_ARG, "'%s': a path's values must be > 0", buf);
+    if (zero_ok ? !(*x >= 0) : !(*x > 0)) return sl_err_set(err, SL_ERR_ARG, "'%s': %s", buf, what);
     return SL_OK;
 }
 
-enum sl_status sl_path_parse(const char *spec, double *out, int cap, int *n, struct sl_err *err) {
+static enum sl_status parse_spec(const char *spec, int zero_ok, double *out, int cap, int *n,
+                                 struct sl_err *err) {
     *n = 0;
     const char *c1 = strchr(spec, ':');
     if (c1) { /* HI:LO:N */
         const char *c2 = strchr(c1 + 1, ':');
         double hi, lo;
         if (!c2) return sl_err_set(err, SL_ERR_ARG, "'%s': a range is HI:LO:N", spec);
-        enum sl_status st = parse_number(spec, c1, &hi, err);
-        if (!st) st = parse_number(c1 + 1, c2, &lo, err);
+        if (c1 == spec || c2 == c1 + 1)
+            return sl_err_set(err, SL_ERR_ARG, "an empty value in '%s'", spec);
+        const char *what = "a range's ends must be > 0";
+        enum sl_status st = parse_number(spec, c1, 0, what, &hi, err);
+        if (!st) st = parse_number(c1 + 1, c2, 0, what, &lo, err);
         if (st) return st;
         char *e = NULL;
         errno = 0;
@@ -48,12 +57,24 @@ enum sl_status sl_path_parse(const char *spec, double *out, int cap, int *n, str
         const char *e = strchr(s, ',');
         if (!e) e = s + strlen(s);
         if (*n == cap) return sl_err_set(err, SL_ERR_ARG, "more than %d values", cap);
-        enum sl_status st = parse_number(s, e, &out[*n], err);
+        if (e == s) return sl_err_set(err, SL_ERR_ARG, "an empty value in '%s'", spec);
+        enum sl_status st = parse_number(
+            s, e, zero_ok, zero_ok ? "a path's values must be >= 0" : "a path's values must be > 0",
+            &out[*n], err);
         if (st) return st;
         (*n)++;
         if (!*e) return SL_OK;
         s = e + 1;
     }
+}
+
+enum sl_status sl_path_parse(const char *spec, double *out, int cap, int *n, struct sl_err *err) {
+    return parse_spec(spec, 0, out, cap, n, err);
+}
+
+enum sl_status sl_path_parse_nonneg(const char *spec, double *out, int cap, int *n,
+                                    struct sl_err *err) {
+    return parse_spec(spec, 1, out, cap, n, err);
 }
 
 static int descending(const void *a, const void *b) {
@@ -68,14 +89,78 @@ static int beats(enum sl_metric m, double a, double b) {
     return sl_metric_higher_better(m) ? a > b : a < b;
 }
 
-/* The parameters of the fit at setting l2 from init. The seam for L1: a path
- * over l1 sets q.l1 here instead. */
-static struct sl_train_params next_params(const struct sl_train_params *p, double l2,
+/* The parameters of the fit at setting pt from init. */
+static struct sl_train_params next_params(const struct sl_train_params *p,
+                                          const struct sl_path_point *pt,
                                           const struct sl_model *init) {
     struct sl_train_params q = *p;
-    q.l2 = l2;
+    q.l2 = pt->l2;
+    q.l1 = pt->l1;
     q.init = init;
     return q;
+}
+
+/* Which earlier setting's fit setting i starts from: the one before it in
+ * its l2's row, or for a row's first the previous row's first; -1: none. */
+static int warm_source(int i, int n_l1) {
+    return i % n_l1 ? i - 1 : i >= n_l1 ? i - n_l1 : -1;
+}
+
+/* *dst <- a copy of src (dst freed first; it may be zeroed). */
+static void model_copy(struct sl_model *dst, const struct sl_model *src) {
+    sl_model_free(dst);
+    const int64_t d = src->n_features, K = src->n_classes;
+    if (K) {
+        sl_model_init_multi(dst, d, src->fit_intercept, K, src->classes);
+        memcpy(dst->intercepts, src->intercepts, (size_t)K * sizeof *src->intercepts);
+    } else {
+        sl_model_init(dst, d, src->fit_intercept);
+    }
+    memcpy(dst->weights, src->weights, (size_t)(d * (K ? K : 1)) * sizeof *src->weights);
+    dst->intercept = src->intercept;
+    dst->loss = src->loss;
+}
+
+static int64_t count_nonzero(const struct sl_model *m) {
+    const int64_t len = m->n_features * (m->n_classes ? m->n_classes : 1);
+    int64_t nnz = 0;
+    for (int64_t j = 0; j < len; j++)
+        nnz += m->weights[j] != 0.0;
+    return nnz;
+}
+
+/* The fits a setting may start from, per fold (one without cv): the last
+ * one and the current row's first. */
+struct warm {
+    struct sl_model *last, *row;
+};
+
+static struct warm warm_new(int k) {
+    return (struct warm){sl_calloc((size_t)k, sizeof(struct sl_model)),
+                         sl_calloc((size_t)k, sizeof(struct sl_model))};
+}
+
+static void warm_free(struct warm *w, int k) {
+    for (int i = 0; i < k; i++) {
+        sl_model_free(&w->last[i]);
+        sl_model_free(&w->row[i]);
+    }
+    free(w->last);
+    free(w->row);
+}
+
+/* Setting i's start for fold k: p->init for the first. */
+static const struct sl_model *warm_start(const struct warm *w, int k, int i, int n_l1,
+                                         const struct sl_train_params *p) {
+    const int from = warm_source(i, n_l1);
+    return from < 0 ? p->init : from == i - 1 ? &w->last[k] : &w->row[k];
+}
+
+/* Setting i's fit m (owned by w after) for fold k. */
+static void warm_keep(struct warm *w, int k, int i, int n_l1, struct sl_model *m) {
+    if (i % n_l1 == 0) model_copy(&w->row[k], m);
+    sl_model_free(&w->last[k]);
+    w->last[k] = *m;
 }
 
 /* Fold k of K over n rows as scikit-learn's KFold(shuffle=False): contiguous
@@ -126,12 +211,13 @@ static void score_fold(struct sl_comm *c, const struct sl_model *m, const struct
     free(margins);
 }
 
-/* Every setting K times, each fold warm-started from its previous setting. */
+/* Every setting K times, each fold warm-started from the same fold's fit at
+ * the setting's warm source. */
 static enum sl_status run_cv(struct sl_comm *c, struct sl_shard *shard,
                              const struct sl_train_params *p, const struct sl_path_params *pp,
                              struct sl_path_report *rep, struct sl_err *err) {
     const int K = pp->cv;
-    struct sl_model *prev = sl_calloc((size_t)K, sizeof *prev);
+    struct warm w = warm_new(K);
     double *mask = sl_calloc((size_t)(shard->n_rows ? shard->n_rows : 1), sizeof(double));
     enum sl_status st = SL_OK;
     for (int i = 0; i < rep->n && !st; i++) {
@@ -142,7 +228,7 @@ static enum sl_status run_cv(struct sl_comm *c, struct sl_shard *shard,
         for (int k = 0; k < K && !st; k++) {
             struct sl_shard tr, ho;
             fold_views(shard, k, K, mask, &tr, &ho);
-            struct sl_train_params q = next_params(p, pt->l2, i ? &prev[k] : p->init);
+            struct sl_train_params q = next_params(p, pt, warm_start(&w, k, i, rep->n_l1, p));
             q.validation = p->early_stop ? &ho : NULL; /* early stop watches the held-out fold */
             q.on_iter = NULL;
             struct sl_model m;
@@ -159,8 +245,7 @@ static enum sl_status run_cv(struct sl_comm *c, struct sl_shard *shard,
                 pt->converged &= fr.result.converged != 0;
                 pt->objective += fr.result.final.objective / K;
                 if (pp->on_point) pp->on_point(i, k, pt, &m, &fr, pp->ctx);
-                sl_model_free(&prev[k]);
-                prev[k] = m;
+                warm_keep(&w, k, i, rep->n_l1, &m);
             }
             sl_train_report_free(&fr);
         }
@@ -169,9 +254,7 @@ static enum sl_status run_cv(struct sl_comm *c, struct sl_shard *shard,
         pt->score_std = var > 0 ? sqrt(var) : 0.0;
         if (!st && pp->on_point) pp->on_point(i, -1, pt, NULL, NULL, pp->ctx);
     }
-    for (int k = 0; k < K; k++)
-        sl_model_free(&prev[k]);
-    free(prev);
+    warm_free(&w, K);
     free(mask);
     return st;
 }
@@ -182,12 +265,11 @@ static enum sl_status run_path(struct sl_comm *c, struct sl_shard *shard,
                                const struct sl_train_params *p, const struct sl_path_params *pp,
                                struct sl_path_report *rep, struct sl_model *best_model,
                                struct sl_err *err) {
-    struct sl_model prev;
-    memset(&prev, 0, sizeof prev);
+    struct warm w = warm_new(1);
     enum sl_status st = SL_OK;
     for (int i = 0; i < rep->n && !st; i++) {
         struct sl_path_point *pt = &rep->points[i];
-        struct sl_train_params q = next_params(p, pt->l2, i ? &prev : p->init);
+        struct sl_train_params q = next_params(p, pt, warm_start(&w, 0, i, rep->n_l1, p));
         q.on_iter = NULL;
         struct sl_model m;
         struct sl_train_report fr;
@@ -199,6 +281,7 @@ static enum sl_status run_path(struct sl_comm *c, struct sl_shard *shard,
         pt->iterations = fr.result.iterations;
         pt->converged = fr.result.converged;
         pt->objective = fr.result.final.objective;
+        pt->nnz = count_nonzero(&m);
         pt->val = fr.validation;
         pt->score = sl_metric_value(rep->select, &fr.validation);
         pt->best_iteration = fr.best_iteration;
@@ -212,20 +295,39 @@ static enum sl_status run_path(struct sl_comm *c, struct sl_shard *shard,
             sl_train_report_free(&rep->final);
             *best_model = m;
             rep->final = fr;
-            /* best_model's weights are shared with prev below: copy */
-            sl_model_free(&prev);
-            sl_model_init(&prev, m.n_features, m.fit_intercept);
-            memcpy(prev.weights, m.weights, (size_t)m.n_features * sizeof *m.weights);
-            prev.intercept = m.intercept;
-            prev.loss = m.loss;
+            struct sl_model copy;
+            memset(&copy, 0, sizeof copy);
+            model_copy(&copy, &m); /* best_model owns m */
+            warm_keep(&w, 0, i, rep->n_l1, &copy);
         } else {
             sl_train_report_free(&fr);
-            sl_model_free(&prev);
-            prev = m;
+            warm_keep(&w, 0, i, rep->n_l1, &m);
         }
     }
-    sl_model_free(&prev);
+    warm_free(&w, 1);
     return st;
+}
+
+/* rep->points <- the grid of pp's values, each list sorted strongest first. */
+static void make_grid(const struct sl_path_params *pp, double p_l1, struct sl_path_report *rep) {
+    const int n1 = pp->l1 ? pp->n_l1 : 1;
+    double *l2 = sl_malloc((size_t)pp->n * sizeof *l2), *l1 = sl_malloc((size_t)n1 * sizeof *l1);
+    memcpy(l2, pp->l2, (size_t)pp->n * sizeof *l2);
+    if (pp->l1)
+        memcpy(l1, pp->l1, (size_t)n1 * sizeof *l1);
+    else
+        l1[0] = p_l1;
+    qsort(l2, (size_t)pp->n, sizeof *l2, descending);
+    qsort(l1, (size_t)n1, sizeof *l1, descending);
+    rep->n_l1 = n1;
+    rep->n = pp->n * n1;
+    rep->points = sl_calloc((size_t)rep->n, sizeof *rep->points);
+    for (int i = 0; i < rep->n; i++) {
+        rep->points[i].l2 = l2[i / n1];
+        rep->points[i].l1 = l1[i % n1];
+    }
+    free(l2);
+    free(l1);
 }
 
 enum sl_status sl_train_path(struct sl_comm *c, struct sl_shard *shard,
@@ -235,23 +337,18 @@ enum sl_status sl_train_path(struct sl_comm *c, struct sl_shard *shard,
     memset(model, 0, sizeof *model);
     memset(rep, 0, sizeof *rep);
     sl_err_clear(err);
-    const char *bad = pp->n < 1 || pp->n > SL_PATH_MAX ? "the path holds no setting"
-                      : pp->cv < 0 || pp->cv == 1      ? "cv: needs at least 2 folds"
-                      : pp->cv > shard->n_rows_global  ? "cv: more folds than data rows"
-                      : p->checkpoint.dir              ? "a path or cv takes no checkpoints"
-                                                       : sl_metric_check(pp->select, p->loss);
+    const int n1 = pp->l1 ? pp->n_l1 : 1;
+    const char *bad = pp->n < 1 || n1 < 1             ? "the path holds no setting"
+                      : pp->n > SL_PATH_MAX / n1      ? "the path holds too many settings"
+                      : pp->cv < 0 || pp->cv == 1     ? "cv: needs at least 2 folds"
+                      : pp->cv > shard->n_rows_global ? "cv: more folds than data rows"
+                      : p->checkpoint.dir             ? "a path or cv takes no checkpoints"
+                                                      : sl_metric_check(pp->select, p->loss);
     if (bad) return c->rank == 0 ? sl_err_set(err, SL_ERR_ARG, "%s", bad) : SL_ERR_ARG;
-    rep->n = pp->n;
     rep->cv = pp->cv;
     rep->best = -1;
     rep->select = pp->select != SL_METRIC_NONE ? pp->select : sl_metric_default(p->loss);
-    rep->points = sl_calloc((size_t)pp->n, sizeof *rep->points);
-    double *lam = sl_malloc((size_t)pp->n * sizeof *lam);
-    memcpy(lam, pp->l2, (size_t)pp->n * sizeof *lam);
-    qsort(lam, (size_t)pp->n, sizeof *lam, descending);
-    for (int i = 0; i < pp->n; i++)
-        rep->points[i].l2 = lam[i];
-    free(lam);
+    make_grid(pp, p->l1, rep);
     enum sl_status st;
     if (pp->cv) {
         st = run_cv(c, shard, p, pp, rep, err);
@@ -260,7 +357,7 @@ enum sl_status sl_train_path(struct sl_comm *c, struct sl_shard *shard,
                 beats(rep->select, rep->points[i].score, rep->points[rep->best].score))
                 rep->best = i;
         if (!st) { /* the refit on every row, at the chosen setting */
-            struct sl_train_params q = next_params(p, rep->points[rep->best].l2, p->init);
+            struct sl_train_params q = next_params(p, &rep->points[rep->best], p->init);
             st = sl_train(c, shard, &q, model, &rep->final, err);
         }
     } else {

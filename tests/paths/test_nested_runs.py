@@ -2,7 +2,9 @@
 back from a real `mlflow server`: a path is a parent run with one child per
 setting, a cv job a parent with a child per setting and under each a child
 per fold, all tagged mlflow.parentRunId; the parent holds the chosen setting
-and path_l2 / path_<metric> with step = the path index. The same structure
+and path_l2 / path_<metric> with step = the path index. With --l1 values
+every setting's run (and fold's) has the l1 param beside l2 and is named by
+both, and the parent has selected_l1, path_l1 and path_nnz_weights. The same structure
 after an offline run delivered by mlflow-sync, and a second mlflow-sync adds
 no run and no metric point."""
 import glob
@@ -43,7 +45,29 @@ def metrics(run):
     return {m["key"]: m["value"] for m in run["data"].get("metrics", [])}
 
 
-def check_path(srv, exp, parent_uuid, met, what):
+def with_l1(met):
+    return any(pt["l1"] > 0 for pt in met["path"]["points"])
+
+
+def name_of(pt, l1):
+    """A setting's run name: l2=LAMBDA, and l1=A when the job has an L1 penalty."""
+    return f"l2={pt['l2']:.6g}" + (f" l1={pt['l1']:.6g}" if l1 else "")
+
+
+def check_setting(run, pt, l1, what):
+    """The run's l2 and l1 params are the point's (l1 only with an L1 penalty)."""
+    pr = params(run)
+    got = (float(pr.get("l2", "nan")), float(pr["l1"]) if "l1" in pr else None)
+    check(got == (pt["l2"], pt["l1"] if l1 else None), f"{what}: params l2, l1 {got} vs {pt['l2']}, {pt['l1']}")
+
+
+def check_parent_l1(parent, l1_spec, what):
+    """The parent's l1 param: --l1 as given (a list or range), none without --l1."""
+    got = params(parent).get("l1")
+    check(got == l1_spec, f"{what}: the parent's l1 param {got!r}, want {l1_spec!r}")
+
+
+def check_path(srv, exp, parent_uuid, met, what, l1_spec=None):
     runs = runs_in(srv, exp)
     pts = met["path"]["points"]
     parent = [r for r in runs if tags(r).get("shardlearn.run_uuid") == parent_uuid]
@@ -51,25 +75,36 @@ def check_path(srv, exp, parent_uuid, met, what):
     if not parent:
         return
     pid = parent[0]["info"]["run_id"]
+    check_parent_l1(parent[0], l1_spec, what)
     kids = [r for r in runs if tags(r).get("mlflow.parentRunId") == pid]
     check(len(runs) == 1 + len(pts), f"{what}: {len(runs)} runs in the experiment, want 1 + {len(pts)}")
-    check(sorted(float(params(k)["l2"]) for k in kids) == sorted(pt["l2"] for pt in pts),
-          f"{what}: children's l2 {[params(k).get('l2') for k in kids]}")
+    check(sorted(int(params(k)["path_index"]) for k in kids) == list(range(len(pts))),
+          f"{what}: children's path_index {[params(k).get('path_index') for k in kids]}")
+    l1 = with_l1(met)
     for k in kids:
         i = int(params(k)["path_index"])
         check(k["info"]["status"] == "FINISHED", f"{what}: child {i} is {k['info']['status']}")
+        check_setting(k, pts[i], l1, f"{what}: child {i}")
+        if l1:
+            check(metrics(k).get("nnz_weights") == pts[i]["nnz_weights"],
+                  f"{what}: child {i} nnz_weights {metrics(k).get('nnz_weights')} vs {pts[i]['nnz_weights']}")
         check(abs(metrics(k).get("val_logloss", -1) - pts[i]["val_logloss"]) <= 1e-12,
               f"{what}: child {i} val_logloss {metrics(k).get('val_logloss')} vs {pts[i]['val_logloss']}")
-        check(tags(k).get("mlflow.runName") == f"l2={pts[i]['l2']:.6g}", f"{what}: child name {tags(k).get('mlflow.runName')}")
+        check(tags(k).get("mlflow.runName") == name_of(pts[i], l1), f"{what}: child name {tags(k).get('mlflow.runName')}")
     pp = params(parent[0])
     best = met["path"]["selected"]
     check(float(pp.get("selected_l2", "nan")) == pts[best]["l2"], f"{what}: selected_l2 {pp.get('selected_l2')}")
-    for key, field in [("path_l2", "l2"), ("path_val_logloss", "val_logloss")]:
+    check(float(pp.get("selected_l1", "nan")) == pts[best]["l1"] if l1 else "selected_l1" not in pp,
+          f"{what}: selected_l1 {pp.get('selected_l1')}")
+    keys = [("path_l2", "l2"), ("path_val_logloss", "val_logloss")]
+    if l1:
+        keys += [("path_l1", "l1"), ("path_nnz_weights", "nnz_weights")]
+    for key, field in keys:
         h = sorted((p["step"], p["value"]) for p in srv.history(pid, key))
         check(h == [(i, pt[field]) for i, pt in enumerate(pts)], f"{what}: {key} history {h}")
 
 
-def check_cv(srv, exp, parent_uuid, met, K, what):
+def check_cv(srv, exp, parent_uuid, met, K, what, l1_spec=None):
     runs = runs_in(srv, exp)
     pts = met["path"]["points"]
     by_id = {r["info"]["run_id"]: r for r in runs}
@@ -78,17 +113,24 @@ def check_cv(srv, exp, parent_uuid, met, K, what):
     if not parent:
         return
     pid = parent[0]["info"]["run_id"]
+    check_parent_l1(parent[0], l1_spec, what)
     settings = [r for r in runs if tags(r).get("mlflow.parentRunId") == pid]
     check(len(runs) == 1 + len(pts) * (1 + K), f"{what}: {len(runs)} runs, want 1 + {len(pts)} x (1 + {K})")
     check(len(settings) == len(pts), f"{what}: {len(settings)} setting runs")
+    l1 = with_l1(met)
     for s in settings:
         i = int(params(s)["path_index"])
         sid = s["info"]["run_id"]
+        check_setting(s, pts[i], l1, f"{what}: setting {i}")
+        check(tags(s).get("mlflow.runName") == name_of(pts[i], l1), f"{what}: setting name {tags(s).get('mlflow.runName')}")
         folds = [r for r in runs if tags(r).get("mlflow.parentRunId") == sid]
         check(sorted(int(params(f)["fold"]) for f in folds) == list(range(K)),
               f"{what}: setting {i} has folds {[params(f).get('fold') for f in folds]}")
         for f in folds:
             k = int(params(f)["fold"])
+            check_setting(f, pts[i], l1, f"{what}: setting {i} fold {k}")
+            check(tags(f).get("mlflow.runName") == f"{name_of(pts[i], l1)} fold {k}",
+                  f"{what}: fold name {tags(f).get('mlflow.runName')}")
             check(metrics(f).get("val_logloss") == pts[i]["fold_scores"][k],
                   f"{what}: setting {i} fold {k}: {metrics(f).get('val_logloss')} vs {pts[i]['fold_scores'][k]}")
         h = sorted((p["step"], p["value"]) for p in srv.history(sid, "cv_val_logloss"))
@@ -97,6 +139,14 @@ def check_cv(srv, exp, parent_uuid, met, K, what):
     check(set(by_id) >= {pid}, what)
     h = sorted((p["step"], p["value"]) for p in srv.history(pid, "path_cv_val_logloss"))
     check(h == [(i, pt["mean"]) for i, pt in enumerate(pts)], f"{what}: parent path_cv_val_logloss {h}")
+    for key in ("l2", "l1") if l1 else ("l2",):
+        h = sorted((p["step"], p["value"]) for p in srv.history(pid, f"path_{key}"))
+        check(h == [(i, pt[key]) for i, pt in enumerate(pts)], f"{what}: parent path_{key} {h}")
+    pp = params(parent[0])
+    best = met["path"]["selected"]
+    check(float(pp.get("selected_l2", "nan")) == pts[best]["l2"]
+          and (float(pp.get("selected_l1", "nan")) == pts[best]["l1"] if l1 else "selected_l1" not in pp),
+          f"{what}: selected_l2/l1 {pp.get('selected_l2')}/{pp.get('selected_l1')}")
 
 
 with MlflowServer() as srv:
@@ -115,6 +165,14 @@ with MlflowServer() as srv:
 
     rd, met = job("cv", ["--l2", "1e-1,1e-2", "--cv", "3"])
     check_cv(srv, "cv", uuid_of(rd), met, 3, "live cv")
+
+    # --l1 lists: every run of a setting carries l1 beside l2.
+    rd, met = job("l1path", ["--l2", "1e-2", "--l1", "1e-1:1e-3:3", "--validation", va])
+    check(len(met["path"]["points"]) == 3, "l1 path: 3 settings")
+    check_path(srv, "l1path", uuid_of(rd), met, "live l1 path", l1_spec="1e-1:1e-3:3")
+    rd, met = job("l1cv", ["--l2", "1e-1,1e-2", "--l1", "1e-2,1e-3", "--cv", "2"])
+    check(len(met["path"]["points"]) == 4, "l1 cv: a 2 x 2 grid")
+    check_cv(srv, "l1cv", uuid_of(rd), met, 2, "live l1 cv", l1_spec="1e-2,1e-3")
 
     # Offline: journals only, then mlflow-sync of the parent's directory, twice.
     rd, met = job("cvoff", ["--l2", "1e-1,1e-2", "--cv", "3"], env=OFFLINE, uri=False)

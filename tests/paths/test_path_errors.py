@@ -1,5 +1,6 @@
 """Bad path, cv and early-stop input (README: Regularisation paths): an empty
-list or value, a lambda <= 0 in a path, a malformed range, --cv 1 or more
+list or value, a lambda <= 0 in a path (an l1 < 0), a malformed range, a
+bad --l1 item, an --l1 list for newton or sgd, a grid over 1000 settings, --cv 1 or more
 folds than rows, a --select metric the loss has not, --early-stop without
 --validation, --models-dir without a path, a path with --checkpoint-dir:
 one error line, a non-zero exit on every rank (2 ranks), no model file."""
@@ -34,8 +35,19 @@ for args, want in [
         (["--l2", "1e-2,1e-3", "--loss", "squared-hinge", "--validation", va, "--select", "val_logloss"],
          "val_logloss is a metric of the logistic loss only"),
         (["--early-stop", "3"], "--early-stop needs --validation FILE"),
-        (["--models-dir", d], "--models-dir needs a path of --l2 values"),
-        (["--l2", "1e-2,1e-3", "--checkpoint-dir", os.path.join(d, "ck")], "not with an --l2 path or --cv")]:
+        (["--models-dir", d], "--models-dir needs a path of --l2 or --l1 values"),
+        (["--l1", "1e-2,abc"], "--l1: 'abc' is not a number"),
+        (["--l1", "1e-2,-1e-3"], "--l1: '-1e-3': a path's values must be >= 0"),
+        (["--l1", "-1"], "--l1: '-1' is not a number >= 0"),
+        (["--l1", "1e-2,,1e-3"], "--l1: an empty value in '1e-2,,1e-3'"),
+        (["--l1", "1e-2:0:3"], "--l1: '0': a range's ends must be > 0"),
+        (["--l1", "1e-2,1e-3", "--optimizer", "newton"],
+         "--l1 needs --optimizer lbfgs (OWL-QN); newton takes no L1 penalty"),
+        (["--l1", "1e-2,0", "--optimizer", "sgd"],
+         "--l1 needs --optimizer lbfgs (OWL-QN); sgd takes no L1 penalty"),
+        (["--l2", "1e-1:1e-5:100", "--l1", "1e-1:1e-5:20"], "--l2 x --l1: 100 x 20 settings, more than 1000"),
+        (["--l1", "1e-2,1e-3", "--checkpoint-dir", os.path.join(d, "ck")], "not with an --l2 or --l1 path"),
+        (["--l2", "1e-2,1e-3", "--checkpoint-dir", os.path.join(d, "ck")], "not with an --l2 or --l1 path or --cv")]:
     for np_ in (2,):  # every rank must exit
         p = run(["train", "--data", tr, "--quiet", "--model-out", out, "--tracking-dir", runs] + args,
                 np_=np_, check_rc=False)
