@@ -81,20 +81,13 @@ static void reopen_log(struct loader *ld) {
 /* serve answers with a label and P(y = +1), or a multinomial model's class
  * and K probabilities: logistic and multinomial models only, so far (issue
  * #15: a squared model would need values, a squared-hinge one no
- * probability). A multinomial model of hashed columns is refused too: raw
- * records score binary models only. Frees m when it is refused. */
+ * probability). Frees m when it is refused. */
 static enum sl_status servable(struct sl_model *m, const char *path, struct sl_err *err) {
-    if (m->loss == SL_LOSS_LOGISTIC || (m->loss == SL_LOSS_MULTINOMIAL && !m->hash)) return SL_OK;
+    if (m->loss == SL_LOSS_LOGISTIC || m->loss == SL_LOSS_MULTINOMIAL) return SL_OK;
     enum sl_status st =
-        m->loss == SL_LOSS_MULTINOMIAL
-            ? sl_err_set(err, SL_ERR_ARG,
-                         "%s: a multinomial model of hashed columns; shardlearn serve scores raw "
-                         "records with binary models only",
-                         path)
-            : sl_err_set(err, SL_ERR_ARG,
-                         "%s: a %s model; shardlearn serve answers logistic and multinomial "
-                         "models only",
-                         path, sl_loss_name(m->loss));
+        sl_err_set(err, SL_ERR_ARG,
+                   "%s: a %s model; shardlearn serve answers logistic and multinomial models only",
+                   path, sl_loss_name(m->loss));
     sl_model_free(m);
     return st;
 }

@@ -16,11 +16,6 @@
 
 enum output { OUT_PROBABILITY, OUT_LABEL, OUT_BOTH };
 
-/* serve refuses such a model at load (cli/serve_cmd.c); a caller that
- * scores one anyway gets this for its raw records. */
-#define MULTI_RAW                                                                                  \
-    "a multinomial model of hashed columns is not served (raw records score binary models only)"
-
 /* One request being scored: the answer grows in out as instances are met. */
 struct scorer {
     const struct sl_model *m;
@@ -249,10 +244,9 @@ static int libsvm(struct scorer *sc, const char *s, int64_t row) {
 static int raw(struct scorer *sc, const cJSON *names, const cJSON *values, int64_t row) {
     char msg[256];
     double margin = 0;
-    if (sc->K) return fail(sc, "instance %lld: %s", (long long)row, MULTI_RAW);
-    if (sl_serve_raw_margin(sc->m, names, values, &margin, msg, sizeof msg))
+    if (sl_serve_raw_margin(sc->m, names, values, sc->K ? sc->mk : &margin, msg, sizeof msg))
         return fail(sc, "instance %lld: %s", (long long)row, msg);
-    return emit(sc, margin);
+    return sc->K ? emit_multi(sc, sc->mk) : emit(sc, margin);
 }
 
 static int instance(struct scorer *sc, const cJSON *it, int64_t row) {
@@ -445,11 +439,10 @@ static int csv_body(struct scorer *sc, const char *body, size_t len) {
         }
         if (m->hash) {
             char msg[256];
-            double margin = 0;
-            if (sc->K) return fail(sc, "CSV line %lld: %s", (long long)line, MULTI_RAW);
-            if (sl_serve_raw_csv(m, head, head_end, p, e, &margin, msg, sizeof msg))
+            double margin = 0, *mk = sc->K ? sc->mk : &margin;
+            if (sl_serve_raw_csv(m, head, head_end, p, e, mk, msg, sizeof msg))
                 return fail(sc, "CSV line %lld: %s", (long long)line, msg);
-            if (emit(sc, margin)) return -1;
+            if (sc->K ? emit_multi(sc, mk) : emit(sc, margin)) return -1;
             p = next;
             continue;
         }

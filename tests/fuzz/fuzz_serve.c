@@ -9,7 +9,7 @@
  *   bit 6     instead, a model of hashed columns (the criteo preset, 2^4 + 13
  *             features): objects, dataframe rows and CSV lines are raw records
  *   bit 7     a multinomial model of 3 classes (-2, 1, 4) of that width (with
- *             bit 6: of hashed columns, whose raw records it refuses)
+ *             bit 6: of those hashed columns)
  * Checks beyond "no crash": the status is 200, 400 or 415 (415 exactly for
  * text/plain); the answer is JSON; a 200 is {"predictions": [...]} with one
  * entry per instance counted, each a probability in [0, 1], a label 1 or

@@ -5,7 +5,9 @@ parser, with the K class probabilities `shardlearn predict --proba` prints
 for the same rows (to 1e-12), the classes `shardlearn predict` prints, and
 both; /metrics counts instances, not classes; bad requests get their
 messages; a multinomial model of the wrong width or with overflowing values
-is a 400."""
+is a 400. A multinomial model of hashed categorical columns keeps its
+hashing spec (predict reads the raw CSV) and serve scores raw records (JSON
+records, dataframe_split, text/csv) as predict scores the file's lines."""
 import json
 import os
 import tempfile
@@ -139,4 +141,43 @@ with Server(["--model", model, "--threads", 2]) as s:
     m = s.metrics()
     check(m.get("shardlearn_instances_scored_total") == instances,
           f"instances scored {m.get('shardlearn_instances_scored_total')}, sent {instances} (K = {K})")
+
+# Hashed categorical columns: the model file keeps its "hashing" (predict reads the raw CSV by
+# it) and serve takes raw records, as for a binary model.
+raw = os.path.join(d, "shops.csv")
+rng = __import__("random").Random(7)
+with open(raw, "w") as f:
+    f.write("label,city,n1,n2\n")
+    for i in range(90):
+        c = rng.randrange(3)
+        f.write(f"{[-1, 0, 5][c]},{rng.choice(['Zürich', 'Bern', 'Basel', 'Genf'][c:c + 2])},"
+                f"{rng.gauss(c, 1):.6g},{'' if i % 7 == 0 else rng.randrange(4)}\n")
+hm = train(raw, os.path.join(d, "shops.json"), ["--format", "csv", "--categorical", "city", "--hash-bits", "5",
+                                                 "--loss", "multinomial", "--l2", "0.01"])
+HM = json.load(open(hm))
+check(HM["classes"] == [-1, 0, 5] and "hashing" in HM, f"hashed model file: {HM.get('classes')} {list(HM)}")
+outs = {}
+for proba in (True, False):
+    out = os.path.join(d, f"shops.{proba}")
+    p = shardlearn(["predict", "--model", hm, "--data", raw, "--out", out] + (["--proba"] if proba else []))
+    check(p.returncode == 0, f"predict on the raw CSV with a hashed multinomial model: {p.stderr}")
+    outs[proba] = [[float(v) for v in l.split()] if proba else int(l) for l in open(out)] if p.returncode == 0 else []
+raw_lines = open(raw).read().splitlines()
+head = raw_lines[0].split(",")
+records = []  # as a client sends them: numbers as JSON numbers, a missing n2 as ""
+for line in raw_lines[1:]:
+    _, city, n1, n2 = line.split(",")
+    records.append({"city": city, "n1": float(n1), "n2": int(n2) if n2 else ""})
+with Server(["--model", hm]) as s:
+    instances = 0
+    same_proba(s.predictions("/predict", {"instances": records}), outs[True], "hashed, vertex records")
+    same_proba(s.predictions("/invocations", open(raw, "rb").read(), ctype="text/csv"), outs[True], "hashed, text/csv")
+    got = s.predictions("/invocations", {"dataframe_split": {"columns": head[1:], "data": [list(r.values()) for r in records]},
+                                         "params": {"output": "both"}})
+    same_proba([g["probabilities"] for g in got], outs[True], "hashed, dataframe_split both")
+    same_labels([g["label"] for g in got], outs[False], "hashed, dataframe_split label", count=False)
+    same_labels(s.predictions("/invocations", {"dataframe_records": records, "params": {"output": "label"}}),
+                outs[False], "hashed, dataframe_records label")
+    m = s.metrics()
+    check(m.get("shardlearn_instances_scored_total") == instances, f"hashed: instances scored {m}")
 finish()
