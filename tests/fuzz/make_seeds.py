@@ -122,6 +122,14 @@ hashing = {"format": "csv", "delimiter": ",", "header": True, "hash_bits": 1,
                        {"name": "n", "kind": "numeric"}]}
 put("fuzz_model", "hashed", json.dumps(dict(small, hashing=hashing)))
 put("fuzz_model", "bad-hashed-width", json.dumps(dict(small, hashing=dict(hashing, hash_bits=2))))
+# Multinomial (version 2): K classes, a K x d weights matrix, K intercepts; with hashing too.
+multi = {"format": "shardlearn-model", "version": 2, "loss": "multinomial", "objective": 0.25,
+         "n_features": 3, "fit_intercept": True, "intercept": 0, "n_classes": 3, "classes": [-2, 1, 4],
+         "intercepts": [0.5, -1, 2e-300], "weights": [[1, -0.5, 0], [0, 2, -3], [1e-3, 0, 4]]}
+put("fuzz_model", "multinomial", json.dumps(multi))
+put("fuzz_model", "multinomial-hashed", json.dumps(dict(multi, hashing=hashing)))
+put("fuzz_model", "bad-multinomial-hashed-width", json.dumps(dict(multi, hashing=dict(hashing, hash_bits=2))))
+put("fuzz_model", "bad-multinomial-classes", json.dumps(dict(multi, classes=[1, 1, 4])))
 
 
 # --- state.json (src/track/state.c writes these keys) --------------------------------------------
