@@ -15,6 +15,9 @@ sl_serve_test(serve_lifecycle test_serve_lifecycle.py)
 # alias moved under load with --refresh 1 (no failed request), a refresh while the server is gone.
 sl_serve_test(serve_registry test_serve_registry.py)
 set_tests_properties(serve_registry PROPERTIES PROCESSORS 2)
+# A multinomial model (wine, 3 classes): every instance form of both protocols, fast and general
+# paths, gives predict --proba's K probabilities (1e-12) and predict's classes; output=both.
+sl_serve_test(serve_multinomial test_serve_multinomial.py)
 # The three again with the command built with ThreadSanitizer (tests/tsan.cmake): request
 # threads scoring while the loader swaps the model, signals, the drain. A report ends serve
 # with exit 66, which fails the test.

@@ -78,14 +78,16 @@ static void reopen_log(struct loader *ld) {
     ld->log = f;
 }
 
-/* serve answers with a label and P(y = +1): logistic models only, so far
- * (issue #15: a squared model would need values, a squared-hinge one no
+/* serve answers with a label and P(y = +1), or a multinomial model's class
+ * and K probabilities: logistic and multinomial models only, so far (issue
+ * #15: a squared model would need values, a squared-hinge one no
  * probability). Frees m when it is refused. */
 static enum sl_status servable(struct sl_model *m, const char *path, struct sl_err *err) {
-    if (m->loss == SL_LOSS_LOGISTIC) return SL_OK;
-    enum sl_status st = sl_err_set(err, SL_ERR_ARG,
-                                   "%s: a %s model; shardlearn serve answers logistic models only",
-                                   path, sl_loss_name(m->loss));
+    if (m->loss == SL_LOSS_LOGISTIC || m->loss == SL_LOSS_MULTINOMIAL) return SL_OK;
+    enum sl_status st =
+        sl_err_set(err, SL_ERR_ARG,
+                   "%s: a %s model; shardlearn serve answers logistic and multinomial models only",
+                   path, sl_loss_name(m->loss));
     sl_model_free(m);
     return st;
 }
@@ -132,15 +134,20 @@ static enum sl_status load_source(const struct serve_args *a, struct loader *ld,
 }
 
 static void describe(const struct sl_serve_model *sm, char *buf, size_t cap) {
+    char size[64]; /* "2000 features", or "4 features, 3 classes" */
+    if (sm && sm->m.n_classes)
+        snprintf(size, sizeof size, "%lld features, %lld classes", (long long)sm->m.n_features,
+                 (long long)sm->m.n_classes);
+    else if (sm)
+        snprintf(size, sizeof size, "%lld features", (long long)sm->m.n_features);
     if (!sm)
         snprintf(buf, cap, "no model");
     else if (sm->version[0])
-        snprintf(buf, cap, "%s version %s (run %s, %lld features)", sm->name, sm->version,
-                 sm->run_id, (long long)sm->m.n_features);
+        snprintf(buf, cap, "%s version %s (run %s, %s)", sm->name, sm->version, sm->run_id, size);
     else if (sm->run_id[0])
-        snprintf(buf, cap, "run %s (%lld features)", sm->run_id, (long long)sm->m.n_features);
+        snprintf(buf, cap, "run %s (%s)", sm->run_id, size);
     else
-        snprintf(buf, cap, "%s (%lld features)", sm->source, (long long)sm->m.n_features);
+        snprintf(buf, cap, "%s (%s)", sm->source, size);
 }
 
 /* SIGHUP or a refresh: a new model goes into service, or the old one stays

@@ -258,6 +258,8 @@ enum sl_status sl_model_parse(struct sl_model *m, const char *text, const char *
                         sl_loss_name(kind), ver->valueint);
     else if (kind == SL_LOSS_MULTINOMIAL) {
         st = parse_multi(m, root, path, err);
+        if (st == SL_OK && hash && (st = sl_model_parse_hash(m, hash, path, err)))
+            sl_model_free(m);
         cJSON_Delete(root);
         return st;
     }

@@ -12,7 +12,8 @@
  * path answers with its own messages. On what it accepts the two agree to
  * the bit: numbers are converted correctly rounded (core/number.c, strtod's
  * result, which is what cJSON stores) and the margins are summed in the same
- * order. fuzz_serve checks that agreement. */
+ * order (a multinomial model's K per instance likewise). fuzz_serve checks
+ * that agreement. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +179,88 @@ static int instances(struct scan *s, const struct sl_model *m, struct sl_fast_re
     return ok;
 }
 
+/* A multinomial model's (K classes) instances: the forms above, each giving
+ * K margins into r (K a row), summed as the general path sums them: class
+ * k's W_k.x from 0, the features in order, then b_k. The binary loops above
+ * stay as they are. */
+static int dense_mn(struct scan *s, const struct sl_model *m, double *mk) {
+    const int64_t K = m->n_classes, d = m->n_features;
+    double x;
+    memset(mk, 0, sizeof(double) * (size_t)K);
+    for (int64_t j = 0; j < d; j++) {
+        if ((j > 0 && !eat(s, ',')) || !number(s, &x)) return 0;
+        for (int64_t k = 0; k < K; k++)
+            mk[k] += m->weights[k * d + j] * x;
+    }
+    if (!eat(s, ']')) return 0;
+    for (int64_t k = 0; k < K; k++)
+        mk[k] += m->intercepts[k];
+    return 1;
+}
+
+static int sparse_mn(struct scan *s, const struct sl_model *m, int64_t **idx, int64_t *cap,
+                     double *mk) {
+    const int64_t K = m->n_classes, d = m->n_features;
+    const char *name;
+    int n = key(s, &name);
+    if (n < 0 || !is_key(name, n, "indices") || !eat(s, '[')) return 0;
+    int64_t nnz = 0, prev = -1;
+    if (!eat(s, ']')) {
+        do {
+            int64_t j;
+            if (!index_of(s, &j) || j <= prev) return 0;
+            if (nnz == *cap) {
+                *cap = *cap ? 2 * *cap : 256;
+                *idx = sl_realloc(*idx, sizeof(int64_t) * (size_t)*cap);
+            }
+            (*idx)[nnz++] = prev = j;
+        } while (eat(s, ','));
+        if (!eat(s, ']')) return 0;
+    }
+    if (!eat(s, ',')) return 0;
+    n = key(s, &name);
+    if (n < 0 || !is_key(name, n, "values") || !eat(s, '[')) return 0;
+    double x;
+    memset(mk, 0, sizeof(double) * (size_t)K);
+    for (int64_t t = 0; t < nnz; t++) {
+        if ((t > 0 && !eat(s, ',')) || !number(s, &x)) return 0;
+        const int64_t j = (*idx)[t];
+        if (j < d)
+            for (int64_t k = 0; k < K; k++)
+                mk[k] += m->weights[k * d + j] * x;
+    }
+    if (!eat(s, ']') || !eat(s, '}')) return 0;
+    for (int64_t k = 0; k < K; k++)
+        mk[k] += m->intercepts[k];
+    return 1;
+}
+
+static int instances_mn(struct scan *s, const struct sl_model *m, struct sl_fast_result *r) {
+    const int64_t K = m->n_classes;
+    int64_t *idx = NULL, cap = 0;
+    int ok = 1;
+    if (!eat(s, ']')) {
+        do {
+            if ((r->n + 1) * K > r->cap) {
+                r->cap = r->cap ? 2 * r->cap : 128 * K;
+                r->margins = sl_realloc(r->margins, sizeof(double) * (size_t)r->cap);
+            }
+            double *mk = r->margins + r->n * K;
+            if (eat(s, '['))
+                ok = dense_mn(s, m, mk);
+            else if (eat(s, '{'))
+                ok = sparse_mn(s, m, &idx, &cap, mk);
+            else
+                ok = 0;
+            if (!ok) break;
+            r->n++;
+        } while (eat(s, ','));
+        ok = ok && eat(s, ']');
+    }
+    free(idx);
+    return ok;
+}
+
 /* {"output": "label" | "probability" | "both"} or {} after its '{'. */
 static int parameters(struct scan *s, struct sl_fast_result *r) {
     if (eat(s, '}')) return 1;
@@ -211,10 +294,10 @@ int sl_serve_fast_margins(const struct sl_model *m, enum sl_serve_proto proto, c
             ok = 0;
         } else if (is_key(name, n, "instances") && !seen_instances) {
             seen_instances = 1;
-            ok = eat(&s, '[') && instances(&s, m, r);
+            ok = eat(&s, '[') && (m->n_classes ? instances_mn(&s, m, r) : instances(&s, m, r));
         } else if (is_key(name, n, "inputs") && proto == SL_PROTO_MLFLOW && !seen_instances) {
             seen_instances = 1; /* MLflow's "inputs" as a list of instances */
-            ok = eat(&s, '[') && instances(&s, m, r);
+            ok = eat(&s, '[') && (m->n_classes ? instances_mn(&s, m, r) : instances(&s, m, r));
         } else if (is_key(name, n, "parameters") && !seen_parameters) {
             seen_parameters = 1;
             ok = eat(&s, '{') && parameters(&s, r);

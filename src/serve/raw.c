@@ -61,7 +61,16 @@ static int score(const struct sl_model *m, struct record *r, double *margin, cha
     struct sl_hash_scratch sc = {.key = NULL};
     int nnz = 0;
     int rc = sl_hash_row(sp, r->f, &sc, idx, val, &nnz, msg, cap);
-    if (rc == 0) {
+    if (rc == 0 && m->n_classes) { /* K margins, each from 0 then b_k, as predict's CSR rows */
+        const int64_t K = m->n_classes, d = m->n_features;
+        memset(margin, 0, sizeof(double) * (size_t)K);
+        for (int q = 0; q < nnz; q++)
+            if (idx[q] < d)
+                for (int64_t k = 0; k < K; k++)
+                    margin[k] += m->weights[k * d + idx[q]] * val[q];
+        for (int64_t k = 0; k < K; k++)
+            margin[k] += m->intercepts[k];
+    } else if (rc == 0) {
         double acc = m->intercept; /* summed as shardlearn predict sums a CSR row */
         for (int k = 0; k < nnz; k++)
             if (idx[k] < m->n_features) acc += m->weights[idx[k]] * val[k];

@@ -15,7 +15,7 @@
  * out, null or "" is a missing value; the label column is ignored; a name
  * the model does not have is an error. Strings are taken as they are, a
  * number as it would be written in a file (3, not 3.0). 0 and *margin =
- * w.x + b, or -1 and msg. */
+ * w.x + b (a multinomial model: margin: (K) <- W x + b), or -1 and msg. */
 int sl_serve_raw_margin(const struct sl_model *m, const cJSON *names, const cJSON *values,
                         double *margin, char *msg, size_t cap);
 

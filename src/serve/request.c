@@ -19,6 +19,8 @@ enum output { OUT_PROBABILITY, OUT_LABEL, OUT_BOTH };
 /* One request being scored: the answer grows in out as instances are met. */
 struct scorer {
     const struct sl_model *m;
+    int64_t K;  /* the classes of a multinomial model, 0 for a binary one */
+    double *mk; /* (2 K) an instance's K margins being summed, then its probabilities */
     enum output output;
     FILE *out; /* open_memstream over text */
     char *text;
@@ -59,6 +61,64 @@ static int emit(struct scorer *sc, double margin) {
     return 0;
 }
 
+/* A multinomial model's answer for one instance's margins mk: (K): its K
+ * class probabilities (sl_softmax, what shardlearn predict --proba prints,
+ * in the order of the model's classes), its class (the largest margin, ties
+ * to the first, as predict) or both. A margin that overflowed has no
+ * softmax: refused, where the binary answer is a probability of 0 or 1. */
+static int emit_multi(struct scorer *sc, const double *mk) {
+    const int64_t K = sc->K;
+    int64_t best = 0;
+    for (int64_t k = 0; k < K; k++) {
+        if (!isfinite(mk[k]))
+            return fail(sc,
+                        "instance %lld: the values are too large to score (class %.0f's "
+                        "margin overflows)",
+                        (long long)sc->n, sc->m->classes[k]);
+        if (mk[k] > mk[best]) best = k;
+    }
+    double *p = sc->mk + K;
+    if (sc->n) fputs(", ", sc->out);
+    if (sc->output != OUT_LABEL) sl_softmax(mk, K, p);
+    if (sc->output == OUT_LABEL) {
+        fprintf(sc->out, "%.0f", sc->m->classes[best]);
+    } else {
+        if (sc->output == OUT_BOTH)
+            fprintf(sc->out, "{\"label\": %.0f, \"probabilities\": ", sc->m->classes[best]);
+        for (int64_t k = 0; k < K; k++)
+            fprintf(sc->out, k ? ", %.17g" : "[%.17g", p[k]);
+        fputs(sc->output == OUT_BOTH ? "]}" : "]", sc->out);
+    }
+    sc->n++;
+    return 0;
+}
+
+/* An instance's margins are summed through these three: acc (binary:
+ * w.x + b, from b) or sc->mk (multinomial: class k's W_k.x from 0, then
+ * b_k, as shardlearn predict sums a CSR row). */
+static double begin(struct scorer *sc) {
+    if (sc->K) memset(sc->mk, 0, sizeof(double) * (size_t)sc->K);
+    return sc->m->intercept;
+}
+
+static void add(struct scorer *sc, double *acc, int64_t j, double x) {
+    if (!sc->K) {
+        *acc += sc->m->weights[j] * x;
+        return;
+    }
+    const double *w = sc->m->weights + j; /* (K, d): class k's weight of j at k d */
+    const int64_t d = sc->m->n_features;
+    for (int64_t k = 0; k < sc->K; k++)
+        sc->mk[k] += w[k * d] * x;
+}
+
+static int finish(struct scorer *sc, double acc) {
+    if (!sc->K) return emit(sc, acc);
+    for (int64_t k = 0; k < sc->K; k++)
+        sc->mk[k] += sc->m->intercepts[k];
+    return emit_multi(sc, sc->mk);
+}
+
 static int number(struct scorer *sc, const cJSON *v, double *x, int64_t row, int64_t col) {
     if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
         return fail(sc, "instance %lld: value %lld is not a finite number", (long long)row,
@@ -74,14 +134,14 @@ static int dense(struct scorer *sc, const cJSON *arr, int64_t row) {
     if (d != m->n_features)
         return fail(sc, "instance %lld: %lld values for a model of %lld features", (long long)row,
                     (long long)d, (long long)m->n_features);
-    double acc = m->intercept, x = 0;
+    double acc = begin(sc), x = 0;
     int64_t j = 0;
     const cJSON *v;
     cJSON_ArrayForEach(v, arr) {
         if (number(sc, v, &x, row, j)) return -1;
-        acc += m->weights[j++] * x;
+        add(sc, &acc, j++, x);
     }
-    return emit(sc, acc);
+    return finish(sc, acc);
 }
 
 /* Adds w_j x for feature j (0-based), in the order given, as the training
@@ -97,7 +157,7 @@ static int add_feature(struct scorer *sc, double *acc, int64_t j, int64_t *prev,
         return fail(sc, "instance %lld: feature index %lld does not increase (after %lld)",
                     (long long)row, (long long)(j + base), (long long)(*prev + base));
     *prev = j;
-    if (j < sc->m->n_features) *acc += sc->m->weights[j] * x;
+    if (j < sc->m->n_features) add(sc, acc, j, x);
     return 0;
 }
 
@@ -112,7 +172,7 @@ static int sparse(struct scorer *sc, const cJSON *obj, int64_t row) {
     if (cJSON_GetArraySize(ix) != cJSON_GetArraySize(vs))
         return fail(sc, "instance %lld: %d indices but %d values", (long long)row,
                     cJSON_GetArraySize(ix), cJSON_GetArraySize(vs));
-    double acc = sc->m->intercept, x = 0;
+    double acc = begin(sc), x = 0;
     int64_t prev = -1, k = 0;
     const cJSON *i = ix->child, *v = vs->child;
     for (; i && v; i = i->next, v = v->next, k++) {
@@ -123,7 +183,7 @@ static int sparse(struct scorer *sc, const cJSON *obj, int64_t row) {
         if (number(sc, v, &x, row, k) || add_feature(sc, &acc, (int64_t)jd, &prev, x, row, 0))
             return -1;
     }
-    return emit(sc, acc);
+    return finish(sc, acc);
 }
 
 /* "3:0.5 17:1", in the training file's numbering (m->index_base); a first
@@ -131,7 +191,7 @@ static int sparse(struct scorer *sc, const cJSON *obj, int64_t row) {
  * line of a LIBSVM file scores as it is. */
 static int libsvm(struct scorer *sc, const char *s, int64_t row) {
     const int base = sc->m->index_base;
-    double acc = sc->m->intercept;
+    double acc = begin(sc);
     int64_t prev = -1;
     const char *p = s;
     for (int first = 1;; first = 0) {
@@ -176,7 +236,7 @@ static int libsvm(struct scorer *sc, const char *s, int64_t row) {
         if (add_feature(sc, &acc, idx - base, &prev, x, row, base)) return -1;
         p = end;
     }
-    return emit(sc, acc);
+    return finish(sc, acc);
 }
 
 /* A record of raw column values, for a model with a hashing spec (raw.c):
@@ -184,9 +244,9 @@ static int libsvm(struct scorer *sc, const char *s, int64_t row) {
 static int raw(struct scorer *sc, const cJSON *names, const cJSON *values, int64_t row) {
     char msg[256];
     double margin = 0;
-    if (sl_serve_raw_margin(sc->m, names, values, &margin, msg, sizeof msg))
+    if (sl_serve_raw_margin(sc->m, names, values, sc->K ? sc->mk : &margin, msg, sizeof msg))
         return fail(sc, "instance %lld: %s", (long long)row, msg);
-    return emit(sc, margin);
+    return sc->K ? emit_multi(sc, sc->mk) : emit(sc, margin);
 }
 
 static int instance(struct scorer *sc, const cJSON *it, int64_t row) {
@@ -195,9 +255,10 @@ static int instance(struct scorer *sc, const cJSON *it, int64_t row) {
     if (cJSON_IsObject(it)) return sparse(sc, it, row);
     if (cJSON_IsString(it)) return libsvm(sc, it->valuestring, row);
     if (cJSON_IsNumber(it) && sc->m->n_features == 1) { /* one column, one value a row */
-        double x = 0;
+        double x = 0, acc = begin(sc);
         if (number(sc, it, &x, row, 0)) return -1;
-        return emit(sc, sc->m->intercept + sc->m->weights[0] * x);
+        add(sc, &acc, 0, x);
+        return finish(sc, acc);
     }
     return fail(sc,
                 "instance %lld: not an array of %lld numbers, a {\"indices\", \"values\"} object "
@@ -279,13 +340,13 @@ static int columns(struct scorer *sc, const cJSON *obj) {
     }
     int rc = 0;
     for (int64_t i = 0; i < n && !rc; i++) {
-        double acc = m->intercept, x = 0;
+        double acc = begin(sc), x = 0;
         for (j = 0; j < d && !rc; j++) {
             rc = number(sc, at[j], &x, i, j);
-            acc += m->weights[j] * x;
+            if (!rc) add(sc, &acc, j, x);
             at[j] = at[j]->next;
         }
-        if (!rc) rc = emit(sc, acc);
+        if (!rc) rc = finish(sc, acc);
     }
     free(at);
     return rc;
@@ -378,14 +439,14 @@ static int csv_body(struct scorer *sc, const char *body, size_t len) {
         }
         if (m->hash) {
             char msg[256];
-            double margin = 0;
-            if (sl_serve_raw_csv(m, head, head_end, p, e, &margin, msg, sizeof msg))
+            double margin = 0, *mk = sc->K ? sc->mk : &margin;
+            if (sl_serve_raw_csv(m, head, head_end, p, e, mk, msg, sizeof msg))
                 return fail(sc, "CSV line %lld: %s", (long long)line, msg);
-            if (emit(sc, margin)) return -1;
+            if (sc->K ? emit_multi(sc, mk) : emit(sc, margin)) return -1;
             p = next;
             continue;
         }
-        double acc = m->intercept, x = 0;
+        double acc = begin(sc), x = 0;
         int64_t j = 0;
         for (const char *f = p;; j++) {
             const char *comma = memchr(f, ',', (size_t)(e - f));
@@ -396,14 +457,14 @@ static int csv_body(struct scorer *sc, const char *body, size_t len) {
             if (csv_number(f, (size_t)(fe - f), &x))
                 return fail(sc, "CSV line %lld: value %lld is not a finite number", (long long)line,
                             (long long)j + 1);
-            acc += m->weights[j] * x;
+            add(sc, &acc, j, x);
             if (!comma) break;
             f = comma + 1;
         }
         if (j + 1 != m->n_features)
             return fail(sc, "CSV line %lld: %lld values for a model of %lld features",
                         (long long)line, (long long)j + 1, (long long)m->n_features);
-        if (emit(sc, acc)) return -1;
+        if (finish(sc, acc)) return -1;
         p = next;
     }
     return 0;
@@ -445,7 +506,7 @@ static int fast_body(struct scorer *sc, enum sl_serve_proto proto, const char *b
         sc->output = (enum output)r.output;
         *rc = 0;
         for (int64_t i = 0; i < r.n && !*rc; i++)
-            *rc = emit(sc, r.margins[i]);
+            *rc = sc->K ? emit_multi(sc, r.margins + i * sc->K) : emit(sc, r.margins[i]);
     }
     free(r.margins);
     return taken;
@@ -459,7 +520,7 @@ void sl_serve_score(const struct sl_model *m, enum sl_serve_proto proto, const c
 void sl_serve_score_ex(const struct sl_model *m, enum sl_serve_proto proto,
                        const char *content_type, const char *body, size_t len, int fast,
                        struct sl_serve_answer *answer) {
-    struct scorer sc = {.m = m, .output = OUT_PROBABILITY};
+    struct scorer sc = {.m = m, .K = m->n_classes, .output = OUT_PROBABILITY};
     *answer = (struct sl_serve_answer){.status = 200};
     int csv = content_type && is_type(content_type, "text/csv");
     if (content_type && content_type[0] && !csv && !is_type(content_type, "application/json")) {
@@ -468,6 +529,7 @@ void sl_serve_score_ex(const struct sl_model *m, enum sl_serve_proto proto,
             sl_serve_error_json(415, "the body is application/json or text/csv", &answer->len);
         return;
     }
+    if (sc.K) sc.mk = sl_malloc(sizeof(double) * (size_t)(2 * sc.K));
     sc.out = open_memstream(&sc.text, &sc.len);
     SL_ASSERT(sc.out);
     fputs("{\"predictions\": [", sc.out);
@@ -478,6 +540,7 @@ void sl_serve_score_ex(const struct sl_model *m, enum sl_serve_proto proto,
         rc = json_body(&sc, proto, body, len);
     fputs("]}", sc.out);
     SL_ASSERT(fclose(sc.out) == 0);
+    free(sc.mk);
     if (rc) {
         free(sc.text);
         answer->status = 400;

@@ -39,9 +39,10 @@ void sl_serve_score_ex(const struct sl_model *m, enum sl_serve_proto proto,
 
 /* The fast path's margins (fast.c). */
 struct sl_fast_result {
-    double *margins; /* (n) w.x + b per instance, in order; grown, caller frees */
-    int64_t n, cap;
-    int output; /* parameters.output: 0 probability, 1 label, 2 both */
+    double *margins; /* (n) w.x + b per instance, in order; multinomial (n, K): an
+                        instance's K class margins W x + b. Grown, caller frees */
+    int64_t n, cap;  /* n instances; cap doubles */
+    int output;      /* parameters.output: 0 probability, 1 label, 2 both */
 };
 /* 1 when body is a JSON envelope the fast path takes whole (fast.c says
  * which) and r holds its margins; 0 when the general path must answer. */

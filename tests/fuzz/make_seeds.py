@@ -122,6 +122,14 @@ hashing = {"format": "csv", "delimiter": ",", "header": True, "hash_bits": 1,
                        {"name": "n", "kind": "numeric"}]}
 put("fuzz_model", "hashed", json.dumps(dict(small, hashing=hashing)))
 put("fuzz_model", "bad-hashed-width", json.dumps(dict(small, hashing=dict(hashing, hash_bits=2))))
+# Multinomial (version 2): K classes, a K x d weights matrix, K intercepts; with hashing too.
+multi = {"format": "shardlearn-model", "version": 2, "loss": "multinomial", "objective": 0.25,
+         "n_features": 3, "fit_intercept": True, "intercept": 0, "n_classes": 3, "classes": [-2, 1, 4],
+         "intercepts": [0.5, -1, 2e-300], "weights": [[1, -0.5, 0], [0, 2, -3], [1e-3, 0, 4]]}
+put("fuzz_model", "multinomial", json.dumps(multi))
+put("fuzz_model", "multinomial-hashed", json.dumps(dict(multi, hashing=hashing)))
+put("fuzz_model", "bad-multinomial-hashed-width", json.dumps(dict(multi, hashing=dict(hashing, hash_bits=2))))
+put("fuzz_model", "bad-multinomial-classes", json.dumps(dict(multi, classes=[1, 1, 4])))
 
 
 # --- state.json (src/track/state.c writes these keys) --------------------------------------------
@@ -247,7 +255,7 @@ put("fuzz_registry", "serve-artifact-missing", "5" + RUN_INFO + SEP + "404 not f
 
 # --- prediction requests: an option byte (fuzz_serve.c), then the body -----------------------
 # bit 0 MLflow, bits 1-2 content type (none/json/csv/plain), bit 3 index_base 0, bits 4-5 width
-# (1, 3, 4, 2000). Seeds use width 3 (0x10) unless said otherwise.
+# (1, 3, 4, 2000), bit 6 hashed columns, bit 7 multinomial (3 classes). Seeds use width 3 (0x10) unless said otherwise.
 J, CSV = 0x12, 0x14  # application/json, text/csv; width 3
 
 
@@ -290,3 +298,14 @@ serve("hashed-csv", H | CSV | 1, "label,I1,C1\n1,4,abc\n0,,\n")
 serve("hashed-csv-quoted", H | CSV | 1, 'label,"I1",C1\n1,"4"," a,b "\n0,,""""\n')
 serve("hashed-bad", H | J, '{"instances": [{"I1": "abc", "nope": true}]}')
 serve("hashed-sparse-form", H | J, '{"instances": [{"indices": [0], "values": [1]}]}')  # a record there
+# bit 7: a multinomial model of 3 classes (-2, 1, 4): K probabilities, a class, or both.
+MN = 0x80
+serve("multi-dense", MN | J, '{"instances": [[1, 2.5, -3], [0, 0, 1e-3]]}')
+serve("multi-sparse-both", MN | J, '{"instances": [{"indices": [0, 2], "values": [1.5, -2]}], "parameters": {"output": "both"}}')
+serve("multi-libsvm-label", MN | J, '{"instances": ["+1 1:0.5 3:2", "2:1e2"], "parameters": {"output": "label"}}')
+serve("multi-mlflow-inputs", MN | J | 1, '{"inputs": [{"indices": [2], "values": [3]}, [1, 1, 1]], "params": {"output": "both"}}')
+serve("multi-mlflow-split", MN | J | 1, '{"dataframe_split": {"columns": ["a", "b", "c"], "data": [[1, 2, 3]]}, "params": {"output": "label"}}')
+serve("multi-mlflow-columns", MN | J | 1, '{"inputs": {"a": [1, 2], "b": [3, 4], "c": [5, 6]}}')
+serve("multi-csv", MN | CSV | 1, "a,b,c\n1,2,3\r\n4, 5 ,6\n")
+serve("multi-overflow", MN | J, '{"instances": [{"indices": [0, 2], "values": [1e308, 1e308]}, [1e308, 1e308, 1e308]]}')
+serve("multi-hashed-records", MN | H | J | 1, '{"dataframe_records": [{"I1": 3, "C1": "68fd1e64"}]}')

@@ -108,12 +108,12 @@ ev = json.load(open(mj)) if run(["eval", "--model", model, "--data", path, "--me
 check(abs(ev["accuracy"] - np.mean(labels == y)) <= 1e-12 and "logloss" not in ev,
       f"squared-hinge eval {ev}")
 
-# serve answers logistic models only, so far: the others are refused at start.
+# serve answers logistic and multinomial models only, so far: the others are refused at start.
 for m in (model, ridge_model):
     p = subprocess.run([sys.argv[1] if len(sys.argv) > 1 else "build/shardlearn", "serve", "--model", m],
                        capture_output=True, text=True, timeout=60)
     errs = error_lines(p.stderr)
-    check(p.returncode != 0 and len(errs) == 1 and "answers logistic models only" in errs[0],
+    check(p.returncode != 0 and len(errs) == 1 and "answers logistic and multinomial models only" in errs[0],
           f"serve {m}: rc {p.returncode}, {errs}")
 
 # A label that is not a number, for regression, names its file and line (CSV and LIBSVM),
