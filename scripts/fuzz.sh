@@ -125,7 +125,7 @@ declare -A sources=(
   [fuzz_gate]="${common[*]} ${track[*]} tests/fuzz/http_stub.c src/cli/gate_rules.c src/cli/gate_report.c"
   [fuzz_registry]="${common[*]} ${track[*]} tests/fuzz/http_stub.c"
   [fuzz_config]="${common[*]} src/cli/options.c src/cli/config.c"
-  [fuzz_serve]="${common[*]} ${model[*]} src/serve/request.c src/serve/fast.c src/serve/raw.c"
+  [fuzz_serve]="${common[*]} ${model[*]} src/serve/request.c src/serve/fast.c src/serve/raw.c src/serve/g17.c"
 )
 
 # One object per source, shared by the targets; rebuilt when the source, any

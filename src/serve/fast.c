@@ -31,8 +31,13 @@ static void ws(struct scan *s) {
         s->p++;
 }
 
-/* Consumes ch (after whitespace): 1, or 0 when the next byte is another. */
-static int eat(struct scan *s, char ch) {
+/* Consumes ch (after whitespace): 1, or 0 when the next byte is another.
+ * The byte itself is looked at first: compact JSON has no whitespace. */
+static inline int eat(struct scan *s, char ch) {
+    if (s->p < s->end && *s->p == ch) {
+        s->p++;
+        return 1;
+    }
     ws(s);
     if (s->p < s->end && *s->p == ch) {
         s->p++;
@@ -59,31 +64,73 @@ static int is_key(const char *name, int n, const char *want) {
     return (size_t)n == strlen(want) && memcmp(name, want, (size_t)n) == 0;
 }
 
+/* Exact powers of ten representable in a double. */
+static const double POW10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
 /* A number in JSON's grammar, -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?,
- * whose value is finite. 0 when it is anything else. */
+ * whose value is finite. 0 when it is anything else. The digits are
+ * gathered while the grammar is checked, and the common number (at most 19
+ * significant digits, a mantissa up to 2^53, a power of ten within +-22) is
+ * converted here by sl_parse_double's own fast path: the same one multiply
+ * or divide, so the same bits. Anything else goes to sl_parse_double. */
 static int number(struct scan *s, double *x) {
     ws(s);
     const char *q = s->p, *e = s->end;
-    if (q < e && *q == '-') q++;
+    int neg = 0;
+    if (q < e && *q == '-') {
+        neg = 1;
+        q++;
+    }
     if (q >= e || *q < '0' || *q > '9') return 0;
     if (*q == '0' && q + 1 < e && q[1] >= '0' && q[1] <= '9') return 0;
-    while (q < e && *q >= '0' && *q <= '9')
+    uint64_t mant = 0;
+    int digits = 0, frac = 0, exact = 1;
+    while (q < e && *q >= '0' && *q <= '9') {
+        if (digits < 19) {
+            mant = mant * 10 + (uint64_t)(*q - '0');
+            if (mant) digits++;
+        } else {
+            exact = 0;
+        }
         q++;
+    }
     if (q < e && *q == '.') {
         q++;
         if (q >= e || *q < '0' || *q > '9') return 0;
-        while (q < e && *q >= '0' && *q <= '9')
+        while (q < e && *q >= '0' && *q <= '9') {
+            if (digits < 19) {
+                mant = mant * 10 + (uint64_t)(*q - '0');
+                if (mant) digits++;
+                frac++;
+            } else {
+                exact = 0;
+            }
             q++;
+        }
     }
+    int exp10 = 0;
     if (q < e && (*q == 'e' || *q == 'E')) {
         q++;
-        if (q < e && (*q == '+' || *q == '-')) q++;
+        int eneg = 0;
+        if (q < e && (*q == '+' || *q == '-')) eneg = *q++ == '-';
         if (q >= e || *q < '0' || *q > '9') return 0;
-        while (q < e && *q >= '0' && *q <= '9')
+        while (q < e && *q >= '0' && *q <= '9') {
+            if (exp10 < 100000) exp10 = exp10 * 10 + (*q - '0');
             q++;
+        }
+        if (eneg) exp10 = -exp10;
     }
-    const char *after = sl_parse_double(s->p, q, x);
-    if (after != q || !(*x - *x == 0)) return 0; /* not all of it, or inf/nan */
+    int p10 = exp10 - frac;
+    if (exact && mant <= (UINT64_C(1) << 53) && p10 >= -22 && p10 <= 22) {
+        double v = (double)mant;
+        v = p10 < 0 ? v / POW10[-p10] : v * POW10[p10];
+        *x = neg ? -v : v;
+    } else {
+        const char *after = sl_parse_double(s->p, q, x);
+        if (after != q || !(*x - *x == 0)) return 0; /* not all of it, or inf/nan */
+    }
     s->p = q;
     return 1;
 }
@@ -136,6 +183,9 @@ static int sparse(struct scan *s, const struct sl_model *m, int64_t **idx, int64
                 *cap = *cap ? 2 * *cap : 256;
                 *idx = sl_realloc(*idx, sizeof(int64_t) * (size_t)*cap);
             }
+            /* The weight is fetched while the rest of the indices are read:
+             * the values' loop then finds it in cache. */
+            if (j < m->n_features) __builtin_prefetch(&m->weights[j]);
             (*idx)[k++] = prev = j;
         } while (eat(s, ','));
         if (!eat(s, ']')) return 0;

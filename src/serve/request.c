@@ -2,6 +2,7 @@
  * {"indices", "values"}, LIBSVM string), the envelopes of both protocols,
  * CSV, and the answer written as it is scored (README: Serving predictions). */
 #include "serve/request.h"
+#include "serve/g17.h"
 #include "serve/raw.h"
 
 #include <cjson/cJSON.h>
@@ -50,13 +51,15 @@ static int emit(struct scorer *sc, double margin) {
                     (long long)sc->n);
     double p = sl_model_probability(sc->m, margin);
     const char *label = margin > 0 ? "1" : sc->m->negative_label == 0 ? "0" : "-1";
+    char num[SL_G17_MAX]; /* p as %.17g writes it, without printf's cost */
+    size_t len = sl_g17(p, num);
     if (sc->n) fputs(", ", sc->out);
     if (sc->output == OUT_PROBABILITY)
-        fprintf(sc->out, "%.17g", p);
+        fwrite(num, 1, len, sc->out);
     else if (sc->output == OUT_LABEL)
         fputs(label, sc->out);
     else
-        fprintf(sc->out, "{\"label\": %s, \"probability\": %.17g}", label, p);
+        fprintf(sc->out, "{\"label\": %s, \"probability\": %s}", label, num);
     sc->n++;
     return 0;
 }
