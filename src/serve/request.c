@@ -88,8 +88,11 @@ static int emit_multi(struct scorer *sc, const double *mk) {
     } else {
         if (sc->output == OUT_BOTH)
             fprintf(sc->out, "{\"label\": %.0f, \"probabilities\": ", sc->m->classes[best]);
-        for (int64_t k = 0; k < K; k++)
-            fprintf(sc->out, k ? ", %.17g" : "[%.17g", p[k]);
+        char num[SL_G17_MAX];
+        for (int64_t k = 0; k < K; k++) {
+            fputs(k ? ", " : "[", sc->out);
+            fwrite(num, 1, sl_g17(p[k], num), sc->out);
+        }
         fputs(sc->output == OUT_BOTH ? "]}" : "]", sc->out);
     }
     sc->n++;
