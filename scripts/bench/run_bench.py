@@ -1332,15 +1332,20 @@ def patch_doc(begin, end, text, ts, rows):
     doc = ROOT / "docs" / "benchmark.md"
     head, rest = doc.read_text().split(BENCH_BEGIN, 1)
     inner, tail = rest.split(BENCH_END, 1)
-    if begin in inner:
+    if begin in inner:  # in its place
         pre, post = inner.split(begin, 1)
-        inner = pre.rstrip("\n") + "\n\n" + post.split(end, 1)[1].lstrip("\n")
-    lines = [l for l in inner.split("\n") if not l.startswith(rows)]
-    at = next(i for i, l in enumerate(lines) if l.startswith("Default optimizer"))
-    lines[at:at] = [begin, text, end, ""]
-    last_row = max(i for i, l in enumerate(lines) if l.startswith("| "))
+        inner = pre + begin + "\n" + text + "\n" + end + post.split(end, 1)[1]
+        lines = inner.split("\n")
+    else:  # a new part: before the "Default optimizer" line
+        lines = inner.split("\n")
+        at = next(i for i, l in enumerate(lines) if l.startswith("Default optimizer"))
+        lines[at:at] = [begin, text, end, ""]
+    old = [i for i, l in enumerate(lines) if l.startswith(rows)]
+    lines = [l for l in lines if not l.startswith(rows)]
+    # The new rows where the old ones began, else at the end of the table.
+    at = old[0] if old else max(i for i, l in enumerate(lines) if l.startswith("| ")) + 1
     verdict = {None: "not resolved", True: "yes", False: "**no**"}
-    lines[last_row + 1:last_row + 1] = [f"| {t['target']} | {t['value']} | {verdict[t['met']]} |" for t in ts]
+    lines[at:at] = [f"| {t['target']} | {t['value']} | {verdict[t['met']]} |" for t in ts]
     doc.write_text(head + BENCH_BEGIN + "\n".join(lines) + BENCH_END + tail)
     log(f"updated {doc}")
 
