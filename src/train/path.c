@@ -138,10 +138,15 @@ struct path_start {
     struct sl_model guess;
 };
 
-/* The model the fit at l2 starts from: prev (fitted at l2_prev), or the line. */
+/* The model the fit at l2 starts from: prev (fitted at l2_prev), or the line.
+ * Only for the smooth losses: squared-hinge's path bends wherever a row
+ * enters or leaves the margin, and the line overshoots (measured: 20k rows,
+ * --l2 5e-4:5e-6:6, 76 Newton iterations from the previous fits, 115 from
+ * the line). */
 static const struct sl_model *path_start(struct path_start *ps, const struct sl_model *prev,
                                          double l2_prev, double l2) {
-    if (!ps->older || prev->n_classes || !(ps->older_l2 > l2_prev) || !(l2_prev > l2)) return prev;
+    const int smooth = prev->loss == SL_LOSS_LOGISTIC || prev->loss == SL_LOSS_SQUARED;
+    if (!ps->older || !smooth || !(ps->older_l2 > l2_prev) || !(l2_prev > l2)) return prev;
     const double t = fmin(1.0, log(l2_prev / l2) / log(ps->older_l2 / l2_prev));
     struct sl_model *g = &ps->guess;
     sl_model_free(g);
@@ -155,7 +160,7 @@ static const struct sl_model *path_start(struct path_start *ps, const struct sl_
 
 /* prev (fitted at l2) becomes the older of the two fits. */
 static void path_remember(struct path_start *ps, const struct sl_model *prev, double l2) {
-    if (prev->n_classes) return;
+    if (prev->n_classes) return; /* a multinomial path has no warm start */
     const size_t bytes = (size_t)prev->n_features * sizeof *ps->older;
     if (!ps->older) ps->older = sl_malloc(bytes ? bytes : 1);
     memcpy(ps->older, prev->weights, bytes);
