@@ -2,8 +2,8 @@
 benchmark's own data, 2 ranks, newton, no intercept, tol 1e-6:
 
   one fit at the benchmark's lambda, from w = 0; then a path of 10 values
-  from 100 lambda down to lambda (--l2 100L:L:10), each fitted from the one
-  before. Both read the data once; the cost compared is the time from load
+  from 100 lambda down to lambda (--l2 100L:L:10), each fitted from the fits
+  before it (README: Paths). Both read the data once; the cost compared is the time from load
   to exit. The target (issue #16): the path costs at most 3x the one fit at
   its weakest penalty.
 
@@ -51,7 +51,7 @@ def render(p):
     return (f"Regularisation path ({p['rows']} rows x {p['features']} features, {p['nnz']} nonzeros; "
             f"2 ranks, newton, tol 1e-6, no intercept): {p['n']} values of λ from "
             f"{p['span'] * p['lambda']:.3g} down to {p['lambda']:.3g} (`--l2 HI:LO:{p['n']}`, each "
-            f"from the one before) took {q['solve_seconds']:.2f} s from load to exit "
+            f"from the fits before it) took {q['solve_seconds']:.2f} s from load to exit "
             f"({q['iterations']} Newton iterations: {its}); one fit at {p['lambda']:.3g} from w = 0 "
             f"took {o['solve_seconds']:.2f} s ({o['iterations']} iterations): {p['ratio']:.2f}x. The "
             f"path's last point and the single fit differ by {p['rel_objective_gap']:.1e} relative "

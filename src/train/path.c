@@ -130,13 +130,16 @@ static int64_t count_nonzero(const struct sl_model *m) {
 }
 
 /* The fits a setting may start from, per fold (one without cv): the last
- * one and the current row's first. */
+ * one and the current row's first; on a path of one l1 value, also the fit
+ * before the last, for the line through the two (guess). */
 struct warm {
-    struct sl_model *last, *row;
+    struct sl_model *last, *row, *older, *guess;
 };
 
 static struct warm warm_new(int k) {
     return (struct warm){sl_calloc((size_t)k, sizeof(struct sl_model)),
+                         sl_calloc((size_t)k, sizeof(struct sl_model)),
+                         sl_calloc((size_t)k, sizeof(struct sl_model)),
                          sl_calloc((size_t)k, sizeof(struct sl_model))};
 }
 
@@ -144,22 +147,64 @@ static void warm_free(struct warm *w, int k) {
     for (int i = 0; i < k; i++) {
         sl_model_free(&w->last[i]);
         sl_model_free(&w->row[i]);
+        sl_model_free(&w->older[i]);
+        sl_model_free(&w->guess[i]);
     }
     free(w->last);
     free(w->row);
+    free(w->older);
+    free(w->guess);
+}
+
+/* The start of a fit at l2 after prev (at l2_prev) and older (at l2_older):
+ * the line through the two in log lambda, carried on to l2 (as far as one
+ * step of the two, at most), into g. The previous fit alone leaves the
+ * first-order change of w along the path for Newton to find: on the
+ * benchmark's path (10 values over 100x) the gradient starts 3-5x smaller
+ * from the line, and the path takes about 15% fewer Hessian-vector passes.
+ * Only for the smooth binary losses: squared-hinge's path bends wherever a
+ * row enters or leaves the margin, and the line overshoots (measured: 20k
+ * rows, --l2 5e-4:5e-6:6, 76 Newton iterations from the previous fits, 115
+ * from the line). Else prev. */
+static const struct sl_model *path_line(struct sl_model *g, const struct sl_model *prev,
+                                        const struct sl_model *older, double l2_older,
+                                        double l2_prev, double l2) {
+    const int smooth = prev->loss == SL_LOSS_LOGISTIC || prev->loss == SL_LOSS_SQUARED;
+    if (!older->weights || prev->n_classes || !smooth || !(l2_older > l2_prev) ||
+        !(l2_prev > l2))
+        return prev;
+    const double t = fmin(1.0, log(l2_prev / l2) / log(l2_older / l2_prev));
+    sl_model_free(g);
+    sl_model_init(g, prev->n_features, prev->fit_intercept);
+    g->loss = prev->loss;
+    g->negative_label = prev->negative_label;
+    for (int64_t j = 0; j < prev->n_features; j++)
+        g->weights[j] = prev->weights[j] + t * (prev->weights[j] - older->weights[j]);
+    g->intercept = prev->intercept + t * (prev->intercept - older->intercept);
+    return g;
 }
 
 /* Setting i's start for fold k: p->init for the first. */
-static const struct sl_model *warm_start(const struct warm *w, int k, int i, int n_l1,
-                                         const struct sl_train_params *p) {
+static const struct sl_model *warm_start(struct warm *w, int k, int i, int n_l1,
+                                         const struct sl_train_params *p,
+                                         const struct sl_path_point *pts) {
     const int from = warm_source(i, n_l1);
-    return from < 0 ? p->init : from == i - 1 ? &w->last[k] : &w->row[k];
+    if (from < 0) return p->init;
+    if (from != i - 1) return &w->row[k];
+    if (n_l1 == 1 && i >= 2)
+        return path_line(&w->guess[k], &w->last[k], &w->older[k], pts[i - 2].l2, pts[i - 1].l2,
+                         pts[i].l2);
+    return &w->last[k];
 }
 
 /* Setting i's fit m (owned by w after) for fold k. */
 static void warm_keep(struct warm *w, int k, int i, int n_l1, struct sl_model *m) {
     if (i % n_l1 == 0) model_copy(&w->row[k], m);
-    sl_model_free(&w->last[k]);
+    sl_model_free(&w->older[k]);
+    if (n_l1 == 1)
+        w->older[k] = w->last[k];
+    else
+        sl_model_free(&w->last[k]);
     w->last[k] = *m;
 }
 
@@ -228,7 +273,7 @@ static enum sl_status run_cv(struct sl_comm *c, struct sl_shard *shard,
         for (int k = 0; k < K && !st; k++) {
             struct sl_shard tr, ho;
             fold_views(shard, k, K, mask, &tr, &ho);
-            struct sl_train_params q = next_params(p, pt, warm_start(&w, k, i, rep->n_l1, p));
+            struct sl_train_params q = next_params(p, pt, warm_start(&w, k, i, rep->n_l1, p, rep->points));
             q.validation = p->early_stop ? &ho : NULL; /* early stop watches the held-out fold */
             q.on_iter = NULL;
             struct sl_model m;
@@ -269,7 +314,7 @@ static enum sl_status run_path(struct sl_comm *c, struct sl_shard *shard,
     enum sl_status st = SL_OK;
     for (int i = 0; i < rep->n && !st; i++) {
         struct sl_path_point *pt = &rep->points[i];
-        struct sl_train_params q = next_params(p, pt, warm_start(&w, 0, i, rep->n_l1, p));
+        struct sl_train_params q = next_params(p, pt, warm_start(&w, 0, i, rep->n_l1, p, rep->points));
         q.on_iter = NULL;
         struct sl_model m;
         struct sl_train_report fr;
