@@ -112,11 +112,15 @@ enum sl_status train_weigh_rows(struct sl_comm *c, const struct train_args *a,
  * sl_model_free. The ranks agree on a failure; err filled on rank 0. */
 /* Collective. --loss multinomial: the classes of the training shard (the
  * caller frees *classes), its and the validation shard's labels mapped to
- * class indices; a validation label that is not a class is an error.
+ * class indices, and --class-weight's weights applied to the training rows;
+ * a validation label that is not a class is an error.
  * Other losses: nothing, *K 0. */
 enum sl_status train_classes(struct sl_comm *c, const struct train_args *a, struct sl_shard *s,
                              struct sl_shard *val, double **classes, int64_t *K,
                              struct sl_err *err);
+/* out (cap bytes) <- the classes joined by sep ("0, 1, 2"); a long list
+ * keeps its head and its last class: "0, 1, ..., 99". */
+void train_classes_text(const double *classes, int64_t K, const char *sep, char *out, size_t cap);
 enum sl_status train_load_init(struct sl_comm *c, const struct train_args *a, struct sl_model *m,
                                struct sl_err *err) SL_WARN_UNUSED;
 
