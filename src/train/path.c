@@ -120,9 +120,14 @@ static void fold_views(const struct sl_shard *s, int k, int K, double *mask, str
 /* Scores model m on the held-out view (collective). */
 static void score_fold(struct sl_comm *c, const struct sl_model *m, const struct sl_shard *ho,
                        enum sl_loss loss, struct sl_eval_result *ev) {
-    double *margins = sl_calloc((size_t)(ho->n_rows ? ho->n_rows : 1), sizeof(double));
+    const int64_t K = m->n_classes; /* multinomial: (n_rows, K) margins */
+    double *margins =
+        sl_calloc((size_t)((ho->n_rows ? ho->n_rows : 1) * (K ? K : 1)), sizeof(double));
     sl_model_margins(m, ho, margins);
-    sl_evaluate_loss(c, ho, margins, loss, ev);
+    if (K)
+        sl_evaluate_multi(c, ho, margins, K, ev);
+    else
+        sl_evaluate_loss(c, ho, margins, loss, ev);
     free(margins);
 }
 
@@ -176,6 +181,22 @@ static enum sl_status run_cv(struct sl_comm *c, struct sl_shard *shard,
     return st;
 }
 
+/* dst <- what the next fit starts from: m's weights and intercept(s)
+ * (multinomial: its classes too), in memory of its own. */
+static void copy_start(struct sl_model *dst, const struct sl_model *m) {
+    int64_t nw = m->n_features;
+    if (m->n_classes) {
+        sl_model_init_multi(dst, m->n_features, m->fit_intercept, m->n_classes, m->classes);
+        memcpy(dst->intercepts, m->intercepts, (size_t)m->n_classes * sizeof *m->intercepts);
+        nw *= m->n_classes;
+    } else {
+        sl_model_init(dst, m->n_features, m->fit_intercept);
+    }
+    memcpy(dst->weights, m->weights, (size_t)nw * sizeof *m->weights);
+    dst->intercept = m->intercept;
+    dst->loss = m->loss;
+}
+
 /* The path on all rows; *best_model <- the selected (or last) fit's model,
  * rep->final its report. */
 static enum sl_status run_path(struct sl_comm *c, struct sl_shard *shard,
@@ -214,10 +235,7 @@ static enum sl_status run_path(struct sl_comm *c, struct sl_shard *shard,
             rep->final = fr;
             /* best_model's weights are shared with prev below: copy */
             sl_model_free(&prev);
-            sl_model_init(&prev, m.n_features, m.fit_intercept);
-            memcpy(prev.weights, m.weights, (size_t)m.n_features * sizeof *m.weights);
-            prev.intercept = m.intercept;
-            prev.loss = m.loss;
+            copy_start(&prev, &m);
         } else {
             sl_train_report_free(&fr);
             sl_model_free(&prev);
