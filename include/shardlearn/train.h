@@ -79,8 +79,13 @@ enum sl_metric {
     SL_METRIC_VAL_LOGLOSS, /* logistic only; lower is better */
     SL_METRIC_VAL_AUC,     /* classifiers; higher is better */
     SL_METRIC_VAL_ACCURACY,
-    SL_METRIC_VAL_RMSE /* squared only; lower is better */
+    SL_METRIC_VAL_RMSE,   /* squared only; lower is better */
+    SL_METRIC_VAL_AUC_OVR /* multinomial's AUC: the mean of the one-vs-rest AUCs (scikit-learn's
+                             roc_auc_score(multi_class="ovr")); higher is better */
 };
+/* The validation AUC's name under loss: "val_auc_ovr" for multinomial,
+ * "val_auc" for the binary classifiers. */
+const char *sl_metric_auc_name(enum sl_loss loss);
 
 struct sl_train_params {
     struct sl_optim_opts optim; /* sl_optim_opts_init: newton, tol 1e-6, ... (optim.h) */

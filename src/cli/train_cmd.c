@@ -88,7 +88,8 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
         INT("cv", &a->cv, "K", 2, 1e9,
             "K-fold cross-validation (contiguous folds) at each --l2, then a refit on all rows"),
         CHOICE("select", &a->select, "METRIC",
-               "val_logloss|val_auc|val_accuracy|val_rmse: what picks the best --l2 and what "
+               "val_logloss|val_auc|val_accuracy|val_rmse|val_auc_ovr (multinomial): what picks the "
+               "best --l2 and what "
                "--early-stop watches (default: val_logloss, val_accuracy for squared-hinge, "
                "val_rmse for squared)",
                SL_METRIC_CHOICES),
@@ -512,7 +513,7 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
     char hosts[1024];
     gather_hosts(c, hosts, sizeof hosts);
     double t_params = sl_wtime();
-    if (tr) train_log_params(tr, a, &shard, c, hosts, !tt->reopened);
+    if (tr) train_log_params(tr, a, &shard, c, hosts, !tt->reopened, classes, n_classes);
     train_log_datasets(tr, a, &shard, &val);
     t->tracking += sl_wtime() - t_params;
     sl_info("data %s: %lld rows, %lld features, %lld nonzeros on %d rank(s), loaded in %.3fs",

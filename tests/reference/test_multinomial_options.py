@@ -14,7 +14,9 @@
   * a binary cache (convert --real-labels, or --cache): the same model bits
     as from the text, dense and sparse;
   * --l1 (OWL-QN on the K x d block): scikit-learn's elastic-net saga
-    (tol 1e-12) objective within 1e-6 relative and the same nonzero set.
+    (tol 1e-12) objective within 1e-6 relative and the same nonzero set;
+  * --cv over an --l2 path: each fold's held-out log-loss is that of
+    scikit-learn's fit on KFold's training rows.
 Wine is centred and scaled for the L1 case: uncentred, the intercepts
 couple to every column and first-order methods (saga and OWL-QN alike) crawl
 (thousands of iterations to 1e-6); Newton does not care."""
@@ -29,6 +31,7 @@ import numpy as np
 from scipy.special import logsumexp
 from sklearn.datasets import load_digits, load_wine
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
 
 from common import BIN, MPIRUN, check, error_lines, finish, mpi_env, run, workdir
 
@@ -233,4 +236,28 @@ for np_ in (1, 3):
     check(rel <= 1e-6, f"l1 np={np_}: {rel:.3e} above saga's objective")
     check(np.array_equal(W != 0, saga.coef_ != 0), f"l1 np={np_}: another nonzero set")
     check(0 < np.sum(W != 0) < W.size, f"l1 np={np_}: the penalty zeroed nothing (or all)")
+
+# 6. --cv over an --l2 path (each fold warm-started from the previous
+# setting's): every fold's held-out log-loss is scikit-learn's KFold fit's.
+perm = np.random.default_rng(0).permutation(len(yw))  # KFold's folds are contiguous blocks
+Xs, ys = Xw[perm], yw[perm]
+WINES = os.path.join(d, "wines.csv")
+write_csv(WINES, Xs, ys)
+grid = (1e-1, 1e-2)
+metrics = os.path.join(d, "cv.metrics.json")
+run(["train", "--data", WINES, "--loss", "multinomial", "--l2", ",".join(map(str, grid)), "--cv",
+     "3", "--select", "val_logloss", "--tol", "1e-10", "--quiet", "--metrics-out", metrics,
+     "--tracking-dir", runs], np_=2, timeout=300)
+path = json.load(open(metrics))["path"]
+for pt, l2v in zip(path["points"], grid):
+    want = []
+    for k in range(3):
+        ho = np.array_split(np.arange(len(ys)), 3)[k]
+        tr = np.setdiff1d(np.arange(len(ys)), ho)
+        clf = LogisticRegression(C=1.0 / (l2v * len(tr)), tol=1e-12, max_iter=100000,
+                                 solver="newton-cg").fit(Xs[tr], ys[tr])
+        want.append(log_loss(ys[ho], clf.predict_proba(Xs[ho]), labels=clf.classes_))
+    got = pt["fold_scores"]
+    print(f"cv l2={l2v}: folds {got} scikit-learn {want}", flush=True)
+    check(np.allclose(got, want, rtol=1e-5, atol=0), f"cv l2={l2v}: {got} vs {want}")
 finish()
