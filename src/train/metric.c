@@ -39,7 +39,7 @@ const char *sl_metric_check(enum sl_metric m, enum sl_loss loss) {
     if ((m == SL_METRIC_VAL_AUC || m == SL_METRIC_VAL_ACCURACY) && loss == SL_LOSS_SQUARED)
         return "the squared loss has no val_auc or val_accuracy (use val_rmse)";
     if (m == SL_METRIC_VAL_AUC && loss == SL_LOSS_MULTINOMIAL)
-        return "multinomial's AUC is val_auc_ovr (the mean one-vs-rest AUC)";
+        return "multinomial's AUC is val_auc_ovr, the mean one-vs-rest AUC";
     if (m == SL_METRIC_VAL_AUC_OVR && loss != SL_LOSS_MULTINOMIAL)
         return "val_auc_ovr is a metric of the multinomial loss only (use val_auc)";
     if (strcmp(sl_metric_name(m), "?") == 0) return "unknown metric";

@@ -32,7 +32,9 @@ for args, want in [
         (["--l2", "1e-2,1e-3", "--validation", va, "--select", "val_rmse"],
          "--select: val_rmse is a metric of the squared loss only"),
         (["--l2", "1e-2,1e-3", "--loss", "squared-hinge", "--validation", va, "--select", "val_logloss"],
-         "val_logloss is a metric of the logistic loss only"),
+         "val_logloss is a metric of the logistic and multinomial losses only"),
+        (["--l2", "1e-2,1e-3", "--validation", va, "--select", "val_auc_ovr"],
+         "val_auc_ovr is a metric of the multinomial loss only (use val_auc)"),
         (["--early-stop", "3"], "--early-stop needs --validation FILE"),
         (["--models-dir", d], "--models-dir needs a path of --l2 values"),
         (["--l2", "1e-2,1e-3", "--checkpoint-dir", os.path.join(d, "ck")], "not with an --l2 path or --cv")]:
