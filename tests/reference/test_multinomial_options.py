@@ -12,7 +12,8 @@
   * --checkpoint-dir: stopped by SIGUSR1 and run again, the model file is
     the uninterrupted run's, byte for byte;
   * a binary cache (convert --real-labels, or --cache): the same model bits
-    as from the text, dense and sparse;
+    as from the text, dense and sparse; a cache of non-integer labels is one
+    error line;
   * --l1 (OWL-QN on the K x d block): scikit-learn's elastic-net saga
     (tol 1e-12) objective within 1e-6 relative and the same nonzero set;
   * --cv over an --l2 path: each fold's held-out log-loss is that of
@@ -211,6 +212,16 @@ for src in (WINE, DSVM):
         outs.append(open(model, "rb").read())
     check(all(o == outs[0] for o in outs), f"{name}: the cache's models differ from the text's")
     print(f"{name}: text, convert and --cache: the same model bytes", flush=True)
+
+# A cache of real labels (a regression file's) is not one of class labels.
+frac = os.path.join(d, "frac.csv")
+write_csv(frac, Xw, yw)
+lines = open(frac).read().splitlines()
+lines[50] = "2.5" + lines[50][1:]
+open(frac, "w").write("\n".join(lines) + "\n")
+run(["convert", "--data", frac, "--out", frac + ".cache", "--real-labels"], np_=2)
+expect_error(["--data", frac + ".cache", "--loss", "multinomial"],
+             "frac.csv.cache: label 2.5 of row 50 is not an integer class label for multinomial")
 
 # 5. L1 (OWL-QN) against scikit-learn's elastic-net saga.
 Xc = (Xw - Xw.mean(axis=0)) / Xw.std(axis=0)
