@@ -98,8 +98,9 @@ struct sl_train_params {
      * the data's units all the same. */
     int standardize;
     /* NULL: start from w = 0. A model to start from (warm start): its
-     * features, intercept setting and loss must be the data's and these
-     * parameters'; lambda may differ. Ignored when a checkpoint resumes. */
+     * features, intercept setting and loss (multinomial: and classes) must
+     * be the data's and these parameters'; lambda may differ. Ignored when
+     * a checkpoint resumes. */
     const struct sl_model *init;
     int fit_intercept; /* 1: fit an unregularised intercept b */
     /* NULL: none. A held-out shard loaded with the same reader; its log-loss,
