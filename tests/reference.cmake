@@ -39,3 +39,6 @@ endforeach()
 # Node-shared reductions against MPI's (issue #17; README: Shared memory).
 sl_py_test(ref_shm test_shm.py)
 sl_py_test(ref_multinomial test_multinomial.py)
+# Multinomial with class weights, warm starts, checkpoints, caches and L1
+# (issue #15 "Models I"; README: Multinomial logistic regression).
+sl_py_test(ref_multinomial_options test_multinomial_options.py)

@@ -79,8 +79,13 @@ enum sl_metric {
     SL_METRIC_VAL_LOGLOSS, /* logistic only; lower is better */
     SL_METRIC_VAL_AUC,     /* classifiers; higher is better */
     SL_METRIC_VAL_ACCURACY,
-    SL_METRIC_VAL_RMSE /* squared only; lower is better */
+    SL_METRIC_VAL_RMSE,   /* squared only; lower is better */
+    SL_METRIC_VAL_AUC_OVR /* multinomial's AUC: the mean of the one-vs-rest AUCs (scikit-learn's
+                             roc_auc_score(multi_class="ovr")); higher is better */
 };
+/* The validation AUC's name under loss: "val_auc_ovr" for multinomial,
+ * "val_auc" for the binary classifiers. */
+const char *sl_metric_auc_name(enum sl_loss loss);
 
 struct sl_train_params {
     struct sl_optim_opts optim; /* sl_optim_opts_init: newton, tol 1e-6, ... (optim.h) */
@@ -93,8 +98,9 @@ struct sl_train_params {
      * the data's units all the same. */
     int standardize;
     /* NULL: start from w = 0. A model to start from (warm start): its
-     * features, intercept setting and loss must be the data's and these
-     * parameters'; lambda may differ. Ignored when a checkpoint resumes. */
+     * features, intercept setting and loss (multinomial: and classes) must
+     * be the data's and these parameters'; lambda may differ. Ignored when
+     * a checkpoint resumes. */
     const struct sl_model *init;
     int fit_intercept; /* 1: fit an unregularised intercept b */
     /* NULL: none. A held-out shard loaded with the same reader; its log-loss,

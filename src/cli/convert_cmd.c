@@ -44,7 +44,8 @@ int sl_cmd_convert(int argc, char **argv, struct sl_comm *c) {
         {.name = "real-labels",
          .kind = SL_ARG_FLAG,
          .dst = &real_labels,
-         .help = "keep each label's value, for train --loss squared (default: 1/0, +1/-1)"},
+         .help = "keep each label's value, for train --loss squared or multinomial (default: "
+                 "1/0, +1/-1)"},
         {.name = "zero-based",
          .kind = SL_ARG_FLAG,
          .dst = &zero_based,

@@ -103,8 +103,8 @@ enum sl_status train_run_path(struct sl_comm *c, const struct train_args *a, str
                               const struct sl_train_params *p, struct sl_tracker *tr,
                               struct sl_model *model, struct sl_path_report *rep,
                               struct sl_err *err) SL_WARN_UNUSED;
-/* metrics.json's "path" member, a line ending in ",\n". */
-void train_write_path(FILE *f, const struct sl_path_report *rep);
+/* metrics.json's "path" member, a line ending in ",\n"; loss names the AUC. */
+void train_write_path(FILE *f, const struct sl_path_report *rep, enum sl_loss loss);
 /* --select's names. */
 extern const struct sl_choice SL_METRIC_CHOICES[];
 
@@ -119,11 +119,15 @@ enum sl_status train_weigh_rows(struct sl_comm *c, const struct train_args *a,
  * sl_model_free. The ranks agree on a failure; err filled on rank 0. */
 /* Collective. --loss multinomial: the classes of the training shard (the
  * caller frees *classes), its and the validation shard's labels mapped to
- * class indices; a validation label that is not a class is an error.
+ * class indices, and --class-weight's weights applied to the training rows;
+ * a validation label that is not a class is an error.
  * Other losses: nothing, *K 0. */
 enum sl_status train_classes(struct sl_comm *c, const struct train_args *a, struct sl_shard *s,
                              struct sl_shard *val, double **classes, int64_t *K,
                              struct sl_err *err);
+/* out (cap bytes) <- the classes joined by sep ("0, 1, 2"); a long list
+ * keeps its head and its last class: "0, 1, ..., 99". */
+void train_classes_text(const double *classes, int64_t K, const char *sep, char *out, size_t cap);
 enum sl_status train_load_init(struct sl_comm *c, const struct train_args *a, struct sl_model *m,
                                struct sl_err *err) SL_WARN_UNUSED;
 
@@ -139,9 +143,10 @@ struct sl_sysmon *train_sysmet_start(struct sl_comm *c, struct train_progress *p
 void train_sysmet_stop(struct sl_sysmon *m, const struct sl_comm *c, struct train_times *t);
 
 /* Params (unless params is 0: a continued run has them) and tags of the
- * run, into the journal (rank 0). */
+ * run, into the journal (rank 0); a multinomial run's classes: (K) too. */
 void train_log_params(struct sl_tracker *tr, const struct train_args *a, const struct sl_shard *s,
-                      const struct sl_comm *c, const char *hosts, int params);
+                      const struct sl_comm *c, const char *hosts, int params,
+                      const double *classes, int64_t K);
 /* Final metrics at step 0, into the journal. */
 void train_log_final(struct sl_tracker *tr, const struct sl_train_report *rep,
                      const struct train_times *t, int validation, enum sl_loss loss);

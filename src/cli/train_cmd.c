@@ -95,7 +95,8 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
             "K-fold cross-validation (contiguous folds) at each --l2 (and --l1), then a refit "
             "on all rows"),
         CHOICE("select", &a->select, "METRIC",
-               "val_logloss|val_auc|val_accuracy|val_rmse: what picks the best --l2/--l1 and what "
+               "val_logloss|val_auc|val_accuracy|val_rmse|val_auc_ovr (multinomial): what picks the "
+               "best --l2/--l1 and what "
                "--early-stop watches (default: val_logloss, val_accuracy for squared-hinge, "
                "val_rmse for squared)",
                SL_METRIC_CHOICES),
@@ -117,9 +118,9 @@ static int parse_args(int argc, char **argv, struct sl_comm *c, struct train_arg
         STR("weight-column", &a->weight_column, "COL",
             "CSV: the column holding each row's weight, by header name or 0-based index (label 0)"),
         STR("class-weight", &a->class_weight, "SPEC",
-            "balanced (n / (2 n_c), as scikit-learn) or LABEL:W,... e.g. 1:5,-1:1"),
+            "balanced (n / (K n_c), as scikit-learn) or LABEL:W,... e.g. 1:5,-1:1"),
         STR("init-model", &a->init_model, "FILE",
-            "warm start from this model (same features, loss and intercept; any --l2)"),
+            "warm start from this model (same features, loss, classes and intercept; any --l2)"),
         FLAG("no-intercept", &a->no_intercept, "fit no intercept b"),
         F64("tol", &a->tol, "T",
             "stop when |grad F| <= T |grad F(0)| or F falls by < 1e-3 T relative (default 1e-6)", 0,
@@ -526,7 +527,7 @@ static int run_training(struct sl_comm *c, const struct train_args *a,
     char hosts[1024];
     gather_hosts(c, hosts, sizeof hosts);
     double t_params = sl_wtime();
-    if (tr) train_log_params(tr, a, &shard, c, hosts, !tt->reopened);
+    if (tr) train_log_params(tr, a, &shard, c, hosts, !tt->reopened, classes, n_classes);
     train_log_datasets(tr, a, &shard, &val);
     t->tracking += sl_wtime() - t_params;
     sl_info("data %s: %lld rows, %lld features, %lld nonzeros on %d rank(s), loaded in %.3fs",

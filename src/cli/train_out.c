@@ -24,8 +24,8 @@ void train_on_iter(const struct sl_train_iter *row, void *ctx) {
     if (!p->a->quiet) {
         char v[96] = "";
         if (val)
-            snprintf(v, sizeof v, "  val_logloss %.6f  val_auc %.6f", row->val_logloss,
-                     row->val_auc);
+            snprintf(v, sizeof v, "  val_logloss %.6f  %s %.6f", row->val_logloss,
+                     sl_metric_auc_name((enum sl_loss)p->a->loss), row->val_auc);
         char acc[24] = ""; /* regression has no accuracy */
         if (p->a->loss != SL_LOSS_SQUARED) snprintf(acc, sizeof acc, "  acc %.4f", it->accuracy);
         sl_info("%-6s %4lld  objective %.12g  %s %.6f  |grad| %.3e%s  %.3fs "
@@ -48,7 +48,8 @@ void train_on_iter(const struct sl_train_iter *row, void *ctx) {
     if (val) {
         sl_tracker_metric(p->tr, "val_logloss", row->val_logloss, step, ts);
         sl_tracker_metric(p->tr, "val_accuracy", row->val_accuracy, step, ts);
-        sl_tracker_metric(p->tr, "val_auc", row->val_auc, step, ts);
+        sl_tracker_metric(p->tr, sl_metric_auc_name((enum sl_loss)p->a->loss), row->val_auc,
+                          step, ts);
     }
     sl_tracker_commit(p->tr);
     p->track_seconds += sl_wtime() - t0;
@@ -116,9 +117,21 @@ static void log_params(struct sl_tracker *tr, const struct train_args *a, const 
     param_fmt(tr, "nnz", "%lld", (long long)s->nnz_global);
 }
 
+/* Multinomial: n_classes, and the classes as a comma list (a long one keeps
+ * its head and its last class, "0,1,2,...,9999": the count says how many). */
+static void log_classes(struct sl_tracker *tr, const double *classes, int64_t K) {
+    if (!K) return;
+    param_fmt(tr, "n_classes", "%lld", (long long)K);
+    char list[512];
+    train_classes_text(classes, K, ",", list, sizeof list);
+    sl_tracker_param(tr, "classes", list);
+}
+
 void train_log_params(struct sl_tracker *tr, const struct train_args *a, const struct sl_shard *s,
-                      const struct sl_comm *c, const char *hosts, int params) {
+                      const struct sl_comm *c, const char *hosts, int params,
+                      const double *classes, int64_t K) {
     if (params) log_params(tr, a, s, c);
+    if (params) log_classes(tr, classes, K);
     sl_tracker_tag(tr, "shardlearn.version", SL_VERSION_STRING);
     char v[32];
     snprintf(v, sizeof v, "%d", c->size);
@@ -149,7 +162,8 @@ void train_log_final(struct sl_tracker *tr, const struct sl_train_report *rep,
     if (validation) {
         sl_tracker_metric(tr, "final_val_logloss", rep->validation.logloss, 0, ts);
         sl_tracker_metric(tr, "final_val_accuracy", rep->validation.accuracy, 0, ts);
-        sl_tracker_metric(tr, "final_val_auc", rep->validation.auc, 0, ts);
+        sl_tracker_metric(tr, loss == SL_LOSS_MULTINOMIAL ? "final_val_auc_ovr" : "final_val_auc",
+                          rep->validation.auc, 0, ts);
     }
 }
 
@@ -161,10 +175,11 @@ static void json_fields(FILE *f, const char *const *keys, const double *x, int n
     }
 }
 
-static void write_history(FILE *f, const struct sl_train_report *rep, int validation) {
+static void write_history(FILE *f, const struct sl_train_report *rep, int validation,
+                          enum sl_loss loss) {
     static const char *const keys[] = {"objective", "train_logloss", "grad_norm",
                                        "accuracy",  "seconds",       "allreduce_seconds"};
-    static const char *const vkeys[] = {"val_logloss", "val_accuracy", "val_auc"};
+    const char *const vkeys[] = {"val_logloss", "val_accuracy", sl_metric_auc_name(loss)};
     fputs(" \"history\": [", f);
     for (int64_t i = 0; i < rep->n_history; i++) {
         const struct sl_train_iter *h = &rep->history[i];
@@ -235,7 +250,8 @@ void train_write_metrics(FILE *f, const struct train_args *a, const struct sl_sh
         sl_json_put_field(f, "r2", ev->r2);
         fputs("},\n", f);
     } else if (a->validation) {
-        static const char *const vkeys[] = {"logloss", "accuracy", "auc"};
+        const char *const vkeys[] = {"logloss", "accuracy",
+                                     a->loss == SL_LOSS_MULTINOMIAL ? "auc_ovr" : "auc"};
         const double v[] = {rep->validation.logloss, rep->validation.accuracy, rep->validation.auc};
         fputs(" \"validation\": {", f);
         for (int i = 0; i < 3; i++) {
@@ -244,6 +260,6 @@ void train_write_metrics(FILE *f, const struct train_args *a, const struct sl_sh
         }
         fputs("},\n", f);
     }
-    if (a->path) train_write_path(f, a->path);
-    write_history(f, rep, a->validation != NULL);
+    if (a->path) train_write_path(f, a->path, (enum sl_loss)a->loss);
+    write_history(f, rep, a->validation != NULL, (enum sl_loss)a->loss);
 }

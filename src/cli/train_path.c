@@ -18,6 +18,7 @@ const struct sl_choice SL_METRIC_CHOICES[] = {{"val_logloss", SL_METRIC_VAL_LOGL
                                               {"val_auc", SL_METRIC_VAL_AUC},
                                               {"val_accuracy", SL_METRIC_VAL_ACCURACY},
                                               {"val_rmse", SL_METRIC_VAL_RMSE},
+                                              {"val_auc_ovr", SL_METRIC_VAL_AUC_OVR},
                                               {NULL, 0}};
 
 struct path_ctx {
@@ -354,7 +355,7 @@ static void put_num(FILE *f, const char *key, double x, int first) {
     sl_json_put_field(f, key, x);
 }
 
-void train_write_path(FILE *f, const struct sl_path_report *rep) {
+void train_write_path(FILE *f, const struct sl_path_report *rep, enum sl_loss loss) {
     int l1 = 0; /* any setting with an L1 penalty: each point says its nonzero weights */
     for (int i = 0; i < rep->n; i++)
         l1 |= rep->points[i].l1 > 0;
@@ -374,7 +375,7 @@ void train_write_path(FILE *f, const struct sl_path_report *rep) {
         } else if (!rep->cv && pt->val.n_rows > 0) {
             put_num(f, "val_logloss", pt->val.logloss, 0);
             put_num(f, "val_accuracy", pt->val.accuracy, 0);
-            put_num(f, "val_auc", pt->val.auc, 0);
+            put_num(f, sl_metric_auc_name(loss), pt->val.auc, 0);
         }
         if (pt->best_iteration)
             fprintf(f, ", \"best_iteration\": %lld", (long long)pt->best_iteration);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -400,6 +401,23 @@ static enum sl_status check_labels(const struct cache_rd *k, const struct sl_sha
                : SL_OK;
 }
 
+/* Multinomial (real_labels 2): the labels are class labels, integers as the
+ * text readers demand, and training rewrites them to class indices - so
+ * they are copied out of the read-only mapping. */
+static enum sl_status own_class_labels(struct sl_shard *s, const char *dir, struct sl_err *err) {
+    for (int64_t i = 0; i < s->n_rows; i++)
+        if (s->y[i] != floor(s->y[i]) || fabs(s->y[i]) > 9.0e15)
+            return sl_err_set(err, SL_ERR_PARSE,
+                              "%s: label %.17g of row %lld is not an integer class label for "
+                              "multinomial",
+                              dir, s->y[i], (long long)(s->row_begin + i + 1));
+    if (!s->maps || !in_map(s->maps, s->y)) return SL_OK;
+    double *y = sl_malloc(sizeof(double) * (size_t)(s->n_rows ? s->n_rows : 1));
+    memcpy(y, s->y, sizeof(double) * (size_t)s->n_rows);
+    s->y = y; /* sl_shard_free frees it: it is in no mapping */
+    return SL_OK;
+}
+
 int cache_spec_same(const char *text, const struct sl_hash_spec *sp) {
     if (!text || !sp) return !text && !sp;
     char *want = sl_hash_spec_text(sp);
@@ -437,8 +455,8 @@ static enum sl_status check_kind(const struct cache_head *h, const struct sl_loa
     const struct cache_fixed *f = &h->f;
     if (o->real_labels && !f->real_labels)
         return sl_err_set(err, SL_ERR_ARG,
-                          "%s: the cache keeps labels as -1/+1; for --loss squared convert the "
-                          "source with --real-labels",
+                          "%s: the cache keeps labels as -1/+1; for --loss squared or multinomial "
+                          "convert the source with --real-labels",
                           dir);
     if (!o->real_labels && f->real_labels)
         return sl_err_set(err, SL_ERR_ARG,
@@ -534,6 +552,7 @@ enum sl_status sl_cache_load(struct sl_shard *s, const char *dir, const struct s
     if (!st) st = check_kind(&k.h, o, dir, s, err);
     if (!st) st = apply_n_features(s, &k.h.f, o, dir, err);
     if (!st) st = read_rows(&k, s, c, err);
+    if (!st && o->real_labels == 2) st = own_class_labels(s, dir, err);
     for (int q = 0; q < SEC_N; q++)
         if (k.fd[q] >= 0) close(k.fd[q]);
     free(k.tmp);

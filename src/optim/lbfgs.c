@@ -5,8 +5,9 @@
  *
  * With an L1 term (sl_obj_shape's l1 > 0) it is OWL-QN (Andrew and Gao
  * 2007): the two-loop runs on the pseudo-gradient with the history of the
- * smooth part's gradients, the direction is zeroed where it disagrees in
- * sign with the steepest descent, and a backtracking search projects each
+ * smooth part's gradients, the direction's weights are zeroed where they
+ * disagree in sign with the steepest descent (the unpenalised intercepts
+ * have no orthant and keep theirs), and a backtracking search projects each
  * trial point onto the orthant of the current one, so that weights reach 0
  * exactly and stay there until the pseudo-gradient moves them. */
 #include <math.h>
@@ -122,8 +123,11 @@ static int64_t slice_weights(const struct sl_obj_shape *sh) {
     return nw < 0 ? 0 : nw < sh->n_loc ? nw : sh->n_loc;
 }
 
-/* p_i <- 0 where sign(p_i) != sign(-pg_i): the direction keeps only the
- * coordinates along which it descends. */
+/* p_i <- 0 where sign(p_i) != sign(-pg_i), for the n weights of the slice:
+ * the direction keeps only the weights along which it descends. Not the
+ * intercepts: F is smooth in them, and on uncentred columns the quasi-Newton
+ * step often has to move them uphill of their own gradient (zeroing that
+ * made OWL-QN 10x slower than L-BFGS at a vanishing L1 term). */
 static void owl_constrain(double *p, const double *pg, int64_t n) {
     for (int64_t i = 0; i < n; i++)
         if (p[i] * pg[i] >= 0) p[i] = 0.0;
@@ -154,7 +158,8 @@ static enum sl_status owl_eval(struct ls_ctx *c, const double *pg, double a, dou
     return st;
 }
 
-/* Backtracking from a1 (halving) to the first projected point with
+/* Backtracking from a1 (each trial the minimiser of a quadratic fit, within
+ * [0.1, 0.5] of the last) to the first projected point with
  * F <= f0 + c1 pg . (x - w); *found as wolfe_search's. */
 static enum sl_status owl_search(struct ls_ctx *c, const double *pg, double f0, double a1,
                                  int *found) {
@@ -168,7 +173,11 @@ static enum sl_status owl_search(struct ls_ctx *c, const double *pg, double f0, 
             return SL_OK;
         }
         if (!(dec < 0)) return SL_OK; /* the projection left no descent */
-        a *= 0.5;
+        /* The minimiser of the quadratic through f0, the slope dec / a and
+         * f, kept in [0.1 a, 0.5 a]. */
+        const double q = f - f0 - dec;
+        const double at = isfinite(f) && q > 0 ? -dec * a / (2.0 * q) : 0.5 * a;
+        a = fmin(fmax(at, 0.1 * a), 0.5 * a);
     }
     return SL_OK;
 }
@@ -318,7 +327,7 @@ static double direction(struct sl_objective *o, struct history *h, const double 
         dg = pg;
     }
     two_loop(o, h, dg, p);
-    if (owl) owl_constrain(p, pg, h->n);
+    if (owl) owl_constrain(p, pg, slice_weights(sl_obj_shape(o)));
     return descent_slope(o, h, dg, p);
 }
 

@@ -63,7 +63,7 @@ static const char *const FROM_LAST[][2] = {
     {"grad_norm", "grad_norm"},      {"accuracy", "accuracy"},
     {"seconds_per_iter", "seconds"}, {"allreduce_seconds", "allreduce_seconds"},
     {"val_logloss", "val_logloss"},  {"val_accuracy", "val_accuracy"},
-    {"val_auc", "val_auc"}};
+    {"val_auc", "val_auc"},          {"val_auc_ovr", "val_auc_ovr"}};
 static const char *const FROM_TOP[][2] = {{"final_objective", "objective"},
                                           {"final_train_logloss", "train_logloss"},
                                           {"final_accuracy", "accuracy"},
@@ -74,7 +74,8 @@ static const char *const FROM_TOP[][2] = {{"final_objective", "objective"},
                                           {"time_total_seconds", "timings.total"},
                                           {"final_val_logloss", "validation.logloss"},
                                           {"final_val_accuracy", "validation.accuracy"},
-                                          {"final_val_auc", "validation.auc"}};
+                                          {"final_val_auc", "validation.auc"},
+                                          {"final_val_auc_ovr", "validation.auc_ovr"}};
 
 static void add_mapped(struct sl_metric_set *s, const cJSON *o, const char *const (*map)[2],
                        size_t n) {

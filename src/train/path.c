@@ -250,9 +250,14 @@ static void fold_views(const struct sl_shard *s, int k, int K, double *mask, str
 /* Scores model m on the held-out view (collective). */
 static void score_fold(struct sl_comm *c, const struct sl_model *m, const struct sl_shard *ho,
                        enum sl_loss loss, struct sl_eval_result *ev) {
-    double *margins = sl_calloc((size_t)(ho->n_rows ? ho->n_rows : 1), sizeof(double));
+    const int64_t K = m->n_classes; /* multinomial: (n_rows, K) margins */
+    double *margins =
+        sl_calloc((size_t)((ho->n_rows ? ho->n_rows : 1) * (K ? K : 1)), sizeof(double));
     sl_model_margins(m, ho, margins);
-    sl_evaluate_loss(c, ho, margins, loss, ev);
+    if (K)
+        sl_evaluate_multi(c, ho, margins, K, ev);
+    else
+        sl_evaluate_loss(c, ho, margins, loss, ev);
     free(margins);
 }
 

@@ -221,12 +221,33 @@ static enum sl_status open_checkpoints(struct run *r, const struct sl_shard *sha
     return SL_OK;
 }
 
+/* init_slice for a multinomial model: the optimiser's vector is class-major
+ * (K, n_used), then the K intercepts. */
+static void init_slice_multi(const struct run *r, double *w) {
+    const struct sl_obj_shape *sh = sl_obj_shape(r->obj);
+    const struct sl_model *m = r->p->init;
+    const int64_t nu = r->map->n_used, K = m->n_classes, d = m->n_features;
+    for (int64_t q = 0; q < sh->n_loc; q++) {
+        const int64_t j = sh->lo + q; /* working index */
+        if (j < K * nu) {
+            const int64_t k = j / nu, col = r->map->cols ? r->map->cols[j % nu] : j % nu;
+            w[q] = sl_obj_from_model(r->obj, j, m->weights[k * d + col]);
+        } else {
+            w[q] = m->intercepts[j - K * nu];
+        }
+    }
+}
+
 /* w: (n_loc) <- this rank's slice of the warm-start model, in the working
  * columns (the model's weights of columns no row has are dropped: they
  * carry no data). */
 static void init_slice(const struct run *r, double *w) {
     const struct sl_obj_shape *sh = sl_obj_shape(r->obj);
     const struct sl_model *m = r->p->init;
+    if (m->n_classes) {
+        init_slice_multi(r, w);
+        return;
+    }
     for (int64_t k = 0; k < sh->n_loc; k++) {
         const int64_t j = sh->lo + k; /* working index */
         if (j < r->map->n_used) {
@@ -238,19 +259,44 @@ static void init_slice(const struct run *r, double *w) {
     }
 }
 
+static int same_classes(const struct sl_model *m, const struct sl_train_params *p) {
+    if (m->n_classes != p->n_classes) return 0;
+    for (int64_t k = 0; k < m->n_classes; k++)
+        if (m->classes[k] != p->classes[k]) return 0;
+    return 1;
+}
+
+/* out <- up to 8 classes of c: (K), ", "-separated, "..." for the rest. */
+static void classes_list(const double *c, int64_t K, char *out, size_t cap) {
+    size_t n = 0;
+    for (int64_t k = 0; k < K && k < 8 && n < cap; k++)
+        n += (size_t)snprintf(out + n, cap - n, "%s%.0f", k ? ", " : "", c[k]);
+    if (K > 8 && n < cap) snprintf(out + n, cap - n, ", ... (%lld)", (long long)K);
+}
+
+/* "its classes are ..., the data's ..." into msg; returns msg. */
+static const char *classes_differ(const struct sl_model *m, const struct sl_train_params *p,
+                                  char *msg, size_t cap) {
+    char mine[96], theirs[96];
+    classes_list(m->classes, m->n_classes, mine, sizeof mine);
+    classes_list(p->classes, p->n_classes, theirs, sizeof theirs);
+    snprintf(msg, cap, "its classes are %s, the data's %s", mine, theirs);
+    return msg;
+}
+
 /* NULL when the warm-start model fits the data and parameters, else what
  * differs (static storage). */
 static const char *init_mismatch(const struct sl_train_params *p, const struct sl_shard *s) {
-    static char msg[160];
+    static char msg[240];
     const struct sl_model *m = p->init;
-    if (p->loss == SL_LOSS_MULTINOMIAL || m->loss == SL_LOSS_MULTINOMIAL)
-        snprintf(msg, sizeof msg, "warm starts of multinomial models are not supported yet");
-    else if (m->n_features != s->n_features)
+    if (m->n_features != s->n_features)
         snprintf(msg, sizeof msg, "it has %lld features, the data %lld", (long long)m->n_features,
                  (long long)s->n_features);
     else if (m->loss != p->loss)
         snprintf(msg, sizeof msg, "its loss is %s, this run's %s", sl_loss_name(m->loss),
                  sl_loss_name(p->loss));
+    else if (m->loss == SL_LOSS_MULTINOMIAL && !same_classes(m, p))
+        return classes_differ(m, p, msg, sizeof msg);
     else if ((m->fit_intercept != 0) != (p->fit_intercept != 0))
         snprintf(msg, sizeof msg, "it was trained %s an intercept, this run %s",
                  m->fit_intercept ? "with" : "without", p->fit_intercept ? "has one" : "has none");

@@ -12,7 +12,9 @@ the mappings README states) and have the same set of nonzero weights:
                  intercept);
   squared:       ElasticNet / Lasso(alpha = lambda + a, l1_ratio = a / (lambda + a));
   squared-hinge: LinearSVC(penalty "l1", loss "squared_hinge", dual=False,
-                 C = 1/(n a), fit_intercept=False), lambda = 0."""
+                 C = 1/(n a), fit_intercept=False), lambda = 0.
+On uncentred columns OWL-QN reaches the centred data's optimum (the same F)
+in a bounded number of iterations."""
 import json
 import os
 import signal
@@ -227,4 +229,29 @@ r = run(base + ["--model-out", ck_model, "--checkpoint-dir", cdir, "--quiet"], n
 with open(ref_model, "rb") as f1, open(ck_model, "rb") as f2:
     check(f1.read() == f2.read(), "OWL-QN resumed from a checkpoint: the model differs from the "
                                   "uninterrupted run's")
+
+# Uncentred columns: shifting a column moves only the (unpenalised)
+# intercept, so the optimum F is the centred data's. OWL-QN must reach it
+# there too without crawling: constraining the intercept to the orthant of
+# its gradient took 4471 iterations here (554 without, 38 centred).
+from sklearn.datasets import load_wine  # noqa: E402
+Xw, yw = load_wine(return_X_y=True)
+Xw = Xw / Xw.std(axis=0)
+yb = np.where(yw == 1, 1.0, -1.0)
+fs = {}
+for tag, X in (("uncentred", Xw), ("centred", Xw - Xw.mean(axis=0))):
+    path = os.path.join(d, f"wine-{tag}.svm")
+    write_svm(path, X, yb)
+    met = os.path.join(d, f"wine-{tag}.metrics.json")
+    run(["train", "--data", path, "--l2", "1e-4", "--l1", "1e-2", "--tol", "1e-10", "--max-iter",
+         "5000", "--quiet", "--model-out", os.path.join(d, "w.json"), "--metrics-out", met,
+         "--tracking-dir", os.path.join(d, "runs")], np_=2)
+    m = json.load(open(met))
+    w, b, _ = load_model(os.path.join(d, "w.json"))
+    fs[tag] = (objective("logistic", X, yb, w, b, 1e-4, 1e-2), m["iterations"])
+rel = (fs["uncentred"][0] - fs["centred"][0]) / fs["centred"][0]
+print(f"wine uncentred vs centred: F {fs['uncentred'][0]:.15g} vs {fs['centred'][0]:.15g} "
+      f"(rel {rel:.2e}), {fs['uncentred'][1]} vs {fs['centred'][1]} iterations", flush=True)
+check(abs(rel) <= 1e-7, f"OWL-QN on uncentred columns stops {rel:.3e} from the optimum")
+check(fs["uncentred"][1] <= 1500, f"OWL-QN on uncentred columns: {fs['uncentred'][1]} iterations")
 finish()

@@ -106,7 +106,7 @@ for label, (lines, want) in bad.items():
 for args, want in [(["--sample-weights", os.path.join(d, "missing.w")], "missing.w: No such file"),
                    (["--class-weight", "2:1"], "--class-weight: '2:1'"),
                    (["--class-weight", "1:-3"], "--class-weight: the weight of class 1"),
-                   (["--class-weight", "balanced", "--loss", "squared"], "needs a binary classifier")]:
+                   (["--class-weight", "balanced", "--loss", "squared"], "needs a classifier")]:
     p = run(["train", "--data", path, "--quiet", "--tracking-dir", runs] + args, np_=2,
             check_rc=False)
     errs = error_lines(p.stderr)

@@ -3,7 +3,10 @@ weights and warm starts): the `loss`, `sample_weights`, `class_weight`,
 `init_model` and `standardize` params; for squared the mean loss as
 `train_loss`/`final_train_loss`, no accuracy, and `final_val_rmse`,
 `final_val_mae`, `final_val_r2` equal to what `eval` computes on the
-validation file; for logistic the metric names it always had."""
+validation file; for multinomial `n_classes` and `classes` (a long list
+cut, its last class kept) and the validation AUC as `val_auc_ovr` /
+`final_val_auc_ovr`, eval's `auc_ovr` on the same file; for logistic the
+metric names it always had."""
 import json
 import os
 import subprocess
@@ -67,6 +70,53 @@ with MlflowServer() as srv:  # __enter__ starts it (a second start() leaked the 
     run, params, metrics = one_run("warm", ["--data", heart, "--loss", "squared-hinge", "--init-model",
                                             os.path.join(d, "svm.json"), "--l2", "5e-5"])
     check(params.get("init_model") == os.path.join(d, "svm.json"), f"warm params {params}")
+
+    # Multinomial: n_classes and the classes (labels as in the file) as params;
+    # the validation AUC under eval's name (auc_ovr), every step and final.
+    from sklearn.datasets import load_wine
+    Xw, yw = load_wine(return_X_y=True)
+    Xw = Xw / Xw.std(axis=0)
+    yw = 2 * yw - 1  # classes -1, 1, 3
+    for name, rows in (("wtr.csv", slice(0, None, 2)), ("wva.csv", slice(1, None, 2))):
+        with open(os.path.join(d, name), "w") as f:
+            f.writelines(f"{yv}," + ",".join(f"{v:.17g}" for v in xr) + "\n"
+                         for xr, yv in zip(Xw[rows], yw[rows]))
+    wmodel, wmet = os.path.join(d, "wine.json"), os.path.join(d, "wine.metrics.json")
+    run, params, metrics = one_run("multinomial", [
+        "--data", os.path.join(d, "wtr.csv"), "--validation", os.path.join(d, "wva.csv"),
+        "--loss", "multinomial", "--l2", "1e-2", "--class-weight", "balanced",
+        "--model-out", wmodel, "--metrics-out", wmet])
+    check(params.get("loss") == "multinomial" and params.get("n_classes") == "3"
+          and params.get("classes") == "-1,1,3" and params.get("class_weight") == "balanced",
+          f"multinomial params {params}")
+    ev_path = os.path.join(d, "wev.json")
+    subprocess.run([MPIRUN, "--oversubscribe", "-np", "2", BIN, "eval", "--model", wmodel, "--data",
+                    os.path.join(d, "wva.csv"), "--metrics-out", ev_path], env=mpi_env(),
+                   check=True, capture_output=True)
+    ev = json.load(open(ev_path))
+    tm = json.load(open(wmet))
+    hist = srv.history(run["info"]["run_id"], "val_auc_ovr")
+    print("multinomial metrics", sorted(metrics), "eval", ev, flush=True)
+    check("val_auc" not in metrics and "final_val_auc" not in metrics
+          and len(hist) == len(tm["history"]) >= 2,
+          f"multinomial: val_auc_ovr history {len(hist)} steps, metrics {sorted(metrics)}")
+    for key, got in (("final_val_auc_ovr", metrics.get("final_val_auc_ovr")),
+                     ("val_auc_ovr (last step)", hist[-1]["value"] if hist else None),
+                     ("metrics.json validation.auc_ovr", tm["validation"].get("auc_ovr"))):
+        check(got is not None and abs(got - ev["auc_ovr"]) <= 1e-12,
+              f"multinomial {key} {got} != eval's auc_ovr {ev['auc_ovr']}")
+    check(abs(metrics.get("final_val_logloss", -1) - ev["logloss"]) <= 1e-9 * ev["logloss"],
+          f"multinomial final_val_logloss {metrics.get('final_val_logloss')} vs {ev['logloss']}")
+    # A long list of classes: the count, and the list cut with its last class kept.
+    many = os.path.join(d, "many.csv")
+    with open(many, "w") as f:
+        f.writelines(f"{1000 * (i % 300)},{(i % 300) / 300:.6f},{((i * 7) % 13) / 13:.6f}\n"
+                     for i in range(900))
+    run, params, metrics = one_run("many classes", ["--data", many, "--loss", "multinomial",
+                                                    "--max-iter", "2"])
+    cl = params.get("classes", "")
+    check(params.get("n_classes") == "300" and cl.startswith("0,1000,2000,")
+          and cl.endswith(",...,299000") and len(cl) < 600, f"300 classes: params {params}")
 
     run, params, metrics = one_run("logistic", ["--data", heart])
     check(params.get("loss") == "logistic" and "standardize" not in params and "sample_weights" not in params,
