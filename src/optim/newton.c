@@ -248,7 +248,9 @@ enum sl_status sl_newton(struct sl_objective *o, double *w, const struct sl_opti
         newton_state(&ss, o, w, &top, ss_i64, ss_f64);
         sl_ckpt_offer(ck, &ss, 0);
         int64_t cg = 0;
-        if (!sl_newton_direct_step(&dx, o, *delta, nt.g, nt.M, nt.s, nt.wk.r)) {
+        if (sl_newton_direct_step(&dx, o, *delta, nt.g, nt.M, nt.s, nt.wk.r)) {
+            cg = dx.steps; /* preconditioned by an earlier point's factor */
+        } else {
             cg = trpcg(o, *delta, nt.g, nt.M, nt.s, &nt.wk);
             sl_newton_direct_observe(&dx, cg);
         }
