@@ -46,12 +46,15 @@ void sl_newton_direct_init(struct sl_newton_direct *dx, struct sl_objective *o, 
     double **vecs[9] = {&dx->g, &dx->M, &dx->sn, &dx->p, &dx->hp, &dx->s, &dx->rn, &dx->z, &dx->q};
     for (int k = 0; k < 9; k++)
         *vecs[k] = m + k * dim;
+    dx->n_loc = sl_obj_shape(o)->n_loc;
+    dx->wf = sl_calloc((size_t)(dx->n_loc ? dx->n_loc : 1), sizeof(double));
     dx->on = dx->forced || dx->cost <= DIRECT_PRIOR_CG;
 }
 
 void sl_newton_direct_free(struct sl_newton_direct *dx) {
     free(dx->H);
     free(dx->g);
+    free(dx->wf);
     memset(dx, 0, sizeof *dx);
 }
 
@@ -186,11 +189,12 @@ static void dogleg(struct sl_newton_direct *dx, struct sl_objective *o, double d
  * more than a quarter of what forming one costs: the solves lengthen as the
  * point moves away, and the next few would together cost more. Returns 0
  * when H is not positive definite. */
-static int newton_step(struct sl_newton_direct *dx, struct sl_objective *o) {
+static int newton_step(struct sl_newton_direct *dx, struct sl_objective *o, const double *w) {
     const int64_t n = dx->dim;
-    if (!dx->fresh && !dx->have_sn &&
-        (!dx->factored || (double)dx->last_pcg > 0.25 * dx->cost)) {
-        dx->have_sn = 0;
+    const int retry = dx->have_sn || dx->resume_sn;
+    dx->resume_sn = 0;
+    if (!dx->fresh && !retry && (!dx->factored || (double)dx->last_pcg > 0.25 * dx->cost)) {
+        memcpy(dx->wf, w, sizeof(double) * (size_t)dx->n_loc);
         if (!factor(dx, o)) return 0;
     }
     dx->steps = 0;
@@ -206,15 +210,15 @@ static int newton_step(struct sl_newton_direct *dx, struct sl_objective *o) {
     return 1;
 }
 
-int sl_newton_direct_step(struct sl_newton_direct *dx, struct sl_objective *o, double delta,
-                          const double *g, const double *M, double *s, double *r) {
+int sl_newton_direct_step(struct sl_newton_direct *dx, struct sl_objective *o, const double *w,
+                          double delta, const double *g, const double *M, double *s, double *r) {
     if (!dx->on) return 0;
     const struct sl_obj_shape *sh = sl_obj_shape(o);
     const int64_t n = dx->dim;
     memcpy(dx->g, sl_obj_gather(o, g), sizeof(double) * (size_t)n);
     memcpy(dx->M, sl_obj_gather(o, M), sizeof(double) * (size_t)n);
     if (dx->gnorm0 == 0.0) dx->gnorm0 = sqrt(sl_dot(dx->g, dx->g, n));
-    if (!newton_step(dx, o)) {
+    if (!newton_step(dx, o, w)) {
         dx->on = dx->forced;
         return 0;
     }
@@ -239,4 +243,44 @@ int sl_newton_direct_step(struct sl_newton_direct *dx, struct sl_objective *o, d
         r[i] = -dx->g[sh->lo + i] - dx->hp[sh->lo + i];
     }
     return 1;
+}
+
+void sl_newton_direct_save(struct sl_newton_direct *dx, struct sl_optim_state *s) {
+    if (!dx->H) return;
+    dx->keep[0] = dx->gnorm0;
+    dx->keep[1] = (double)dx->last_pcg;
+    dx->keep[2] = dx->factored;
+    dx->keep[3] = dx->fresh;
+    dx->keep[4] = dx->have_sn;
+    sl_state_add(s, "newton.dx_f64", SL_STATE_SAME, 8, 1, 5, dx->keep);
+    if (dx->factored) sl_state_add(s, "newton.dx_wf", SL_STATE_SLICE, 8, 1, dx->n_loc, dx->wf);
+}
+
+enum sl_status sl_newton_direct_resume(struct sl_newton_direct *dx, struct sl_objective *o,
+                                       const struct sl_optim_state *rs, const double *w) {
+    if (!dx->H || !rs || sl_state_get(rs, "newton.dx_f64", 8, 5, dx->keep)) return SL_OK;
+    const int64_t nl = sl_obj_shape(o)->n_loc;
+    dx->gnorm0 = dx->keep[0];
+    dx->last_pcg = (int64_t)dx->keep[1];
+    if (dx->keep[2] == 0.0) return SL_OK;
+    if (sl_state_get(rs, "newton.dx_wf", 8, nl, dx->wf)) return SL_ERR_ARG;
+    /* The loss's D at wf, H there, then D at w again: the same bits as
+     * before the stop (the evaluations are deterministic). */
+    const int64_t passes = sl_obj_passes(o);
+    double *gd = sl_malloc(sizeof(double) * (size_t)(2 * (nl ? nl : 1)));
+    struct sl_fg_info info;
+    enum sl_status st = sl_obj_fg(o, dx->wf, gd, NULL, &info);
+    if (!st) {
+        sl_obj_accept(o);
+        factor(dx, o);
+        st = sl_obj_fg(o, w, gd, NULL, &info);
+    }
+    if (!st) sl_obj_accept(o);
+    free(gd);
+    sl_obj_set_passes(o, passes);
+    /* A retry at the same point: its PCG step is made again, with no new factor. */
+    dx->fresh = dx->factored && dx->keep[3] != 0.0;
+    dx->have_sn = 0;
+    dx->resume_sn = dx->factored && dx->keep[4] != 0.0;
+    return st;
 }
