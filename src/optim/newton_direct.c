@@ -107,7 +107,8 @@ static void factor_solve(const struct sl_newton_direct *dx, double *x) {
  * (each pass's allreduce hands every rank the same sum): one collective a
  * step. The forcing term min(0.1, sqrt(|g| / |g_0|)) tightens as |g| falls,
  * so the steps stay superlinear; with a near factor a step cuts the residual
- * many times over, so a tight solve costs a step or two. Returns the steps. */
+ * many times over, so a tight solve costs a step or two. Returns the steps,
+ * or -1 when they reached what a new factor costs (sn is then of no use). */
 static int64_t pcg(struct sl_newton_direct *dx, struct sl_objective *o) {
     const int64_t n = dx->dim;
     double *x = dx->sn, *r = dx->rn, *z = dx->z, *d = dx->q, *hd = dx->hp;
@@ -124,6 +125,8 @@ static int64_t pcg(struct sl_newton_direct *dx, struct sl_objective *o) {
     const double tol = eta * sqrt(rz);
     int64_t steps = 0;
     while (steps < n && sqrt(rz) > tol) {
+        /* A factor this far off costs more than a new one: give up. */
+        if ((double)steps >= dx->cost) return -1;
         steps++;
         sl_obj_hv_full(o, d, hd);
         const double dhd = sl_dot(d, hd, n);
@@ -198,14 +201,22 @@ static int newton_step(struct sl_newton_direct *dx, struct sl_objective *o, cons
         if (!factor(dx, o)) return 0;
     }
     dx->steps = 0;
+    if (!dx->fresh && !dx->have_sn) {
+        const int64_t steps = pcg(dx, o);
+        if (steps >= 0) {
+            dx->steps = dx->last_pcg = steps;
+            dx->have_sn = 1;
+            return 1;
+        }
+        /* The factor is too far off: a new one here, and its exact step. */
+        dx->steps = (int64_t)ceil(dx->cost);
+        memcpy(dx->wf, w, sizeof(double) * (size_t)dx->n_loc);
+        if (!factor(dx, o)) return 0;
+    }
     if (dx->fresh) {
         for (int64_t i = 0; i < n; i++)
             dx->sn[i] = -dx->g[i];
         factor_solve(dx, dx->sn);
-    } else if (!dx->have_sn) {
-        dx->steps = pcg(dx, o);
-        dx->last_pcg = dx->steps;
-        dx->have_sn = 1;
     }
     return 1;
 }
