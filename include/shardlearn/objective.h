@@ -129,6 +129,10 @@ void sl_obj_accept(struct sl_objective *o);
 /* Collective. hv: (n_loc) <- this rank's slice of the Hessian at the accepted
  * point times v, v: (n_loc) its slice. */
 void sl_obj_hv(struct sl_objective *o, const double *v, double *hv);
+/* Collective. As sl_obj_hv on whole vectors, v and hv: (dim), v the same on
+ * every rank; hv comes out the same on every rank, from one allreduce (no
+ * gather). For solvers that keep whole vectors (small dim). */
+void sl_obj_hv_full(struct sl_objective *o, const double *v, double *hv);
 /* Collective. H: (dim, dim) row-major <- the Hessian of F at the accepted
  * point, lambda I (not on the intercept) + (1/n) X^T D X, in the optimiser's
  * space (standardised when set): its lower triangle (row >= column); the

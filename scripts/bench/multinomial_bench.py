@@ -21,6 +21,7 @@ Called by run_bench.py as measure_multinomial(bench, args); standalone:
   multinomial_bench.py fit NPY OUT SOLVER C TOL   one scikit-learn fit"""
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -122,24 +123,36 @@ def measure_multinomial(b, a, log, budget=600.0):
                 "load_seconds": mt["timings"]["load"],
                 "F": objective(X, y, np.array(m["weights"]), np.array(m["intercepts"]), lam)}
 
-    def sk_run(solver, tol):
+    def sk_run(solver, tol, cap):
+        """One scikit-learn fit, stopped at cap seconds: a stopped run is a
+        lower bound on that solver's time to F*, and is marked so."""
         out = os.path.join(runs, f"sk-{solver}-{tol:g}")
-        _, wall = b.run([sys.executable, __file__, "fit", d, out, solver, repr(C), repr(tol)])
+        t0 = time.perf_counter()
+        try:
+            _, wall = b.run([sys.executable, __file__, "fit", d, out, solver, repr(C), repr(tol)],
+                            timeout=cap)
+        except subprocess.TimeoutExpired:
+            return {"tol": tol, "seconds": time.perf_counter() - t0, "capped": True, "F": None}
         with open(out + ".json") as f:
             info = json.load(f)
         F = objective(X, y, np.load(out + ".W.npy"), np.load(out + ".b.npy"), lam)
         return {"tol": tol, "seconds": wall, "fit_seconds": info["fit_seconds"],
                 "n_iter": info["n_iter"], "F": F}
 
-    # Coarse sequences (each run is a whole process on a 470 MB file): a
-    # tolerance a step looser than the first that reaches F* would have
-    # been measured only to find it does not.
+    # Coarse sequences (each run is a whole process on a 470 MB file).
+    # shardlearn's run whole; scikit-learn's stop at their first run within
+    # 1e-6 of the best F so far, or when the budget is spent. Once a
+    # scikit-learn solver has reached F* in less than 5x shardlearn's time the
+    # target is missed whatever the others do: their runs are then stopped
+    # (killed) at that solver's time, to save the wait; a stopped run says
+    # nothing about F, so it bounds nothing.
     seqs = {("shardlearn", "newton"): [1e-5, 1e-7],
             ("shardlearn", "lbfgs"): [1e-5, 1e-7],
+            ("sklearn", "newton-cg"): [1e-6, 1e-8],
             ("sklearn", "lbfgs"): [1e-4, 1e-6, 1e-8],
-            ("sklearn", "newton-cg"): [1e-5, 1e-7],
             ("sklearn", "saga"): [1e-4]}
     only = set(getattr(a, "multinomial_solvers", "") or "")
+    best = {"F": float("inf"), "sl": None, "sk": None}
     for (who, solver), tols in seqs.items():
         if only and f"{who}:{solver}" not in only:
             continue
@@ -148,23 +161,42 @@ def measure_multinomial(b, a, log, budget=600.0):
             if spent > budget:
                 log(f"  {who} {solver}: budget of {budget:.0f} s spent, tol {tol:g} not run")
                 break
-            r = sl_run(solver, tol) if who == "shardlearn" else sk_run(solver, tol)
+            if who == "shardlearn":
+                r = sl_run(solver, tol)
+            else:
+                settled = best["sk"] is not None and best["sl"] is not None and \
+                    best["sk"] < TARGET_SPEEDUP * best["sl"]
+                r = sk_run(solver, tol, best["sk"] if settled else None)
             spent += r["seconds"]
             rows.append(r)
+            if r.get("capped"):
+                log(f"  {who} {solver} tol {tol:g}: stopped at {r['seconds']:.1f} s (the target "
+                    f"is settled)")
+                break
             log(f"  {who} {solver} tol {tol:g}: F {r['F']:.12g} in {r['seconds']:.2f} s")
+            best["F"] = min(best["F"], r["F"])
+            # shardlearn's sequences run whole: their last, tightest run is
+            # the reference F* is checked against.
+            if who == "sklearn" and r["F"] <= best["F"] * (1 + TARGET_REL):
+                best["sk"] = min(best["sk"] or r["seconds"], r["seconds"])
+                break
         res[who][solver] = rows
+        if who == "shardlearn":
+            hit = [r["seconds"] for r in rows if r["F"] <= best["F"] * (1 + TARGET_REL)]
+            if hit:
+                best["sl"] = min(best["sl"] or hit[0], hit[0])
     F_star = min(r["F"] for who in ("shardlearn", "sklearn") for rows in res[who].values()
-                 for r in rows)
+                 for r in rows if r["F"] is not None)
     res["F_star"] = F_star
     for who in ("shardlearn", "sklearn"):
         for rows in res[who].values():
             for r in rows:
-                r["rel"] = (r["F"] - F_star) / abs(F_star)
+                r["rel"] = None if r["F"] is None else (r["F"] - F_star) / abs(F_star)
     return res
 
 
 def _first(rows):
-    hit = [r for r in rows if r["rel"] <= TARGET_REL]
+    hit = [r for r in rows if r["rel"] is not None and r["rel"] <= TARGET_REL]
     return hit[0] if hit else None
 
 
@@ -176,31 +208,48 @@ def render(m):
          "| solver | tol: seconds (rel. gap) |", "|---|---|"]
     for who in ("shardlearn", "sklearn"):
         for solver, rows in m[who].items():
-            cells = ", ".join(f"{r['tol']:g}: {r['seconds']:.1f} s ({r['rel']:.0e})" for r in rows)
+            cells = ", ".join(f"{r['tol']:g}: stopped at {r['seconds']:.1f} s" if r.get("capped")
+                              else f"{r['tol']:g}: {r['seconds']:.1f} s ({r['rel']:.0e})"
+                              for r in rows)
             name = f"shardlearn {solver}, 2 ranks" if who == "shardlearn" else f"scikit-learn {solver}"
             L.append(f"| {name} | {cells} |")
     return "\n".join(L)
 
 
 def targets(m):
+    """shardlearn's fastest time to F* against each scikit-learn solver's:
+    its first run at F*, or, when none got there, a lower bound ("> t", the
+    time of its last finished run: a run further along takes longer)."""
+    name = "multinomial 60000x784, 2 ranks vs scikit-learn's fastest: >= 5x"
     sl = [(s, _first(r)) for s, r in m["shardlearn"].items()]
-    sk = [(s, _first(r)) for s, r in m["sklearn"].items()]
     sl = [x for x in sl if x[1]]
-    sk = [x for x in sk if x[1]]
     if not sl:
-        return [{"target": "multinomial 60000x784, 2 ranks vs scikit-learn's fastest: >= 5x",
-                 "value": "shardlearn did not reach 1e-6 of F*", "met": False}]
+        return [{"target": name, "value": "shardlearn did not reach 1e-6 of F*", "met": False}]
     s_sl = min(sl, key=lambda x: x[1]["seconds"])
+    t_sl = s_sl[1]["seconds"]
+    sk = {}
+    for solver, rows in m["sklearn"].items():
+        hit = _first(rows)
+        done = [r["seconds"] for r in rows if not r.get("capped")]
+        if hit:
+            sk[solver] = (hit["seconds"], True)
+        elif done:  # its last finished run, short of F*: a lower bound
+            sk[solver] = (done[-1], False)
     if not sk:
-        return [{"target": "multinomial 60000x784, 2 ranks vs scikit-learn's fastest: >= 5x",
-                 "value": f"{s_sl[0]} {s_sl[1]['seconds']:.1f} s; no scikit-learn solver reached "
-                          "1e-6 of F* in its sequence", "met": None}]
-    s_sk = min(sk, key=lambda x: x[1]["seconds"])
-    ratio = s_sk[1]["seconds"] / s_sl[1]["seconds"]
-    return [{"target": "multinomial 60000x784, 2 ranks vs scikit-learn's fastest: >= 5x",
-             "value": f"shardlearn {s_sl[0]} {s_sl[1]['seconds']:.1f} s vs scikit-learn {s_sk[0]} "
-                      f"{s_sk[1]['seconds']:.1f} s: {ratio:.1f}x",
-             "met": ratio >= TARGET_SPEEDUP}]
+        return [{"target": name, "value": f"{s_sl[0]} {t_sl:.1f} s; no scikit-learn run",
+                 "met": None}]
+    reached = {k: v[0] for k, v in sk.items() if v[1]}
+    cells = "; ".join(f"{k} {'' if ok else '> '}{t:.1f} s" for k, (t, ok) in sk.items())
+    if reached and min(reached.values()) < TARGET_SPEEDUP * t_sl:
+        met = False  # a solver got there sooner than 5x shardlearn's time
+    elif all(t >= TARGET_SPEEDUP * t_sl for t, _ in sk.values()):
+        met = True
+    else:
+        met = None  # a solver stopped short of F* before 5x shardlearn's time
+    fastest = min(reached.values()) if reached else None
+    ratio = f": {fastest / t_sl:.1f}x against the fastest that got there" if fastest else ""
+    return [{"target": name, "value": f"shardlearn {s_sl[0]} {t_sl:.1f} s vs scikit-learn "
+                                      f"{cells}{ratio}", "met": met}]
 
 
 if __name__ == "__main__":

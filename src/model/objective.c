@@ -395,9 +395,10 @@ void sl_obj_accept(struct sl_objective *o) {
     o->P_trial = t;
 }
 
-void sl_obj_hv(struct sl_objective *o, const double *v, double *hv) {
+/* One Hessian-vector pass at full (dim): the summed pass sums (dim) in the
+ * node's sum buffer (read before the next collective). */
+static const double *hv_pass(struct sl_objective *o, const double *full) {
     const int64_t nc = o->shape.n_cols;
-    const double *full = sl_obj_gather(o, v);
     const double vb = o->shape.fit_intercept ? full[nc] : 0.0;
     double *buf = sl_comm_sum_begin(o->comm, (size_t)o->shape.dim); /* [hv (n_cols), hvb] */
     double hvb = 0.0;
@@ -416,7 +417,18 @@ void sl_obj_hv(struct sl_objective *o, const double *v, double *hv) {
     if (o->shape.fit_intercept && !o->K) buf[nc] = hvb;
     o->compute_seconds += sl_wtime() - t0;
     o->passes++;
-    slice_derivative(o, sl_comm_sum_end(o->comm, (size_t)o->shape.dim), v, hv);
+    return sl_comm_sum_end(o->comm, (size_t)o->shape.dim);
+}
+
+void sl_obj_hv(struct sl_objective *o, const double *v, double *hv) {
+    slice_derivative(o, hv_pass(o, sl_obj_gather(o, v)), v, hv);
+}
+
+void sl_obj_hv_full(struct sl_objective *o, const double *v, double *hv) {
+    const double *sum = hv_pass(o, v);
+    const int64_t nc = o->shape.n_cols;
+    for (int64_t j = 0; j < o->shape.dim; j++)
+        hv[j] = sum[j] * o->inv_n + (j < nc ? o->shape.l2 * v[j] : 0.0);
 }
 
 /* Multinomial mini-batch residuals (objective.h): r: (nb, K). */

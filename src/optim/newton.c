@@ -246,6 +246,7 @@ enum sl_status sl_newton(struct sl_objective *o, double *w, const struct sl_opti
     struct sl_newton_direct dx;
     sl_newton_direct_init(&dx, o, opt->newton_solver);
     if (top.direct && dx.H) dx.on = 1; /* as it was when the state was saved */
+    if (!st && rs) st = sl_newton_direct_resume(&dx, o, rs, w);
     /* Whether top holds a state to save (not when stopped in the first evaluation). */
     const int have_top = st == SL_OK || sl_state_find(rs, "newton.i64");
     /* The loop's state lives in top (saved at every pass) under short names. */
@@ -263,9 +264,12 @@ enum sl_status sl_newton(struct sl_objective *o, double *w, const struct sl_opti
         top.passes = sl_obj_passes(o);
         top.direct = dx.on;
         newton_state(&ss, o, w, &top, ss_i64, ss_f64);
+        sl_newton_direct_save(&dx, &ss);
         sl_ckpt_offer(ck, &ss, 0);
         int64_t cg = 0;
-        if (!sl_newton_direct_step(&dx, o, *delta, nt.g, nt.M, nt.s, nt.wk.r)) {
+        if (sl_newton_direct_step(&dx, o, w, *delta, nt.g, nt.M, nt.s, nt.wk.r)) {
+            cg = dx.steps; /* preconditioned by an earlier point's factor */
+        } else {
             cg = trpcg(o, *delta, nt.g, nt.M, nt.s, &nt.wk,
                        cg_eta(cur->grad_norm, opt->tol * gnorm0));
             sl_newton_direct_observe(&dx, cg);
@@ -308,10 +312,12 @@ enum sl_status sl_newton(struct sl_objective *o, double *w, const struct sl_opti
     /* A stop leaves w, the radius and the counts as they were at the top of
      * the loop: that state is saved, and a resumed run repeats the pass. */
     if (st == SL_ERR_INTERRUPTED) {
-        if (have_top)
+        if (have_top) {
             newton_state(&ss, o, w, &top, ss_i64, ss_f64);
-        else
+            sl_newton_direct_save(&dx, &ss);
+        } else {
             ss.n = 0;
+        }
         sl_ckpt_offer(ck, &ss, 1);
     }
     *res = (struct sl_optim_result){.iterations = *iter, .converged = converged, .final = *cur};

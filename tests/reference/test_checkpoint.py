@@ -38,6 +38,10 @@ RUNS = os.path.join(d, "runs")
 # Each optimiser: its options, and the progress line after which to stop it.
 CASES = {
     "newton": (["--tol", "1e-12", "--l2", "1e-7"], "iter      3 "),
+    # The explicit Hessian's factor, kept over iterations as CG's
+    # preconditioner, is formed again at its point on resuming.
+    "newton-direct": (["--tol", "1e-12", "--l2", "1e-7", "--newton-solver", "direct"],
+                      "iter      3 "),
     "lbfgs": (["--tol", "1e-12", "--l2", "1e-3", "--max-iter", "1000"], "iter     10 "),
     "sgd": (["--batch-size", "8", "--epochs", "8", "--l2", "1e-5"], "epoch     2 "),
 }
