@@ -13,14 +13,10 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reference"))
-from common import breast_cancer, check, finish, load_model, run, workdir, write_svm  # noqa: E402
+from common import breast_cancer_split, check, finish, load_model, run, workdir  # noqa: E402
 
 d = workdir()
-X, y = breast_cancer()
-tr, va = os.path.join(d, "tr.svm"), os.path.join(d, "va.svm")
-write_svm(tr, X[:400], y[:400])
-write_svm(va, X[400:], y[400:])
-Xt, yt, Xv, yv = X[:400], y[:400], X[400:], y[400:]
+tr, va, Xt, yt, Xv, yv = breast_cancer_split(d)
 runs = os.path.join(d, "runs")
 TIGHT = ["--tol", "1e-10", "--max-iter", "5000"]
 

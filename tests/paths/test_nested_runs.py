@@ -17,13 +17,10 @@ from mlflow_server import MlflowServer  # noqa: E402
 from track_common import check, finish, run_dir, sync, train, uuid_of, workdir  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reference"))
-from common import breast_cancer, write_svm  # noqa: E402
+from common import breast_cancer_split  # noqa: E402
 
 d = workdir()
-X, y = breast_cancer()
-tr, va = os.path.join(d, "tr.svm"), os.path.join(d, "va.svm")
-write_svm(tr, X[:400], y[:400])
-write_svm(va, X[400:], y[400:])
+tr, va, Xt, yt, Xv, yv = breast_cancer_split(d)
 OFFLINE = {"MLFLOW_TRACKING_URI": ""}
 
 

@@ -8,13 +8,10 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reference"))
-from common import breast_cancer, check, error_lines, finish, run, workdir, write_svm  # noqa: E402
+from common import breast_cancer_split, check, error_lines, finish, run, workdir  # noqa: E402
 
 d = workdir()
-X, y = breast_cancer()
-tr, va = os.path.join(d, "tr.svm"), os.path.join(d, "va.svm")
-write_svm(tr, X[:400], y[:400])
-write_svm(va, X[400:], y[400:])
+tr, va, Xt, yt, Xv, yv = breast_cancer_split(d)
 runs = os.path.join(d, "runs")
 
 # Bad input.

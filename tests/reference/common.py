@@ -93,23 +93,30 @@ def workdir():
     return tempfile.mkdtemp(prefix="sl-ref-")
 
 
-def write_svm(path, X, y, zero_based=False):
-    """LIBSVM text with 17 significant digits, so the data is the same bits."""
+def _label(label, classes, pos, neg):
+    return f"{int(label)}" if classes else pos if label > 0 else neg
+
+
+def write_svm(path, X, y, zero_based=False, classes=False):
+    """LIBSVM text with 17 significant digits, so the data is the same bits;
+    labels +1/-1 by sign, or with classes the integer class labels."""
     base = 0 if zero_based else 1
     X = np.asarray(X)
     with open(path, "w") as f:
         for row, label in zip(X, y):
             nz = np.nonzero(row)[0]
-            f.write(("+1" if label > 0 else "-1") + "".join(f" {j + base}:{row[j]:.17g}" for j in nz) + "\n")
+            f.write(_label(label, classes, "+1", "-1") +
+                    "".join(f" {j + base}:{row[j]:.17g}" for j in nz) + "\n")
 
 
-def write_csv(path, X, y, header=True):
+def write_csv(path, X, y, header=True, classes=False):
+    """CSV, labels 1/0 by sign, or with classes the integer class labels."""
     X = np.asarray(X)
     with open(path, "w") as f:
         if header:
             f.write("label," + ",".join(f"f{j}" for j in range(X.shape[1])) + "\n")
         for row, label in zip(X, y):
-            f.write(("1" if label > 0 else "0") + "," + ",".join(f"{v:.17g}" for v in row) + "\n")
+            f.write(_label(label, classes, "1", "0") + "," + ",".join(f"{v:.17g}" for v in row) + "\n")
 
 
 def heart():
@@ -121,6 +128,16 @@ def breast_cancer():
     X, y = load_breast_cancer(return_X_y=True)
     X = StandardScaler().fit_transform(X)
     return X, np.where(y > 0, 1.0, -1.0)
+
+
+def breast_cancer_split(d):
+    """The paths tests' data: breast_cancer's first 400 rows to train (d/tr.svm),
+    the rest to validate (d/va.svm). Returns tr, va, Xt, yt, Xv, yv."""
+    X, y = breast_cancer()
+    tr, va = os.path.join(d, "tr.svm"), os.path.join(d, "va.svm")
+    write_svm(tr, X[:400], y[:400])
+    write_svm(va, X[400:], y[400:])
+    return tr, va, X[:400], y[:400], X[400:], y[400:]
 
 
 def objective(X, y, w, b, lam):

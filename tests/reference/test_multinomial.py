@@ -15,6 +15,7 @@ from sklearn.datasets import load_digits, load_wine
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 
+import common
 from common import check, error_lines, finish, run, workdir
 
 d = workdir()
@@ -22,17 +23,11 @@ runs = os.path.join(d, "runs")
 
 
 def write_csv(path, X, y):
-    with open(path, "w") as f:
-        f.write("label," + ",".join(f"f{j}" for j in range(X.shape[1])) + "\n")
-        for row, label in zip(X, y):
-            f.write(f"{int(label)}," + ",".join(f"{v:.17g}" for v in row) + "\n")
+    common.write_csv(path, X, y, classes=True)
 
 
 def write_svm(path, X, y):
-    with open(path, "w") as f:
-        for row, label in zip(X, y):
-            nz = np.nonzero(row)[0]
-            f.write(f"{int(label)}" + "".join(f" {j + 1}:{row[j]:.17g}" for j in nz) + "\n")
+    common.write_svm(path, X, y, classes=True)
 
 
 def objective(X, y, W, b, lam):
