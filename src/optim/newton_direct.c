@@ -289,6 +289,7 @@ enum sl_status sl_newton_direct_resume(struct sl_newton_direct *dx, struct sl_ob
     if (!st) sl_obj_accept(o);
     free(gd);
     sl_obj_set_passes(o, passes);
+    dx->last_pcg = (int64_t)dx->keep[1]; /* factor() zeroed it */
     /* A retry at the same point: its PCG step is made again, with no new factor. */
     dx->fresh = dx->factored && dx->keep[3] != 0.0;
     dx->have_sn = 0;
