@@ -80,6 +80,14 @@ struct train_tracking {
 const char *train_format_name(const struct train_args *a, const struct sl_shard *s);
 void train_on_iter(const struct sl_train_iter *row, void *ctx);
 
+/* train_opts.c. Collective when --config is given. Parses argv, over the
+ * config file's values when there is one, into a (cfg holds the file's
+ * strings; struct sl_config of cli/config.h); returns -1 to go on, else the
+ * exit code (help printed, or a usage error said on rank 0). */
+struct sl_config;
+int train_parse_args(int argc, char **argv, struct sl_comm *c, struct train_args *a,
+                     struct sl_config *cfg);
+
 /* train_l1.c. After parsing: a->l1_path <- the values of --l1 (each >= 0;
  * a range's ends > 0), a->l1 their largest. --optimizer not given
  * (a->optimizer < 0) becomes lbfgs with --l1 > 0 (rank 0 says so), newton
