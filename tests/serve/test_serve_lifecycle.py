@@ -93,6 +93,11 @@ n_requests = 0
 with Server(["--model", served, "--access-log", log]) as s:
     check(s.predictions("/predict", {"instances": features}) == want_a[:20], "model a at start")
     n_requests += 1
+    # A request's line is written when MHD reports it complete, just after its
+    # answer went out: rotate once it is there, as a log rotated later would be.
+    deadline = time.time() + 10
+    while time.time() < deadline and not open(log).read().endswith("\n"):
+        time.sleep(0.02)
     with open(b) as f, open(served + ".tmp", "w") as g:
         g.write(f.read())
     os.replace(served + ".tmp", served)
