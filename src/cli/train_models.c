@@ -214,9 +214,11 @@ enum sl_status train_classes(struct sl_comm *c, const struct train_args *a, stru
     *K = 0;
     if (a->loss != SL_LOSS_MULTINOMIAL) return SL_OK;
     enum sl_status st = sl_classes_agree(c, s, classes, K, err);
-    if (st == SL_OK && a->class_weight) st = weigh_classes(c, a, s, *classes, *K, err);
-    if (st == SL_OK && a->validation &&
-        (st = sl_classes_map(c, val, *classes, *K, 1, "the validation data", err)) != SL_OK) {
+    if (st) return st;
+    if (a->class_weight) st = weigh_classes(c, a, s, *classes, *K, err);
+    if (st == SL_OK && a->validation)
+        st = sl_classes_map(c, val, *classes, *K, 1, "the validation data", err);
+    if (st) {
         free(*classes);
         *classes = NULL;
         *K = 0;
